@@ -1,0 +1,57 @@
+// The PC board's layout: every guest-physical address, I/O port and IRQ
+// number that tandem's board uses, in one place. Loaders, the e820 table and
+// both engines read this; devices never do (they see offsets).
+// References: the IBM PC/AT technical reference for the legacy ports, the
+// Intel MP spec 1.4 and QEMU's hw/i386/pc.c for the memory layout.
+#pragma once
+
+#include <cstdint>
+
+namespace tandem::hw::layout {
+
+// --- Guest-physical memory ------------------------------------------------
+inline constexpr uint64_t kLowRamEnd = 0xA0000;          // conventional memory
+inline constexpr uint64_t kVgaHoleStart = 0xA0000;       // legacy VGA window
+inline constexpr uint64_t kVgaHoleEnd = 0xC0000;
+inline constexpr uint64_t kBiosAliasStart = 0xE0000;     // last 128 KiB of ROM
+inline constexpr uint64_t kBiosAliasSize = 0x20000;
+inline constexpr uint64_t kHighMemoryStart = 0x100000;   // 1 MiB
+inline constexpr uint64_t kMmioHoleStart = 0xC0000000;   // RAM below 4 GiB ends here at most
+inline constexpr uint64_t kIoApicBase = 0xFEC00000;
+inline constexpr uint64_t kIoApicSize = 0x1000;
+inline constexpr uint64_t kLapicBase = 0xFEE00000;
+inline constexpr uint64_t kLapicSize = 0x1000;
+inline constexpr uint64_t k4GiB = 0x100000000ull;
+inline constexpr uint64_t kBiosMinSize = 64 * 1024;
+inline constexpr uint64_t kBiosMaxSize = 16 * 1024 * 1024;
+
+inline constexpr uint64_t kMinRamSize = 2 * 1024 * 1024;
+inline constexpr uint64_t kMaxRamSize = 1ull << 40;  // further limited by the host
+
+// --- Port I/O ---------------------------------------------------------------
+inline constexpr uint16_t kPicMasterPort = 0x20;     // 2 ports
+inline constexpr uint16_t kPicSlavePort = 0xA0;      // 2 ports
+inline constexpr uint16_t kPicElcrPort = 0x4D0;      // 2 ports
+inline constexpr uint16_t kPitPort = 0x40;           // 4 ports
+inline constexpr uint16_t kI8042DataPort = 0x60;
+inline constexpr uint16_t kSystemControlBPort = 0x61;  // PIT ch2 gate, speaker
+inline constexpr uint16_t kI8042CommandPort = 0x64;
+inline constexpr uint16_t kCmosPort = 0x70;          // 2 ports
+inline constexpr uint16_t kPostPort = 0x80;
+inline constexpr uint16_t kSystemControlAPort = 0x92;  // A20, fast reset
+inline constexpr uint16_t kDebugExitPort = 0xF4;     // QEMU isa-debug-exit
+inline constexpr uint16_t kCom1Port = 0x3F8;         // 8 ports
+inline constexpr uint16_t kDebugConsolePort = 0x402; // QEMU/Bochs debugcon
+
+// --- IRQ lines on the i8259 pair -------------------------------------------
+inline constexpr int kPitIrq = 0;
+inline constexpr int kKeyboardIrq = 1;
+inline constexpr int kCascadeIrq = 2;
+inline constexpr int kCom1Irq = 4;
+inline constexpr int kRtcIrq = 8;
+inline constexpr int kMouseIrq = 12;
+
+// --- Clocks -----------------------------------------------------------------
+inline constexpr uint64_t kPitFrequencyHz = 1193182;
+
+}  // namespace tandem::hw::layout
