@@ -1,0 +1,89 @@
+// The PC board: guest memory, the port-I/O and MMIO buses and the chipset
+// devices on them. Engines take the board by reference and send every I/O
+// access, interrupt acknowledge and halt through it; nothing here knows which
+// engine runs.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "hw/bus.h"
+#include "hw/char_io.h"
+#include "hw/clock.h"
+#include "hw/guest_memory.h"
+#include "hw/irq.h"
+#include "target-x86/cpuid.h"
+
+namespace tandem::hw {
+
+class PcChipset;
+
+struct BoardConfig {
+  uint64_t ram_size = 128ull << 20;
+  std::vector<uint8_t> bios;       // empty: no ROM (e.g. a Multiboot kernel)
+  CharSink* serial_out = nullptr;  // COM1 output; nullptr discards it
+  int serial_in_fd = -1;           // host fd pumped into COM1, -1 for none
+  CharSink* debugcon_out = nullptr;
+  Clock* clock = nullptr;          // nullptr: host monotonic clock
+  uint64_t timeout_ns = 0;         // 0: no limit; else the board stops itself
+};
+
+enum class StopReason { kNone, kExit, kReset, kTimeout };
+
+class Board {
+ public:
+  static Result<std::unique_ptr<Board>> Create(BoardConfig config);
+  ~Board();
+
+  GuestMemory& memory() { return memory_; }
+  const MemoryMap& memory_map() const { return memory_.map(); }
+  Bus& pio() { return pio_; }
+  Bus& mmio() { return mmio_; }
+  InterruptSource& interrupts();
+  const x86::CpuidModel& cpuid() const { return cpuid_; }
+  const Clock& clock() const { return *clock_; }
+  PcChipset& chipset() { return *chipset_; }
+
+  // Requests from devices (debug-exit, i8042/port 0x92 reset) and engines
+  // (triple fault). Engines stop running when stop_requested() turns true.
+  void RequestExit(int status);
+  void RequestReset();
+  bool stop_requested() const { return stop_ != StopReason::kNone; }
+  StopReason stop_reason() const { return stop_; }
+  int exit_status() const { return exit_status_; }
+  // Clears a reset request and puts the devices in their power-on state
+  // (CMOS RAM survives, as on a real board).
+  void Reset();
+
+  // Brings timed devices up to the clock, pumps host serial input and checks
+  // the timeout. Engines call this often (every exit, every few thousand
+  // interpreted instructions, and after waking from HLT).
+  void Poll();
+  // The earliest time a timed device needs Poll(), in clock nanoseconds.
+  uint64_t NextDeadlineNs() const;
+  // Sleeps (for a halted vCPU) until the next deadline, serial input, or
+  // max_ns, whichever comes first.
+  void WaitForEvent(uint64_t max_ns);
+
+ private:
+  Board(BoardConfig config, GuestMemory memory);
+  Status Wire();
+  void PumpSerialInput();
+
+  BoardConfig config_;
+  HostClock host_clock_;
+  const Clock* clock_;
+  GuestMemory memory_;
+  Bus pio_{"port I/O"};
+  Bus mmio_{"MMIO"};
+  x86::CpuidModel cpuid_;
+  std::unique_ptr<PcChipset> chipset_;
+  std::vector<TimedDevice*> timed_;
+  StopReason stop_ = StopReason::kNone;
+  int exit_status_ = 0;
+  uint64_t deadline_ns_ = 0;
+  std::vector<uint8_t> pending_input_;
+};
+
+}  // namespace tandem::hw

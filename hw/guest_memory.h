@@ -1,0 +1,52 @@
+// Guest RAM (one anonymous host mapping) and the BIOS ROM image, laid out by
+// the MemoryMap. Both engines reach guest memory only through this class: KVM
+// turns its regions into memory slots, the interpreter into TLB host pointers.
+#pragma once
+
+#include <cstdint>
+#include <cstring>
+#include <vector>
+
+#include "hw/memory_map.h"
+#include "hw/status.h"
+
+namespace tandem::hw {
+
+class GuestMemory {
+ public:
+  // Maps RAM (lazily committed) and copies the ROM image; fails with a
+  // message when the host refuses the mapping.
+  static Result<GuestMemory> Create(const MemoryMap& map, const std::vector<uint8_t>& rom);
+  GuestMemory(GuestMemory&&) noexcept;
+  GuestMemory& operator=(GuestMemory&&) = delete;
+  GuestMemory(const GuestMemory&) = delete;
+  ~GuestMemory();
+
+  const MemoryMap& map() const { return map_; }
+  uint8_t* ram() const { return ram_; }
+  uint8_t* rom() const { return rom_; }
+
+  // The host address of gpa with the bytes left in its region, for RAM and
+  // ROM; nullptr for holes and MMIO. ROM is never writable by the guest.
+  struct Span {
+    uint8_t* host = nullptr;
+    uint64_t length = 0;
+    bool writable = false;
+  };
+  Span Lookup(uint64_t gpa) const;
+
+  // Copies into guest RAM/ROM as a loader does (ROM included); false when the
+  // range is not fully backed by memory.
+  bool WritePhys(uint64_t gpa, const void* data, uint64_t size);
+  bool ReadPhys(uint64_t gpa, void* data, uint64_t size) const;
+  // Host pointer to a RAM range that must lie inside one region, else nullptr.
+  uint8_t* RamPointer(uint64_t gpa, uint64_t size) const;
+
+ private:
+  GuestMemory(MemoryMap map, uint8_t* ram, uint8_t* rom) : map_(std::move(map)), ram_(ram), rom_(rom) {}
+  MemoryMap map_;
+  uint8_t* ram_ = nullptr;
+  uint8_t* rom_ = nullptr;
+};
+
+}  // namespace tandem::hw
