@@ -1,5 +1,8 @@
 #include "target-x86/cpu_state.h"
 
+#include <cinttypes>
+#include <cstdio>
+
 namespace tandem::x86 {
 
 namespace {
@@ -45,6 +48,38 @@ CpuMode ModeOf(const CpuState& s) {
   }
   if (s.rflags & kFlagVm) return CpuMode::kVirtual8086;
   return s.seg[kCs].db() ? CpuMode::kProtected32 : CpuMode::kProtected16;
+}
+
+std::string DumpRegisters(const x86::CpuState& s) {
+  char buf[2048];
+  int n = std::snprintf(
+      buf, sizeof buf,
+      "RAX=%016" PRIx64 " RBX=%016" PRIx64 " RCX=%016" PRIx64 " RDX=%016" PRIx64 "\n"
+      "RSI=%016" PRIx64 " RDI=%016" PRIx64 " RBP=%016" PRIx64 " RSP=%016" PRIx64 "\n"
+      "R8 =%016" PRIx64 " R9 =%016" PRIx64 " R10=%016" PRIx64 " R11=%016" PRIx64 "\n"
+      "R12=%016" PRIx64 " R13=%016" PRIx64 " R14=%016" PRIx64 " R15=%016" PRIx64 "\n"
+      "RIP=%016" PRIx64 " RFL=%08" PRIx64 "\n",
+      s.gpr[kRax], s.gpr[kRbx], s.gpr[kRcx], s.gpr[kRdx], s.gpr[kRsi], s.gpr[kRdi], s.gpr[kRbp],
+      s.gpr[kRsp], s.gpr[kR8], s.gpr[kR9], s.gpr[kR10], s.gpr[kR11], s.gpr[kR12], s.gpr[kR13],
+      s.gpr[kR14], s.gpr[kR15], s.rip, s.rflags);
+  std::string out(buf, n);
+  static const char* kSegNames[] = {"ES", "CS", "SS", "DS", "FS", "GS"};
+  auto seg = [&](const char* name, const Segment& sg) {
+    std::snprintf(buf, sizeof buf, "%-3s=%04x %016" PRIx64 " %08x %05x\n", name, sg.selector, sg.base,
+                  sg.limit, sg.attrib);
+    out += buf;
+  };
+  for (int i = 0; i < 6; ++i) seg(kSegNames[i], s.seg[i]);
+  seg("LDT", s.ldtr);
+  seg("TR", s.tr);
+  std::snprintf(buf, sizeof buf,
+                "GDT=%016" PRIx64 " %04x IDT=%016" PRIx64 " %04x\n"
+                "CR0=%08" PRIx64 " CR2=%016" PRIx64 " CR3=%016" PRIx64 " CR4=%08" PRIx64
+                " EFER=%08" PRIx64 "\n",
+                s.gdtr.base, s.gdtr.limit, s.idtr.base, s.idtr.limit, s.cr0, s.cr2, s.cr3, s.cr4,
+                s.msr.efer);
+  out += buf;
+  return out;
 }
 
 }  // namespace tandem::x86

@@ -7,6 +7,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <string>
 #include <type_traits>
 
 namespace tandem::x86 {
@@ -141,5 +142,8 @@ CpuState Flat32State(uint64_t entry);
 // The current code segment's operating mode.
 enum class CpuMode { kReal, kVirtual8086, kProtected16, kProtected32, kCompat16, kCompat32, kLong64 };
 CpuMode ModeOf(const CpuState& s);
+
+// A multi-line register dump for error messages (kvm_cpu__show_registers style).
+std::string DumpRegisters(const CpuState& state);
 
 }  // namespace tandem::x86

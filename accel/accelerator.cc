@@ -1,0 +1,52 @@
+#include "accel/accelerator.h"
+
+#include <sstream>
+
+#include "accel/interp/interp_engine.h"
+#include "accel/kvm/kvm_engine.h"
+
+namespace tandem::accel {
+
+std::vector<Accelerator> AcceleratorList() {
+  return {
+      {"kvm", "Linux KVM hardware virtualization", kvm::Probe,
+       [](hw::Board& board) { return kvm::CreateEngine(board); }},
+      {"interp", "x86 interpreter (decoded-instruction cache)", [] { return Availability{true, ""}; },
+       [](hw::Board& board) { return interp::CreateEngine(board); }},
+  };
+}
+
+Result<Choice> ChooseAccelerator(const std::vector<Accelerator>& list, const std::string& spec) {
+  std::vector<std::string> names;
+  if (spec == "auto") {
+    for (const auto& accel : list) names.push_back(accel.name);
+  } else {
+    std::stringstream ss(spec);
+    std::string name;
+    while (std::getline(ss, name, ':')) names.push_back(name);
+  }
+  if (names.empty()) return Status::Error("no accelerator named in '" + spec + "'");
+  Choice choice;
+  for (const auto& name : names) {
+    const Accelerator* found = nullptr;
+    for (const auto& accel : list) {
+      if (accel.name == name) found = &accel;
+    }
+    if (!found) {
+      std::string known;
+      for (const auto& accel : list) known += (known.empty() ? "" : ", ") + accel.name;
+      return Status::Error("unknown accelerator '" + name + "' (known: " + known + ")");
+    }
+    Availability a = found->probe();
+    if (a.available) {
+      choice.accelerator = found;
+      return choice;
+    }
+    choice.fallbacks.push_back(name + ": " + a.reason);
+  }
+  std::string why;
+  for (const auto& f : choice.fallbacks) why += (why.empty() ? "" : "; ") + f;
+  return Status::Error("no accelerator available (" + why + ")");
+}
+
+}  // namespace tandem::accel

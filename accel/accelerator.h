@@ -1,0 +1,70 @@
+// The accelerator interface and the accelerator list (after QEMU's
+// accel_list): each entry has a name, an availability probe that says why it
+// is unavailable, and a factory for its engine. Engines are folders behind
+// this interface: accel/kvm, accel/interp.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "hw/board.h"
+#include "hw/status.h"
+#include "target-x86/cpu_state.h"
+
+namespace tandem::accel {
+
+// Why Engine::Run() returned.
+struct RunOutcome {
+  enum class Kind {
+    kBoardStop,   // the board asked to stop: exit, reset request or timeout
+    kTripleFault, // shutdown: the board should reset (or end with --no-reboot)
+    kError,       // the engine cannot go on (KVM internal error, failed entry)
+  };
+  Kind kind = Kind::kBoardStop;
+  std::string message;  // for kTripleFault/kError: what happened, with a register dump
+};
+
+// One vCPU running on one engine, attached to one board.
+class Engine {
+ public:
+  virtual ~Engine() = default;
+  virtual std::string_view name() const = 0;
+  // Replaces the vCPU state (at reset, or after a loader prepared it).
+  virtual void SetState(const x86::CpuState& state) = 0;
+  virtual x86::CpuState GetState() = 0;
+  // Runs until the board asks to stop or the vCPU cannot go on.
+  virtual RunOutcome Run() = 0;
+  // Guest instructions retired so far, where the engine can count them (0 otherwise).
+  virtual uint64_t instructions_retired() const { return 0; }
+};
+
+struct Availability {
+  bool available = false;
+  std::string reason;  // why not, when unavailable
+};
+
+struct Accelerator {
+  std::string name;
+  std::string description;
+  std::function<Availability()> probe;
+  std::function<Result<std::unique_ptr<Engine>>(hw::Board&)> create;
+};
+
+// Every accelerator tandem knows, best first.
+std::vector<Accelerator> AcceleratorList();
+
+// The result of resolving an --accel value against the list.
+struct Choice {
+  const Accelerator* accelerator = nullptr;
+  std::vector<std::string> fallbacks;  // "kvm: /dev/kvm: No such file or directory"
+};
+
+// Resolves "auto", "kvm", "kvm:interp" and the like: tries the named
+// accelerators in order and picks the first available one. Fails with the
+// probes' reasons when none is available, or for an unknown name.
+Result<Choice> ChooseAccelerator(const std::vector<Accelerator>& list, const std::string& spec);
+
+}  // namespace tandem::accel

@@ -1,0 +1,173 @@
+// The interpreter's vCPU: executes x86 code on the canonical x86::CpuState
+// directly, decoding each instruction once (Zydis) and caching the decoded
+// form by physical address. Guest exceptions are C++ exceptions (GuestFault)
+// thrown by any helper and caught at the instruction boundary, so the
+// no-fault path carries no error checks.
+//
+// Who implements what (files in accel/interp/):
+//   cpu.cc            run loop, interrupt/halt handling, Step()
+//   decode_cache.cc   Zydis decode -> DecodedInsn, cache, code-page invalidation
+//   operands.cc       ReadOperand/WriteOperand/EffectiveAddress, Push/Pop
+//   ops_*.cc          instruction families: ops_alu, ops_shift, ops_muldiv,
+//                     ops_move, ops_string, ops_control, ops_io, ops_flags,
+//                     ops_system (MOV CR, LGDT, CPUID, RDMSR, HLT, ...),
+//                     ops_far (far JMP/CALL/RET, INT n, IRET, MOV/POP Sreg)
+//   mmu.cc            linear->physical (32-bit, PAE, 4-level), TLB, #PF,
+//                     physical RAM/ROM/MMIO access
+//   segmentation.cc   descriptor loads and checks, segmented address checks
+//   interrupts.cc     exception and interrupt delivery (IVT, IDT 32/64),
+//                     double and triple fault
+// References: Intel SDM vol. 2 (instructions), vol. 3A ch. 3-6 (segmentation,
+// paging, interrupts).
+#pragma once
+
+#include <Zydis/Zydis.h>
+
+#include <array>
+#include <cstdint>
+#include <vector>
+
+#include "accel/accelerator.h"
+#include "hw/board.h"
+#include "target-x86/cpu_state.h"
+
+namespace tandem::accel::interp {
+
+// A guest exception raised by an instruction, delivered at its boundary.
+struct GuestFault {
+  uint8_t vector;
+  bool has_error_code = false;
+  uint32_t error_code = 0;
+};
+[[noreturn]] void Raise(uint8_t vector);
+[[noreturn]] void Raise(uint8_t vector, uint32_t error_code);
+
+// The vCPU hit a triple fault: the board must reset (thrown by interrupts.cc).
+struct TripleFault {};
+
+enum class Access : uint8_t { kRead, kWrite, kExecute };
+
+class Cpu;
+struct DecodedInsn;
+using Handler = void (*)(Cpu& cpu, const DecodedInsn& insn);
+
+// Register classes for register operands.
+enum class RegClass : uint8_t { kGpr8Low, kGpr8High, kGpr16, kGpr32, kGpr64, kSeg, kCr, kDr, kXmm, kX87, kMmx, kFlags, kRip, kOther };
+
+enum class OperandKind : uint8_t { kNone, kReg, kMem, kImm, kFarPtr };
+
+struct Operand {
+  OperandKind kind = OperandKind::kNone;
+  uint8_t size = 0;  // bytes
+  // kReg
+  RegClass reg_class = RegClass::kOther;
+  uint8_t reg = 0;  // index within the class (GPR number, SegReg, CRn, ...)
+  // kMem: seg:[base + index*scale + disp]; base/index are GPR numbers, -1 for none.
+  // base == kRipBase means RIP-relative (disp is relative to the next instruction).
+  uint8_t seg = x86::kDs;
+  int8_t base = -1;
+  int8_t index = -1;
+  uint8_t scale = 1;
+  int64_t disp = 0;
+  // kImm (sign-extended to the operand size by the decoder) or kFarPtr offset
+  uint64_t imm = 0;
+  uint16_t far_selector = 0;  // kFarPtr
+  static constexpr int8_t kRipBase = 16;
+};
+
+// The cached, decoded form of one instruction.
+struct DecodedInsn {
+  Handler handler = nullptr;
+  ZydisMnemonic mnemonic = ZYDIS_MNEMONIC_INVALID;
+  uint8_t length = 0;
+  uint8_t operand_size = 0;  // 16, 32 or 64 (bits)
+  uint8_t address_size = 0;  // 16, 32 or 64 (bits)
+  uint8_t operand_count = 0; // visible operands in op[]
+  bool rep = false;          // F3 on string instructions (REP/REPE)
+  bool repne = false;        // F2 on string instructions
+  bool lock = false;
+  uint8_t opcode = 0;        // last opcode byte
+  uint8_t modrm_reg = 0;     // ModRM.reg, for group opcodes
+  Operand op[4];
+};
+
+class Cpu {
+ public:
+  Cpu(hw::Board& board, x86::CpuState& state);
+
+  // ---- cpu.cc ----
+  // Runs until the board asks to stop or a triple fault.
+  RunOutcome Run();
+  // Executes one instruction (or delivers one pending interrupt); for tests.
+  void Step();
+  uint64_t instructions_retired() const { return retired_; }
+
+  // ---- operands.cc ----
+  uint64_t ReadOperand(const DecodedInsn& insn, int i);
+  void WriteOperand(const DecodedInsn& insn, int i, uint64_t value);
+  // Offset of a memory operand within its segment, wrapped to the address size.
+  uint64_t EffectiveAddress(const DecodedInsn& insn, int i) const;
+  uint64_t ReadGpr(int reg, unsigned size) const;
+  void WriteGpr(int reg, unsigned size, uint64_t value);  // 32-bit writes zero-extend
+  void Push(uint64_t value, unsigned size);
+  uint64_t Pop(unsigned size);
+  unsigned StackSize() const;  // 2, 4 or 8 bytes: SS.B / long mode
+
+  // ---- segmentation.cc ----
+  // seg:offset -> linear, with limit and rights checks (#GP/#SS(0)).
+  uint64_t Linearize(int seg, uint64_t offset, unsigned size, Access access);
+  uint64_t ReadMem(int seg, uint64_t offset, unsigned size);
+  void WriteMem(int seg, uint64_t offset, unsigned size, uint64_t value);
+  // Loads a data/stack segment register as MOV/POP Sreg do, in any mode.
+  void LoadSegment(int seg, uint16_t selector);
+  int cpl() const;
+
+  // ---- mmu.cc ----
+  // Linear -> physical through the TLB; throws #PF with CR2 set.
+  uint64_t Translate(uint64_t linear, Access access, bool user);
+  // Linear accesses of 1..8 bytes, split at page boundaries, as the CPL's access.
+  uint64_t ReadLinear(uint64_t linear, unsigned size, Access access = Access::kRead);
+  void WriteLinear(uint64_t linear, unsigned size, uint64_t value);
+  // Supervisor (implicit) accesses such as descriptor-table and IDT reads.
+  uint64_t ReadLinearSystem(uint64_t linear, unsigned size);
+  void WriteLinearSystem(uint64_t linear, unsigned size, uint64_t value);
+  uint64_t ReadPhys(uint64_t pa, unsigned size);
+  void WritePhys(uint64_t pa, unsigned size, uint64_t value);
+  void FlushTlb(bool include_global);
+  void InvalidatePage(uint64_t linear);
+
+  // ---- interrupts.cc ----
+  enum class EventKind { kException, kExternal, kSoftware /* INT n, INT3, INTO */ };
+  // Delivers through the IVT (real mode) or IDT; RIP must already be the
+  // return address. Handles #DF escalation; throws TripleFault.
+  void DeliverEvent(uint8_t vector, EventKind kind, bool has_error_code = false, uint32_t error_code = 0);
+
+  // ---- decode_cache.cc ----
+  // Drops cached decodes of a physical page (called on writes to code pages).
+  void InvalidateCodePage(uint64_t pa);
+  bool IsCodePage(uint64_t pa) const;
+
+  x86::CpuState& s;
+  hw::Board& board;
+  // Where RIP goes after the current instruction; handlers of control
+  // transfers set it. Starts as RIP + length.
+  uint64_t next_rip = 0;
+  // Interrupts are inhibited for one instruction after STI / MOV SS / POP SS.
+  bool interrupt_shadow = false;
+  uint64_t retired_ = 0;
+};
+
+// Handler tables: each ops_*.cc registers its mnemonics.
+using HandlerTable = std::array<Handler, ZYDIS_MNEMONIC_MAX_VALUE + 1>;
+void RegisterAluHandlers(HandlerTable& table);
+void RegisterShiftHandlers(HandlerTable& table);
+void RegisterMulDivHandlers(HandlerTable& table);
+void RegisterMoveHandlers(HandlerTable& table);
+void RegisterStringHandlers(HandlerTable& table);
+void RegisterControlHandlers(HandlerTable& table);
+void RegisterIoHandlers(HandlerTable& table);
+void RegisterFlagHandlers(HandlerTable& table);
+void RegisterSystemHandlers(HandlerTable& table);
+void RegisterFarHandlers(HandlerTable& table);
+
+}  // namespace tandem::accel::interp
