@@ -1,0 +1,248 @@
+// tandem's command line: `tandem run` boots a guest on the chosen engine,
+// `tandem accels` lists the accelerators and why any is unavailable.
+// Errors a user can cause end with one line on stderr and exit status 2.
+#include <CLI/CLI.hpp>
+
+#include <cinttypes>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <iterator>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "accel/accelerator.h"
+#include "hw/board.h"
+#include "hw/loader/multiboot.h"
+#include "hw/memory_map.h"
+
+namespace {
+
+using namespace tandem;
+
+constexpr int kUsageError = 2;
+constexpr int kEngineError = 1;
+
+int Fail(const std::string& message) {
+  std::fprintf(stderr, "tandem: %s\n", message.c_str());
+  return kUsageError;
+}
+
+class FileSink final : public hw::CharSink {
+ public:
+  explicit FileSink(std::FILE* file) : file_(file) {}
+  ~FileSink() override {
+    if (file_ && file_ != stdout) std::fclose(file_);
+  }
+  void Put(uint8_t byte) override {
+    std::fputc(byte, file_);
+    if (byte == '\n' || file_ == stdout) std::fflush(file_);
+  }
+
+ private:
+  std::FILE* file_;
+};
+
+Result<std::vector<uint8_t>> ReadFile(const std::string& path, uint64_t max_size, const char* what) {
+  std::ifstream in(path, std::ios::binary | std::ios::ate);
+  if (!in) return Status::Error(std::string("cannot open ") + what + " '" + path + "'");
+  auto size = static_cast<uint64_t>(in.tellg());
+  if (size > max_size) return Status::Error(std::string(what) + " '" + path + "' is too large");
+  std::vector<uint8_t> data(size);
+  in.seekg(0);
+  if (!in.read(reinterpret_cast<char*>(data.data()), static_cast<std::streamsize>(size))) {
+    return Status::Error(std::string("cannot read ") + what + " '" + path + "'");
+  }
+  return data;
+}
+
+std::string FormatState(const x86::CpuState& s) {
+  static const char* kGprNames[] = {"rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi", "rdi",
+                                    "r8",  "r9",  "r10", "r11", "r12", "r13", "r14", "r15"};
+  static const char* kSegNames[] = {"es", "cs", "ss", "ds", "fs", "gs"};
+  std::string out;
+  char line[96];
+  auto put = [&](const std::string& name, uint64_t value) {
+    std::snprintf(line, sizeof line, "%s=%" PRIx64 "\n", name.c_str(), value);
+    out += line;
+  };
+  for (int i = 0; i < 16; ++i) put(kGprNames[i], s.gpr[i]);
+  put("rip", s.rip);
+  put("rflags", s.rflags);
+  for (int i = 0; i < 6; ++i) {
+    put(std::string(kSegNames[i]) + ".sel", s.seg[i].selector);
+    put(std::string(kSegNames[i]) + ".base", s.seg[i].base);
+  }
+  put("cr0", s.cr0);
+  put("cr3", s.cr3);
+  put("cr4", s.cr4);
+  put("efer", s.msr.efer);
+  put("gdtr.base", s.gdtr.base);
+  put("gdtr.limit", s.gdtr.limit);
+  put("idtr.base", s.idtr.base);
+  put("idtr.limit", s.idtr.limit);
+  return out;
+}
+
+struct RunOptions {
+  std::string accel = "auto";
+  std::string memory = "128M";
+  std::string bios;
+  std::string kernel;
+  std::string append;
+  std::string serial = "stdio";
+  std::string dump_state;
+  bool no_reboot = false;
+  double timeout_s = 0;
+};
+
+// Puts the vCPU where the guest image wants it: the reset vector for a BIOS,
+// the Multiboot entry for a kernel.
+Result<x86::CpuState> PrepareBoot(const RunOptions& opt, hw::Board& board,
+                                  const std::vector<uint8_t>& kernel) {
+  if (opt.kernel.empty()) return x86::ResetState();
+  auto boot = hw::LoadMultiboot(board.memory(), kernel, opt.append);
+  if (!boot.ok()) return Status::Error(opt.kernel + ": " + boot.message());
+  x86::CpuState state = x86::Flat32State(boot->entry);
+  state.gpr[x86::kRax] = hw::kMultibootBootloaderMagic;
+  state.gpr[x86::kRbx] = boot->info_address;
+  return state;
+}
+
+int Run(const RunOptions& opt) {
+  auto ram_size = hw::ParseSize(opt.memory);
+  if (!ram_size.ok()) return Fail(ram_size.message());
+  if (opt.timeout_s < 0) return Fail("--timeout must not be negative");
+
+  hw::BoardConfig config;
+  config.ram_size = *ram_size;
+  config.timeout_ns = static_cast<uint64_t>(opt.timeout_s * 1e9);
+  if (opt.bios.empty() && opt.kernel.empty()) return Fail("nothing to boot: give --bios or --kernel");
+  if (!opt.bios.empty()) {
+    auto rom = ReadFile(opt.bios, hw::layout::kBiosMaxSize, "BIOS image");
+    if (!rom.ok()) return Fail(rom.message());
+    config.bios = std::move(*rom);
+    if (config.bios.empty()) return Fail("BIOS image '" + opt.bios + "' is empty");
+  }
+  std::vector<uint8_t> kernel;
+  if (!opt.kernel.empty()) {
+    auto image = ReadFile(opt.kernel, config.ram_size, "kernel");
+    if (!image.ok()) return Fail(image.message());
+    kernel = std::move(*image);
+  }
+
+  std::unique_ptr<FileSink> serial;
+  if (opt.serial == "stdio") {
+    serial = std::make_unique<FileSink>(stdout);
+    config.serial_in_fd = 0;
+  } else if (opt.serial.rfind("file:", 0) == 0) {
+    std::FILE* f = std::fopen(opt.serial.substr(5).c_str(), "wb");
+    if (!f) return Fail("cannot open serial output '" + opt.serial.substr(5) + "'");
+    serial = std::make_unique<FileSink>(f);
+  } else if (opt.serial != "none") {
+    return Fail("--serial must be stdio, file:PATH or none");
+  }
+  config.serial_out = serial.get();
+  FileSink debugcon(stderr);
+  config.debugcon_out = &debugcon;
+
+  auto accelerators = accel::AcceleratorList();
+  auto choice = accel::ChooseAccelerator(accelerators, opt.accel);
+  if (!choice.ok()) return Fail(choice.message());
+  if (!choice->fallbacks.empty() && opt.accel != "auto") {
+    for (const auto& why : choice->fallbacks) {
+      std::fprintf(stderr, "tandem: falling back to %s: %s\n", choice->accelerator->name.c_str(),
+                   why.c_str());
+    }
+  }
+
+  auto board = hw::Board::Create(std::move(config));
+  if (!board.ok()) return Fail(board.message());
+  auto engine = choice->accelerator->create(**board);
+  if (!engine.ok()) {
+    std::fprintf(stderr, "tandem: %s: %s\n", choice->accelerator->name.c_str(), engine.message().c_str());
+    return kEngineError;
+  }
+  auto state = PrepareBoot(opt, **board, kernel);
+  if (!state.ok()) return Fail(state.message());
+  (*engine)->SetState(*state);
+
+  for (;;) {
+    accel::RunOutcome outcome = (*engine)->Run();
+    hw::Board& b = **board;
+    if (outcome.kind == accel::RunOutcome::Kind::kError) {
+      std::fprintf(stderr, "tandem: %s engine error: %s\n", std::string((*engine)->name()).c_str(),
+                   outcome.message.c_str());
+      return kEngineError;
+    }
+    bool reset = outcome.kind == accel::RunOutcome::Kind::kTripleFault ||
+                 b.stop_reason() == hw::StopReason::kReset;
+    if (outcome.kind == accel::RunOutcome::Kind::kTripleFault) {
+      std::fprintf(stderr, "tandem: guest triple fault\n%s", outcome.message.c_str());
+    }
+    if (b.stop_reason() == hw::StopReason::kExit || b.stop_reason() == hw::StopReason::kTimeout ||
+        (reset && opt.no_reboot)) {
+      if (!opt.dump_state.empty()) {
+        std::ofstream(opt.dump_state) << FormatState((*engine)->GetState());
+      }
+      if (b.stop_reason() == hw::StopReason::kTimeout) {
+        std::fprintf(stderr, "tandem: timeout after %g s\n", opt.timeout_s);
+        return 124;
+      }
+      return b.stop_reason() == hw::StopReason::kExit ? b.exit_status() : 0;
+    }
+    if (reset) {
+      b.Reset();
+      auto again = PrepareBoot(opt, b, kernel);
+      if (!again.ok()) return Fail(again.message());
+      (*engine)->SetState(*again);
+    }
+  }
+}
+
+int ListAccelerators() {
+  for (const auto& accel : tandem::accel::AcceleratorList()) {
+    auto a = accel.probe();
+    std::printf("%-8s %-13s %s%s%s\n", accel.name.c_str(), a.available ? "available" : "unavailable",
+                accel.description.c_str(), a.available ? "" : ": ", a.reason.c_str());
+  }
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"tandem: an x86 PC emulator with KVM and interpreter engines"};
+  app.set_version_flag("--version", std::string("tandem ") + TANDEM_VERSION);
+  app.require_subcommand(1);
+
+  RunOptions opt;
+  auto* run = app.add_subcommand("run", "boot a guest");
+  run->add_option("--accel", opt.accel, "accelerators to try, e.g. auto, kvm, interp, kvm:interp")
+      ->capture_default_str();
+  run->add_option("-m,--memory", opt.memory, "guest RAM size (e.g. 128M, 2G)")->capture_default_str();
+  run->add_option("--bios", opt.bios, "BIOS ROM image, started at the reset vector");
+  run->add_option("--kernel", opt.kernel, "Multiboot kernel image");
+  run->add_option("--append", opt.append, "kernel command line");
+  run->add_option("--serial", opt.serial, "COM1: stdio, file:PATH or none")->capture_default_str();
+  run->add_flag("--no-reboot", opt.no_reboot, "end tandem when the guest resets");
+  run->add_option("--timeout", opt.timeout_s, "stop the guest after SECONDS (exit status 124)");
+  run->add_option("--dump-state", opt.dump_state, "write the final vCPU state to PATH");
+  auto* accels = app.add_subcommand("accels", "list accelerators and their availability");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::fprintf(stderr, "tandem: %s\n", e.what());
+    return kUsageError;
+  }
+  if (accels->parsed()) return ListAccelerators();
+  return Run(opt);
+}
