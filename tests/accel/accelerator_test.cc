@@ -1,0 +1,67 @@
+#include "accel/accelerator.h"
+
+#include <gtest/gtest.h>
+
+namespace tandem::accel {
+namespace {
+
+Accelerator Fake(std::string name, bool available, std::string reason = "") {
+  return Accelerator{name, "fake", [=] { return Availability{available, reason}; },
+                     [](hw::Board&) -> Result<std::unique_ptr<Engine>> { return Status::Error("fake"); }};
+}
+
+TEST(ChooseAccelerator, AutoPicksFirstAvailableAndRecordsWhy) {
+  std::vector<Accelerator> list = {Fake("kvm", false, "/dev/kvm: No such file or directory"),
+                                   Fake("interp", true)};
+  auto choice = ChooseAccelerator(list, "auto");
+  ASSERT_TRUE(choice.ok());
+  EXPECT_EQ(choice->accelerator->name, "interp");
+  ASSERT_EQ(choice->fallbacks.size(), 1u);
+  EXPECT_EQ(choice->fallbacks[0], "kvm: /dev/kvm: No such file or directory");
+}
+
+TEST(ChooseAccelerator, AutoPrefersKvmWhenAvailable) {
+  std::vector<Accelerator> list = {Fake("kvm", true), Fake("interp", true)};
+  auto choice = ChooseAccelerator(list, "auto");
+  ASSERT_TRUE(choice.ok());
+  EXPECT_EQ(choice->accelerator->name, "kvm");
+  EXPECT_TRUE(choice->fallbacks.empty());
+}
+
+TEST(ChooseAccelerator, ExplicitOrderIsHonoured) {
+  std::vector<Accelerator> list = {Fake("kvm", true), Fake("interp", true)};
+  auto choice = ChooseAccelerator(list, "interp:kvm");
+  ASSERT_TRUE(choice.ok());
+  EXPECT_EQ(choice->accelerator->name, "interp");
+}
+
+TEST(ChooseAccelerator, UnavailableOnlyChoiceFailsWithProbeReason) {
+  std::vector<Accelerator> list = {Fake("kvm", false, "/dev/kvm: Permission denied"), Fake("interp", true)};
+  auto choice = ChooseAccelerator(list, "kvm");
+  ASSERT_FALSE(choice.ok());
+  EXPECT_NE(choice.message().find("/dev/kvm: Permission denied"), std::string::npos);
+}
+
+TEST(ChooseAccelerator, UnknownNameFailsAndListsKnownOnes) {
+  std::vector<Accelerator> list = {Fake("kvm", true), Fake("interp", true)};
+  auto choice = ChooseAccelerator(list, "kvm:tcg");
+  // kvm is available, so the unknown second name is never reached...
+  ASSERT_TRUE(choice.ok());
+  choice = ChooseAccelerator(list, "tcg");
+  ASSERT_FALSE(choice.ok());
+  EXPECT_NE(choice.message().find("unknown accelerator 'tcg'"), std::string::npos);
+  EXPECT_NE(choice.message().find("kvm, interp"), std::string::npos);
+}
+
+TEST(AcceleratorList, HasKvmThenInterpAndInterpIsAlwaysAvailable) {
+  auto list = AcceleratorList();
+  ASSERT_GE(list.size(), 2u);
+  EXPECT_EQ(list[0].name, "kvm");
+  EXPECT_EQ(list[1].name, "interp");
+  EXPECT_TRUE(list[1].probe().available);
+  auto kvm = list[0].probe();
+  if (!kvm.available) EXPECT_FALSE(kvm.reason.empty());
+}
+
+}  // namespace
+}  // namespace tandem::accel
