@@ -25,6 +25,7 @@
 
 #include <array>
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "accel/accelerator.h"
@@ -94,6 +95,7 @@ struct DecodedInsn {
 class Cpu {
  public:
   Cpu(hw::Board& board, x86::CpuState& state);
+  ~Cpu();
 
   // ---- cpu.cc ----
   // Runs until the board asks to stop or a triple fault.
@@ -107,6 +109,8 @@ class Cpu {
   void WriteOperand(const DecodedInsn& insn, int i, uint64_t value);
   // Offset of a memory operand within its segment, wrapped to the address size.
   uint64_t EffectiveAddress(const DecodedInsn& insn, int i) const;
+  // reg 0-15; with size 1, reg 16-19 name AH, CH, DH, BH (kHighByteBase + 0..3).
+  static constexpr int kHighByteBase = 16;
   uint64_t ReadGpr(int reg, unsigned size) const;
   void WriteGpr(int reg, unsigned size, uint64_t value);  // 32-bit writes zero-extend
   void Push(uint64_t value, unsigned size);
@@ -146,6 +150,11 @@ class Cpu {
   // Drops cached decodes of a physical page (called on writes to code pages).
   void InvalidateCodePage(uint64_t pa);
   bool IsCodePage(uint64_t pa) const;
+  // The decoded instruction at CS:RIP: translated for execute, decoded once and
+  // cached by physical address and code mode; raises #PF/#GP like a fetch.
+  const DecodedInsn& Fetch();
+  struct DecodeCache;
+  std::unique_ptr<DecodeCache> decode_cache_;
 
   x86::CpuState& s;
   hw::Board& board;
