@@ -53,7 +53,8 @@ void Board::RequestReset() {
 }
 
 void Board::Reset() {
-  if (stop_ == StopReason::kReset) stop_ = StopReason::kNone;
+  stop_ = StopReason::kNone;
+  exit_status_ = 0;
 }
 
 void Board::Poll() {

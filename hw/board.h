@@ -17,8 +17,6 @@
 
 namespace tandem::hw {
 
-class PcChipset;
-
 struct BoardConfig {
   uint64_t ram_size = 128ull << 20;
   std::vector<uint8_t> bios;       // empty: no ROM (e.g. a Multiboot kernel)
@@ -43,7 +41,6 @@ class Board {
   InterruptSource& interrupts();
   const x86::CpuidModel& cpuid() const { return cpuid_; }
   const Clock& clock() const { return *clock_; }
-  PcChipset& chipset() { return *chipset_; }
 
   // Requests from devices (debug-exit, i8042/port 0x92 reset) and engines
   // (triple fault). Engines stop running when stop_requested() turns true.
@@ -52,7 +49,7 @@ class Board {
   bool stop_requested() const { return stop_ != StopReason::kNone; }
   StopReason stop_reason() const { return stop_; }
   int exit_status() const { return exit_status_; }
-  // Clears a reset request and puts the devices in their power-on state
+  // Clears any stop request and puts the devices in their power-on state
   // (CMOS RAM survives, as on a real board).
   void Reset();
 
@@ -78,7 +75,6 @@ class Board {
   Bus pio_{"port I/O"};
   Bus mmio_{"MMIO"};
   x86::CpuidModel cpuid_;
-  std::unique_ptr<PcChipset> chipset_;
   std::vector<TimedDevice*> timed_;
   StopReason stop_ = StopReason::kNone;
   int exit_status_ = 0;
