@@ -39,7 +39,7 @@ class Uart16550 final : public IoDevice {
   void Transmit(uint8_t byte);
   uint8_t ComputeIir() const;
   void UpdateIrq();
-  void UpdateLoopbackMsr(uint8_t old_mcr);
+  void UpdateModemStatus();  // MSR inputs from MCR in loopback, else the host's
   size_t RxCapacity() const { return FifoEnabled() ? kFifoSize : 1; }
   bool FifoEnabled() const { return (fcr_ & 0x01) != 0; }
   size_t RxTriggerLevel() const;

@@ -1,0 +1,112 @@
+// The PC/AT chipset devices of tandem's board (PIC pair, PIT, RTC/CMOS, 8042,
+// COM1, port 0x61/0x92, debug ports) and their wiring: the one place, besides
+// hw/pc_layout.h, that spells their port and IRQ numbers.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <vector>
+
+#include "hw/bus.h"
+#include "hw/char/uart16550.h"
+#include "hw/char_io.h"
+#include "hw/clock.h"
+#include "hw/input/i8042.h"
+#include "hw/intc/i8259.h"
+#include "hw/irq.h"
+#include "hw/misc/debug_ports.h"
+#include "hw/misc/system_control_a.h"
+#include "hw/rtc/mc146818.h"
+#include "hw/status.h"
+#include "hw/timer/i8254.h"
+#include "hw/timer/system_control_b.h"
+
+namespace tandem::hw {
+
+struct PcChipsetConfig {
+  Clock* clock = nullptr;               // nullptr: host monotonic clock
+  CharSink* serial_out = nullptr;       // COM1 output; nullptr discards it
+  CharSink* debugcon_out = nullptr;     // port 0x402 output; nullptr discards it
+  std::function<void()> request_reset;  // 8042 reset pulse, port 0x92 fast reset
+  std::function<void(int)> request_exit;  // debug-exit: (value << 1) | 1
+  std::function<void(bool)> a20_changed;  // optional: the A20 gate changed
+  Mc146818::WallClock wall_clock;       // RTC time source; empty: host time
+  uint64_t ram_below_4g = 0;            // for the CMOS memory-size bytes
+  uint64_t ram_above_4g = 0;
+};
+
+// Owns and wires the chipset devices. Not thread-safe: the board serializes
+// every call (port accesses, AdvanceTo, ReceiveByte, interrupt acknowledge).
+// Callbacks in the config run inside those calls and must not re-enter.
+class PcChipset {
+ public:
+  explicit PcChipset(PcChipsetConfig config);
+  PcChipset(const PcChipset&) = delete;
+  PcChipset& operator=(const PcChipset&) = delete;
+
+  // Registers every device on the port-I/O bus at its PC/AT address. The IRQ
+  // lines are connected at construction.
+  Status Attach(Bus& pio);
+
+  // The i8259 pair: what an engine polls and acknowledges.
+  InterruptSource& interrupts() { return pic_; }
+  // Devices the board must AdvanceTo() when their NextDeadlineNs() passes.
+  std::vector<TimedDevice*> timed_devices() { return {&pit_, &rtc_}; }
+
+  Uart16550& com1() { return com1_; }
+  I8259Pair& pic() { return pic_; }
+  I8254& pit() { return pit_; }
+  Mc146818& rtc() { return rtc_; }
+  I8042& keyboard_controller() { return kbc_; }
+  PostCode& post_code() { return post_; }
+
+  // The A20 gate: on when either the 8042 output port or port 0x92 enables it.
+  bool a20_enabled() const { return a20_; }
+
+  // Power-on state for every device except the CMOS RAM and the RTC time.
+  void Reset();
+
+ private:
+  // Discards output when no sink is configured.
+  class NullSink final : public CharSink {
+   public:
+    void Put(uint8_t) override {}
+  };
+
+  // Exposes one register of a device whose registers are not contiguous on
+  // the bus (the 8042's 0x60 and 0x64).
+  class PortAlias final : public IoDevice {
+   public:
+    PortAlias(IoDevice& device, uint64_t offset) : device_(device), offset_(offset) {}
+    uint64_t Read(uint64_t, unsigned size) override { return device_.Read(offset_, size); }
+    void Write(uint64_t, unsigned size, uint64_t value) override { device_.Write(offset_, size, value); }
+
+   private:
+    IoDevice& device_;
+    uint64_t offset_;
+  };
+
+  void RequestReset();
+  void UpdateA20();
+
+  PcChipsetConfig config_;
+  HostClock host_clock_;
+  NullSink null_sink_;
+  const Clock& clock_;
+
+  I8259Pair pic_;
+  Uart16550 com1_;
+  I8254 pit_;
+  SystemControlB system_control_b_;
+  Mc146818 rtc_;
+  I8042 kbc_;
+  PortAlias kbc_data_;
+  PortAlias kbc_command_;
+  DebugExit debug_exit_;
+  DebugConsole debugcon_;
+  PostCode post_;
+  SystemControlA system_control_a_;
+  bool a20_ = true;
+};
+
+}  // namespace tandem::hw
