@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "accel/accelerator.h"
+#include "accel/interp/system_state.h"
 #include "hw/board.h"
 #include "target-x86/cpu_state.h"
 
@@ -164,6 +165,8 @@ class Cpu {
   // Interrupts are inhibited for one instruction after STI / MOV SS / POP SS.
   bool interrupt_shadow = false;
   uint64_t retired_ = 0;
+  // TLB, TSC epoch, one-time logs (system_state.h; mmu/segmentation/ops_system).
+  SystemState sys_;
 };
 
 // Handler tables: each ops_*.cc registers its mnemonics.
@@ -178,5 +181,22 @@ void RegisterIoHandlers(HandlerTable& table);
 void RegisterFlagHandlers(HandlerTable& table);
 void RegisterSystemHandlers(HandlerTable& table);
 void RegisterFarHandlers(HandlerTable& table);
+
+// Forms that share a Zydis mnemonic with a core family (MOV, PUSH, POP, JMP,
+// CALL, RET): the family's handler forwards them here.
+//   MOV with a kSeg operand                       -> MovSreg       (ops_far.cc)
+//   MOV with a kCr or kDr operand                 -> MovCrDr       (ops_system.cc)
+//   PUSH/POP with a kSeg operand                  -> PushSreg/PopSreg (ops_far.cc)
+//   JMP/CALL opcode 0xEA/0x9A or 0xFF /5, /3      -> FarJmp/FarCall (ops_far.cc)
+//   RET opcode 0xCB/0xCA                          -> FarRet        (ops_far.cc)
+// IsFarBranch tells the far JMP/CALL/RET forms apart from the near ones.
+bool IsFarBranch(const DecodedInsn& insn);
+void MovSreg(Cpu& cpu, const DecodedInsn& insn);
+void MovCrDr(Cpu& cpu, const DecodedInsn& insn);
+void PushSreg(Cpu& cpu, const DecodedInsn& insn);
+void PopSreg(Cpu& cpu, const DecodedInsn& insn);
+void FarJmp(Cpu& cpu, const DecodedInsn& insn);
+void FarCall(Cpu& cpu, const DecodedInsn& insn);
+void FarRet(Cpu& cpu, const DecodedInsn& insn);
 
 }  // namespace tandem::accel::interp

@@ -1,0 +1,41 @@
+// State the interpreter's system side keeps beside x86::CpuState: the TLB
+// (SDM vol. 3A 4.10), the TSC epoch and the keys of one-time logs. Owned by
+// mmu.cc, segmentation.cc, interrupts.cc, ops_system.cc and ops_far.cc.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <set>
+#include <string>
+
+namespace tandem::accel::interp {
+
+// One cached translation of a 4 KiB linear page. perms has bit
+// (access * 2 + user) set when that access may use the entry without a walk;
+// write bits are only set once the dirty flag is set in the paging entry.
+struct TlbEntry {
+  static constexpr uint64_t kInvalid = ~0ull;
+  uint64_t page = kInvalid;  // linear address >> 12
+  uint64_t phys = 0;         // physical address of the 4 KiB page
+  uint8_t* host = nullptr;   // host address of the page for RAM/ROM, else nullptr (MMIO)
+  uint8_t perms = 0;
+  bool ram = false;          // host page is RAM (writes allowed); false for ROM
+  bool global = false;
+  uint8_t page_shift = 12;   // size of the mapping it came from: 12, 21, 22 or 30
+};
+
+struct Tlb {
+  static constexpr unsigned kEntries = 256;  // direct-mapped by linear page
+  std::array<TlbEntry, kEntries> entries{};
+  bool has_large = false;  // some entry came from a large page (INVLPG scans)
+};
+
+struct SystemState {
+  Tlb tlb;
+  // The TSC counts at 1 GHz from CpuState::tsc at tsc_epoch_ns (set lazily).
+  uint64_t tsc_epoch_ns = 0;
+  bool tsc_epoch_set = false;
+  std::set<std::string> logged;  // one-time log keys
+};
+
+}  // namespace tandem::accel::interp
