@@ -14,6 +14,7 @@
 
 #include "accel/accelerator.h"
 #include "hw/board.h"
+#include "hw/loader/linux_boot.h"
 #include "hw/loader/multiboot.h"
 #include "hw/memory_map.h"
 
@@ -91,17 +92,29 @@ struct RunOptions {
   std::string bios;
   std::string kernel;
   std::string append;
+  std::string initrd;
   std::string serial = "stdio";
   std::string dump_state;
   bool no_reboot = false;
   double timeout_s = 0;
 };
 
+struct BootImages {
+  std::vector<uint8_t> kernel;
+  std::vector<uint8_t> initrd;
+};
+
 // Puts the vCPU where the guest image wants it: the reset vector for a BIOS,
-// the Multiboot entry for a kernel.
-Result<x86::CpuState> PrepareBoot(const RunOptions& opt, hw::Board& board,
-                                  const std::vector<uint8_t>& kernel) {
+// the boot-protocol entry for a bzImage, the Multiboot entry otherwise.
+Result<x86::CpuState> PrepareBoot(const RunOptions& opt, hw::Board& board, const BootImages& images) {
   if (opt.kernel.empty()) return x86::ResetState();
+  const auto& kernel = images.kernel;
+  if (hw::IsBzImage(kernel)) {
+    auto boot = hw::LoadLinux(board.memory(), kernel, images.initrd, opt.append);
+    if (!boot.ok()) return Status::Error(opt.kernel + ": " + boot.message());
+    return boot->state;
+  }
+  if (!opt.initrd.empty()) return Status::Error("--initrd needs a Linux bzImage kernel");
   auto boot = hw::LoadMultiboot(board.memory(), kernel, opt.append);
   if (!boot.ok()) return Status::Error(opt.kernel + ": " + boot.message());
   x86::CpuState state = x86::Flat32State(boot->entry);
@@ -125,11 +138,17 @@ int Run(const RunOptions& opt) {
     config.bios = std::move(*rom);
     if (config.bios.empty()) return Fail("BIOS image '" + opt.bios + "' is empty");
   }
-  std::vector<uint8_t> kernel;
+  BootImages images;
   if (!opt.kernel.empty()) {
     auto image = ReadFile(opt.kernel, config.ram_size, "kernel");
     if (!image.ok()) return Fail(image.message());
-    kernel = std::move(*image);
+    images.kernel = std::move(*image);
+  }
+  if (!opt.initrd.empty()) {
+    if (opt.kernel.empty()) return Fail("--initrd needs --kernel");
+    auto image = ReadFile(opt.initrd, config.ram_size, "initrd");
+    if (!image.ok()) return Fail(image.message());
+    images.initrd = std::move(*image);
   }
 
   std::unique_ptr<FileSink> serial;
@@ -164,7 +183,7 @@ int Run(const RunOptions& opt) {
     std::fprintf(stderr, "tandem: %s: %s\n", choice->accelerator->name.c_str(), engine.message().c_str());
     return kEngineError;
   }
-  auto state = PrepareBoot(opt, **board, kernel);
+  auto state = PrepareBoot(opt, **board, images);
   if (!state.ok()) return Fail(state.message());
   (*engine)->SetState(*state);
 
@@ -194,7 +213,7 @@ int Run(const RunOptions& opt) {
     }
     if (reset) {
       b.Reset();
-      auto again = PrepareBoot(opt, b, kernel);
+      auto again = PrepareBoot(opt, b, images);
       if (!again.ok()) return Fail(again.message());
       (*engine)->SetState(*again);
     }
@@ -223,7 +242,8 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   run->add_option("-m,--memory", opt.memory, "guest RAM size (e.g. 128M, 2G)")->capture_default_str();
   run->add_option("--bios", opt.bios, "BIOS ROM image, started at the reset vector");
-  run->add_option("--kernel", opt.kernel, "Multiboot kernel image");
+  run->add_option("--kernel", opt.kernel, "Linux bzImage or Multiboot kernel");
+  run->add_option("--initrd", opt.initrd, "initial ramdisk for a Linux kernel");
   run->add_option("--append", opt.append, "kernel command line");
   run->add_option("--serial", opt.serial, "COM1: stdio, file:PATH or none")->capture_default_str();
   run->add_flag("--no-reboot", opt.no_reboot, "end tandem when the guest resets");
