@@ -7,16 +7,6 @@
 
 namespace tandem::hw {
 
-namespace {
-// Interrupt source of a board without interrupt controllers.
-class NoInterrupts final : public InterruptSource {
- public:
-  bool HasPendingInterrupt() override { return false; }
-  uint8_t AcknowledgeInterrupt() override { return 0xFF; }
-};
-NoInterrupts no_interrupts;
-}  // namespace
-
 Result<std::unique_ptr<Board>> Board::Create(BoardConfig config) {
   auto map = MemoryMap::Build(config.ram_size, config.bios.size());
   if (!map.ok()) return map.status();
@@ -37,9 +27,23 @@ Board::Board(BoardConfig config, GuestMemory memory)
 
 Board::~Board() = default;
 
-Status Board::Wire() { return Status(); }
+Status Board::Wire() {
+  PcChipsetConfig chipset;
+  chipset.clock = const_cast<Clock*>(clock_);
+  chipset.serial_out = config_.serial_out;
+  chipset.debugcon_out = config_.debugcon_out;
+  chipset.request_reset = [this] { RequestReset(); };
+  chipset.request_exit = [this](int status) { RequestExit(status); };
+  chipset.ram_below_4g = memory_.map().ram_below_4g();
+  chipset.ram_above_4g = memory_.map().ram_above_4g();
+  chipset_ = std::make_unique<PcChipset>(std::move(chipset));
+  if (Status s = chipset_->Attach(pio_); !s.ok()) return s;
+  timed_ = chipset_->timed_devices();
+  serial_in_open_ = config_.serial_in_fd >= 0;
+  return Status();
+}
 
-InterruptSource& Board::interrupts() { return no_interrupts; }
+InterruptSource& Board::interrupts() { return chipset_->interrupts(); }
 
 void Board::RequestExit(int status) {
   if (stop_ == StopReason::kNone || stop_ == StopReason::kReset) {
@@ -55,6 +59,7 @@ void Board::RequestReset() {
 void Board::Reset() {
   stop_ = StopReason::kNone;
   exit_status_ = 0;
+  chipset_->Reset();
 }
 
 void Board::Poll() {
@@ -79,7 +84,7 @@ void Board::WaitForEvent(uint64_t max_ns) {
   if (wait_ns == 0) return;
   pollfd fd{config_.serial_in_fd, POLLIN, 0};
   int timeout_ms = static_cast<int>(std::min<uint64_t>((wait_ns + 999999) / 1000000, 1000));
-  if (config_.serial_in_fd >= 0 && pending_input_.empty()) {
+  if (serial_in_open_ && pending_input_.empty()) {
     poll(&fd, 1, timeout_ms);
   } else {
     timespec ts{static_cast<time_t>(wait_ns / 1000000000), static_cast<long>(wait_ns % 1000000000)};
@@ -87,6 +92,24 @@ void Board::WaitForEvent(uint64_t max_ns) {
   }
 }
 
-void Board::PumpSerialInput() {}
+// Host input waits in pending_input_ while the UART's receive FIFO is full.
+void Board::PumpSerialInput() {
+  if (serial_in_open_ && pending_input_.size() < 4096) {
+    pollfd fd{config_.serial_in_fd, POLLIN, 0};
+    if (poll(&fd, 1, 0) > 0) {
+      uint8_t buf[256];
+      ssize_t n = read(config_.serial_in_fd, buf, sizeof buf);
+      if (n > 0) {
+        pending_input_.insert(pending_input_.end(), buf, buf + n);
+      } else if (n == 0 || (fd.revents & (POLLHUP | POLLERR | POLLNVAL))) {
+        serial_in_open_ = false;  // end of input: stop polling it
+      }
+    }
+  }
+  size_t taken = 0;
+  Uart16550& uart = chipset_->com1();
+  while (taken < pending_input_.size() && uart.CanReceive()) uart.ReceiveByte(pending_input_[taken++]);
+  pending_input_.erase(pending_input_.begin(), pending_input_.begin() + taken);
+}
 
 }  // namespace tandem::hw

@@ -13,6 +13,7 @@
 #include "hw/clock.h"
 #include "hw/guest_memory.h"
 #include "hw/irq.h"
+#include "hw/pc_chipset.h"
 #include "target-x86/cpuid.h"
 
 namespace tandem::hw {
@@ -41,6 +42,7 @@ class Board {
   InterruptSource& interrupts();
   const x86::CpuidModel& cpuid() const { return cpuid_; }
   const Clock& clock() const { return *clock_; }
+  PcChipset& chipset() { return *chipset_; }
 
   // Requests from devices (debug-exit, i8042/port 0x92 reset) and engines
   // (triple fault). Engines stop running when stop_requested() turns true.
@@ -75,10 +77,12 @@ class Board {
   Bus pio_{"port I/O"};
   Bus mmio_{"MMIO"};
   x86::CpuidModel cpuid_;
+  std::unique_ptr<PcChipset> chipset_;
   std::vector<TimedDevice*> timed_;
   StopReason stop_ = StopReason::kNone;
   int exit_status_ = 0;
   uint64_t deadline_ns_ = 0;
+  bool serial_in_open_ = false;
   std::vector<uint8_t> pending_input_;
 };
 
