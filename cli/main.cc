@@ -17,6 +17,7 @@
 #include "hw/loader/linux_boot.h"
 #include "hw/loader/multiboot.h"
 #include "hw/memory_map.h"
+#include "hw/pc_layout.h"
 
 namespace {
 
