@@ -218,8 +218,11 @@ void Uart16550::Write(uint64_t offset, unsigned size, uint64_t value64) {
         divisor_ = static_cast<uint16_t>((divisor_ & 0xFF00) | value);
         break;
       }
+      // Writing THR clears the THRE interrupt; the byte moves on to the
+      // (empty) shift register at once and THRE rises again: a new edge.
       lsr_ &= static_cast<uint8_t>(~(kLsrThre | kLsrTemt));
       thr_ipending_ = false;
+      UpdateIrq();
       Transmit(value);
       break;
     case kIer: {
