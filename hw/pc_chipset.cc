@@ -14,7 +14,7 @@ constexpr uint8_t kEquipmentFpu = 0x02;
 
 PcChipset::PcChipset(PcChipsetConfig config)
     : config_(std::move(config)),
-      clock_(config_.clock ? static_cast<const Clock&>(*config_.clock) : static_cast<const Clock&>(host_clock_)),
+      clock_(config_.clock ? *config_.clock : static_cast<const Clock&>(host_clock_)),
       com1_(config_.serial_out ? *config_.serial_out : null_sink_, pic_.Input(layout::kCom1Irq)),
       pit_(clock_, pic_.Input(layout::kPitIrq)),
       system_control_b_(clock_, pit_),

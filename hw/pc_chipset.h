@@ -24,7 +24,7 @@
 namespace tandem::hw {
 
 struct PcChipsetConfig {
-  Clock* clock = nullptr;               // nullptr: host monotonic clock
+  const Clock* clock = nullptr;         // nullptr: host monotonic clock
   CharSink* serial_out = nullptr;       // COM1 output; nullptr discards it
   CharSink* debugcon_out = nullptr;     // port 0x402 output; nullptr discards it
   std::function<void()> request_reset;  // 8042 reset pulse, port 0x92 fast reset
