@@ -1,0 +1,112 @@
+// The interpreter's run loop: instruction boundaries, external interrupts,
+// HLT, single-step traps and fault delivery (SDM vol. 3A 6.5-6.9).
+#include "accel/interp/cpu.h"
+
+#include <cstdio>
+
+#include "accel/interp/decode_cache.h"
+#include "accel/interp/flags.h"
+
+namespace tandem::accel::interp {
+
+void Raise(uint8_t vector) { throw GuestFault{vector}; }
+void Raise(uint8_t vector, uint32_t error_code) { throw GuestFault{vector, true, error_code}; }
+
+namespace {
+
+// Instructions between board polls (timers, serial input, timeout).
+constexpr int kPollInterval = 4096;
+constexpr uint64_t kHaltWaitNs = 10'000'000;
+
+// Executes the instruction at CS:RIP; throws GuestFault with RIP unchanged.
+inline void ExecuteOne(Cpu& cpu) {
+  x86::CpuState& s = cpu.s;
+  const DecodedInsn& insn = cpu.Fetch();
+  uint64_t next = s.rip + insn.length;
+  if (!Is64BitCode(s)) next &= s.seg[x86::kCs].db() ? 0xFFFFFFFFull : 0xFFFFull;
+  cpu.next_rip = next;
+  const uint64_t flags_before = s.rflags;
+  cpu.interrupt_shadow = false;  // a handler (STI, MOV SS, POP SS) may set it again
+  insn.handler(cpu, insn);
+  s.rip = cpu.next_rip;
+  ++cpu.retired_;
+  if (flags_before & x86::kFlagTf) [[unlikely]] {
+    // Single-step trap after the instruction (SDM vol. 3A 17.3.1.4).
+    s.dr[6] |= 1u << 14;  // BS
+    cpu.DeliverEvent(x86::kDB, Cpu::EventKind::kException);
+  }
+}
+
+// Delivers a fault raised by an instruction; a fault while delivering becomes
+// a #DF here unless interrupts.cc already escalated it (it throws TripleFault
+// when #DF delivery fails).
+void DeliverFault(Cpu& cpu, const GuestFault& f) {
+  try {
+    cpu.DeliverEvent(f.vector, Cpu::EventKind::kException, f.has_error_code, f.error_code);
+  } catch (const GuestFault&) {
+    try {
+      cpu.DeliverEvent(x86::kDF, Cpu::EventKind::kException, true, 0);
+    } catch (const GuestFault&) {
+      throw TripleFault{};
+    }
+  }
+}
+
+// Takes an external interrupt when one is pending and RFLAGS.IF allows it.
+inline bool TakeInterrupt(Cpu& cpu, hw::InterruptSource& irq) {
+  if (!(cpu.s.rflags & x86::kFlagIf) || cpu.interrupt_shadow || !irq.HasPendingInterrupt()) return false;
+  uint8_t vector = irq.AcknowledgeInterrupt();
+  cpu.s.halted = false;
+  try {
+    cpu.DeliverEvent(vector, Cpu::EventKind::kExternal);
+  } catch (const GuestFault& f) {
+    DeliverFault(cpu, f);
+  }
+  return true;
+}
+
+}  // namespace
+
+Cpu::Cpu(hw::Board& board, x86::CpuState& state)
+    : decode_cache_(std::make_unique<DecodeCache>(board)), s(state), board(board) {}
+
+Cpu::~Cpu() = default;
+
+RunOutcome Cpu::Run() {
+  hw::InterruptSource& irq = board.interrupts();
+  try {
+    for (;;) {
+      board.Poll();
+      if (board.stop_requested()) return RunOutcome{RunOutcome::Kind::kBoardStop, ""};
+      if (s.halted) {
+        if (!TakeInterrupt(*this, irq)) {
+          // Halted with IF=0 waits too: a device or the board's timeout stops it.
+          board.WaitForEvent(kHaltWaitNs);
+          continue;
+        }
+      }
+      for (int n = 0; n < kPollInterval; ++n) {
+        try {
+          if (!TakeInterrupt(*this, irq)) ExecuteOne(*this);
+        } catch (const GuestFault& f) {
+          DeliverFault(*this, f);
+        }
+        if (s.halted || board.stop_requested()) [[unlikely]] break;
+      }
+    }
+  } catch (const TripleFault&) {
+    return RunOutcome{RunOutcome::Kind::kTripleFault, "triple fault\n" + x86::DumpRegisters(s)};
+  }
+}
+
+void Cpu::Step() {
+  if (TakeInterrupt(*this, board.interrupts())) return;
+  if (s.halted) return;
+  try {
+    ExecuteOne(*this);
+  } catch (const GuestFault& f) {
+    DeliverFault(*this, f);
+  }
+}
+
+}  // namespace tandem::accel::interp

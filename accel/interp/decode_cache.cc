@@ -1,0 +1,382 @@
+// Instruction fetch and decode: Zydis 4.0 turns the bytes at CS:RIP into our
+// compact DecodedInsn once; the result is cached by physical address and code
+// mode, and dropped when the guest writes over the bytes (self-modifying code,
+// SDM vol. 3A 8.1.3: the write is seen by the next instruction fetched).
+#include "accel/interp/decode_cache.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <cstring>
+
+#include "accel/interp/flags.h"
+
+namespace tandem::accel::interp {
+
+namespace {
+
+void RaiseUd(Cpu&, const DecodedInsn&) { Raise(x86::kUD); }
+
+ZydisMachineMode CodeMode(const x86::CpuState& s) {
+  const x86::Segment& cs = s.seg[x86::kCs];
+  if (!(s.cr0 & x86::kCr0Pe)) return cs.db() ? ZYDIS_MACHINE_MODE_LEGACY_32 : ZYDIS_MACHINE_MODE_REAL_16;
+  if (s.msr.efer & x86::kEferLma) {
+    if (cs.l()) return ZYDIS_MACHINE_MODE_LONG_64;
+    return cs.db() ? ZYDIS_MACHINE_MODE_LONG_COMPAT_32 : ZYDIS_MACHINE_MODE_LONG_COMPAT_16;
+  }
+  if (s.rflags & x86::kFlagVm) return ZYDIS_MACHINE_MODE_REAL_16;
+  return cs.db() ? ZYDIS_MACHINE_MODE_LEGACY_32 : ZYDIS_MACHINE_MODE_LEGACY_16;
+}
+
+// GPR number (0-15) of a general register of any width, -1 if not a GPR.
+int GprNumber(ZydisRegister r) {
+  if (r >= ZYDIS_REGISTER_AX && r <= ZYDIS_REGISTER_R15W) return r - ZYDIS_REGISTER_AX;
+  if (r >= ZYDIS_REGISTER_EAX && r <= ZYDIS_REGISTER_R15D) return r - ZYDIS_REGISTER_EAX;
+  if (r >= ZYDIS_REGISTER_RAX && r <= ZYDIS_REGISTER_R15) return r - ZYDIS_REGISTER_RAX;
+  return -1;
+}
+
+Operand ConvertRegister(ZydisRegister r, uint16_t bits) {
+  Operand o;
+  o.kind = OperandKind::kReg;
+  o.size = static_cast<uint8_t>(bits / 8);
+  if (r >= ZYDIS_REGISTER_AL && r <= ZYDIS_REGISTER_R15B) {
+    int v = r - ZYDIS_REGISTER_AL;  // AL CL DL BL AH CH DH BH SPL BPL SIL DIL R8B..
+    if (v >= 4 && v < 8) {
+      o.reg_class = RegClass::kGpr8High;
+      o.reg = static_cast<uint8_t>(v - 4);
+    } else {
+      o.reg_class = RegClass::kGpr8Low;
+      o.reg = static_cast<uint8_t>(v < 4 ? v : v - 4);
+    }
+    o.size = 1;
+    return o;
+  }
+  if (r >= ZYDIS_REGISTER_AX && r <= ZYDIS_REGISTER_R15W) {
+    o.reg_class = RegClass::kGpr16;
+    o.reg = static_cast<uint8_t>(r - ZYDIS_REGISTER_AX);
+    return o;
+  }
+  if (r >= ZYDIS_REGISTER_EAX && r <= ZYDIS_REGISTER_R15D) {
+    o.reg_class = RegClass::kGpr32;
+    o.reg = static_cast<uint8_t>(r - ZYDIS_REGISTER_EAX);
+    return o;
+  }
+  if (r >= ZYDIS_REGISTER_RAX && r <= ZYDIS_REGISTER_R15) {
+    o.reg_class = RegClass::kGpr64;
+    o.reg = static_cast<uint8_t>(r - ZYDIS_REGISTER_RAX);
+    return o;
+  }
+  int id = ZydisRegisterGetId(r);
+  o.reg = static_cast<uint8_t>(id < 0 ? 0 : id);
+  switch (ZydisRegisterGetClass(r)) {
+    case ZYDIS_REGCLASS_SEGMENT: o.reg_class = RegClass::kSeg; break;  // ES CS SS DS FS GS = x86::SegReg
+    case ZYDIS_REGCLASS_CONTROL: o.reg_class = RegClass::kCr; break;
+    case ZYDIS_REGCLASS_DEBUG: o.reg_class = RegClass::kDr; break;
+    case ZYDIS_REGCLASS_XMM: o.reg_class = RegClass::kXmm; break;
+    case ZYDIS_REGCLASS_X87: o.reg_class = RegClass::kX87; break;
+    case ZYDIS_REGCLASS_MMX: o.reg_class = RegClass::kMmx; break;
+    case ZYDIS_REGCLASS_FLAGS: o.reg_class = RegClass::kFlags; break;
+    case ZYDIS_REGCLASS_IP: o.reg_class = RegClass::kRip; break;
+    default: o.reg_class = RegClass::kOther; break;
+  }
+  return o;
+}
+
+Operand ConvertOperand(const ZydisDecodedOperand& zo, const ZydisDecodedInstruction& zi) {
+  Operand o;
+  switch (zo.type) {
+    case ZYDIS_OPERAND_TYPE_REGISTER:
+      return ConvertRegister(zo.reg.value, zo.size);
+    case ZYDIS_OPERAND_TYPE_MEMORY: {
+      o.kind = OperandKind::kMem;
+      o.size = static_cast<uint8_t>(std::min<unsigned>(zo.size / 8, 255));
+      int seg = zo.mem.segment == ZYDIS_REGISTER_NONE ? static_cast<int>(x86::kDs) : ZydisRegisterGetId(zo.mem.segment);
+      o.seg = static_cast<uint8_t>(seg);
+      if (zo.mem.base == ZYDIS_REGISTER_RIP || zo.mem.base == ZYDIS_REGISTER_EIP) {
+        o.base = Operand::kRipBase;
+      } else {
+        o.base = static_cast<int8_t>(GprNumber(zo.mem.base));
+      }
+      o.index = static_cast<int8_t>(GprNumber(zo.mem.index));
+      o.scale = zo.mem.scale ? zo.mem.scale : 1;
+      o.disp = zo.mem.disp.value;
+      return o;
+    }
+    case ZYDIS_OPERAND_TYPE_IMMEDIATE: {
+      o.kind = OperandKind::kImm;
+      if (zo.imm.is_relative) {
+        // Branch displacement: kept sign-extended to 64 bits; handlers add
+        // it to next_rip and truncate to the operand size.
+        o.size = static_cast<uint8_t>(zi.operand_width / 8);
+        o.imm = zo.imm.value.u;
+      } else if (zo.imm.is_signed && zi.operand_width >= zo.size) {
+        // Sign-extended to the operand size (e.g. 83 /0 ib, 6A ib, REX.W C7).
+        o.size = static_cast<uint8_t>(zi.operand_width / 8);
+        o.imm = zo.imm.value.u & SizeMask(o.size);
+      } else {
+        o.size = static_cast<uint8_t>(zo.size / 8);
+        o.imm = zo.imm.value.u & SizeMask(o.size ? o.size : 8);
+      }
+      return o;
+    }
+    case ZYDIS_OPERAND_TYPE_POINTER:
+      o.kind = OperandKind::kFarPtr;
+      o.size = static_cast<uint8_t>(zo.size / 8);
+      o.imm = zo.ptr.offset;
+      o.far_selector = zo.ptr.segment;
+      return o;
+    default:
+      return o;
+  }
+}
+
+// Forms that share a mnemonic with core instructions but belong to the system
+// half: MOV/PUSH/POP Sreg, MOV CRn/DRn, far JMP/CALL/RET.
+bool IsSystemForm(const DecodedInsn& insn) {
+  for (int i = 0; i < insn.operand_count; ++i) {
+    const Operand& o = insn.op[i];
+    if (o.kind == OperandKind::kFarPtr) return true;
+    if (o.kind == OperandKind::kReg &&
+        (o.reg_class == RegClass::kSeg || o.reg_class == RegClass::kCr || o.reg_class == RegClass::kDr)) {
+      return true;
+    }
+  }
+  switch (insn.mnemonic) {
+    case ZYDIS_MNEMONIC_CALL:
+    case ZYDIS_MNEMONIC_JMP:
+      return insn.opcode == 0xFF && (insn.modrm_reg == 3 || insn.modrm_reg == 5);
+    case ZYDIS_MNEMONIC_RET:
+      return insn.opcode == 0xCA || insn.opcode == 0xCB;
+    default:
+      return false;
+  }
+}
+
+bool IsStringLike(ZydisMnemonic m) {
+  switch (m) {
+    case ZYDIS_MNEMONIC_MOVSB: case ZYDIS_MNEMONIC_MOVSW: case ZYDIS_MNEMONIC_MOVSD: case ZYDIS_MNEMONIC_MOVSQ:
+    case ZYDIS_MNEMONIC_CMPSB: case ZYDIS_MNEMONIC_CMPSW: case ZYDIS_MNEMONIC_CMPSD: case ZYDIS_MNEMONIC_CMPSQ:
+    case ZYDIS_MNEMONIC_STOSB: case ZYDIS_MNEMONIC_STOSW: case ZYDIS_MNEMONIC_STOSD: case ZYDIS_MNEMONIC_STOSQ:
+    case ZYDIS_MNEMONIC_LODSB: case ZYDIS_MNEMONIC_LODSW: case ZYDIS_MNEMONIC_LODSD: case ZYDIS_MNEMONIC_LODSQ:
+    case ZYDIS_MNEMONIC_SCASB: case ZYDIS_MNEMONIC_SCASW: case ZYDIS_MNEMONIC_SCASD: case ZYDIS_MNEMONIC_SCASQ:
+    case ZYDIS_MNEMONIC_INSB: case ZYDIS_MNEMONIC_INSW: case ZYDIS_MNEMONIC_INSD:
+    case ZYDIS_MNEMONIC_OUTSB: case ZYDIS_MNEMONIC_OUTSW: case ZYDIS_MNEMONIC_OUTSD:
+    case ZYDIS_MNEMONIC_XLAT:
+      return true;
+    default:
+      return false;
+  }
+}
+
+}  // namespace
+
+Cpu::DecodeCache::DecodeCache(hw::Board& board) {
+  RegisterAluHandlers(table);
+  RegisterShiftHandlers(table);
+  RegisterMulDivHandlers(table);
+  RegisterMoveHandlers(table);
+  RegisterStringHandlers(table);
+  RegisterControlHandlers(table);
+  RegisterIoHandlers(table);
+  RegisterFlagHandlers(table);
+  core = table;
+  RegisterSystemHandlers(table);
+  RegisterFarHandlers(table);
+
+  const ZydisMachineMode modes[] = {ZYDIS_MACHINE_MODE_LONG_64, ZYDIS_MACHINE_MODE_LONG_COMPAT_32,
+                                    ZYDIS_MACHINE_MODE_LONG_COMPAT_16, ZYDIS_MACHINE_MODE_LEGACY_32,
+                                    ZYDIS_MACHINE_MODE_LEGACY_16, ZYDIS_MACHINE_MODE_REAL_16};
+  for (ZydisMachineMode m : modes) {
+    ZydisStackWidth sw = m == ZYDIS_MACHINE_MODE_LONG_64 ? ZYDIS_STACK_WIDTH_64
+                         : (m == ZYDIS_MACHINE_MODE_LONG_COMPAT_32 || m == ZYDIS_MACHINE_MODE_LEGACY_32)
+                             ? ZYDIS_STACK_WIDTH_32
+                             : ZYDIS_STACK_WIDTH_16;
+    ZydisDecoderInit(&decoders[m], m, sw);
+  }
+
+  uint64_t end = 1ull << 32;
+  for (const hw::MemoryRegion& r : board.memory_map().regions()) end = std::max(end, r.end());
+  uint64_t pages = (end + 4095) >> 12;
+  directory.resize((pages + (1u << kLeafShift) - 1) >> kLeafShift);
+  code_bitmap.resize((directory.size() << kLeafShift) / 64);
+}
+
+Cpu::DecodeCache::Page* Cpu::DecodeCache::FindPage(uint64_t pa) const {
+  uint64_t pn = pa >> 12;
+  if (pn == last_page_number) return last_page;
+  uint64_t d = pn >> kLeafShift;
+  if (d >= directory.size() || !directory[d]) return nullptr;
+  return (*directory[d])[pn & ((1u << kLeafShift) - 1)].get();
+}
+
+Cpu::DecodeCache::Page* Cpu::DecodeCache::GetPage(uint64_t pa) {
+  uint64_t pn = pa >> 12;
+  if (pn == last_page_number) return last_page;
+  uint64_t d = pn >> kLeafShift;
+  if (d >= directory.size()) {
+    directory.resize(d + 1);
+    code_bitmap.resize((directory.size() << kLeafShift) / 64);
+  }
+  if (!directory[d]) directory[d] = std::make_unique<Leaf>();
+  auto& slot = (*directory[d])[pn & ((1u << kLeafShift) - 1)];
+  if (!slot) slot = std::make_unique<Page>();
+  last_page_number = pn;
+  last_page = slot.get();
+  return last_page;
+}
+
+void Cpu::DecodeCache::MarkCode(uint64_t pn) { code_bitmap[pn >> 6] |= 1ull << (pn & 63); }
+
+bool Cpu::IsCodePage(uint64_t pa) const {
+  const DecodeCache& dc = *decode_cache_;
+  uint64_t pn = pa >> 12;
+  return (pn >> 6) < dc.code_bitmap.size() && ((dc.code_bitmap[pn >> 6] >> (pn & 63)) & 1);
+}
+
+// Called before a guest write to the page holding pa: the page's cached
+// decodes (and those of instructions spilling into it) are checked against
+// memory before their next use.
+void Cpu::InvalidateCodePage(uint64_t pa) {
+  DecodeCache& dc = *decode_cache_;
+  DecodeCache::Page* page = dc.FindPage(pa);
+  if (!page) return;
+  ++page->generation;
+  for (uint64_t source : page->spill_sources) {
+    if (DecodeCache::Page* p = dc.FindPage(source << 12)) ++p->generation;
+  }
+}
+
+const DecodedInsn& Cpu::Fetch() {
+  DecodeCache& dc = *decode_cache_;
+  const ZydisMachineMode mode = CodeMode(s);
+  const x86::Segment& cs = s.seg[x86::kCs];
+  const uint64_t rip = s.rip;
+  uint64_t linear;
+  if (mode == ZYDIS_MACHINE_MODE_LONG_64) {
+    linear = rip;
+  } else {
+    if (rip > cs.limit) Raise(x86::kGP, 0);
+    linear = (cs.base + rip) & 0xFFFFFFFFull;
+  }
+  const bool user = cpl() == 3;
+  const uint64_t pa = Translate(linear, Access::kExecute, user);
+  DecodeCache::Page* page = dc.GetPage(pa);
+  const unsigned offset = pa & 0xFFF;
+  auto next_page_linear = [&] {
+    uint64_t l = (linear | 0xFFF) + 1;
+    return mode == ZYDIS_MACHINE_MODE_LONG_64 ? l : (l & 0xFFFFFFFFull);
+  };
+
+  auto read_bytes = [&](uint64_t from_pa, uint8_t* out, unsigned n) {
+    hw::GuestMemory::Span span = board.memory().Lookup(from_pa);
+    unsigned direct = span.host ? static_cast<unsigned>(std::min<uint64_t>(n, span.length)) : 0;
+    if (direct) std::memcpy(out, span.host, direct);
+    for (unsigned i = direct; i < n; ++i) out[i] = static_cast<uint8_t>(ReadPhys(from_pa + i, 1));
+  };
+  const unsigned first_len = std::min<unsigned>(ZYDIS_MAX_INSTRUCTION_LENGTH, 4096 - offset);
+  uint8_t bytes[ZYDIS_MAX_INSTRUCTION_LENGTH];
+
+  if (uint16_t idx = page->index[offset]) [[likely]] {
+    DecodeCache::Slot& slot = page->slots[idx - 1];
+    if (slot.mode == mode) [[likely]] {
+      uint64_t second = DecodeCache::kNoSecondPage;
+      if (slot.second_page_pa != DecodeCache::kNoSecondPage) {
+        second = Translate(next_page_linear(), Access::kExecute, user);
+        if (second != slot.second_page_pa) goto decode;
+      }
+      if (slot.generation == page->generation) [[likely]] return slot.insn;
+      // The page was written since: still the same bytes?
+      const unsigned len = slot.insn.length;
+      read_bytes(pa, bytes, std::min(len, first_len));
+      if (len > first_len) read_bytes(second, bytes + first_len, len - first_len);
+      if (std::memcmp(bytes, slot.bytes, len) == 0) {
+        slot.generation = page->generation;
+        return slot.insn;
+      }
+    }
+  }
+
+decode:
+  // Miss: read the bytes (the second page only when the decoder needs it).
+  read_bytes(pa, bytes, first_len);
+  ZydisDecodedInstruction zi;
+  ZydisDecodedOperand zops[ZYDIS_MAX_OPERAND_COUNT];
+  ZyanStatus status = ZydisDecoderDecodeFull(&dc.decoders[mode], bytes, first_len, &zi, zops);
+  uint64_t second_pa = DecodeCache::kNoSecondPage;
+  if (status == ZYDIS_STATUS_NO_MORE_DATA && first_len < ZYDIS_MAX_INSTRUCTION_LENGTH) {
+    second_pa = Translate(next_page_linear(), Access::kExecute, user);
+    read_bytes(second_pa, bytes + first_len, ZYDIS_MAX_INSTRUCTION_LENGTH - first_len);
+    status = ZydisDecoderDecodeFull(&dc.decoders[mode], bytes, ZYDIS_MAX_INSTRUCTION_LENGTH, &zi, zops);
+    if (ZYAN_SUCCESS(status) && zi.length <= first_len) second_pa = DecodeCache::kNoSecondPage;
+  }
+  if (!ZYAN_SUCCESS(status)) {
+    uint32_t key = (uint32_t{bytes[0]} << 16) | (uint32_t{bytes[1]} << 8) | uint32_t(mode);
+    if (std::find(dc.logged_bytes.begin(), dc.logged_bytes.end(), key) == dc.logged_bytes.end()) {
+      dc.logged_bytes.push_back(key);
+      std::fprintf(stderr, "interp: undecodable instruction %02x %02x %02x %02x at %04x:%llx (#UD)\n", bytes[0],
+                   bytes[1], bytes[2], bytes[3], cs.selector, static_cast<unsigned long long>(rip));
+    }
+    Raise(x86::kUD);
+  }
+  if (mode != ZYDIS_MACHINE_MODE_LONG_64 && rip + zi.length - 1 > cs.limit) Raise(x86::kGP, 0);
+
+  DecodedInsn insn;
+  insn.mnemonic = zi.mnemonic;
+  insn.length = zi.length;
+  insn.operand_size = zi.operand_width;
+  insn.address_size = zi.address_width;
+  insn.rep = zi.attributes & (ZYDIS_ATTRIB_HAS_REP | ZYDIS_ATTRIB_HAS_REPE);
+  insn.repne = zi.attributes & ZYDIS_ATTRIB_HAS_REPNE;
+  insn.lock = zi.attributes & ZYDIS_ATTRIB_HAS_LOCK;
+  insn.opcode = zi.opcode;
+  insn.modrm_reg = zi.raw.modrm.reg;
+  int n = 0;
+  for (int i = 0; i < zi.operand_count_visible && n < 4; ++i) insn.op[n++] = ConvertOperand(zops[i], zi);
+  insn.operand_count = static_cast<uint8_t>(n);
+  if (IsStringLike(zi.mnemonic)) {
+    // No visible operands: keep the implicit memory operands (with the
+    // segment override) in Zydis's order, e.g. MOVS: ES:[rDI], seg:[rSI].
+    n = 0;
+    for (int i = 0; i < zi.operand_count && n < 4; ++i) {
+      if (zops[i].type == ZYDIS_OPERAND_TYPE_MEMORY) insn.op[n++] = ConvertOperand(zops[i], zi);
+    }
+  }
+
+  Handler h = dc.table[zi.mnemonic];
+  if (!IsSystemForm(insn) && dc.core[zi.mnemonic]) h = dc.core[zi.mnemonic];
+  // MOVSD/CMPSD with operands are the SSE2 instructions, not the string ones.
+  if (IsStringLike(zi.mnemonic) && zi.operand_count_visible > 0) h = nullptr;
+  if (!h) {
+    h = RaiseUd;
+    if (!dc.logged_mnemonic[zi.mnemonic]) {
+      dc.logged_mnemonic[zi.mnemonic] = true;
+      std::fprintf(stderr, "interp: %s is not implemented (#UD)\n", ZydisMnemonicGetString(zi.mnemonic));
+    }
+  }
+  insn.handler = h;
+
+  // Install. A slot for this offset decoded in another mode is reused.
+  page = dc.GetPage(pa);  // Translate above may have moved the fast-path entry
+  uint16_t& idx = page->index[offset];
+  if (!idx) {
+    page->slots.push_back({});
+    idx = static_cast<uint16_t>(page->slots.size());
+  }
+  DecodeCache::Slot& slot = page->slots[idx - 1];
+  slot.insn = insn;
+  slot.generation = page->generation;
+  slot.mode = static_cast<uint8_t>(mode);
+  std::memcpy(slot.bytes, bytes, zi.length);
+  slot.second_page_pa = second_pa;
+  dc.MarkCode(pa >> 12);
+  if (second_pa != DecodeCache::kNoSecondPage) {
+    DecodeCache::Page* next = dc.GetPage(second_pa);
+    auto& sources = next->spill_sources;
+    if (std::find(sources.begin(), sources.end(), pa >> 12) == sources.end()) sources.push_back(pa >> 12);
+    dc.MarkCode(second_pa >> 12);
+    dc.GetPage(pa);  // the fast path stays on the current page
+  }
+  return slot.insn;
+}
+
+}  // namespace tandem::accel::interp

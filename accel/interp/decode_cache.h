@@ -1,0 +1,56 @@
+// The decoded-instruction cache (internal to accel/interp): decoded forms
+// keyed by the physical address of the first byte and the code mode, kept
+// per 4 KiB physical page and dropped when the guest writes over them.
+#pragma once
+
+#include <Zydis/Zydis.h>
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "accel/interp/cpu.h"
+
+namespace tandem::accel::interp {
+
+struct Cpu::DecodeCache {
+  explicit DecodeCache(hw::Board& board);
+
+  static constexpr uint64_t kNoSecondPage = ~0ull;
+  static constexpr unsigned kLeafShift = 9;  // 512 pages (2 MiB) per directory leaf
+
+  struct Slot {
+    DecodedInsn insn;
+    uint32_t generation;       // the page generation the bytes were last checked in
+    uint8_t mode;              // ZydisMachineMode the bytes were decoded in
+    uint8_t bytes[ZYDIS_MAX_INSTRUCTION_LENGTH];  // the instruction bytes decoded
+    uint64_t second_page_pa;   // physical page of the bytes past the first page
+  };
+  // One physical page holding cached code. A guest write to the page bumps
+  // its generation; a slot from an older generation is used again only after
+  // its bytes compare equal to memory, else it is decoded again.
+  struct Page {
+    std::array<uint16_t, 4096> index{};  // slot number + 1 per byte offset, 0 for none
+    std::vector<Slot> slots;             // only grows: a running handler's insn stays put
+    uint32_t generation = 0;
+    std::vector<uint64_t> spill_sources; // page numbers whose instructions continue here
+  };
+  using Leaf = std::array<std::unique_ptr<Page>, 1u << kLeafShift>;
+
+  Page* FindPage(uint64_t pa) const;
+  Page* GetPage(uint64_t pa);
+  void MarkCode(uint64_t page_number);
+
+  HandlerTable table{};  // the final table: system handlers registered after core ones
+  HandlerTable core{};   // the core handlers alone, for mnemonics shared with system forms
+  std::array<ZydisDecoder, ZYDIS_MACHINE_MODE_MAX_VALUE + 1> decoders{};
+  std::vector<std::unique_ptr<Leaf>> directory;
+  std::vector<uint64_t> code_bitmap;  // one bit per page number covered by the directory
+  uint64_t last_page_number = ~0ull;  // the 1-entry "current code page" fast path
+  Page* last_page = nullptr;
+  std::array<bool, ZYDIS_MNEMONIC_MAX_VALUE + 1> logged_mnemonic{};
+  std::vector<uint32_t> logged_bytes;
+};
+
+}  // namespace tandem::accel::interp

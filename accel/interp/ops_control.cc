@@ -1,0 +1,109 @@
+// Near control transfers (SDM vol. 2): JMP, Jcc, JCXZ/JECXZ/JRCXZ, LOOP,
+// LOOPE, LOOPNE, CALL and RET (with imm16), direct and indirect. The new IP
+// is truncated to the operand size (so 16-bit code wraps at 64 KiB) and
+// checked against the CS limit, or for canonical form in 64-bit mode.
+// Far forms belong to ops_far.cc; they reach these handlers only when no far
+// handler is registered, and raise #UD.
+#include "accel/interp/cpu.h"
+#include "accel/interp/flags.h"
+
+namespace tandem::accel::interp {
+
+namespace {
+
+using namespace x86;
+
+bool IsFarForm(const DecodedInsn& insn) {
+  if (insn.operand_count && insn.op[0].kind == OperandKind::kFarPtr) return true;
+  if (insn.opcode == 0xFF && (insn.modrm_reg == 3 || insn.modrm_reg == 5)) return true;
+  return insn.mnemonic == ZYDIS_MNEMONIC_RET && (insn.opcode == 0xCA || insn.opcode == 0xCB);
+}
+
+// Checks a near branch target; raises #GP(0) like the hardware does before
+// the branch changes any state.
+inline uint64_t CheckedTarget(Cpu& cpu, uint64_t target) {
+  if (Is64BitCode(cpu.s)) {
+    if (static_cast<uint64_t>(static_cast<int64_t>(target << 16) >> 16) != target) Raise(kGP, 0);
+  } else if (target > cpu.s.seg[kCs].limit) {
+    Raise(kGP, 0);
+  }
+  return target;
+}
+
+inline uint64_t RelativeTarget(Cpu& cpu, const DecodedInsn& insn) {
+  return TruncateIp(cpu.next_rip + insn.op[0].imm, insn.operand_size);
+}
+
+void Jmp(Cpu& cpu, const DecodedInsn& insn) {
+  if (IsFarForm(insn)) Raise(kUD);
+  uint64_t target = insn.op[0].kind == OperandKind::kImm ? RelativeTarget(cpu, insn)
+                                                          : TruncateIp(cpu.ReadOperand(insn, 0), insn.operand_size);
+  cpu.next_rip = CheckedTarget(cpu, target);
+}
+
+void Jcc(Cpu& cpu, const DecodedInsn& insn) {
+  if (Condition(cpu.s.rflags, insn.opcode & 0xF)) cpu.next_rip = CheckedTarget(cpu, RelativeTarget(cpu, insn));
+}
+
+void Jcxz(Cpu& cpu, const DecodedInsn& insn) {
+  if ((cpu.s.gpr[kRcx] & SizeMask(insn.address_size / 8)) == 0) {
+    cpu.next_rip = CheckedTarget(cpu, RelativeTarget(cpu, insn));
+  }
+}
+
+enum class Loop { kAlways, kWhileEqual, kWhileNotEqual };
+
+template <Loop kind>
+void LoopOp(Cpu& cpu, const DecodedInsn& insn) {
+  const unsigned asz = insn.address_size / 8;
+  uint64_t count = (cpu.s.gpr[kRcx] - 1) & SizeMask(asz);
+  bool zf = cpu.s.rflags & kFlagZf;
+  bool taken = count != 0 && (kind == Loop::kAlways || (kind == Loop::kWhileEqual ? zf : !zf));
+  uint64_t target = taken ? CheckedTarget(cpu, RelativeTarget(cpu, insn)) : cpu.next_rip;
+  cpu.WriteGpr(kRcx, asz, count);
+  cpu.next_rip = target;
+}
+
+void Call(Cpu& cpu, const DecodedInsn& insn) {
+  if (IsFarForm(insn)) Raise(kUD);
+  const unsigned size = insn.operand_size / 8;
+  uint64_t target = insn.op[0].kind == OperandKind::kImm ? RelativeTarget(cpu, insn)
+                                                          : TruncateIp(cpu.ReadOperand(insn, 0), insn.operand_size);
+  CheckedTarget(cpu, target);
+  cpu.Push(cpu.next_rip, size);
+  cpu.next_rip = target;
+}
+
+void Ret(Cpu& cpu, const DecodedInsn& insn) {
+  if (IsFarForm(insn)) Raise(kUD);
+  const unsigned size = insn.operand_size / 8;
+  const unsigned ss = cpu.StackSize();
+  uint64_t sp = cpu.ReadGpr(kRsp, ss);
+  uint64_t target = TruncateIp(cpu.ReadMem(kSs, sp, size), insn.operand_size);
+  CheckedTarget(cpu, target);
+  uint64_t release = insn.operand_count ? (insn.op[0].imm & 0xFFFF) : 0;
+  cpu.WriteGpr(kRsp, ss, sp + size + release);
+  cpu.next_rip = target;
+}
+
+}  // namespace
+
+void RegisterControlHandlers(HandlerTable& t) {
+  t[ZYDIS_MNEMONIC_JMP] = Jmp;
+  for (ZydisMnemonic m : {ZYDIS_MNEMONIC_JO, ZYDIS_MNEMONIC_JNO, ZYDIS_MNEMONIC_JB, ZYDIS_MNEMONIC_JNB,
+                          ZYDIS_MNEMONIC_JZ, ZYDIS_MNEMONIC_JNZ, ZYDIS_MNEMONIC_JBE, ZYDIS_MNEMONIC_JNBE,
+                          ZYDIS_MNEMONIC_JS, ZYDIS_MNEMONIC_JNS, ZYDIS_MNEMONIC_JP, ZYDIS_MNEMONIC_JNP,
+                          ZYDIS_MNEMONIC_JL, ZYDIS_MNEMONIC_JNL, ZYDIS_MNEMONIC_JLE, ZYDIS_MNEMONIC_JNLE}) {
+    t[m] = Jcc;
+  }
+  t[ZYDIS_MNEMONIC_JCXZ] = Jcxz;
+  t[ZYDIS_MNEMONIC_JECXZ] = Jcxz;
+  t[ZYDIS_MNEMONIC_JRCXZ] = Jcxz;
+  t[ZYDIS_MNEMONIC_LOOP] = LoopOp<Loop::kAlways>;
+  t[ZYDIS_MNEMONIC_LOOPE] = LoopOp<Loop::kWhileEqual>;
+  t[ZYDIS_MNEMONIC_LOOPNE] = LoopOp<Loop::kWhileNotEqual>;
+  t[ZYDIS_MNEMONIC_CALL] = Call;
+  t[ZYDIS_MNEMONIC_RET] = Ret;
+}
+
+}  // namespace tandem::accel::interp

@@ -1,0 +1,358 @@
+// Data movement and bit operations (SDM vol. 2): MOV, MOVZX/MOVSX/MOVSXD,
+// LEA, XCHG, XADD, CMPXCHG, CMPXCHG8B/16B, BSWAP, CBW..CQO, CMOVcc, SETcc,
+// BT/BTS/BTR/BTC, BSF/BSR, PUSH/POP, PUSHA/POPA, ENTER/LEAVE, XLAT and the
+// instructions that are no-ops here (NOP, PAUSE, fences, CLFLUSH, PREFETCH).
+// Instructions that move RSP restore it when a later access faults, so that
+// the faulting instruction can be restarted.
+#include <cstdio>
+
+#include "accel/interp/cpu.h"
+#include "accel/interp/flags.h"
+
+namespace tandem::accel::interp {
+
+namespace {
+
+using namespace x86;
+
+bool IsSeg(const Operand& o) { return o.kind == OperandKind::kReg && o.reg_class == RegClass::kSeg; }
+
+// Runs f; puts RSP (and RBP when asked) back if it throws.
+template <typename F>
+void Restartable(Cpu& cpu, F&& f, bool save_rbp = false) {
+  const uint64_t rsp = cpu.s.gpr[kRsp];
+  const uint64_t rbp = cpu.s.gpr[kRbp];
+  try {
+    f();
+  } catch (const GuestFault&) {
+    cpu.s.gpr[kRsp] = rsp;
+    if (save_rbp) cpu.s.gpr[kRbp] = rbp;
+    throw;
+  }
+}
+
+void Mov(Cpu& cpu, const DecodedInsn& insn) {
+  const Operand& dst = insn.op[0];
+  if (dst.kind == OperandKind::kReg && dst.reg_class != RegClass::kGpr8Low && dst.reg_class != RegClass::kGpr8High &&
+      dst.reg_class != RegClass::kGpr16 && dst.reg_class != RegClass::kGpr32 && dst.reg_class != RegClass::kGpr64) {
+    // Reached only when ops_system.cc registers no MOV for the system forms.
+    if (!IsSeg(dst) || dst.reg == kCs) Raise(kUD);
+    cpu.LoadSegment(dst.reg, static_cast<uint16_t>(cpu.ReadOperand(insn, 1)));
+    if (dst.reg == kSs) cpu.interrupt_shadow = true;
+    return;
+  }
+  cpu.WriteOperand(insn, 0, cpu.ReadOperand(insn, 1));
+}
+
+void Movzx(Cpu& cpu, const DecodedInsn& insn) { cpu.WriteOperand(insn, 0, cpu.ReadOperand(insn, 1)); }
+
+void Movsx(Cpu& cpu, const DecodedInsn& insn) {
+  uint64_t v = SignExtend(cpu.ReadOperand(insn, 1), insn.op[1].size);
+  cpu.WriteOperand(insn, 0, v & SizeMask(insn.op[0].size));
+}
+
+void Lea(Cpu& cpu, const DecodedInsn& insn) {
+  cpu.WriteOperand(insn, 0, cpu.EffectiveAddress(insn, 1) & SizeMask(insn.op[0].size));
+}
+
+void Xchg(Cpu& cpu, const DecodedInsn& insn) {
+  uint64_t a = cpu.ReadOperand(insn, 0);
+  uint64_t b = cpu.ReadOperand(insn, 1);
+  if (insn.op[1].kind == OperandKind::kMem) {
+    cpu.WriteOperand(insn, 1, a);  // the access that can fault goes first
+    cpu.WriteOperand(insn, 0, b);
+  } else {
+    cpu.WriteOperand(insn, 0, b);
+    cpu.WriteOperand(insn, 1, a);
+  }
+}
+
+void Xadd(Cpu& cpu, const DecodedInsn& insn) {
+  const unsigned size = insn.op[0].size;
+  uint64_t d = cpu.ReadOperand(insn, 0);
+  uint64_t flags;
+  uint64_t sum = AddWithFlags(d, cpu.ReadOperand(insn, 1), false, size, &flags);
+  if (insn.op[0].kind == OperandKind::kMem) {
+    cpu.WriteOperand(insn, 0, sum);
+    cpu.WriteOperand(insn, 1, d);
+  } else {
+    cpu.WriteOperand(insn, 1, d);
+    cpu.WriteOperand(insn, 0, sum);
+  }
+  SetFlags(cpu.s, kArithFlags, flags);
+}
+
+void Cmpxchg(Cpu& cpu, const DecodedInsn& insn) {
+  const unsigned size = insn.op[0].size;
+  uint64_t d = cpu.ReadOperand(insn, 0);
+  uint64_t acc = cpu.ReadGpr(kRax, size);
+  uint64_t flags;
+  SubWithFlags(acc, d, false, size, &flags);
+  if (acc == d) {
+    cpu.WriteOperand(insn, 0, cpu.ReadOperand(insn, 1));
+  } else {
+    if (insn.op[0].kind == OperandKind::kMem) cpu.WriteOperand(insn, 0, d);  // the locked write-back
+    cpu.WriteGpr(kRax, size, d);
+  }
+  SetFlags(cpu.s, kArithFlags, flags);
+}
+
+// CMPXCHG8B m64 / CMPXCHG16B m128 (REX.W; the operand must be 16-byte aligned).
+void Cmpxchg8b16b(Cpu& cpu, const DecodedInsn& insn) {
+  const Operand& o = insn.op[0];
+  if (o.kind != OperandKind::kMem) Raise(kUD);
+  uint64_t ea = cpu.EffectiveAddress(insn, 0);
+  bool wide = insn.mnemonic == ZYDIS_MNEMONIC_CMPXCHG16B;
+  unsigned half = wide ? 8 : 4;
+  if (wide && (ea & 15)) Raise(kGP, 0);
+  uint64_t amask = SizeMask(insn.address_size / 8);
+  uint64_t lo = cpu.ReadMem(o.seg, ea, half);
+  uint64_t hi = cpu.ReadMem(o.seg, (ea + half) & amask, half);
+  bool equal = lo == cpu.ReadGpr(kRax, half) && hi == cpu.ReadGpr(kRdx, half);
+  if (equal) {
+    cpu.WriteMem(o.seg, ea, half, cpu.ReadGpr(kRbx, half));
+    cpu.WriteMem(o.seg, (ea + half) & amask, half, cpu.ReadGpr(kRcx, half));
+  } else {
+    cpu.WriteMem(o.seg, ea, half, lo);
+    cpu.WriteMem(o.seg, (ea + half) & amask, half, hi);
+    cpu.WriteGpr(kRax, half, lo);
+    cpu.WriteGpr(kRdx, half, hi);
+  }
+  SetFlags(cpu.s, kFlagZf, equal ? kFlagZf : 0);
+}
+
+void Bswap(Cpu& cpu, const DecodedInsn& insn) {
+  uint64_t v = cpu.ReadOperand(insn, 0);
+  switch (insn.op[0].size) {
+    case 8: v = __builtin_bswap64(v); break;
+    case 4: v = __builtin_bswap32(static_cast<uint32_t>(v)); break;
+    default: v = 0; break;  // undefined for 16-bit operands; zero as current CPUs
+  }
+  cpu.WriteOperand(insn, 0, v);
+}
+
+// CBW/CWDE/CDQE: sign-extend the low half of rAX into rAX.
+void ConvertAcc(Cpu& cpu, const DecodedInsn& insn) {
+  unsigned size = insn.operand_size / 8;
+  cpu.WriteGpr(kRax, size, SignExtend(cpu.ReadGpr(kRax, size / 2), size / 2));
+}
+
+// CWD/CDQ/CQO: sign of rAX into rDX.
+void ConvertAccWide(Cpu& cpu, const DecodedInsn& insn) {
+  unsigned size = insn.operand_size / 8;
+  bool negative = cpu.ReadGpr(kRax, size) & SignBit(size);
+  cpu.WriteGpr(kRdx, size, negative ? ~0ull : 0);
+}
+
+void Cmovcc(Cpu& cpu, const DecodedInsn& insn) {
+  uint64_t v = cpu.ReadOperand(insn, 1);  // read (and fault) even when not moving
+  if (Condition(cpu.s.rflags, insn.opcode & 0xF)) {
+    cpu.WriteOperand(insn, 0, v);
+  } else if (insn.op[0].size == 4) {
+    cpu.WriteOperand(insn, 0, cpu.ReadOperand(insn, 0));  // 32-bit destinations are zero-extended anyway
+  }
+}
+
+void Setcc(Cpu& cpu, const DecodedInsn& insn) {
+  cpu.WriteOperand(insn, 0, Condition(cpu.s.rflags, insn.opcode & 0xF) ? 1 : 0);
+}
+
+enum class BitOp { kTest, kSet, kReset, kComplement };
+
+template <BitOp op>
+void Bit(Cpu& cpu, const DecodedInsn& insn) {
+  const Operand& base = insn.op[0];
+  const unsigned size = base.size;
+  const unsigned bits = size * 8;
+  uint64_t offset = cpu.ReadOperand(insn, 1);
+  unsigned bit;
+  uint64_t v;
+  uint64_t ea = 0;
+  bool memory_bitstring = base.kind == OperandKind::kMem && insn.op[1].kind == OperandKind::kReg;
+  if (memory_bitstring) {
+    // A register bit offset addresses memory beyond the operand (signed).
+    int64_t soff = static_cast<int64_t>(SignExtend(offset, insn.op[1].size));
+    int64_t word = soff >> __builtin_ctz(bits);
+    bit = static_cast<unsigned>(soff & (bits - 1));
+    ea = (cpu.EffectiveAddress(insn, 0) + static_cast<uint64_t>(word) * size) & SizeMask(insn.address_size / 8);
+    v = cpu.ReadMem(base.seg, ea, size);
+  } else {
+    bit = offset & (bits - 1);
+    v = cpu.ReadOperand(insn, 0);
+  }
+  bool cf = (v >> bit) & 1;
+  if constexpr (op != BitOp::kTest) {
+    uint64_t mask = 1ull << bit;
+    if (op == BitOp::kSet) v |= mask;
+    if (op == BitOp::kReset) v &= ~mask;
+    if (op == BitOp::kComplement) v ^= mask;
+    if (memory_bitstring) {
+      cpu.WriteMem(base.seg, ea, size, v);
+    } else {
+      cpu.WriteOperand(insn, 0, v);
+    }
+  }
+  SetFlags(cpu.s, kFlagCf, cf ? kFlagCf : 0);
+}
+
+template <bool kReverse>
+void BitScan(Cpu& cpu, const DecodedInsn& insn) {
+  uint64_t v = cpu.ReadOperand(insn, 1);
+  if (v == 0) {
+    SetFlags(cpu.s, kFlagZf, kFlagZf);  // destination unchanged
+    return;
+  }
+  unsigned index = kReverse ? 63 - __builtin_clzll(v) : __builtin_ctzll(v);
+  cpu.WriteOperand(insn, 0, index);
+  SetFlags(cpu.s, kArithFlags, SzpFlags(index, 1) & ~kFlagZf & ~kFlagSf);
+}
+
+void Popcnt(Cpu& cpu, const DecodedInsn& insn) {
+  uint64_t v = cpu.ReadOperand(insn, 1);
+  cpu.WriteOperand(insn, 0, __builtin_popcountll(v));
+  SetFlags(cpu.s, kArithFlags, v == 0 ? kFlagZf : 0);
+}
+
+void PushOp(Cpu& cpu, const DecodedInsn& insn) {
+  unsigned size = insn.operand_size / 8;
+  cpu.Push(cpu.ReadOperand(insn, 0) & SizeMask(size), size);
+}
+
+void PopOp(Cpu& cpu, const DecodedInsn& insn) {
+  unsigned size = insn.operand_size / 8;
+  Restartable(cpu, [&] {
+    uint64_t v = cpu.Pop(size);
+    if (IsSeg(insn.op[0])) {
+      // Reached only when ops_far.cc registers no POP for POP Sreg.
+      if (insn.op[0].reg == kCs) Raise(kUD);
+      cpu.LoadSegment(insn.op[0].reg, static_cast<uint16_t>(v));
+      if (insn.op[0].reg == kSs) cpu.interrupt_shadow = true;
+      return;
+    }
+    cpu.WriteOperand(insn, 0, v);  // an RSP-based address uses the incremented RSP
+  });
+}
+
+void Pusha(Cpu& cpu, const DecodedInsn& insn) {
+  unsigned size = insn.operand_size / 8;
+  Restartable(cpu, [&] {
+    uint64_t sp = cpu.ReadGpr(kRsp, size);
+    for (int r : {kRax, kRcx, kRdx, kRbx}) cpu.Push(cpu.ReadGpr(r, size), size);
+    cpu.Push(sp, size);
+    for (int r : {kRbp, kRsi, kRdi}) cpu.Push(cpu.ReadGpr(r, size), size);
+  });
+}
+
+void Popa(Cpu& cpu, const DecodedInsn& insn) {
+  unsigned size = insn.operand_size / 8;
+  Restartable(cpu, [&] {
+    uint64_t v[8];
+    for (int i = 7; i >= 0; --i) v[i] = cpu.Pop(size);  // DI SI BP (SP) BX DX CX AX
+    for (int r : {kRax, kRcx, kRdx, kRbx, kRbp, kRsi, kRdi}) cpu.WriteGpr(r, size, v[r]);
+  });
+}
+
+void Enter(Cpu& cpu, const DecodedInsn& insn) {
+  const unsigned size = insn.operand_size / 8;
+  const unsigned ss = cpu.StackSize();
+  const uint64_t alloc = cpu.ReadOperand(insn, 0) & 0xFFFF;
+  const unsigned level = cpu.ReadOperand(insn, 1) & 31;
+  Restartable(
+      cpu,
+      [&] {
+        cpu.Push(cpu.ReadGpr(kRbp, size), size);
+        uint64_t frame = cpu.ReadGpr(kRsp, ss);
+        if (level > 0) {
+          uint64_t bp = cpu.ReadGpr(kRbp, ss);
+          for (unsigned i = 1; i < level; ++i) {
+            bp = (bp - size) & SizeMask(ss);
+            cpu.Push(cpu.ReadMem(kSs, bp, size), size);
+          }
+          cpu.Push(frame, size);
+        }
+        uint64_t sp = (cpu.ReadGpr(kRsp, ss) - alloc) & SizeMask(ss);
+        // Touch the new stack top as the hardware's final write check does.
+        if (alloc) cpu.Linearize(kSs, sp, 1, Access::kWrite);
+        cpu.WriteGpr(kRbp, ss, frame);
+        cpu.WriteGpr(kRsp, ss, sp);
+      },
+      true);
+}
+
+void Leave(Cpu& cpu, const DecodedInsn& insn) {
+  const unsigned size = insn.operand_size / 8;
+  const unsigned ss = cpu.StackSize();
+  Restartable(cpu, [&] {
+    cpu.WriteGpr(kRsp, ss, cpu.ReadGpr(kRbp, ss));
+    cpu.WriteGpr(kRbp, size, cpu.Pop(size));
+  });
+}
+
+void Xlat(Cpu& cpu, const DecodedInsn& insn) {
+  const unsigned seg = insn.op[0].kind == OperandKind::kMem ? insn.op[0].seg : kDs;
+  uint64_t ea = (cpu.s.gpr[kRbx] + (cpu.s.gpr[kRax] & 0xFF)) & SizeMask(insn.address_size / 8);
+  cpu.WriteGpr(kRax, 1, cpu.ReadMem(seg, ea, 1));
+}
+
+void Nop(Cpu&, const DecodedInsn&) {}
+
+}  // namespace
+
+void RegisterMoveHandlers(HandlerTable& t) {
+  t[ZYDIS_MNEMONIC_MOV] = Mov;
+  t[ZYDIS_MNEMONIC_MOVZX] = Movzx;
+  t[ZYDIS_MNEMONIC_MOVSX] = Movsx;
+  t[ZYDIS_MNEMONIC_MOVSXD] = Movsx;
+  t[ZYDIS_MNEMONIC_LEA] = Lea;
+  t[ZYDIS_MNEMONIC_XCHG] = Xchg;
+  t[ZYDIS_MNEMONIC_XADD] = Xadd;
+  t[ZYDIS_MNEMONIC_CMPXCHG] = Cmpxchg;
+  t[ZYDIS_MNEMONIC_CMPXCHG8B] = Cmpxchg8b16b;
+  t[ZYDIS_MNEMONIC_CMPXCHG16B] = Cmpxchg8b16b;
+  t[ZYDIS_MNEMONIC_BSWAP] = Bswap;
+  t[ZYDIS_MNEMONIC_CBW] = ConvertAcc;
+  t[ZYDIS_MNEMONIC_CWDE] = ConvertAcc;
+  t[ZYDIS_MNEMONIC_CDQE] = ConvertAcc;
+  t[ZYDIS_MNEMONIC_CWD] = ConvertAccWide;
+  t[ZYDIS_MNEMONIC_CDQ] = ConvertAccWide;
+  t[ZYDIS_MNEMONIC_CQO] = ConvertAccWide;
+  for (ZydisMnemonic m :
+       {ZYDIS_MNEMONIC_CMOVO, ZYDIS_MNEMONIC_CMOVNO, ZYDIS_MNEMONIC_CMOVB, ZYDIS_MNEMONIC_CMOVNB,
+        ZYDIS_MNEMONIC_CMOVZ, ZYDIS_MNEMONIC_CMOVNZ, ZYDIS_MNEMONIC_CMOVBE, ZYDIS_MNEMONIC_CMOVNBE,
+        ZYDIS_MNEMONIC_CMOVS, ZYDIS_MNEMONIC_CMOVNS, ZYDIS_MNEMONIC_CMOVP, ZYDIS_MNEMONIC_CMOVNP,
+        ZYDIS_MNEMONIC_CMOVL, ZYDIS_MNEMONIC_CMOVNL, ZYDIS_MNEMONIC_CMOVLE, ZYDIS_MNEMONIC_CMOVNLE}) {
+    t[m] = Cmovcc;
+  }
+  for (ZydisMnemonic m :
+       {ZYDIS_MNEMONIC_SETO, ZYDIS_MNEMONIC_SETNO, ZYDIS_MNEMONIC_SETB, ZYDIS_MNEMONIC_SETNB,
+        ZYDIS_MNEMONIC_SETZ, ZYDIS_MNEMONIC_SETNZ, ZYDIS_MNEMONIC_SETBE, ZYDIS_MNEMONIC_SETNBE,
+        ZYDIS_MNEMONIC_SETS, ZYDIS_MNEMONIC_SETNS, ZYDIS_MNEMONIC_SETP, ZYDIS_MNEMONIC_SETNP,
+        ZYDIS_MNEMONIC_SETL, ZYDIS_MNEMONIC_SETNL, ZYDIS_MNEMONIC_SETLE, ZYDIS_MNEMONIC_SETNLE}) {
+    t[m] = Setcc;
+  }
+  t[ZYDIS_MNEMONIC_BT] = Bit<BitOp::kTest>;
+  t[ZYDIS_MNEMONIC_BTS] = Bit<BitOp::kSet>;
+  t[ZYDIS_MNEMONIC_BTR] = Bit<BitOp::kReset>;
+  t[ZYDIS_MNEMONIC_BTC] = Bit<BitOp::kComplement>;
+  t[ZYDIS_MNEMONIC_BSF] = BitScan<false>;
+  t[ZYDIS_MNEMONIC_BSR] = BitScan<true>;
+  t[ZYDIS_MNEMONIC_POPCNT] = Popcnt;
+  t[ZYDIS_MNEMONIC_PUSH] = PushOp;
+  t[ZYDIS_MNEMONIC_POP] = PopOp;
+  t[ZYDIS_MNEMONIC_PUSHA] = Pusha;
+  t[ZYDIS_MNEMONIC_PUSHAD] = Pusha;
+  t[ZYDIS_MNEMONIC_POPA] = Popa;
+  t[ZYDIS_MNEMONIC_POPAD] = Popa;
+  t[ZYDIS_MNEMONIC_ENTER] = Enter;
+  t[ZYDIS_MNEMONIC_LEAVE] = Leave;
+  t[ZYDIS_MNEMONIC_XLAT] = Xlat;
+  for (ZydisMnemonic m :
+       {ZYDIS_MNEMONIC_NOP, ZYDIS_MNEMONIC_PAUSE, ZYDIS_MNEMONIC_LFENCE, ZYDIS_MNEMONIC_MFENCE,
+        ZYDIS_MNEMONIC_SFENCE, ZYDIS_MNEMONIC_CLFLUSH, ZYDIS_MNEMONIC_CLFLUSHOPT, ZYDIS_MNEMONIC_PREFETCHNTA,
+        ZYDIS_MNEMONIC_PREFETCHT0, ZYDIS_MNEMONIC_PREFETCHT1, ZYDIS_MNEMONIC_PREFETCHT2,
+        ZYDIS_MNEMONIC_PREFETCHW, ZYDIS_MNEMONIC_PREFETCH, ZYDIS_MNEMONIC_ENDBR32, ZYDIS_MNEMONIC_ENDBR64}) {
+    t[m] = Nop;
+  }
+}
+
+}  // namespace tandem::accel::interp
