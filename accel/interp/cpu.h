@@ -182,21 +182,4 @@ void RegisterFlagHandlers(HandlerTable& table);
 void RegisterSystemHandlers(HandlerTable& table);
 void RegisterFarHandlers(HandlerTable& table);
 
-// Forms that share a Zydis mnemonic with a core family (MOV, PUSH, POP, JMP,
-// CALL, RET): the family's handler forwards them here.
-//   MOV with a kSeg operand                       -> MovSreg       (ops_far.cc)
-//   MOV with a kCr or kDr operand                 -> MovCrDr       (ops_system.cc)
-//   PUSH/POP with a kSeg operand                  -> PushSreg/PopSreg (ops_far.cc)
-//   JMP/CALL opcode 0xEA/0x9A or 0xFF /5, /3      -> FarJmp/FarCall (ops_far.cc)
-//   RET opcode 0xCB/0xCA                          -> FarRet        (ops_far.cc)
-// IsFarBranch tells the far JMP/CALL/RET forms apart from the near ones.
-bool IsFarBranch(const DecodedInsn& insn);
-void MovSreg(Cpu& cpu, const DecodedInsn& insn);
-void MovCrDr(Cpu& cpu, const DecodedInsn& insn);
-void PushSreg(Cpu& cpu, const DecodedInsn& insn);
-void PopSreg(Cpu& cpu, const DecodedInsn& insn);
-void FarJmp(Cpu& cpu, const DecodedInsn& insn);
-void FarCall(Cpu& cpu, const DecodedInsn& insn);
-void FarRet(Cpu& cpu, const DecodedInsn& insn);
-
 }  // namespace tandem::accel::interp

@@ -1,0 +1,310 @@
+// Linear -> physical translation for the interpreter: no paging, 32-bit
+// paging (4 KiB / 4 MiB with PSE, PSE-36), PAE and 4-level paging (2 MiB and
+// 1 GiB pages), U/S, R/W with CR0.WP, NX, accessed/dirty bits, #PF error
+// codes (SDM vol. 3A ch. 4), a direct-mapped TLB with host pointers, and
+// physical RAM/ROM/MMIO accesses.
+//
+// PAE (legacy) PDPTEs are read on every walk rather than cached at MOV CR3;
+// a reserved bit in a PDPTE therefore gives #PF(RSVD) instead of #GP at the
+// CR3 write.
+#include <cstring>
+
+#include "accel/interp/system_internal.h"
+
+namespace tandem::accel::interp {
+
+using namespace x86;
+
+namespace {
+
+constexpr uint64_t kPageMask = ~0xFFFull;
+constexpr uint64_t kPteP = 1, kPteW = 2, kPteU = 4, kPteA = 0x20, kPteD = 0x40, kPtePs = 0x80, kPteG = 0x100;
+constexpr uint64_t kPteNx = 1ull << 63;
+constexpr int kMaxPhysAddr = 40;
+// Address bits 12..MAXPHYADDR-1 of a paging entry.
+constexpr uint64_t kAddrMask = ((1ull << kMaxPhysAddr) - 1) & kPageMask;
+// Bits 51..MAXPHYADDR, reserved in PAE and 4-level entries.
+constexpr uint64_t kHighRsvd = ((1ull << 52) - 1) & ~((1ull << kMaxPhysAddr) - 1);
+
+constexpr uint32_t kPfP = 1, kPfW = 2, kPfU = 4, kPfRsvd = 8, kPfI = 16;
+
+constexpr int PermBit(Access access, bool user) { return static_cast<int>(access) * 2 + (user ? 1 : 0); }
+
+struct WalkResult {
+  uint64_t phys_page;  // 4 KiB page
+  uint8_t perms;
+  bool global;
+  uint8_t page_shift;
+};
+
+[[noreturn]] void PageFault(Cpu& cpu, uint64_t linear, uint32_t code) {
+  cpu.s.cr2 = linear;
+  Raise(kPF, code);
+}
+
+// Combined rights of a walk, turned into TLB permission bits.
+uint8_t Perms(const CpuState& s, bool w, bool u, bool nx, bool dirty) {
+  bool wp = s.cr0 & kCr0Wp;
+  uint8_t p = 0;
+  p |= 1 << PermBit(Access::kRead, false);
+  if (u) p |= 1 << PermBit(Access::kRead, true);
+  if (dirty && (w || !wp)) p |= 1 << PermBit(Access::kWrite, false);
+  if (dirty && w && u) p |= 1 << PermBit(Access::kWrite, true);
+  if (!nx) p |= 1 << PermBit(Access::kExecute, false);
+  if (!nx && u) p |= 1 << PermBit(Access::kExecute, true);
+  return p;
+}
+
+WalkResult Walk(Cpu& cpu, uint64_t linear, Access access, bool user) {
+  CpuState& s = cpu.s;
+  if (!(s.cr0 & kCr0Pg)) {
+    return {linear & 0xFFFFFFFFull & kPageMask, 0x3F, false, 12};
+  }
+  const bool write = access == Access::kWrite;
+  const bool pae = s.cr4 & kCr4Pae;
+  const bool nxe = pae && (s.msr.efer & kEferNxe);
+  uint32_t code = (write ? kPfW : 0) | (user ? kPfU : 0) | (access == Access::kExecute && nxe ? kPfI : 0);
+
+  // Entries used by the walk, for the accessed/dirty updates.
+  uint64_t addr[4];
+  uint64_t ent[4];
+  unsigned esize = pae ? 8 : 4;
+  int n = 0;
+  bool w = true, u = true, nx = false;
+  uint64_t phys_page = 0;
+  int shift = 12;
+
+  auto use = [&](uint64_t a, uint64_t e, uint64_t rsvd) {
+    if (!(e & kPteP)) PageFault(cpu, linear, code);
+    if (e & rsvd) PageFault(cpu, linear, code | kPfP | kPfRsvd);
+    addr[n] = a;
+    ent[n] = e;
+    ++n;
+    w = w && (e & kPteW);
+    u = u && (e & kPteU);
+    nx = nx || (nxe && (e & kPteNx));
+  };
+  const uint64_t nx_rsvd = nxe ? 0 : kPteNx;
+
+  if (!pae) {
+    uint64_t lin = linear & 0xFFFFFFFFull;
+    uint64_t pde_a = (s.cr3 & 0xFFFFF000ull) + ((lin >> 22) & 0x3FF) * 4;
+    uint64_t pde = cpu.ReadPhys(pde_a, 4);
+    bool big = (pde & kPtePs) && (s.cr4 & kCr4Pse);
+    use(pde_a, pde, big ? (1ull << 21) : 0);
+    if (big) {
+      phys_page = (pde & 0xFFC00000ull) | (((pde >> 13) & 0xFF) << 32) | (lin & 0x3FF000);
+      shift = 22;
+    } else {
+      uint64_t pte_a = (pde & 0xFFFFF000ull) + ((lin >> 12) & 0x3FF) * 4;
+      uint64_t pte = cpu.ReadPhys(pte_a, 4);
+      use(pte_a, pte, 0);
+      phys_page = pte & 0xFFFFF000ull;
+    }
+  } else {
+    uint64_t table;
+    int level;  // index of the next level: 3 = PDPT (bits 38:30)
+    if (LongMode(s)) {
+      uint64_t pml4_a = (s.cr3 & kAddrMask) + ((linear >> 39) & 0x1FF) * 8;
+      uint64_t pml4e = cpu.ReadPhys(pml4_a, 8);
+      use(pml4_a, pml4e, kHighRsvd | nx_rsvd | kPtePs);
+      table = pml4e & kAddrMask;
+      level = 3;
+    } else {
+      uint64_t pdpt_a = (s.cr3 & 0xFFFFFFE0ull) + ((linear >> 30) & 3) * 8;
+      uint64_t pdpte = cpu.ReadPhys(pdpt_a, 8);
+      if (!(pdpte & kPteP)) PageFault(cpu, linear, code);
+      if (pdpte & (0x1E6 | ~((1ull << kMaxPhysAddr) - 1))) PageFault(cpu, linear, code | kPfP | kPfRsvd);
+      // Legacy PDPTEs have no rights bits and no accessed flag to set.
+      table = pdpte & kAddrMask;
+      level = 2;
+    }
+    for (; level >= 1; --level) {
+      int idx_shift = 12 + 9 * (level - 1);
+      uint64_t a = table + ((linear >> idx_shift) & 0x1FF) * 8;
+      uint64_t e = cpu.ReadPhys(a, 8);
+      bool big = level >= 2 && (e & kPtePs);
+      uint64_t rsvd = kHighRsvd | nx_rsvd;
+      // Large-page address bits below the page size (except PAT, bit 12) are reserved.
+      if (big) rsvd |= ((1ull << idx_shift) - 1) & ~0x1FFFull;
+      use(a, e, rsvd);
+      if (big || level == 1) {
+        uint64_t page_base = e & kAddrMask & ~((1ull << idx_shift) - 1);
+        phys_page = page_base | (linear & ((1ull << idx_shift) - 1) & kPageMask);
+        shift = idx_shift;
+        break;
+      }
+      table = e & kAddrMask;
+    }
+  }
+
+  // Rights (SDM vol. 3A 4.6): supervisor reads always, writes need R/W when
+  // CR0.WP; user accesses need U/S at every level; fetches need !XD.
+  bool ok;
+  switch (access) {
+    case Access::kRead: ok = !user || u; break;
+    case Access::kWrite: ok = user ? (u && w) : (w || !(s.cr0 & kCr0Wp)); break;
+    case Access::kExecute: ok = !nx && (!user || u); break;
+    default: ok = false;
+  }
+  if (!ok) PageFault(cpu, linear, code | kPfP);
+
+  for (int i = 0; i < n; ++i) {
+    uint64_t e = ent[i] | kPteA;
+    if (i == n - 1 && write) e |= kPteD;
+    if (e != ent[i]) cpu.WritePhys(addr[i], esize, e);
+  }
+  uint64_t last = ent[n - 1];
+  bool dirty = write || (last & kPteD);
+  bool global = (s.cr4 & kCr4Pge) && (last & kPteG);
+  return {phys_page, Perms(s, w, u, nx, dirty), global, static_cast<uint8_t>(shift)};
+}
+
+}  // namespace
+
+// The entry for linear that allows the access, walking on a miss.
+static inline const TlbEntry& Lookup(Cpu& cpu, uint64_t linear, Access access, bool user) {
+  uint64_t page = linear >> 12;
+  TlbEntry& e = cpu.sys_.tlb.entries[page % Tlb::kEntries];
+  if (e.page == page && (e.perms >> PermBit(access, user) & 1)) [[likely]] return e;
+  WalkResult r = Walk(cpu, linear, access, user);
+  e.page = page;
+  e.phys = r.phys_page;
+  e.perms = r.perms;
+  e.global = r.global;
+  e.page_shift = r.page_shift;
+  if (r.page_shift > 12) cpu.sys_.tlb.has_large = true;
+  hw::GuestMemory::Span span = cpu.board.memory().Lookup(r.phys_page);
+  bool whole = span.host && span.length >= 4096;
+  e.host = whole ? span.host : nullptr;
+  e.ram = whole && span.writable;
+  return e;
+}
+
+uint64_t Cpu::Translate(uint64_t linear, Access access, bool user) {
+  return Lookup(*this, linear, access, user).phys | (linear & 0xFFF);
+}
+
+void Cpu::FlushTlb(bool include_global) {
+  for (auto& e : sys_.tlb.entries) {
+    if (include_global || !e.global) e.page = TlbEntry::kInvalid;
+  }
+  if (include_global) sys_.tlb.has_large = false;
+}
+
+void Cpu::InvalidatePage(uint64_t linear) {
+  uint64_t page = linear >> 12;
+  TlbEntry& e = sys_.tlb.entries[page % Tlb::kEntries];
+  if (e.page == page) e.page = TlbEntry::kInvalid;
+  if (!sys_.tlb.has_large) return;
+  for (auto& x : sys_.tlb.entries) {
+    if (x.page != TlbEntry::kInvalid && x.page_shift > 12 && ((x.page ^ page) >> (x.page_shift - 12)) == 0) {
+      x.page = TlbEntry::kInvalid;
+    }
+  }
+}
+
+// ---- linear accesses ----
+
+namespace {
+
+uint64_t ReadFrom(Cpu& cpu, const TlbEntry& e, unsigned off, unsigned size) {
+  if (e.host) {
+    uint64_t v = 0;
+    std::memcpy(&v, e.host + off, size);
+    return v;
+  }
+  if (size == 1 || size == 2 || size == 4 || size == 8) return cpu.ReadPhys(e.phys | off, size);
+  uint64_t v = 0;
+  for (unsigned i = 0; i < size; ++i) v |= cpu.ReadPhys(e.phys | (off + i), 1) << (8 * i);
+  return v;
+}
+
+void WriteTo(Cpu& cpu, const TlbEntry& e, unsigned off, unsigned size, uint64_t value) {
+  if (e.host) {
+    if (!e.ram) return;  // ROM
+    if (cpu.IsCodePage(e.phys)) [[unlikely]] cpu.InvalidateCodePage(e.phys);
+    std::memcpy(e.host + off, &value, size);
+    return;
+  }
+  if (size == 1 || size == 2 || size == 4 || size == 8) return cpu.WritePhys(e.phys | off, size, value);
+  for (unsigned i = 0; i < size; ++i) cpu.WritePhys(e.phys | (off + i), 1, (value >> (8 * i)) & 0xFF);
+}
+
+}  // namespace
+
+uint64_t ReadLinearAs(Cpu& cpu, uint64_t linear, unsigned size, Access access, bool user) {
+  unsigned off = linear & 0xFFF;
+  if (off + size <= 4096) [[likely]] return ReadFrom(cpu, Lookup(cpu, linear, access, user), off, size);
+  unsigned first = 4096 - off;
+  uint64_t lo = ReadFrom(cpu, Lookup(cpu, linear, access, user), off, first);
+  uint64_t hi = ReadFrom(cpu, Lookup(cpu, linear + first, access, user), 0, size - first);
+  return lo | (hi << (8 * first));
+}
+
+void WriteLinearAs(Cpu& cpu, uint64_t linear, unsigned size, uint64_t value, bool user) {
+  unsigned off = linear & 0xFFF;
+  if (off + size <= 4096) [[likely]] {
+    WriteTo(cpu, Lookup(cpu, linear, Access::kWrite, user), off, size, value);
+    return;
+  }
+  // Both pages are translated before either is written, so a #PF on the
+  // second leaves memory untouched. Copies survive a TLB slot collision.
+  unsigned first = 4096 - off;
+  TlbEntry a = Lookup(cpu, linear, Access::kWrite, user);
+  TlbEntry b = Lookup(cpu, linear + first, Access::kWrite, user);
+  WriteTo(cpu, a, off, first, value);
+  WriteTo(cpu, b, 0, size - first, value >> (8 * first));
+}
+
+uint64_t Cpu::ReadLinear(uint64_t linear, unsigned size, Access access) {
+  return ReadLinearAs(*this, linear, size, access, cpl() == 3);
+}
+
+void Cpu::WriteLinear(uint64_t linear, unsigned size, uint64_t value) {
+  WriteLinearAs(*this, linear, size, value, cpl() == 3);
+}
+
+uint64_t Cpu::ReadLinearSystem(uint64_t linear, unsigned size) {
+  return ReadLinearAs(*this, linear, size, Access::kRead, false);
+}
+
+void Cpu::WriteLinearSystem(uint64_t linear, unsigned size, uint64_t value) {
+  WriteLinearAs(*this, linear, size, value, false);
+}
+
+// ---- physical accesses ----
+
+uint64_t Cpu::ReadPhys(uint64_t pa, unsigned size) {
+  hw::GuestMemory::Span span = board.memory().Lookup(pa);
+  if (span.host) {
+    uint64_t v = 0;
+    if (span.length >= size) {
+      std::memcpy(&v, span.host, size);
+      return v;
+    }
+    for (unsigned i = 0; i < size; ++i) v |= ReadPhys(pa + i, 1) << (8 * i);
+    return v;
+  }
+  return board.mmio().Read(pa, size);
+}
+
+void Cpu::WritePhys(uint64_t pa, unsigned size, uint64_t value) {
+  hw::GuestMemory::Span span = board.memory().Lookup(pa);
+  if (span.host) {
+    if (span.length < size) {
+      for (unsigned i = 0; i < size; ++i) WritePhys(pa + i, 1, (value >> (8 * i)) & 0xFF);
+      return;
+    }
+    if (!span.writable) return;  // ROM
+    if (IsCodePage(pa & kPageMask)) InvalidateCodePage(pa & kPageMask);
+    if (((pa & 0xFFF) + size > 4096) && IsCodePage((pa + size - 1) & kPageMask)) {
+      InvalidateCodePage((pa + size - 1) & kPageMask);
+    }
+    std::memcpy(span.host, &value, size);
+    return;
+  }
+  board.mmio().Write(pa, size, value);
+}
+
+}  // namespace tandem::accel::interp
