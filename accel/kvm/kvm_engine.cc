@@ -1,0 +1,736 @@
+// The KVM engine: one vCPU on /dev/kvm (Linux Documentation/virt/kvm/api.rst),
+// with every interrupt controller and timer in userspace on the board. The
+// vCPU loop is kvmtool's: KVM_RUN, then a short switch on the exit reason that
+// hands port I/O and MMIO to the board's buses. Registers are synced lazily
+// with a dirty flag, as QEMU's kvm_arch_get/put_registers do.
+#include "accel/kvm/kvm_engine.h"
+
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cinttypes>
+#include <cstdio>
+#include <cstring>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "accel/kvm/kvm_cpuid.h"
+#include "accel/kvm/kvm_state.h"
+#include "accel/kvm/kvm_uapi.h"
+#include "hw/pc_layout.h"
+
+namespace tandem::accel::kvm {
+
+namespace {
+
+using x86::CpuState;
+
+// KVM on Intel without unrestricted guest runs real mode through a TSS (3
+// pages) and an identity-mapped page table (1 page) that must lie in guest
+// physical space. QEMU puts them just below the BIOS at 0xfeffd000 and
+// 0xfeffc000: in the MMIO hole, clear of the I/O APIC and local APIC and
+// below the largest BIOS image tandem maps.
+constexpr uint64_t kTssAddr = 0xFEFFD000;
+constexpr uint64_t kIdentityMapAddr = 0xFEFFC000;
+static_assert(kTssAddr + 3 * 4096 <= hw::layout::k4GiB - hw::layout::kBiosMaxSize);
+static_assert(kIdentityMapAddr + 4096 == kTssAddr);
+static_assert(kIdentityMapAddr >= hw::layout::kLapicBase + hw::layout::kLapicSize);
+
+// The guest runs at most this long without an exit, so devices' deadlines and
+// host serial input are serviced (also the longest nap of a halted vCPU).
+constexpr uint64_t kMaxSliceNs = 10'000'000;
+// Shortest timer arming, so a deadline that Poll() cannot clear (a manual
+// clock in a test) does not become a signal storm.
+constexpr uint64_t kMinSliceNs = 20'000;
+
+// The signal that kicks the vCPU thread out of KVM_RUN when the slice ends.
+int KickSignal() { return SIGRTMIN + 4; }
+
+// The kicked thread's kvm_run, for the signal handler: it sets immediate_exit
+// so a kick that lands just before KVM_RUN is not lost (api.rst, immediate_exit).
+thread_local kvm_run* t_kicked_run = nullptr;
+void OnKick(int) {
+  if (t_kicked_run) t_kicked_run->immediate_exit = 1;
+}
+
+std::string ErrnoMessage(const std::string& what, int err = errno) {
+  return what + ": " + std::strerror(err);
+}
+
+uint64_t HostMonotonicNs() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1000000000ull + static_cast<uint64_t>(ts.tv_nsec);
+}
+
+// An owned file descriptor.
+class Fd {
+ public:
+  Fd() = default;
+  explicit Fd(int fd) : fd_(fd) {}
+  Fd(Fd&& o) noexcept : fd_(o.fd_) { o.fd_ = -1; }
+  Fd& operator=(Fd&& o) noexcept {
+    std::swap(fd_, o.fd_);
+    return *this;
+  }
+  ~Fd() {
+    if (fd_ >= 0) close(fd_);
+  }
+  int get() const { return fd_; }
+
+ private:
+  int fd_ = -1;
+};
+
+template <typename Arg>
+int Ioctl(int fd, unsigned long request, Arg arg) {
+  int r;
+  do {
+    r = ioctl(fd, request, arg);
+  } while (r < 0 && errno == EINTR);
+  return r;
+}
+
+// A KVM structure ending in a flexible array, with room for n entries.
+template <typename Header, typename Entry>
+class FlexBuffer {
+ public:
+  explicit FlexBuffer(size_t n) : storage_((sizeof(Header) + n * sizeof(Entry) + 7) / 8) {}
+  Header* get() { return reinterpret_cast<Header*>(storage_.data()); }
+
+ private:
+  std::vector<uint64_t> storage_;  // zeroed, 8-byte aligned
+};
+
+// Extensions the engine cannot do without.
+struct RequiredCap {
+  int cap;
+  const char* name;
+};
+constexpr RequiredCap kRequiredCaps[] = {
+    {KVM_CAP_USER_MEMORY, "KVM_CAP_USER_MEMORY"},
+    {KVM_CAP_SET_TSS_ADDR, "KVM_CAP_SET_TSS_ADDR"},
+    {KVM_CAP_EXT_CPUID, "KVM_CAP_EXT_CPUID"},
+    {KVM_CAP_READONLY_MEM, "KVM_CAP_READONLY_MEM"},
+};
+
+Result<Fd> OpenKvm() {
+  Fd kvm(open("/dev/kvm", O_RDWR | O_CLOEXEC));
+  if (kvm.get() < 0) return Status::Error(ErrnoMessage("/dev/kvm"));
+  int version = Ioctl(kvm.get(), KVM_GET_API_VERSION, 0);
+  if (version < 0) return Status::Error(ErrnoMessage("KVM_GET_API_VERSION"));
+  if (version != KVM_API_VERSION) {
+    return Status::Error("KVM API version " + std::to_string(version) + ", need " +
+                         std::to_string(KVM_API_VERSION));
+  }
+  for (const RequiredCap& c : kRequiredCaps) {
+    if (Ioctl(kvm.get(), KVM_CHECK_EXTENSION, c.cap) <= 0) {
+      return Status::Error(std::string("KVM lacks ") + c.name);
+    }
+  }
+  return kvm;
+}
+
+const char* ExitName(uint32_t reason) {
+  switch (reason) {
+#define TANDEM_EXIT_NAME(name) \
+  case KVM_EXIT_##name: return #name;
+    TANDEM_EXIT_NAME(UNKNOWN) TANDEM_EXIT_NAME(EXCEPTION) TANDEM_EXIT_NAME(IO)
+    TANDEM_EXIT_NAME(HYPERCALL) TANDEM_EXIT_NAME(DEBUG) TANDEM_EXIT_NAME(HLT) TANDEM_EXIT_NAME(MMIO)
+    TANDEM_EXIT_NAME(IRQ_WINDOW_OPEN) TANDEM_EXIT_NAME(SHUTDOWN) TANDEM_EXIT_NAME(FAIL_ENTRY)
+    TANDEM_EXIT_NAME(INTR) TANDEM_EXIT_NAME(SET_TPR) TANDEM_EXIT_NAME(TPR_ACCESS) TANDEM_EXIT_NAME(NMI)
+    TANDEM_EXIT_NAME(INTERNAL_ERROR) TANDEM_EXIT_NAME(SYSTEM_EVENT) TANDEM_EXIT_NAME(IOAPIC_EOI)
+    TANDEM_EXIT_NAME(HYPERV) TANDEM_EXIT_NAME(X86_RDMSR) TANDEM_EXIT_NAME(X86_WRMSR)
+    TANDEM_EXIT_NAME(DIRTY_RING_FULL) TANDEM_EXIT_NAME(AP_RESET_HOLD) TANDEM_EXIT_NAME(X86_BUS_LOCK)
+    TANDEM_EXIT_NAME(XEN) TANDEM_EXIT_NAME(NOTIFY)
+#undef TANDEM_EXIT_NAME
+    default: return "?";
+  }
+}
+
+const char* InternalErrorName(uint32_t suberror) {
+  switch (suberror) {
+    case KVM_INTERNAL_ERROR_EMULATION: return "instruction emulation failed";
+    case KVM_INTERNAL_ERROR_SIMUL_EX: return "exception while delivering an exception";
+    case KVM_INTERNAL_ERROR_DELIVERY_EV: return "exit while delivering an event";
+    case KVM_INTERNAL_ERROR_UNEXPECTED_EXIT_REASON: return "unexpected VM exit reason";
+    default: return "unknown suberror";
+  }
+}
+
+class KvmEngine final : public Engine {
+ public:
+  KvmEngine(hw::Board& board, Fd kvm, Fd vm, Fd vcpu, kvm_run* run, size_t run_size)
+      : board_(board), kvm_(std::move(kvm)), vm_(std::move(vm)), vcpu_(std::move(vcpu)), run_(run),
+        run_size_(run_size) {}
+
+  ~KvmEngine() override {
+    if (timer_created_) timer_delete(timer_);
+    if (run_) munmap(run_, run_size_);
+  }
+
+  std::string_view name() const override { return "kvm"; }
+
+  // Engine setup after the vCPU exists: CPUID, the MSR list, optional state.
+  void Configure();
+
+  void SetState(const CpuState& state) override {
+    state_ = state;
+    halted_ = state.halted;
+    state_valid_ = true;
+    dirty_ = true;
+  }
+
+  CpuState GetState() override {
+    if (!state_valid_) {
+      if (Status s = FetchState(); !s.ok()) std::fprintf(stderr, "kvm: %s\n", s.message().c_str());
+      state_valid_ = true;
+    }
+    CpuState s = state_;
+    s.halted = halted_;
+    return s;
+  }
+
+  RunOutcome Run() override;
+
+ private:
+  Status FetchState();
+  Status PushState();
+  Status FetchFpu(x86::FxState* fx);
+  Status PrepareThread();
+  Status InjectInterrupt();
+  void ArmTimer();
+  void CompletePendingIo();
+  bool InterruptsEnabled() const {
+    return state_valid_ ? (state_.rflags & x86::kFlagIf) != 0 : run_->if_flag != 0;
+  }
+  // Handles the exit in run_; returns an outcome when Run() must end.
+  std::optional<RunOutcome> HandleExit();
+  void HandlePio();
+  void HandleMmio();
+  RunOutcome Failure(RunOutcome::Kind kind, std::string what) {
+    return RunOutcome{kind, std::move(what) + "\n" + x86::DumpRegisters(GetState())};
+  }
+
+  hw::Board& board_;
+  Fd kvm_, vm_, vcpu_;
+  kvm_run* run_;
+  size_t run_size_;
+  std::vector<uint32_t> msrs_;  // the MSRs KVM lets us read and write
+  std::vector<uint64_t> xsave_;  // KVM_GET_XSAVE buffer; empty: use kvm_fpu
+  bool has_xcrs_ = false;
+  bool has_debugregs_ = false;
+
+  // The register cache: valid when it matches (or is newer than) KVM's copy,
+  // dirty when it is newer and must be pushed before the next KVM_RUN.
+  CpuState state_;
+  bool state_valid_ = false;
+  bool dirty_ = false;
+  // run_'s interrupt fields describe the vCPU (not stale after SetState).
+  bool run_fields_fresh_ = false;
+  // The last exit was port I/O or MMIO: KVM finishes it on the next KVM_RUN.
+  bool io_pending_ = false;
+  // HLT exits are handled here (no in-kernel irqchip): the vCPU waits in
+  // userspace until an interrupt it can take arrives.
+  bool halted_ = false;
+
+  timer_t timer_{};
+  bool timer_created_ = false;
+  pid_t timer_tid_ = 0;
+  uint64_t armed_at_ns_ = 0;  // host CLOCK_MONOTONIC expiry of the armed timer
+};
+
+void KvmEngine::Configure() {
+  // --- CPUID: the board's model, less what KVM cannot give.
+  const auto& model = board_.cpuid().entries();
+  std::vector<x86::CpuidEntry> supported;
+  bool from_kvm = false;
+  for (size_t n = 128; n <= 4096 && !from_kvm; n *= 2) {
+    FlexBuffer<kvm_cpuid2, kvm_cpuid_entry2> buf(n);
+    buf.get()->nent = static_cast<uint32_t>(n);
+    if (Ioctl(kvm_.get(), KVM_GET_SUPPORTED_CPUID, buf.get()) == 0) {
+      for (uint32_t i = 0; i < buf.get()->nent; ++i) {
+        const kvm_cpuid_entry2& e = buf.get()->entries[i];
+        supported.push_back({e.function, e.index, (e.flags & KVM_CPUID_FLAG_SIGNIFCANT_INDEX) != 0,
+                             e.eax, e.ebx, e.ecx, e.edx});
+      }
+      from_kvm = true;
+    } else if (errno != E2BIG) {
+      std::fprintf(stderr, "kvm: %s; checking the CPUID model against the host CPU instead\n",
+                   ErrnoMessage("KVM_GET_SUPPORTED_CPUID").c_str());
+      supported = HostCpuid(model);
+      break;
+    }
+  }
+  MaskedCpuid masked = MaskCpuid(model, supported);
+  for (const auto& line : masked.missing) {
+    std::fprintf(stderr, "kvm: the host cannot give CPUID %s; the guest does not see these bits\n",
+                 line.c_str());
+  }
+  FlexBuffer<kvm_cpuid2, kvm_cpuid_entry2> cpuid(masked.entries.size());
+  cpuid.get()->nent = static_cast<uint32_t>(masked.entries.size());
+  for (size_t i = 0; i < masked.entries.size(); ++i) {
+    const auto& e = masked.entries[i];
+    kvm_cpuid_entry2& k = cpuid.get()->entries[i];
+    k.function = e.function;
+    k.index = e.index;
+    k.flags = e.indexed ? KVM_CPUID_FLAG_SIGNIFCANT_INDEX : 0;
+    k.eax = e.eax;
+    k.ebx = e.ebx;
+    k.ecx = e.ecx;
+    k.edx = e.edx;
+  }
+  if (Ioctl(vcpu_.get(), KVM_SET_CPUID2, cpuid.get()) < 0) {
+    std::fprintf(stderr, "kvm: %s; the guest sees KVM's default CPUID, not tandem's model\n",
+                 ErrnoMessage("KVM_SET_CPUID2").c_str());
+  }
+
+  // --- MSRs: those of ours that KVM lists; if it will not list them, those
+  // that a KVM_GET_MSRS of the one MSR reads.
+  FlexBuffer<kvm_msr_list, uint32_t> list(1024);
+  list.get()->nmsrs = 1024;
+  if (Ioctl(kvm_.get(), KVM_GET_MSR_INDEX_LIST, list.get()) == 0) {
+    const uint32_t* begin = list.get()->indices;
+    const uint32_t* end = begin + list.get()->nmsrs;
+    for (uint32_t m : CandidateMsrs()) {
+      if (std::find(begin, end, m) != end) msrs_.push_back(m);
+    }
+  } else {
+    for (uint32_t m : CandidateMsrs()) {
+      FlexBuffer<kvm_msrs, kvm_msr_entry> one(1);
+      one.get()->nmsrs = 1;
+      one.get()->entries[0].index = m;
+      if (Ioctl(vcpu_.get(), KVM_GET_MSRS, one.get()) == 1) msrs_.push_back(m);
+    }
+  }
+  if (msrs_.empty()) {
+    std::fprintf(stderr, "kvm: KVM gives access to none of STAR, LSTAR, SYSENTER_*, PAT, ...; "
+                         "these MSRs are not carried by GetState/SetState\n");
+  }
+  // Optional state, used when both directions work.
+  if (Ioctl(kvm_.get(), KVM_CHECK_EXTENSION, KVM_CAP_XSAVE) > 0) {
+    int size = Ioctl(vm_.get(), KVM_CHECK_EXTENSION, KVM_CAP_XSAVE2);
+    xsave_.assign(std::max<size_t>(sizeof(kvm_xsave), size > 0 ? size : 0) / 8, 0);
+    if (Ioctl(vcpu_.get(), KVM_GET_XSAVE2, xsave_.data()) < 0 &&
+        Ioctl(vcpu_.get(), KVM_GET_XSAVE, xsave_.data()) < 0) {
+      xsave_.clear();
+    }
+  }
+  kvm_xcrs xcrs{};
+  has_xcrs_ = Ioctl(kvm_.get(), KVM_CHECK_EXTENSION, KVM_CAP_XCRS) > 0 &&
+              Ioctl(vcpu_.get(), KVM_GET_XCRS, &xcrs) == 0;
+  kvm_debugregs dregs{};
+  has_debugregs_ = Ioctl(kvm_.get(), KVM_CHECK_EXTENSION, KVM_CAP_DEBUGREGS) > 0 &&
+                   Ioctl(vcpu_.get(), KVM_GET_DEBUGREGS, &dregs) == 0;
+}
+
+Status KvmEngine::FetchState() {
+  kvm_regs regs;
+  if (Ioctl(vcpu_.get(), KVM_GET_REGS, &regs) < 0) return Status::Error(ErrnoMessage("KVM_GET_REGS"));
+  FromKvmRegs(regs, &state_);
+  kvm_sregs sregs;
+  if (Ioctl(vcpu_.get(), KVM_GET_SREGS, &sregs) < 0) return Status::Error(ErrnoMessage("KVM_GET_SREGS"));
+  FromKvmSregs(sregs, &state_);
+  if (Status s = FetchFpu(&state_.fx); !s.ok()) return s;
+  if (has_xcrs_) {
+    kvm_xcrs xcrs{};
+    if (Ioctl(vcpu_.get(), KVM_GET_XCRS, &xcrs) < 0) return Status::Error(ErrnoMessage("KVM_GET_XCRS"));
+    for (uint32_t i = 0; i < xcrs.nr_xcrs; ++i) {
+      if (xcrs.xcrs[i].xcr == 0) state_.xcr0 = xcrs.xcrs[i].value;
+    }
+  }
+  if (has_debugregs_) {
+    kvm_debugregs dregs;
+    if (Ioctl(vcpu_.get(), KVM_GET_DEBUGREGS, &dregs) < 0) {
+      return Status::Error(ErrnoMessage("KVM_GET_DEBUGREGS"));
+    }
+    FromKvmDebugRegs(dregs, &state_);
+  }
+  if (!msrs_.empty()) {
+    FlexBuffer<kvm_msrs, kvm_msr_entry> buf(msrs_.size());
+    buf.get()->nmsrs = static_cast<uint32_t>(msrs_.size());
+    for (size_t i = 0; i < msrs_.size(); ++i) buf.get()->entries[i].index = msrs_[i];
+    int n = Ioctl(vcpu_.get(), KVM_GET_MSRS, buf.get());
+    if (n < 0) return Status::Error(ErrnoMessage("KVM_GET_MSRS"));
+    for (int i = 0; i < n; ++i) *MsrField(state_, buf.get()->entries[i].index) = buf.get()->entries[i].data;
+  }
+  return Status();
+}
+
+// x87/SSE state into xsave_ (and state_.fx when fetching for GetState).
+Status KvmEngine::FetchFpu(x86::FxState* fx) {
+  if (xsave_.empty()) {
+    kvm_fpu fpu;
+    if (Ioctl(vcpu_.get(), KVM_GET_FPU, &fpu) < 0) return Status::Error(ErrnoMessage("KVM_GET_FPU"));
+    if (fx) FromKvmFpu(fpu, fx);
+    return Status();
+  }
+  if (Ioctl(vcpu_.get(), xsave_.size() * 8 > sizeof(kvm_xsave) ? KVM_GET_XSAVE2 : KVM_GET_XSAVE,
+            xsave_.data()) < 0) {
+    return Status::Error(ErrnoMessage("KVM_GET_XSAVE"));
+  }
+  if (fx) FromXsave(reinterpret_cast<const uint8_t*>(xsave_.data()), fx);
+  return Status();
+}
+
+Status KvmEngine::PushState() {
+  // Control registers and EFER first: KVM checks the rest against the mode.
+  kvm_sregs sregs;
+  ToKvmSregs(state_, &sregs);
+  if (Ioctl(vcpu_.get(), KVM_SET_SREGS, &sregs) < 0) return Status::Error(ErrnoMessage("KVM_SET_SREGS"));
+  kvm_regs regs;
+  ToKvmRegs(state_, &regs);
+  if (Ioctl(vcpu_.get(), KVM_SET_REGS, &regs) < 0) return Status::Error(ErrnoMessage("KVM_SET_REGS"));
+  if (xsave_.empty()) {
+    kvm_fpu fpu;
+    ToKvmFpu(state_.fx, &fpu);
+    if (Ioctl(vcpu_.get(), KVM_SET_FPU, &fpu) < 0) return Status::Error(ErrnoMessage("KVM_SET_FPU"));
+  } else {
+    // Fetch first so the components tandem does not model keep their values.
+    if (Status s = FetchFpu(nullptr); !s.ok()) return s;
+    ToXsave(state_.fx, reinterpret_cast<uint8_t*>(xsave_.data()));
+    if (Ioctl(vcpu_.get(), KVM_SET_XSAVE, xsave_.data()) < 0) {
+      return Status::Error(ErrnoMessage("KVM_SET_XSAVE"));
+    }
+  }
+  if (has_xcrs_) {
+    kvm_xcrs xcrs{};
+    xcrs.nr_xcrs = 1;
+    xcrs.xcrs[0].xcr = 0;
+    xcrs.xcrs[0].value = state_.xcr0;
+    if (Ioctl(vcpu_.get(), KVM_SET_XCRS, &xcrs) < 0) return Status::Error(ErrnoMessage("KVM_SET_XCRS"));
+  }
+  if (has_debugregs_) {
+    kvm_debugregs dregs;
+    ToKvmDebugRegs(state_, &dregs);
+    if (Ioctl(vcpu_.get(), KVM_SET_DEBUGREGS, &dregs) < 0) {
+      return Status::Error(ErrnoMessage("KVM_SET_DEBUGREGS"));
+    }
+  }
+  // KVM_SET_MSRS stops at the first MSR it refuses; skip that one (once
+  // logged) and go on with the rest.
+  for (size_t first = 0; first < msrs_.size();) {
+    size_t count = msrs_.size() - first;
+    FlexBuffer<kvm_msrs, kvm_msr_entry> buf(count);
+    buf.get()->nmsrs = static_cast<uint32_t>(count);
+    for (size_t i = 0; i < count; ++i) {
+      buf.get()->entries[i].index = msrs_[first + i];
+      buf.get()->entries[i].data = *MsrField(state_, msrs_[first + i]);
+    }
+    int n = Ioctl(vcpu_.get(), KVM_SET_MSRS, buf.get());
+    if (n < 0) return Status::Error(ErrnoMessage("KVM_SET_MSRS"));
+    if (static_cast<size_t>(n) == count) break;
+    std::fprintf(stderr, "kvm: KVM refused MSR 0x%x = 0x%" PRIx64 "; not synced from now on\n",
+                 msrs_[first + n], *MsrField(state_, msrs_[first + n]));
+    msrs_.erase(msrs_.begin() + first + n);
+    first += n;
+  }
+  dirty_ = false;
+  run_fields_fresh_ = false;  // if_flag and ready_for_interrupt_injection are stale
+  return Status();
+}
+
+// The kick timer and signal mask belong to the thread that calls Run().
+Status KvmEngine::PrepareThread() {
+  pid_t tid = static_cast<pid_t>(syscall(SYS_gettid));
+  if (timer_created_ && timer_tid_ == tid) return Status();
+  if (timer_created_) timer_delete(timer_);
+  timer_created_ = false;
+  struct sigaction sa {};
+  sa.sa_handler = OnKick;  // no SA_RESTART: the kick must interrupt KVM_RUN
+  sigemptyset(&sa.sa_mask);
+  if (sigaction(KickSignal(), &sa, nullptr) < 0) return Status::Error(ErrnoMessage("sigaction"));
+  sigevent sev{};
+  sev.sigev_notify = SIGEV_THREAD_ID;
+  sev.sigev_signo = KickSignal();
+  sev._sigev_un._tid = tid;  // sigev_notify_thread_id in newer glibc
+  if (timer_create(CLOCK_MONOTONIC, &sev, &timer_) < 0) return Status::Error(ErrnoMessage("timer_create"));
+  timer_created_ = true;
+  timer_tid_ = tid;
+  armed_at_ns_ = 0;
+  return Status();
+}
+
+void KvmEngine::ArmTimer() {
+  uint64_t now = board_.clock().NowNs();
+  uint64_t deadline = board_.NextDeadlineNs();
+  uint64_t delay = deadline > now ? std::min(deadline - now, kMaxSliceNs) : kMinSliceNs;
+  delay = std::max(delay, kMinSliceNs);
+  uint64_t host_now = HostMonotonicNs();
+  uint64_t expiry = host_now + delay;
+  // A timer already armed to fire in time needs no syscall.
+  if (armed_at_ns_ > host_now && armed_at_ns_ <= expiry) return;
+  itimerspec its{};
+  its.it_value.tv_sec = static_cast<time_t>(expiry / 1000000000ull);
+  its.it_value.tv_nsec = static_cast<long>(expiry % 1000000000ull);
+  timer_settime(timer_, TIMER_ABSTIME, &its, nullptr);
+  armed_at_ns_ = expiry;
+}
+
+// With the userspace PIC (api.rst, KVM_INTERRUPT): inject when the vCPU can
+// take an interrupt now, else ask KVM to exit when it can.
+Status KvmEngine::InjectInterrupt() {
+  hw::InterruptSource& irqs = board_.interrupts();
+  if (!irqs.HasPendingInterrupt()) {
+    run_->request_interrupt_window = 0;
+    return Status();
+  }
+  if (run_fields_fresh_ && run_->ready_for_interrupt_injection && run_->if_flag) {
+    kvm_interrupt irq{irqs.AcknowledgeInterrupt()};
+    if (Ioctl(vcpu_.get(), KVM_INTERRUPT, &irq) < 0) {
+      return Status::Error(ErrnoMessage("KVM_INTERRUPT vector " + std::to_string(irq.irq)));
+    }
+    run_fields_fresh_ = false;
+    run_->request_interrupt_window = irqs.HasPendingInterrupt() ? 1 : 0;
+  } else {
+    run_->request_interrupt_window = 1;
+  }
+  return Status();
+}
+
+RunOutcome KvmEngine::Run() {
+  if (Status s = PrepareThread(); !s.ok()) return RunOutcome{RunOutcome::Kind::kError, s.message()};
+  // The kick signal stays blocked except around KVM_RUN, so it interrupts
+  // nothing else this thread does (device writes to a terminal, say).
+  sigset_t kick, saved;
+  sigemptyset(&kick);
+  sigaddset(&kick, KickSignal());
+  pthread_sigmask(SIG_BLOCK, &kick, &saved);
+  t_kicked_run = run_;
+
+  RunOutcome outcome;
+  for (;;) {
+    if (board_.stop_requested()) break;
+    if (halted_) {
+      if (InterruptsEnabled() && board_.interrupts().HasPendingInterrupt()) {
+        halted_ = false;
+      } else {
+        board_.WaitForEvent(kMaxSliceNs);
+        board_.Poll();
+        continue;
+      }
+    }
+    if (dirty_) {
+      if (Status s = PushState(); !s.ok()) {
+        outcome = Failure(RunOutcome::Kind::kError, "kvm: cannot load the vCPU state: " + s.message());
+        break;
+      }
+    }
+    if (Status s = InjectInterrupt(); !s.ok()) {
+      outcome = Failure(RunOutcome::Kind::kError, "kvm: " + s.message());
+      break;
+    }
+    ArmTimer();
+    pthread_sigmask(SIG_UNBLOCK, &kick, nullptr);
+    int r = ioctl(vcpu_.get(), KVM_RUN, 0);
+    int err = errno;
+    pthread_sigmask(SIG_BLOCK, &kick, nullptr);
+    run_->immediate_exit = 0;
+    state_valid_ = false;
+    io_pending_ = false;
+    run_fields_fresh_ = true;
+    if (r < 0) {
+      if (err == EINTR || err == EAGAIN) {
+        armed_at_ns_ = 0;  // the kick may have been the timer: re-arm
+        board_.Poll();
+        continue;
+      }
+      outcome = Failure(RunOutcome::Kind::kError, ErrnoMessage("kvm: KVM_RUN", err));
+      break;
+    }
+    if (std::optional<RunOutcome> end = HandleExit()) {
+      outcome = std::move(*end);
+      break;
+    }
+    board_.Poll();
+  }
+
+  CompletePendingIo();
+  itimerspec off{};
+  timer_settime(timer_, 0, &off, nullptr);
+  armed_at_ns_ = 0;
+  timespec zero{};
+  while (sigtimedwait(&kick, nullptr, &zero) > 0) {
+  }
+  t_kicked_run = nullptr;
+  pthread_sigmask(SIG_SETMASK, &saved, nullptr);
+  return outcome;
+}
+
+// KVM finishes an I/O instruction (stores an IN result, advances RIP) on the
+// next KVM_RUN. Before handing the state out, do that KVM_RUN with
+// immediate_exit set, which completes the instruction and runs nothing more
+// (api.rst, KVM_EXIT_IO note). A string instruction may exit again for its
+// next chunk; those exits are served too.
+void KvmEngine::CompletePendingIo() {
+  for (int i = 0; io_pending_ && i < 4096; ++i) {
+    io_pending_ = false;
+    if (dirty_) return;  // a new state replaces the unfinished instruction
+    run_->immediate_exit = 1;
+    int r = ioctl(vcpu_.get(), KVM_RUN, 0);
+    run_->immediate_exit = 0;
+    state_valid_ = false;
+    if (r == 0 && run_->exit_reason == KVM_EXIT_IO) {
+      io_pending_ = true;
+      HandlePio();
+    } else if (r == 0 && run_->exit_reason == KVM_EXIT_MMIO) {
+      io_pending_ = true;
+      HandleMmio();
+    }
+  }
+}
+
+void KvmEngine::HandlePio() {
+  auto& io = run_->io;
+  uint8_t* data = reinterpret_cast<uint8_t*>(run_) + io.data_offset;
+  for (uint32_t i = 0; i < io.count; ++i, data += io.size) {
+    if (io.direction == KVM_EXIT_IO_OUT) {
+      uint64_t value = 0;
+      std::memcpy(&value, data, io.size);
+      board_.pio().Write(io.port, io.size, value);
+    } else {
+      uint64_t value = board_.pio().Read(io.port, io.size);
+      std::memcpy(data, &value, io.size);
+    }
+  }
+}
+
+void KvmEngine::HandleMmio() {
+  auto& mmio = run_->mmio;
+  unsigned len = std::min<unsigned>(mmio.len, 8);
+  bool whole = len == 1 || len == 2 || len == 4 || len == 8;
+  if (mmio.is_write) {
+    if (whole) {
+      uint64_t value = 0;
+      std::memcpy(&value, mmio.data, len);
+      board_.mmio().Write(mmio.phys_addr, len, value);
+    } else {
+      for (unsigned i = 0; i < len; ++i) board_.mmio().Write(mmio.phys_addr + i, 1, mmio.data[i]);
+    }
+  } else {
+    if (whole) {
+      uint64_t value = board_.mmio().Read(mmio.phys_addr, len);
+      std::memcpy(mmio.data, &value, len);
+    } else {
+      for (unsigned i = 0; i < len; ++i) {
+        mmio.data[i] = static_cast<uint8_t>(board_.mmio().Read(mmio.phys_addr + i, 1));
+      }
+    }
+  }
+}
+
+std::optional<RunOutcome> KvmEngine::HandleExit() {
+  using Kind = RunOutcome::Kind;
+  char buf[256];
+  switch (run_->exit_reason) {
+    case KVM_EXIT_IO:
+      io_pending_ = true;
+      HandlePio();
+      return std::nullopt;
+    case KVM_EXIT_MMIO:
+      io_pending_ = true;
+      HandleMmio();
+      return std::nullopt;
+    case KVM_EXIT_HLT:
+      halted_ = true;
+      return std::nullopt;
+    case KVM_EXIT_IRQ_WINDOW_OPEN:
+    case KVM_EXIT_INTR:
+      return std::nullopt;
+    case KVM_EXIT_SHUTDOWN:
+      return Failure(Kind::kTripleFault, "triple fault (KVM_EXIT_SHUTDOWN)");
+    case KVM_EXIT_INTERNAL_ERROR: {
+      auto& ie = run_->internal;
+      std::string what = "kvm: internal error: " + std::string(InternalErrorName(ie.suberror)) +
+                         " (suberror " + std::to_string(ie.suberror) + ")";
+      for (uint32_t i = 0; i < ie.ndata && i < std::size(ie.data); ++i) {
+        std::snprintf(buf, sizeof buf, "%s0x%llx", i ? " " : "; data ", static_cast<unsigned long long>(ie.data[i]));
+        what += buf;
+      }
+      return Failure(Kind::kError, what);
+    }
+    case KVM_EXIT_FAIL_ENTRY:
+      std::snprintf(buf, sizeof buf, "kvm: the CPU refused to enter the guest (hardware entry failure reason 0x%llx)",
+                    static_cast<unsigned long long>(run_->fail_entry.hardware_entry_failure_reason));
+      return Failure(Kind::kError, buf);
+    default:
+      std::snprintf(buf, sizeof buf, "kvm: unhandled exit reason %u (KVM_EXIT_%s)", run_->exit_reason,
+                    ExitName(run_->exit_reason));
+      return Failure(Kind::kError, buf);
+  }
+}
+
+}  // namespace
+
+Availability Probe() {
+  Result<Fd> kvm = OpenKvm();
+  if (!kvm.ok()) return Availability{false, kvm.message()};
+  return Availability{true, ""};
+}
+
+Result<std::unique_ptr<Engine>> CreateEngine(hw::Board& board) {
+  Result<Fd> kvm = OpenKvm();
+  if (!kvm.ok()) return kvm.status();
+  Fd vm(Ioctl(kvm->get(), KVM_CREATE_VM, 0));
+  if (vm.get() < 0) return Status::Error(ErrnoMessage("KVM_CREATE_VM"));
+  if (Ioctl(vm.get(), KVM_SET_TSS_ADDR, static_cast<unsigned long>(kTssAddr)) < 0) {
+    return Status::Error(ErrnoMessage("KVM_SET_TSS_ADDR"));
+  }
+  if (Ioctl(kvm->get(), KVM_CHECK_EXTENSION, KVM_CAP_SET_IDENTITY_MAP_ADDR) > 0) {
+    uint64_t addr = kIdentityMapAddr;
+    if (Ioctl(vm.get(), KVM_SET_IDENTITY_MAP_ADDR, &addr) < 0) {
+      return Status::Error(ErrnoMessage("KVM_SET_IDENTITY_MAP_ADDR"));
+    }
+  }
+
+  // One memory slot per region; ROM read-only, so guest writes to it exit as
+  // MMIO and reach the board's MMIO bus.
+  const auto& regions = board.memory_map().regions();
+  int max_slots = Ioctl(kvm->get(), KVM_CHECK_EXTENSION, KVM_CAP_NR_MEMSLOTS);
+  if (max_slots > 0 && regions.size() > static_cast<size_t>(max_slots)) {
+    return Status::Error("KVM offers " + std::to_string(max_slots) + " memory slots, the board needs " +
+                         std::to_string(regions.size()));
+  }
+  for (size_t i = 0; i < regions.size(); ++i) {
+    const hw::MemoryRegion& r = regions[i];
+    bool rom = r.kind == hw::RegionKind::kRom;
+    uint8_t* host = (rom ? board.memory().rom() : board.memory().ram()) + r.host_offset;
+    kvm_userspace_memory_region slot{};
+    slot.slot = static_cast<uint32_t>(i);
+    slot.flags = rom ? KVM_MEM_READONLY : 0;
+    slot.guest_phys_addr = r.gpa;
+    slot.memory_size = r.size;
+    slot.userspace_addr = reinterpret_cast<uint64_t>(host);
+    if (Ioctl(vm.get(), KVM_SET_USER_MEMORY_REGION, &slot) < 0) {
+      char what[160];
+      std::snprintf(what, sizeof what, "KVM refused memory slot '%s' (0x%" PRIx64 "-0x%" PRIx64 ")", r.name,
+                    r.gpa, r.end() - 1);
+      return Status::Error(ErrnoMessage(what));
+    }
+  }
+
+  Fd vcpu(Ioctl(vm.get(), KVM_CREATE_VCPU, 0));
+  if (vcpu.get() < 0) return Status::Error(ErrnoMessage("KVM_CREATE_VCPU"));
+  int run_size = Ioctl(kvm->get(), KVM_GET_VCPU_MMAP_SIZE, 0);
+  if (run_size < static_cast<int>(sizeof(kvm_run))) {
+    return Status::Error(ErrnoMessage("KVM_GET_VCPU_MMAP_SIZE"));
+  }
+  void* run = mmap(nullptr, static_cast<size_t>(run_size), PROT_READ | PROT_WRITE, MAP_SHARED, vcpu.get(), 0);
+  if (run == MAP_FAILED) return Status::Error(ErrnoMessage("mmap of the vCPU run area"));
+
+  auto engine = std::make_unique<KvmEngine>(board, std::move(kvm.value()), std::move(vm), std::move(vcpu),
+                                            static_cast<kvm_run*>(run), static_cast<size_t>(run_size));
+  engine->Configure();
+  return std::unique_ptr<Engine>(std::move(engine));
+}
+
+}  // namespace tandem::accel::kvm
