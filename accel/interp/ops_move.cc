@@ -289,7 +289,7 @@ void Leave(Cpu& cpu, const DecodedInsn& insn) {
 }
 
 void Xlat(Cpu& cpu, const DecodedInsn& insn) {
-  const unsigned seg = insn.op[0].kind == OperandKind::kMem ? insn.op[0].seg : kDs;
+  const unsigned seg = insn.op[0].kind == OperandKind::kMem ? insn.op[0].seg : static_cast<unsigned>(kDs);
   uint64_t ea = (cpu.s.gpr[kRbx] + (cpu.s.gpr[kRax] & 0xFF)) & SizeMask(insn.address_size / 8);
   cpu.WriteGpr(kRax, 1, cpu.ReadMem(seg, ea, 1));
 }
