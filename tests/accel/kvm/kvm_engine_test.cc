@@ -249,6 +249,34 @@ TEST_F(KvmEngineTest, StateRoundTripsThroughTheGuest) {
   EXPECT_EQ(engine_->GetState().rip, kCodeAddr + 10);
 }
 
+TEST_F(KvmEngineTest, GuestCpuidComesFromTheBoardsModel) {
+  Start();
+  CpuState s = Load32({
+      0x0F, 0xA2,        // cpuid (eax = 1)
+      0x89, 0xC5,        // mov ebp, eax
+      0x89, 0xD6,        // mov esi, edx
+      0x31, 0xC0,        // xor eax, eax
+      0x0F, 0xA2,        // cpuid (eax = 0): vendor in ebx, edx, ecx
+      0x66, 0xBA, 0x11, 0x05,  // mov dx, 0x511
+      0xEE,              // out dx, al
+  });
+  s.gpr[x86::kRax] = 1;
+  s.gpr[x86::kRcx] = 0;
+  engine_->SetState(s);
+  RunOutcome out = engine_->Run();
+  ASSERT_EQ(out.kind, RunOutcome::Kind::kBoardStop) << out.message;
+  CpuState r = engine_->GetState();
+  x86::CpuidResult leaf0 = board_->cpuid().Query(0, 0);
+  x86::CpuidResult leaf1 = board_->cpuid().Query(1, 0);
+  EXPECT_EQ(r.gpr[x86::kRbp], leaf1.eax);  // family/model/stepping pass through
+  // Every promised feature is there. (KVM adds APIC while IA32_APIC_BASE.EN
+  // is set, and PVM-based hosts report more of the host's leaf 1 EDX.)
+  EXPECT_EQ(r.gpr[x86::kRsi] & leaf1.edx, leaf1.edx);
+  EXPECT_EQ(r.gpr[x86::kRbx], leaf0.ebx);
+  EXPECT_EQ(r.gpr[x86::kRcx], leaf0.ecx);
+  EXPECT_EQ(r.gpr[x86::kRax], leaf0.eax);
+}
+
 TEST_F(KvmEngineTest, ExceptionWithAnEmptyIdtIsATripleFault) {
   Start();
   CpuState s = Load32({0x0F, 0x0B});  // ud2
