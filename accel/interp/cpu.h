@@ -154,6 +154,7 @@ class Cpu {
   // The decoded instruction at CS:RIP: translated for execute, decoded once and
   // cached by physical address and code mode; raises #PF/#GP like a fetch.
   const DecodedInsn& Fetch();
+  const DecodedInsn& FetchSlow(ZydisMachineMode mode, uint64_t linear, uint64_t pa, bool user);
   struct DecodeCache;
   std::unique_ptr<DecodeCache> decode_cache_;
 

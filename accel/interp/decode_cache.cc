@@ -247,7 +247,6 @@ void Cpu::InvalidateCodePage(uint64_t pa) {
 }
 
 const DecodedInsn& Cpu::Fetch() {
-  DecodeCache& dc = *decode_cache_;
   const ZydisMachineMode mode = CodeMode(s);
   const x86::Segment& cs = s.seg[x86::kCs];
   const uint64_t rip = s.rip;
@@ -255,11 +254,32 @@ const DecodedInsn& Cpu::Fetch() {
   if (mode == ZYDIS_MACHINE_MODE_LONG_64) {
     linear = rip;
   } else {
-    if (rip > cs.limit) Raise(x86::kGP, 0);
+    if (rip > cs.limit) [[unlikely]] Raise(x86::kGP, 0);
     linear = (cs.base + rip) & 0xFFFFFFFFull;
   }
-  const bool user = cpl() == 3;
+  // CPL 3 as segmentation.cc's cpl() defines it (SS.DPL), without the call.
+  const bool user = (s.cr0 & x86::kCr0Pe) && ((s.rflags & x86::kFlagVm) || s.seg[x86::kSs].dpl() == 3);
   const uint64_t pa = Translate(linear, Access::kExecute, user);
+  DecodeCache& dc = *decode_cache_;
+  if ((pa >> 12) == dc.last_page_number) [[likely]] {
+    const DecodeCache::Page* page = dc.last_page;
+    if (uint16_t idx = page->index[pa & 0xFFF]) [[likely]] {
+      const DecodeCache::Slot& slot = page->slots[idx - 1];
+      if (slot.mode == mode && slot.generation == page->generation &&
+          slot.second_page_pa == DecodeCache::kNoSecondPage) [[likely]] {
+        return slot.insn;
+      }
+    }
+  }
+  return FetchSlow(mode, linear, pa, user);
+}
+
+// Everything but a plain cache hit: cross-page instructions, pages written
+// since the decode, and decoding itself.
+[[gnu::noinline]] const DecodedInsn& Cpu::FetchSlow(ZydisMachineMode mode, uint64_t linear, uint64_t pa, bool user) {
+  DecodeCache& dc = *decode_cache_;
+  const x86::Segment& cs = s.seg[x86::kCs];
+  const uint64_t rip = s.rip;
   DecodeCache::Page* page = dc.GetPage(pa);
   const unsigned offset = pa & 0xFFF;
   auto next_page_linear = [&] {

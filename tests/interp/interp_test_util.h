@@ -69,10 +69,16 @@ inline x86::CpuState Long64State(hw::Board& board, uint64_t entry) {
 
 enum class Mode { kFlat32, kLong64, kReal };
 
+inline hw::BoardConfig SmallBoard() {
+  hw::BoardConfig config;
+  config.ram_size = 16ull << 20;
+  return config;
+}
+
 class Machine {
  public:
   explicit Machine(const std::vector<uint8_t>& code, Mode mode = Mode::kFlat32) {
-    auto board = hw::Board::Create(hw::BoardConfig{.ram_size = 16ull << 20});
+    auto board = hw::Board::Create(SmallBoard());
     EXPECT_TRUE(board.ok()) << (board.ok() ? "" : board.message());
     board_ = std::move(*board);
     device_ = std::make_unique<RecordingDevice>(*board_);
