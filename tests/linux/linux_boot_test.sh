@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Boots Debian's cloud kernel with the busybox initramfs of
+# scripts/linux-guest on one engine and checks the console transcript: the
+# TANDEM-LINUX-UP marker, the md5sum of the file /init writes, the fork/exec
+# count, TANDEM-LINUX-DONE, and that tandem ends by itself with status 0
+# (the guest's `poweroff -f` halts with interrupts off).
+#
+# Usage: linux_boot_test.sh TANDEM ENGINE [TIMEOUT_SECONDS]
+#   ENGINE: kvm or interp. Exit 0 pass, 1 fail, 77 skip (engine unavailable).
+# Environment: LINUX_BOOT_APPEND adds kernel arguments, LINUX_BOOT_LOG keeps
+# the transcript at that path.
+# The first run downloads the kernel package (apt-get; see scripts/linux-guest).
+set -u
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+tandem=${1:?usage: linux_boot_test.sh TANDEM ENGINE [TIMEOUT]}
+engine=${2:?usage: linux_boot_test.sh TANDEM ENGINE [TIMEOUT]}
+timeout_s=${3:-120}
+name="linux_boot_test($engine)"
+
+# /init writes 4096 lines "tandem line I I*I%9973" and prints their md5sum.
+readonly want_md5=eeb4203955defff76ad6324578e77809
+# No local APIC, IOAPIC or ACPI on the board: Linux runs on the i8259 PIC
+# and the i8254 PIT. panic=-1 turns a panic into a reset, which ends the run
+# at once (--no-reboot) instead of at the timeout; the markers tell it apart.
+append="console=ttyS0 noapic nolapic acpi=off panic=-1 ${LINUX_BOOT_APPEND:-}"
+
+fail() { echo "$name: FAIL: $*" >&2; [ -n "${log:-}" ] && { echo "--- console (tail) ---"; tail -n 40 "$log"; } >&2; exit 1; }
+
+[ -x "$tandem" ] || fail "no tandem binary at $tandem"
+if ! "$tandem" accels | grep -Eq "^$engine +available"; then
+  echo "$name: SKIP: $("$tandem" accels | grep -E "^$engine " || echo "no engine $engine")"
+  exit 77
+fi
+paths=$("$here/../../scripts/linux-guest" --print) || fail "scripts/linux-guest failed"
+kernel=$(sed -n 's/^kernel=//p' <<<"$paths")
+initrd=$(sed -n 's/^initrd=//p' <<<"$paths")
+[ -f "$kernel" ] && [ -f "$initrd" ] || fail "scripts/linux-guest printed no kernel/initrd"
+
+log=${LINUX_BOOT_LOG:-$(mktemp "${TMPDIR:-/tmp}/linux_boot.XXXXXX")}
+[ -n "${LINUX_BOOT_LOG:-}" ] || trap 'rm -f "$log"' EXIT
+t0=$EPOCHREALTIME
+# The console goes through this loop line by line to time the marker.
+"$tandem" run --accel "$engine" -m 512M --kernel "$kernel" --initrd "$initrd" \
+    --append "$append" --no-reboot --timeout "$timeout_s" </dev/null 2>&1 |
+  { up=; while IFS= read -r line; do
+      printf '%s\n' "$line"
+      if [ -z "$up" ] && [[ $line == *TANDEM-LINUX-UP* ]]; then
+        up=$EPOCHREALTIME
+        awk -v a="$t0" -v b="$up" 'BEGIN{printf "%.2f\n", b-a}' >"$log.up"
+      fi
+    done; } | tr -d '\r' >"$log"
+status=${PIPESTATUS[0]}
+t1=$EPOCHREALTIME
+up_s=$(cat "$log.up" 2>/dev/null); rm -f "$log.up"
+
+grep -q '^TANDEM-LINUX-UP' "$log" || fail "no TANDEM-LINUX-UP marker (tandem exit status $status)"
+grep -q "^$want_md5  /tmp/tandem.txt\$" "$log" ||
+  fail "md5sum line missing or wrong (want $want_md5): $(grep 'tandem.txt' "$log")"
+grep -q '^TANDEM-FORK-EXEC 200 ' "$log" ||
+  fail "fork/exec count wrong: $(grep TANDEM-FORK-EXEC "$log" || echo none)"
+grep -q '^TANDEM-LINUX-DONE' "$log" || fail "no TANDEM-LINUX-DONE marker"
+[ "$status" -eq 0 ] || fail "tandem exit status $status after the guest powered off (want 0)"
+awk -v a="$t0" -v b="$t1" -v u="$up_s" -v e="$engine" -v n="$name" \
+  'BEGIN{printf "%s: PASS (marker after %ss, whole run %.2fs)\n", n, u, b-a}'
