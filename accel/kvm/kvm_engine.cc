@@ -181,7 +181,7 @@ class KvmEngine final : public Engine {
   std::string_view name() const override { return "kvm"; }
 
   // Engine setup after the vCPU exists: CPUID, the MSR list, optional state.
-  void Configure();
+  Status Configure();
 
   void SetState(const CpuState& state) override {
     state_ = state;
@@ -249,7 +249,7 @@ class KvmEngine final : public Engine {
   uint64_t armed_at_ns_ = 0;  // host CLOCK_MONOTONIC expiry of the armed timer
 };
 
-void KvmEngine::Configure() {
+Status KvmEngine::Configure() {
   // --- CPUID: the board's model, less what KVM cannot give.
   const auto& model = board_.cpuid().entries();
   std::vector<x86::CpuidEntry> supported;
@@ -290,8 +290,7 @@ void KvmEngine::Configure() {
     k.edx = e.edx;
   }
   if (Ioctl(vcpu_.get(), KVM_SET_CPUID2, cpuid.get()) < 0) {
-    std::fprintf(stderr, "kvm: %s; the guest sees KVM's default CPUID, not tandem's model\n",
-                 ErrnoMessage("KVM_SET_CPUID2").c_str());
+    return Status::Error(ErrnoMessage("KVM refused the CPUID model (KVM_SET_CPUID2)"));
   }
 
   // --- MSRs: those of ours that KVM lists; if it will not list them, those
@@ -331,6 +330,7 @@ void KvmEngine::Configure() {
   kvm_debugregs dregs{};
   has_debugregs_ = Ioctl(kvm_.get(), KVM_CHECK_EXTENSION, KVM_CAP_DEBUGREGS) > 0 &&
                    Ioctl(vcpu_.get(), KVM_GET_DEBUGREGS, &dregs) == 0;
+  return Status();
 }
 
 Status KvmEngine::FetchState() {
@@ -729,7 +729,7 @@ Result<std::unique_ptr<Engine>> CreateEngine(hw::Board& board) {
 
   auto engine = std::make_unique<KvmEngine>(board, std::move(kvm.value()), std::move(vm), std::move(vcpu),
                                             static_cast<kvm_run*>(run), static_cast<size_t>(run_size));
-  engine->Configure();
+  if (Status s = engine->Configure(); !s.ok()) return s;
   return std::unique_ptr<Engine>(std::move(engine));
 }
 
