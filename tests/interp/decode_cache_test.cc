@@ -1,0 +1,128 @@
+// The decoded-instruction cache: self-modifying code, instructions that cross
+// a page, #UD for what is not implemented, and the run loop on top of it.
+#include <gtest/gtest.h>
+
+#include "accel/interp/interp_engine.h"
+#include "tests/interp/interp_test_util.h"
+
+namespace tandem::accel::interp::testing {
+namespace {
+
+using namespace x86;
+
+TEST(InterpDecode, SelfModifyingCodeSeesTheNewBytes) {
+  // 0: mov al, 1 ; 2: mov byte [0x10001], 7 ; 9: jmp 0
+  Machine m({0xB0, 0x01, 0xC6, 0x05, 0x01, 0x00, 0x01, 0x00, 0x07, 0xEB, 0xF5});
+  m.Step();
+  EXPECT_EQ(m.reg(kRax) & 0xFF, 1u);
+  m.Step(3);  // the cached "mov al, 1" was overwritten with "mov al, 7"
+  EXPECT_EQ(m.reg(kRax) & 0xFF, 7u);
+  EXPECT_EQ(m.s.rip, kCode + 2);
+}
+
+TEST(InterpDecode, WriteToTheNextInstructionInThePage) {
+  // 0: mov byte [0x10008], 0x40 (turns the following "nop" into "inc eax"); 7: nop; 8: nop
+  Machine m({0xC6, 0x05, 0x08, 0x00, 0x01, 0x00, 0x40, 0x90, 0x90, 0x90});
+  m.Step();
+  m.Step(2);
+  EXPECT_EQ(m.reg(kRax), 1u);
+}
+
+TEST(InterpDecode, DataWritesToACodePageKeepDecodes) {
+  // loop: mov [0x10100], eax; inc eax; cmp eax, 100; jne loop
+  Machine m({0xA3, 0x00, 0x01, 0x01, 0x00, 0x40, 0x83, 0xF8, 0x64, 0x75, 0xF5});
+  for (int i = 0; i < 400; ++i) m.Step();
+  EXPECT_EQ(m.reg(kRax), 100u);
+  EXPECT_EQ(m.Read(kCode + 0x100, 4), 99u);
+}
+
+TEST(InterpDecode, InstructionAcrossAPageBoundary) {
+  Machine m({});
+  const uint64_t at = kCode + 0xFFE;  // mov eax, imm32 spans 0x10FFE..0x11002
+  m.Load(at, {0xB8, 0x78, 0x56, 0x34, 0x12, 0xEB, 0xF9});  // mov eax, ..; jmp back
+  m.s.rip = at;
+  m.Step();
+  EXPECT_EQ(m.reg(kRax), 0x12345678u);
+  EXPECT_EQ(m.s.rip, at + 5);
+  EXPECT_TRUE(m.cpu->IsCodePage(0x11000));
+  m.cpu->WritePhys(0x11001, 1, 0x99);  // a write to the second page only
+  EXPECT_EQ(m.Read(0x11001, 1), 0x99u);
+  m.Step();
+  EXPECT_EQ(m.s.rip, at);
+  m.Step();
+  EXPECT_EQ(m.reg(kRax), 0x12995678u);
+}
+
+TEST(InterpDecode, FetchFaultOnTheSecondPageIsForThatPage) {
+  Machine m({}, Mode::kLong64);
+  // Remap the first 2 MiB with 4 KiB pages; leave 0x11000 not present.
+  m.Write(0x3000, 8, 0x4000 | 3);
+  for (uint64_t i = 0; i < 512; ++i) m.Write(0x4000 + i * 8, 8, i == 0x11 ? 0 : (i << 12) | 3);
+  m.Load(kCode + 0xFFE, {0x48, 0xB8, 1, 2, 3, 4, 5, 6, 7, 8});  // mov rax, imm64
+  m.s.rip = kCode + 0xFFE;
+  try {
+    m.cpu->Fetch();
+    ADD_FAILURE() << "no fault";
+  } catch (const GuestFault& f) {
+    EXPECT_EQ(f.vector, kPF);
+    EXPECT_EQ(m.s.cr2, 0x11000u);
+  }
+  // A one-byte instruction just before the hole needs no second page.
+  m.Load(kCode + 0xFFF, {0x90});
+  m.s.rip = kCode + 0xFFF;
+  EXPECT_EQ(m.cpu->Fetch().mnemonic, ZYDIS_MNEMONIC_NOP);
+}
+
+TEST(InterpDecode, UnimplementedAndUndecodableRaiseUd) {
+  for (std::vector<uint8_t> code : {std::vector<uint8_t>{0x0F, 0x28, 0xC1},  // movaps: no handler
+                                    std::vector<uint8_t>{0xF0, 0x90}}) {       // lock nop: invalid
+    Machine m(code, Mode::kReal);
+    m.Write(6 * 4, 4, 0x30000040);  // IVT[6] = 3000:0040
+    m.Step();
+    EXPECT_EQ(m.s.seg[kCs].selector, 0x3000);
+    EXPECT_EQ(m.s.rip, 0x40u);
+    EXPECT_EQ(m.Read(0x8000 - 6, 2), 0u);  // IP of the faulting instruction
+  }
+}
+
+TEST(InterpDecode, DecodesOncePerAddressAndMode) {
+  Machine m({0x90});
+  const DecodedInsn* a = &m.cpu->Fetch();
+  const DecodedInsn* b = &m.cpu->Fetch();
+  EXPECT_EQ(a, b);
+  EXPECT_EQ(a->length, 1);
+  EXPECT_TRUE(m.cpu->IsCodePage(kCode));
+  EXPECT_FALSE(m.cpu->IsCodePage(kData));
+}
+
+TEST(InterpRun, RunsUntilTheBoardStops) {
+  // mov ecx, 1000; l: inc eax; loop l; mov dx, port+1; out dx, al; jmp $
+  Machine m({0xB9, 0xE8, 0x03, 0x00, 0x00, 0x40, 0xE2, 0xFD, 0x66, 0xBA, (kTestPort + 1) & 0xFF,
+             (kTestPort + 1) >> 8, 0xEE, 0xEB, 0xFE});
+  RunOutcome out = m.cpu->Run();
+  EXPECT_EQ(out.kind, RunOutcome::Kind::kBoardStop);
+  EXPECT_EQ(m.board().exit_status(), 1000 & 0xFF);
+  EXPECT_EQ(m.reg(kRax), 1000u);
+  EXPECT_EQ(m.cpu->instructions_retired(), 1u + 2000 + 2);
+}
+
+TEST(InterpRun, EngineWrapsTheCpu) {
+  auto board = hw::Board::Create(SmallBoard());
+  ASSERT_TRUE(board.ok());
+  RecordingDevice device(**board);
+  ASSERT_TRUE((*board)->pio().Register(kTestPort, 2, &device, "test").ok());
+  std::vector<uint8_t> code = {0xB0, 0x2A, 0x66, 0xBA, (kTestPort + 1) & 0xFF, (kTestPort + 1) >> 8, 0xEE};
+  (*board)->memory().WritePhys(kCode, code.data(), code.size());
+  auto engine = CreateEngine(**board);
+  ASSERT_TRUE(engine.ok());
+  EXPECT_EQ((*engine)->name(), "interp");
+  (*engine)->SetState(Flat32State(kCode));
+  RunOutcome out = (*engine)->Run();
+  EXPECT_EQ(out.kind, RunOutcome::Kind::kBoardStop);
+  EXPECT_EQ((*board)->exit_status(), 42);
+  EXPECT_EQ((*engine)->GetState().rip, kCode + code.size());
+  EXPECT_EQ((*engine)->instructions_retired(), 3u);
+}
+
+}  // namespace
+}  // namespace tandem::accel::interp::testing
