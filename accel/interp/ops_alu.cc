@@ -1,5 +1,6 @@
 // Integer arithmetic and logic: ADD ADC SUB SBB AND OR XOR CMP TEST INC DEC
-// NEG NOT (SDM vol. 2). LOCK needs nothing more on one interpreted vCPU.
+// NEG NOT, and the BCD adjustments DAA DAS AAA AAS AAM AAD with SALC (SDM
+// vol. 2). LOCK needs nothing more on one interpreted vCPU.
 #include "accel/interp/cpu.h"
 #include "accel/interp/flags.h"
 
@@ -57,6 +58,88 @@ void Not(Cpu& cpu, const DecodedInsn& insn) {
   cpu.WriteOperand(insn, 0, ~cpu.ReadOperand(insn, 0) & SizeMask(insn.op[0].size));
 }
 
+// ---- BCD (legacy modes only; Zydis rejects them in 64-bit mode) ----
+
+using x86::kFlagAf;
+using x86::kRax;
+
+uint64_t Al(const Cpu& cpu) { return cpu.s.gpr[kRax] & 0xFF; }
+uint64_t Ah(const Cpu& cpu) { return (cpu.s.gpr[kRax] >> 8) & 0xFF; }
+
+void Daa(Cpu& cpu, const DecodedInsn&) {
+  const uint64_t old_al = Al(cpu);
+  const bool old_cf = cpu.s.rflags & kFlagCf;
+  uint64_t al = old_al;
+  uint64_t flags = 0;
+  if ((al & 0xF) > 9 || (cpu.s.rflags & kFlagAf)) {
+    al += 6;
+    if (old_cf || al > 0xFF) flags |= kFlagCf;
+    flags |= kFlagAf;
+  }
+  if (old_al > 0x99 || old_cf) {
+    al += 0x60;
+    flags |= kFlagCf;
+  } else {
+    flags &= ~kFlagCf;
+  }
+  al &= 0xFF;
+  cpu.WriteGpr(kRax, 1, al);
+  SetFlags(cpu.s, kArithFlags, flags | SzpFlags(al, 1));
+}
+
+void Das(Cpu& cpu, const DecodedInsn&) {
+  const uint64_t old_al = Al(cpu);
+  const bool old_cf = cpu.s.rflags & kFlagCf;
+  uint64_t al = old_al;
+  uint64_t flags = 0;
+  if ((al & 0xF) > 9 || (cpu.s.rflags & kFlagAf)) {
+    if (old_cf || al < 6) flags |= kFlagCf;
+    al -= 6;
+    flags |= kFlagAf;
+  }
+  if (old_al > 0x99 || old_cf) {
+    al -= 0x60;
+    flags |= kFlagCf;
+  }
+  al &= 0xFF;
+  cpu.WriteGpr(kRax, 1, al);
+  SetFlags(cpu.s, kArithFlags, flags | SzpFlags(al, 1));
+}
+
+template <bool kAdd>
+void AsciiAdjust(Cpu& cpu, const DecodedInsn&) {
+  uint64_t ax = cpu.s.gpr[kRax] & 0xFFFF;
+  uint64_t flags = 0;
+  if ((ax & 0xF) > 9 || (cpu.s.rflags & kFlagAf)) {
+    if (kAdd) {
+      ax += 0x106;
+    } else {
+      ax = ((ax - 6) & 0xFF) | ((((ax >> 8) - 1) & 0xFF) << 8);
+    }
+    flags = kFlagAf | kFlagCf;
+  }
+  ax = (ax & 0xFF00) | (ax & 0x0F);
+  cpu.WriteGpr(kRax, 2, ax);
+  SetFlags(cpu.s, kArithFlags, flags | SzpFlags(ax & 0xFF, 1));
+}
+
+void Aam(Cpu& cpu, const DecodedInsn& insn) {
+  const uint64_t base = insn.op[0].imm & 0xFF;
+  if (base == 0) Raise(x86::kDE);
+  const uint64_t al = Al(cpu);
+  const uint64_t r = al % base;
+  cpu.WriteGpr(kRax, 2, ((al / base) << 8) | r);
+  SetFlags(cpu.s, kArithFlags, SzpFlags(r, 1));
+}
+
+void Aad(Cpu& cpu, const DecodedInsn& insn) {
+  const uint64_t r = (Al(cpu) + Ah(cpu) * (insn.op[0].imm & 0xFF)) & 0xFF;
+  cpu.WriteGpr(kRax, 2, r);
+  SetFlags(cpu.s, kArithFlags, SzpFlags(r, 1));
+}
+
+void Salc(Cpu& cpu, const DecodedInsn&) { cpu.WriteGpr(kRax, 1, (cpu.s.rflags & kFlagCf) ? 0xFF : 0); }
+
 }  // namespace
 
 void RegisterAluHandlers(HandlerTable& t) {
@@ -73,6 +156,13 @@ void RegisterAluHandlers(HandlerTable& t) {
   t[ZYDIS_MNEMONIC_DEC] = IncDec<false>;
   t[ZYDIS_MNEMONIC_NEG] = Neg;
   t[ZYDIS_MNEMONIC_NOT] = Not;
+  t[ZYDIS_MNEMONIC_DAA] = Daa;
+  t[ZYDIS_MNEMONIC_DAS] = Das;
+  t[ZYDIS_MNEMONIC_AAA] = AsciiAdjust<true>;
+  t[ZYDIS_MNEMONIC_AAS] = AsciiAdjust<false>;
+  t[ZYDIS_MNEMONIC_AAM] = Aam;
+  t[ZYDIS_MNEMONIC_AAD] = Aad;
+  t[ZYDIS_MNEMONIC_SALC] = Salc;
 }
 
 }  // namespace tandem::accel::interp

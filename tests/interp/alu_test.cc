@@ -118,6 +118,24 @@ TEST(InterpAlu, MemoryDestination) {
   EXPECT_EQ(m.Read(kData, 4), 16u);
 }
 
+TEST(InterpAlu, DecimalAdjust) {
+  auto o = Run1({0x27}, 0x0F, 0);  // daa: 0x0F -> 0x15
+  EXPECT_EQ(o.rax, 0x15u);
+  EXPECT_EQ(o.flags & (kFlagAf | kFlagCf), kFlagAf);
+  o = Run1({0x27}, 0x9A, 0);  // daa: 0x9A -> 0x00, CF
+  EXPECT_EQ(o.rax, 0x00u);
+  EXPECT_TRUE(o.flags & kFlagCf);
+  o = Run1({0x2F}, 0x0F, 0);  // das: 0x0F -> 0x09
+  EXPECT_EQ(o.rax, 0x09u);
+  o = Run1({0x37}, 0x000B, 0);  // aaa: AX 0x000B -> 0x0101
+  EXPECT_EQ(o.rax, 0x0101u);
+  EXPECT_TRUE(o.flags & kFlagCf);
+  o = Run1({0xD4, 0x0A}, 0x4F, 0);  // aam: 79 -> AH 7, AL 9
+  EXPECT_EQ(o.rax, 0x0709u);
+  o = Run1({0xD5, 0x0A}, 0x0709, 0);  // aad: -> 79
+  EXPECT_EQ(o.rax, 79u);
+}
+
 TEST(InterpShift, ShiftsByOneClAndImmediate) {
   auto o = Run1({0xD1, 0xE0}, 0x80000001, 0);  // shl eax, 1
   EXPECT_EQ(o.rax, 2u);
