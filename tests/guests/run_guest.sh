@@ -1,0 +1,170 @@
+#!/usr/bin/env bash
+# Runs one NASM guest on every engine and checks it:
+#   - tandem exits with status 1 (the guest wrote 0 to the debug-exit port),
+#   - the COM1 transcript equals the checked-in expected transcript, byte for byte,
+#   - the transcripts and the final CPU states (--dump-state) of the engines match.
+#
+# Usage: run_guest.sh TANDEM IMAGE EXPECTED_FILE [--reboot] [extra tandem args...]
+#   IMAGE ending in .elf is booted with --kernel (Multiboot), anything else
+#   with --bios. --reboot (the harness's own flag) runs without --no-reboot,
+#   for guests that reset the machine on purpose.
+#
+# Environment:
+#   TANDEM_GUEST_ENGINES   engines to run (default "interp kvm")
+#   TANDEM_GUEST_OUT       where transcripts/states go (default ./guest-out/NAME)
+#   TANDEM_GUEST_UPDATE=1  write EXPECTED_FILE from the run when all engines
+#                          agree (read the result before committing it!)
+#
+# Exit status: 0 pass; 1 failure; 77 skip (an engine is unavailable here, so
+# engine parity was not checked: reported loudly on stderr).
+set -u
+
+if [ $# -lt 3 ]; then
+  echo "usage: $0 TANDEM IMAGE EXPECTED_FILE [--reboot] [tandem args...]" >&2
+  exit 1
+fi
+tandem=$1 image=$2 expected=$3
+shift 3
+reboot=0
+extra=()
+for arg in "$@"; do
+  if [ "$arg" = --reboot ]; then reboot=1; else extra+=("$arg"); fi
+done
+
+name=$(basename "$expected" .txt)
+engines=${TANDEM_GUEST_ENGINES:-"interp kvm"}
+out=${TANDEM_GUEST_OUT:-$PWD/guest-out/$name}
+mkdir -p "$out"
+case "$image" in
+  *.elf) boot=(--kernel "$image") ;;
+  *) boot=(--bios "$image") ;;
+esac
+[ $reboot -eq 1 ] || boot+=(--no-reboot)
+
+failed=0
+skipped=()
+ran=()
+
+fail() {
+  echo "FAIL: guest.$name: $*" >&2
+  failed=1
+}
+
+# Prints where two files first differ: byte offset, line number, both lines.
+show_difference() {  # what_a file_a what_b file_b
+  local msg line
+  msg=$(cmp -- "$2" "$4" 2>&1)
+  echo "  $msg" >&2
+  line=$(printf '%s\n' "$msg" | sed -n 's/.*line \([0-9]*\).*/\1/p' | head -n1)
+  if [ -n "$line" ]; then
+    printf '  line %s of %s: %s\n' "$line" "$1" "$(sed -n "${line}{p;q}" "$2" | cat -A)" >&2
+    printf '  line %s of %s: %s\n' "$line" "$3" "$(sed -n "${line}{p;q}" "$4" | cat -A)" >&2
+  fi
+}
+
+# Which engines does this machine offer? (`tandem accels`: NAME available|unavailable ...)
+accels=$("$tandem" accels 2>&1)
+accels_status=$?
+
+for engine in $engines; do
+  info=$(printf '%s\n' "$accels" | awk -v e="$engine" '$1 == e')
+  if [ $accels_status -ne 0 ] || [ "$(printf '%s\n' "$info" | awk '{print $2}')" != available ]; then
+    echo "*** SKIPPED: guest.$name on $engine: engine unavailable here: ${info:-$accels}" >&2
+    skipped+=("$engine")
+    continue
+  fi
+  transcript=$out/transcript.$engine
+  state=$out/state.$engine
+  rm -f "$transcript" "$state"
+  "$tandem" run --accel "$engine" "${boot[@]}" --serial "file:$transcript" --timeout 60 \
+    --dump-state "$state" "${extra[@]}" 2>"$out/stderr.$engine"
+  status=$?
+  ran+=("$engine")
+  if [ $status -ne 1 ]; then
+    case $status in
+      0) why="the guest reset or triple-faulted (--no-reboot)" ;;
+      2) why="tandem refused the input" ;;
+      124) why="timeout after 60 s" ;;
+      255) why="guest code 7Fh: unexpected interrupt or exception" ;;
+      *) if [ $((status & 1)) -eq 1 ]; then
+           why=$(printf 'guest failure code %02Xh' $((status >> 1)))
+         else
+           why="engine error"
+         fi ;;
+    esac
+    fail "$engine: exit status $status, expected 1 ($why)"
+    if [ -s "$out/stderr.$engine" ]; then
+      echo "  stderr ($engine):" >&2
+      sed 's/^/    /' "$out/stderr.$engine" | tail -n 30 >&2
+    fi
+    if [ -f "$transcript" ]; then
+      echo "  transcript ($engine), last lines:" >&2
+      tail -n 10 "$transcript" | sed 's/^/    /' >&2
+    fi
+  fi
+  if [ ! -f "$transcript" ]; then
+    fail "$engine: no transcript written"
+    continue
+  fi
+  if [ "${TANDEM_GUEST_UPDATE:-0}" != 1 ]; then
+    if [ ! -f "$expected" ]; then
+      fail "$engine: no expected transcript $expected (review $transcript, then copy it there)"
+    elif ! cmp -s "$expected" "$transcript"; then
+      fail "$engine: transcript differs from $expected"
+      show_difference expected "$expected" "$engine" "$transcript"
+    fi
+  fi
+done
+
+# Engine parity: transcripts and final CPU states.
+if [ ${#ran[@]} -ge 2 ]; then
+  first=${ran[0]}
+  for engine in "${ran[@]:1}"; do
+    if [ -f "$out/transcript.$first" ] && [ -f "$out/transcript.$engine" ] &&
+       ! cmp -s "$out/transcript.$first" "$out/transcript.$engine"; then
+      fail "transcripts differ between $first and $engine"
+      show_difference "$first" "$out/transcript.$first" "$engine" "$out/transcript.$engine"
+    fi
+    if [ ! -f "$out/state.$first" ] || [ ! -f "$out/state.$engine" ]; then
+      fail "no --dump-state file from $first or $engine"
+      continue
+    fi
+    # GPRs, RIP, RFLAGS, control registers, EFER, segment selectors and bases.
+    diffs=$(awk -F= -v a="$first" -v b="$engine" '
+      function wanted(n) {
+        return n ~ /^(r[a-d]x|r[sd]i|r[sb]p|r[0-9]+|rip|rflags|cr[034]|efer|[c-gs]s\.(sel|base))$/
+      }
+      FNR == 1 { file++ }
+      file == 1 && wanted($1) { va[$1] = $2; order[++n] = $1 }
+      file == 2 && wanted($1) { vb[$1] = $2; if (!($1 in va)) order[++n] = $1 }
+      END {
+        if (n == 0) print "  no comparable fields (rax=, rip=, ...) in the state files"
+        for (i = 1; i <= n; i++) {
+          k = order[i]
+          if (!(k in va)) printf "  %s: missing on %s, %s on %s\n", k, a, vb[k], b
+          else if (!(k in vb)) printf "  %s: %s on %s, missing on %s\n", k, va[k], a, b
+          else if (va[k] != vb[k]) printf "  %s: %s on %s, %s on %s\n", k, va[k], a, vb[k], b
+        }
+      }' "$out/state.$first" "$out/state.$engine")
+    if [ -n "$diffs" ]; then
+      fail "final CPU state differs between $first and $engine"
+      printf '%s\n' "$diffs" >&2
+    fi
+  done
+fi
+
+if [ "${TANDEM_GUEST_UPDATE:-0}" = 1 ] && [ $failed -eq 0 ] && [ ${#ran[@]} -ge 1 ]; then
+  cp "$out/transcript.${ran[0]}" "$expected"
+  echo "guest.$name: wrote $expected from the ${ran[0]} transcript; read it before committing" >&2
+fi
+
+if [ $failed -ne 0 ]; then
+  echo "guest.$name: FAILED (outputs in $out)" >&2
+  exit 1
+fi
+if [ ${#skipped[@]} -ne 0 ]; then
+  echo "*** guest.$name: passed on ${ran[*]:-no engine}; SKIPPED on ${skipped[*]}: engine parity NOT checked" >&2
+  exit 77
+fi
+echo "guest.$name: passed on ${ran[*]}, transcripts and final states identical"
+exit 0
