@@ -17,6 +17,11 @@ inline constexpr uint64_t kBiosAliasStart = 0xE0000;     // last 128 KiB of ROM
 inline constexpr uint64_t kBiosAliasSize = 0x20000;
 inline constexpr uint64_t kHighMemoryStart = 0x100000;   // 1 MiB
 inline constexpr uint64_t kMmioHoleStart = 0xC0000000;   // RAM below 4 GiB ends here at most
+// MP/ACPI tables written by the loaders for direct boots (no BIOS ROM there);
+// Linux scans 0xF0000-0xFFFFF (MP spec 1.4 4.0, ACPI 6.4 5.2.5.1). The e820
+// map reserves this range.
+inline constexpr uint64_t kFirmwareTablesStart = 0xF0000;
+inline constexpr uint64_t kFirmwareTablesSize = 0x10000;
 inline constexpr uint64_t kIoApicBase = 0xFEC00000;
 inline constexpr uint64_t kIoApicSize = 0x1000;
 inline constexpr uint64_t kLapicBase = 0xFEE00000;
@@ -42,6 +47,7 @@ inline constexpr uint16_t kSystemControlAPort = 0x92;  // A20, fast reset
 inline constexpr uint16_t kDebugExitPort = 0xF4;     // QEMU isa-debug-exit
 inline constexpr uint16_t kCom1Port = 0x3F8;         // 8 ports
 inline constexpr uint16_t kDebugConsolePort = 0x402; // QEMU/Bochs debugcon
+inline constexpr uint16_t kAcpiPmPort = 0x600;       // PM1a event/control, PM timer (QEMU's PIIX4 base)
 
 // --- IRQ lines on the i8259 pair -------------------------------------------
 inline constexpr int kPitIrq = 0;
@@ -50,6 +56,17 @@ inline constexpr int kCascadeIrq = 2;
 inline constexpr int kCom1Irq = 4;
 inline constexpr int kRtcIrq = 8;
 inline constexpr int kMouseIrq = 12;
+inline constexpr int kSciIrq = 9;  // ACPI SCI
+
+// --- The I/O APIC -------------------------------------------------------------
+// APIC IDs: the one CPU is 0, the I/O APIC 1 (IDs share one APIC bus).
+inline constexpr uint8_t kBspApicId = 0;
+inline constexpr uint8_t kIoApicId = 1;
+inline constexpr int kIoApicPins = 24;
+// Every ISA IRQ also reaches the I/O APIC: identity, except the PIT's IRQ0 on
+// pin 2 (the interrupt source override of PC firmware; pin 0 is the 8259's
+// INTR on real boards and unconnected here).
+inline constexpr int IoApicPinForIsaIrq(int irq) { return irq == kPitIrq ? 2 : irq; }
 
 // --- Clocks -----------------------------------------------------------------
 inline constexpr uint64_t kPitFrequencyHz = 1193182;
