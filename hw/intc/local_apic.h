@@ -1,0 +1,147 @@
+// The local APIC of tandem's one CPU in xAPIC mode (Intel SDM vol. 3A ch. 10),
+// as an MMIO device at IA32_APIC_BASE (offsets are register offsets). It also
+// models the path from the i8259's INTR through LINT0 in virtual wire mode,
+// so the board hands engines this one InterruptSource.
+//
+// Model choices (documented here because the SDM leaves them open):
+// - Version register 0x00050014: integrated APIC version 0x14, max LVT entry 5
+//   (six LVTs: timer, thermal, perf, LINT0, LINT1, error; no CMCI), no EOI
+//   broadcast suppression.
+// - The timer counts at 1 GHz before the divider: one tick per clock
+//   nanosecond. One-shot and periodic modes; TSC-deadline is not offered
+//   (CPUID.1:ECX[24] stays clear, LVT timer bit 18 is reserved).
+// - LVTs reset masked (SDM 10.12.5.1). While the APIC is software-disabled
+//   (SVR bit 8 clear) or hardware-disabled (IA32_APIC_BASE bit 11 clear), the
+//   i8259's INTR goes straight to the CPU, so a PIC-only guest never notices
+//   the APIC; once enabled, the PIC reaches the CPU only through an unmasked
+//   LINT0 in ExtINT mode.
+// - Only one CPU exists: INIT, SIPI, SMI and NMI IPIs and NMI LVTs are logged
+//   once and dropped (the InterruptSource interface has no NMI).
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <functional>
+
+#include "hw/clock.h"
+#include "hw/io_device.h"
+#include "hw/irq.h"
+
+namespace tandem::hw {
+
+class LocalApic final : public IoDevice, public InterruptSource, public TimedDevice {
+ public:
+  // Register offsets in the 4 KiB page (SDM vol. 3A table 10-1).
+  static constexpr uint64_t kId = 0x20, kVersion = 0x30, kTpr = 0x80, kApr = 0x90, kPpr = 0xA0,
+                            kEoi = 0xB0, kRrd = 0xC0, kLdr = 0xD0, kDfr = 0xE0, kSvr = 0xF0,
+                            kIsr = 0x100, kTmr = 0x180, kIrr = 0x200, kEsr = 0x280, kIcrLow = 0x300,
+                            kIcrHigh = 0x310, kLvtTimer = 0x320, kLvtThermal = 0x330,
+                            kLvtPerf = 0x340, kLvtLint0 = 0x350, kLvtLint1 = 0x360,
+                            kLvtError = 0x370, kTimerInitial = 0x380, kTimerCurrent = 0x390,
+                            kTimerDivide = 0x3E0;
+  static constexpr uint32_t kVersionValue = 0x00050014;
+  static constexpr uint64_t kDefaultBase = 0xFEE00000;
+  // IA32_APIC_BASE bits (SDM vol. 3A 10.4.4).
+  static constexpr uint64_t kBaseBsp = 1u << 8, kBaseEnable = 1u << 11;
+
+  // ext_int: the i8259 pair behind LINT0. The clock drives the timer.
+  LocalApic(const Clock& clock, InterruptSource& ext_int);
+  LocalApic(const LocalApic&) = delete;
+  LocalApic& operator=(const LocalApic&) = delete;
+
+  uint64_t Read(uint64_t offset, unsigned size) override;
+  void Write(uint64_t offset, unsigned size, uint64_t value) override;
+
+  // Highest pending interrupt: a fixed interrupt in the IRR above the PPR's
+  // priority class, else the PIC's through LINT0 (or directly when disabled).
+  bool HasPendingInterrupt() override;
+  // INTA: moves the IRR vector to the ISR, or runs the PIC's INTA cycle.
+  uint8_t AcknowledgeInterrupt() override;
+
+  void AdvanceTo(uint64_t now_ns) override;
+  uint64_t NextDeadlineNs() const override;
+
+  // An interrupt message (IOAPIC redirection, IPI, local source). Vectors
+  // below 16 are illegal: they set ESR bit 6 and are dropped.
+  void AcceptInterrupt(uint8_t vector, bool level);
+  // Whether an interrupt message addressed to dest (physical APIC ID or
+  // logical MDA) reaches this APIC.
+  bool MatchesDestination(uint8_t dest, bool logical) const;
+  // Called with the vector when the guest EOIs a level-triggered interrupt
+  // (the IOAPIC clears its remote IRR).
+  void SetEoiCallback(std::function<void(uint8_t vector)> callback) { on_eoi_ = std::move(callback); }
+
+  // Engine links. CR8 is TPR[7:4]: MOV to CR8 calls set_tpr(cr8 << 4) and MOV
+  // from CR8 reads tpr() >> 4. WRMSR IA32_APIC_BASE calls SetApicBase()
+  // (bit 11 disables the APIC; relocation is not supported and logged once).
+  uint8_t tpr() const { return tpr_; }
+  void set_tpr(uint8_t value) { tpr_ = value; }
+  void SetApicBase(uint64_t msr);
+  uint64_t apic_base() const { return apic_base_; }
+
+  // Diagnostics and tests.
+  uint8_t ppr() const;
+  bool software_enabled() const { return svr_ & kSvrEnable; }
+  bool hardware_enabled() const { return apic_base_ & kBaseEnable; }
+  bool irr(uint8_t vector) const { return Test(irr_, vector); }
+  bool isr(uint8_t vector) const { return Test(isr_, vector); }
+  bool tmr(uint8_t vector) const { return Test(tmr_, vector); }
+
+  // INIT / power-on state (SDM vol. 3A 10.4.7.1); IA32_APIC_BASE returns to
+  // its reset value.
+  void Reset();
+
+ private:
+  using Bits = std::array<uint32_t, 8>;
+  static constexpr uint32_t kSvrEnable = 1u << 8;
+  static constexpr uint32_t kLvtMask = 1u << 16;
+  static constexpr int kLvtCount = 6;  // timer, thermal, perf, LINT0, LINT1, error
+  enum Lvt { kTimer, kThermal, kPerf, kLint0, kLint1, kError };
+
+  static bool Test(const Bits& b, uint8_t v) { return b[v >> 5] & (1u << (v & 31)); }
+  static void Set(Bits& b, uint8_t v) { b[v >> 5] |= 1u << (v & 31); }
+  static void Clear(Bits& b, uint8_t v) { b[v >> 5] &= ~(1u << (v & 31)); }
+  static int Highest(const Bits& b);  // -1 when empty
+
+  bool enabled() const { return hardware_enabled() && software_enabled(); }
+  // The PIC reaches the CPU: directly when the APIC is off, else via LINT0 ExtINT.
+  bool PicConnected() const;
+  int DeliverableVector() const;  // highest IRR vector above PPR, or -1
+  uint32_t ReadRegister(uint64_t reg);
+  void WriteRegister(uint64_t reg, uint32_t value);
+  void WriteLvt(int index, uint32_t value);
+  void SendIpi();
+  void Eoi();
+  void SignalError(uint32_t bits);
+  // Timer: ticks are clock nanoseconds divided by the divide configuration.
+  unsigned TimerShift() const;
+  uint32_t CurrentCount() const;
+  void StartTimer(uint64_t now_ns);
+  bool TimerPeriodic() const { return lvt_[kTimer] & (1u << 17); }
+
+  const Clock& clock_;
+  InterruptSource& ext_int_;
+  std::function<void(uint8_t)> on_eoi_;
+
+  uint64_t apic_base_ = kDefaultBase | kBaseBsp | kBaseEnable;
+  uint8_t id_ = 0;
+  uint8_t tpr_ = 0;
+  uint32_t ldr_ = 0;
+  uint32_t dfr_ = 0xFFFFFFFF;
+  uint32_t svr_ = 0xFF;
+  Bits isr_{}, tmr_{}, irr_{};
+  uint32_t esr_ = 0;          // what ESR reads: errors latched at the last ESR write
+  uint32_t esr_pending_ = 0;  // errors since then
+  uint32_t icr_low_ = 0, icr_high_ = 0;
+  std::array<uint32_t, kLvtCount> lvt_{};
+  uint32_t timer_initial_ = 0;
+  uint32_t timer_divide_ = 0;     // the register's bits 0, 1 and 3
+  uint64_t timer_start_ns_ = 0;   // when the current count was last loaded
+  uint64_t timer_deadline_ns_ = kNoDeadline;  // next expiry, or none
+  bool logged_ipi_ = false;
+  bool logged_nmi_ = false;
+  bool logged_relocation_ = false;
+  bool logged_lvt_mode_ = false;
+};
+
+}  // namespace tandem::hw
