@@ -80,8 +80,15 @@ for engine in $engines; do
     --dump-state "$state" "${extra[@]}" 2>"$out/stderr.$engine"
   status=$?
   ran+=("$engine")
+  # Status 1 is also tandem's "engine error"; its message tells them apart.
+  engine_error=$(grep -m1 -E 'engine error|tandem: .*(failed|error)' "$out/stderr.$engine")
+  if [ $status -eq 1 ] && [ -n "$engine_error" ]; then
+    status=-1
+  fi
   if [ $status -ne 1 ]; then
+    # (v << 1) | 1 is the guest's exit code v; 0 reset, 2 bad input, 124 timeout.
     case $status in
+      -1) why="an engine error, not the guest's exit: $engine_error" ; status=1 ;;
       0) why="the guest reset or triple-faulted (--no-reboot)" ;;
       2) why="tandem refused the input" ;;
       124) why="timeout after 60 s" ;;
@@ -125,8 +132,12 @@ if [ ${#ran[@]} -ge 2 ]; then
       fail "transcripts differ between $first and $engine"
       show_difference "$first" "$out/transcript.$first" "$engine" "$out/transcript.$engine"
     fi
-    if [ ! -f "$out/state.$first" ] || [ ! -f "$out/state.$engine" ]; then
-      fail "no --dump-state file from $first or $engine"
+    missing=""
+    for e in "$first" "$engine"; do
+      [ -f "$out/state.$e" ] || missing+=" $e"
+    done
+    if [ -n "$missing" ]; then
+      fail "no --dump-state file from$missing: final states not compared"
       continue
     fi
     # GPRs, RIP, RFLAGS, control registers, EFER, segment selectors and bases.
