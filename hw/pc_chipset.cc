@@ -15,11 +15,14 @@ constexpr uint8_t kEquipmentFpu = 0x02;
 PcChipset::PcChipset(PcChipsetConfig config)
     : config_(std::move(config)),
       clock_(config_.clock ? *config_.clock : static_cast<const Clock&>(host_clock_)),
-      com1_(config_.serial_out ? *config_.serial_out : null_sink_, pic_.Input(layout::kCom1Irq)),
-      pit_(clock_, pic_.Input(layout::kPitIrq)),
+      lapic_(clock_, pic_),
+      ioapic_(lapic_, layout::kIoApicId),
+      isa_irqs_(MakeIsaIrqs()),
+      com1_(config_.serial_out ? *config_.serial_out : null_sink_, isa_irqs_[layout::kCom1Irq]),
+      pit_(clock_, isa_irqs_[layout::kPitIrq]),
       system_control_b_(clock_, pit_),
-      rtc_(clock_, pic_.Input(layout::kRtcIrq), config_.wall_clock),
-      kbc_(pic_.Input(layout::kKeyboardIrq), pic_.Input(layout::kMouseIrq),
+      rtc_(clock_, isa_irqs_[layout::kRtcIrq], config_.wall_clock),
+      kbc_(isa_irqs_[layout::kKeyboardIrq], isa_irqs_[layout::kMouseIrq],
            I8042::Callbacks{[this] { RequestReset(); }, [this](bool) { UpdateA20(); }}),
       kbc_data_(kbc_, I8042::kDataOffset),
       kbc_command_(kbc_, I8042::kCommandOffset),
@@ -28,6 +31,7 @@ PcChipset::PcChipset(PcChipsetConfig config)
       }),
       debugcon_(config_.debugcon_out ? *config_.debugcon_out : null_sink_),
       system_control_a_([this] { RequestReset(); }, [this](bool) { UpdateA20(); }) {
+  lapic_.SetEoiCallback([this](uint8_t vector) { ioapic_.EndOfInterrupt(vector); });
   rtc_.SetMemorySize(config_.ram_below_4g, config_.ram_above_4g);
   rtc_.set_cmos(kCmosEquipment, kEquipmentFpu);
   a20_ = kbc_.a20_enabled() || system_control_a_.a20_enabled();
@@ -62,6 +66,22 @@ Status PcChipset::Attach(Bus& pio) {
   return Status();
 }
 
+// ISA IRQ n drives i8259 input n and I/O APIC pin IoApicPinForIsaIrq(n); the
+// cascade IRQ2 (a device on it reaches the slave's IRQ9) only the i8259.
+std::array<PcChipset::SplitIrqLine, 16> PcChipset::MakeIsaIrqs() {
+  std::array<SplitIrqLine, 16> lines;
+  for (int irq = 0; irq < 16; ++irq) {
+    IrqLine* pin = irq == layout::kCascadeIrq ? nullptr : &ioapic_.Input(layout::IoApicPinForIsaIrq(irq));
+    lines[irq] = SplitIrqLine(&pic_.Input(irq), pin);
+  }
+  return lines;
+}
+
+Status PcChipset::AttachMmio(Bus& mmio) {
+  if (Status s = mmio.Register(layout::kLapicBase, layout::kLapicSize, &lapic_, "local APIC"); !s.ok()) return s;
+  return mmio.Register(layout::kIoApicBase, layout::kIoApicSize, &ioapic_, "I/O APIC");
+}
+
 void PcChipset::RequestReset() {
   if (config_.request_reset) config_.request_reset();
 }
@@ -75,6 +95,8 @@ void PcChipset::UpdateA20() {
 
 void PcChipset::Reset() {
   pic_.Reset();
+  lapic_.Reset();
+  ioapic_.Reset();
   pit_.Reset();
   system_control_b_.Reset();
   com1_.Reset();

@@ -3,6 +3,7 @@
 // hw/pc_layout.h, that spells their port and IRQ numbers.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <vector>
@@ -13,6 +14,8 @@
 #include "hw/clock.h"
 #include "hw/input/i8042.h"
 #include "hw/intc/i8259.h"
+#include "hw/intc/ioapic.h"
+#include "hw/intc/local_apic.h"
 #include "hw/irq.h"
 #include "hw/misc/debug_ports.h"
 #include "hw/misc/system_control_a.h"
@@ -48,13 +51,19 @@ class PcChipset {
   // lines are connected at construction.
   Status Attach(Bus& pio);
 
-  // The i8259 pair: what an engine polls and acknowledges.
-  InterruptSource& interrupts() { return pic_; }
+  // Maps the local APIC and the I/O APIC on the MMIO bus.
+  Status AttachMmio(Bus& mmio);
+
+  // What an engine polls and acknowledges: the local APIC, which passes the
+  // i8259 pair's INTR through (LINT0 ExtINT, or directly while disabled).
+  InterruptSource& interrupts() { return lapic_; }
   // Devices the board must AdvanceTo() when their NextDeadlineNs() passes.
-  std::vector<TimedDevice*> timed_devices() { return {&pit_, &rtc_}; }
+  std::vector<TimedDevice*> timed_devices() { return {&pit_, &rtc_, &lapic_}; }
 
   Uart16550& com1() { return com1_; }
   I8259Pair& pic() { return pic_; }
+  LocalApic& lapic() { return lapic_; }
+  IoApic& ioapic() { return ioapic_; }
   I8254& pit() { return pit_; }
   Mc146818& rtc() { return rtc_; }
   I8042& keyboard_controller() { return kbc_; }
@@ -86,6 +95,22 @@ class PcChipset {
     uint64_t offset_;
   };
 
+  // An ISA IRQ wire reaching both the i8259 input and its I/O APIC pin.
+  class SplitIrqLine final : public IrqLine {
+   public:
+    SplitIrqLine() = default;
+    SplitIrqLine(IrqLine* a, IrqLine* b) : a_(a), b_(b) {}
+    void SetLevel(bool high) override {
+      if (a_) a_->SetLevel(high);
+      if (b_) b_->SetLevel(high);
+    }
+
+   private:
+    IrqLine* a_ = nullptr;
+    IrqLine* b_ = nullptr;
+  };
+
+  std::array<SplitIrqLine, 16> MakeIsaIrqs();
   void RequestReset();
   void UpdateA20();
 
@@ -95,6 +120,9 @@ class PcChipset {
   const Clock& clock_;
 
   I8259Pair pic_;
+  LocalApic lapic_;
+  IoApic ioapic_;
+  std::array<SplitIrqLine, 16> isa_irqs_;  // devices raise these
   Uart16550 com1_;
   I8254 pit_;
   SystemControlB system_control_b_;
