@@ -38,6 +38,7 @@ Status Board::Wire() {
   chipset.ram_above_4g = memory_.map().ram_above_4g();
   chipset_ = std::make_unique<PcChipset>(std::move(chipset));
   if (Status s = chipset_->Attach(pio_); !s.ok()) return s;
+  if (Status s = chipset_->AttachMmio(mmio_); !s.ok()) return s;
   timed_ = chipset_->timed_devices();
   serial_in_open_ = config_.serial_in_fd >= 0;
   return Status();
