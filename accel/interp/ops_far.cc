@@ -185,7 +185,7 @@ void Iret(Cpu& cpu, const DecodedInsn& insn) {
   cpu.next_rip = Returns64(s, cs) ? ip : ip & OperandMask(w * 8);
 }
 
-// MOV/POP SS and LSS paths all load through LoadSegment.
+// The segment register LDS/LES/LFS/LGS/LSS loads.
 int LoadFarPointerSeg(ZydisMnemonic m) {
   switch (m) {
     case ZYDIS_MNEMONIC_LDS: return kDs;
