@@ -180,6 +180,7 @@ void RegisterStringHandlers(HandlerTable& table);
 void RegisterControlHandlers(HandlerTable& table);
 void RegisterIoHandlers(HandlerTable& table);
 void RegisterFlagHandlers(HandlerTable& table);
+void RegisterFpuStateHandlers(HandlerTable& table);  // ops_fpu_state.cc: FNINIT, FXSAVE, LDMXCSR, ...
 void RegisterSystemHandlers(HandlerTable& table);
 void RegisterFarHandlers(HandlerTable& table);
 

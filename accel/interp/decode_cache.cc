@@ -179,6 +179,7 @@ Cpu::DecodeCache::DecodeCache(hw::Board& board) {
   RegisterControlHandlers(table);
   RegisterIoHandlers(table);
   RegisterFlagHandlers(table);
+  RegisterFpuStateHandlers(table);
   core = table;
   RegisterSystemHandlers(table);
   RegisterFarHandlers(table);
