@@ -50,6 +50,12 @@ fail() {
   failed=1
 }
 
+# Line N of a file, quoted, with tabs and carriage returns made visible.
+show_line() {  # N file
+  awk -v n="$1" 'NR == n { s = $0; gsub(/\t/, "\\t", s); gsub(/\r/, "\\r", s); print "\"" s "\""; found = 1; exit }
+                 END { if (!found) print "(none: the file ends before it)" }' "$2"
+}
+
 # Prints where two files first differ: byte offset, line number, both lines.
 show_difference() {  # what_a file_a what_b file_b
   local msg line
@@ -57,8 +63,8 @@ show_difference() {  # what_a file_a what_b file_b
   echo "  $msg" >&2
   line=$(printf '%s\n' "$msg" | sed -n 's/.*line \([0-9]*\).*/\1/p' | head -n1)
   if [ -n "$line" ]; then
-    printf '  line %s of %s: %s\n' "$line" "$1" "$(sed -n "${line}{p;q}" "$2" | cat -A)" >&2
-    printf '  line %s of %s: %s\n' "$line" "$3" "$(sed -n "${line}{p;q}" "$4" | cat -A)" >&2
+    printf '  line %s of %s: %s\n' "$line" "$1" "$(show_line "$line" "$2")" >&2
+    printf '  line %s of %s: %s\n' "$line" "$3" "$(show_line "$line" "$4")" >&2
   fi
 }
 
