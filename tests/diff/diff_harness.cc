@@ -1,0 +1,603 @@
+// The differential harness: native runner (asmjit wrapper in an RWX page),
+// guest runner (a 16 MiB board in 64-bit long mode on the interpreter),
+// input generation, comparison and the per-form summary.
+#include "tests/diff/diff_harness.h"
+
+#include <Zydis/Zydis.h>
+#include <sys/mman.h>
+
+#include <cinttypes>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <stdexcept>
+
+#include "accel/interp/interp_engine.h"
+#include "hw/board.h"
+#include "hw/io_device.h"
+
+namespace tandem::difftest {
+
+namespace x = asmjit::x86;
+
+// ---------------------------------------------------------------- random
+
+namespace {
+uint64_t SplitMix(uint64_t& x) {
+  uint64_t z = (x += 0x9E3779B97F4A7C15ull);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+uint64_t Rotl(uint64_t v, int k) { return (v << k) | (v >> (64 - k)); }
+}  // namespace
+
+Rng::Rng(uint64_t seed) {
+  for (auto& w : s_) w = SplitMix(seed);
+}
+
+uint64_t Rng::Next() {
+  uint64_t r = Rotl(s_[1] * 5, 7) * 9;
+  uint64_t t = s_[1] << 17;
+  s_[2] ^= s_[0];
+  s_[3] ^= s_[1];
+  s_[1] ^= s_[2];
+  s_[0] ^= s_[3];
+  s_[2] ^= t;
+  s_[3] = Rotl(s_[3], 45);
+  return r;
+}
+
+uint64_t RandomValue(Rng& rng) {
+  uint64_t pick = rng.Below(16);
+  if (pick < 7) return rng.Next();
+  if (pick == 14) return rng.Below(140);
+  if (pick == 15) return 0 - rng.Below(140);
+  unsigned bits = 8u << rng.Below(4);
+  uint64_t m = WidthMask(bits);
+  uint64_t sign = 1ull << (bits - 1);
+  const uint64_t edges[] = {0, 1, 2, m, m - 1, sign - 1, sign, sign + 1, 0x0F, 0x10, 0x7F, 0x80, 0xFF, 1ull << rng.Below(bits), rng.Next()};
+  uint64_t v = edges[rng.Below(std::size(edges))] & m;
+  if (rng.Next() & 1) v |= rng.Next() & ~m;  // junk above the operand
+  return v;
+}
+
+// ---------------------------------------------------------------- operands
+
+namespace {
+uint8_t* HostBuffer() {
+  static uint8_t* buffer = [] {
+    void* p = mmap(nullptr, 2 * 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) throw std::runtime_error("mmap for the diff buffer failed");
+    return static_cast<uint8_t*>(p);
+  }();
+  return buffer;
+}
+}  // namespace
+
+uint64_t MemBase() { return reinterpret_cast<uint64_t>(HostBuffer()); }
+
+asmjit::Operand Opnd::ToAsm() const {
+  if (mem) return x::ptr(x::rbx, kMemDisp, bits / 8);
+  switch (bits) {
+    case 8: return high8 ? asmjit::Operand(x::gpb_hi(reg)) : asmjit::Operand(x::gpb_lo(reg));
+    case 16: return x::gpw(reg);
+    case 32: return x::gpd(reg);
+    default: return x::gpq(reg);
+  }
+}
+
+std::string Opnd::Name() const { return mem ? "m" + std::to_string(bits) : "r" + std::to_string(bits); }
+
+size_t MemOffset(const Case& c) { return c.in.gpr[x86::kRbx] + kMemDisp - MemBase(); }
+
+uint64_t Get(const Case& c, const Opnd& o) {
+  if (o.mem) {
+    uint64_t v = 0;
+    std::memcpy(&v, &c.mem[MemOffset(c)], o.bits / 8);
+    return v;
+  }
+  if (o.high8) return (c.in.gpr[o.reg] >> 8) & 0xFF;
+  return c.in.gpr[o.reg] & WidthMask(o.bits);
+}
+
+void Set(Case& c, const Opnd& o, uint64_t v) {
+  if (o.mem) {
+    std::memcpy(&c.mem[MemOffset(c)], &v, o.bits / 8);
+    return;
+  }
+  uint64_t& r = c.in.gpr[o.reg];
+  if (o.high8) {
+    r = (r & ~0xFF00ull) | ((v & 0xFF) << 8);
+  } else {
+    uint64_t m = WidthMask(o.bits);
+    r = (r & ~m) | (v & m);
+  }
+}
+
+// ---------------------------------------------------------------- assembly
+
+namespace {
+class ThrowingErrorHandler : public asmjit::ErrorHandler {
+ public:
+  void handleError(asmjit::Error err, const char* message, asmjit::BaseEmitter*) override {
+    throw std::runtime_error(std::string("asmjit: ") + message);
+  }
+};
+}  // namespace
+
+std::vector<uint8_t> Assemble(const std::function<void(x::Assembler&)>& f) {
+  ThrowingErrorHandler handler;
+  asmjit::CodeHolder code;
+  code.init(asmjit::Environment(asmjit::Arch::kX64));
+  code.setErrorHandler(&handler);
+  x::Assembler a(&code);
+  f(a);
+  const asmjit::CodeBuffer& buf = code.textSection()->buffer();
+  return std::vector<uint8_t>(buf.data(), buf.data() + buf.size());
+}
+
+std::string Disassemble(const std::vector<uint8_t>& bytes) {
+  ZydisDisassembledInstruction insn;
+  if (!ZYAN_SUCCESS(ZydisDisassembleIntel(ZYDIS_MACHINE_MODE_LONG_64, 0, bytes.data(), bytes.size(), &insn))) {
+    return "(undecodable)";
+  }
+  std::string hex;
+  for (size_t i = 0; i < insn.info.length && i < bytes.size(); ++i) {
+    char b[4];
+    std::snprintf(b, sizeof b, "%02X", bytes[i]);
+    hex += b;
+  }
+  return std::string(insn.text) + "  [" + hex + "]";
+}
+
+// ---------------------------------------------------------------- native
+
+namespace {
+
+// Runs instruction bytes on the host between a prologue that loads Regs
+// (except RSP) and RFLAGS and an epilogue that stores them back.
+class NativeRunner {
+ public:
+  NativeRunner() {
+    void* p = mmap(nullptr, kPage, PROT_READ | PROT_WRITE | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) throw std::runtime_error("mmap of an RWX page failed");
+    page_ = static_cast<uint8_t*>(p);
+    prologue_ = Assemble([](x::Assembler& a) {
+      for (auto r : {x::rbx, x::rbp, x::r12, x::r13, x::r14, x::r15}) a.push(r);
+      a.push(x::rdi);
+      a.mov(x::rax, x::rdi);
+      a.push(x::qword_ptr(x::rax, 128));
+      a.popfq();
+      for (int i = 1; i < 16; ++i) {
+        if (i != x86::kRsp) a.mov(x::gpq(i), x::qword_ptr(x::rax, i * 8));
+      }
+      a.mov(x::rax, x::qword_ptr(x::rax, 0));
+    });
+    epilogue_ = Assemble([](x::Assembler& a) {
+      a.pushfq();
+      a.push(x::rax);
+      a.mov(x::rax, x::qword_ptr(x::rsp, 16));
+      for (int i = 1; i < 16; ++i) {
+        if (i != x86::kRsp) a.mov(x::qword_ptr(x::rax, i * 8), x::gpq(i));
+      }
+      a.pop(x::qword_ptr(x::rax, 0));
+      a.pop(x::qword_ptr(x::rax, 128));
+      a.pop(x::rdi);
+      a.cld();
+      for (auto r : {x::r15, x::r14, x::r13, x::r12, x::rbp, x::rbx}) a.pop(r);
+      a.ret();
+    });
+  }
+  ~NativeRunner() { munmap(page_, kPage); }
+
+  void Run(const std::vector<uint8_t>& insn, const Case& c, Outcome& out) {
+    if (insn != loaded_) {
+      uint8_t* p = page_;
+      std::memcpy(p, prologue_.data(), prologue_.size());
+      p += prologue_.size();
+      std::memcpy(p, insn.data(), insn.size());
+      p += insn.size();
+      std::memcpy(p, epilogue_.data(), epilogue_.size());
+      loaded_ = insn;
+    }
+    out.regs = c.in;
+    std::memcpy(HostBuffer(), c.mem.data(), kMemSize);
+    reinterpret_cast<void (*)(Regs*)>(page_)(&out.regs);
+    std::memcpy(out.mem.data(), HostBuffer(), kMemSize);
+  }
+
+ private:
+  static constexpr size_t kPage = 4096;
+  uint8_t* page_ = nullptr;
+  std::vector<uint8_t> prologue_, epilogue_, loaded_;
+};
+
+// ---------------------------------------------------------------- guest
+
+// Guest physical layout.
+constexpr uint64_t kPml4 = 0x1000;          // page tables from here (bump allocated)
+constexpr uint64_t kTablesEnd = 0x9000;
+constexpr uint64_t kStackTop = 0x9FF0;
+constexpr uint64_t kGdt = 0xA000;
+constexpr uint64_t kIdt = 0xB000;
+constexpr uint64_t kStubs = 0xC000;         // 32 exception stubs of 8 bytes
+constexpr uint64_t kCodeBase = 0x10000;     // code slots
+constexpr uint64_t kSlotSize = 32;
+constexpr uint64_t kSlots = 0x80000 / kSlotSize;
+constexpr uint64_t kBufferPhys = 0x100000;  // the buffer, mapped at MemBase()
+constexpr uint8_t kDonePort = 0xB0;         // OUT here: the instruction completed
+constexpr uint8_t kFaultPort = 0xB1;        // OUT here with AL = vector: it faulted
+constexpr int kDoneStatus = 0x100;
+constexpr int kFaultStatus = 0x200;
+
+class StopDevice final : public hw::IoDevice {
+ public:
+  explicit StopDevice(hw::Board& board) : board_(board) {}
+  uint64_t Read(uint64_t, unsigned) override { return 0xFF; }
+  void Write(uint64_t offset, unsigned, uint64_t value) override {
+    board_.RequestExit(offset == 0 ? kDoneStatus : kFaultStatus | static_cast<int>(value & 0xFF));
+  }
+
+ private:
+  hw::Board& board_;
+};
+
+class GuestRunner {
+ public:
+  GuestRunner() {
+    hw::BoardConfig config;
+    config.ram_size = 16ull << 20;
+    auto board = hw::Board::Create(config);
+    if (!board.ok()) throw std::runtime_error("board: " + board.message());
+    board_ = std::move(*board);
+    stop_ = std::make_unique<StopDevice>(*board_);
+    if (!board_->pio().Register(kDonePort, 2, stop_.get(), "diff-stop").ok()) throw std::runtime_error("stop port taken");
+
+    // Page tables: identity for the first MiB, the buffer at its host address.
+    for (uint64_t pa = 0; pa < 0x100000; pa += 4096) MapPage(pa, pa);
+    for (uint64_t off = 0; off < 2 * 4096; off += 4096) MapPage(MemBase() + off, kBufferPhys + off);
+
+    // GDT: null, 64-bit code (0x08), data (0x10).
+    constexpr uint32_t kCode64 = 0xB | x86::Segment::kS | x86::Segment::kP | x86::Segment::kL | x86::Segment::kG;
+    constexpr uint32_t kData = 0x3 | x86::Segment::kS | x86::Segment::kP | x86::Segment::kDb | x86::Segment::kG;
+    W(kGdt, 8, 0);
+    W(kGdt + 8, 8, Descriptor(kCode64));
+    W(kGdt + 16, 8, Descriptor(kData));
+    // IDT: 64-bit interrupt gates to stubs "mov al, v; out kFaultPort, al; hlt".
+    for (uint64_t v = 0; v < 32; ++v) {
+      uint64_t stub = kStubs + v * 8;
+      uint8_t code[] = {0xB0, static_cast<uint8_t>(v), 0xE6, kFaultPort, 0xF4};
+      board_->memory().WritePhys(stub, code, sizeof code);
+      uint64_t lo = (stub & 0xFFFF) | (uint64_t{0x08} << 16) | (uint64_t{0x8E} << 40) | ((stub >> 16 & 0xFFFF) << 48);
+      W(kIdt + v * 16, 8, lo);
+      W(kIdt + v * 16 + 8, 8, stub >> 32);
+    }
+
+    base_ = x86::Flat32State(kCodeBase);
+    for (auto& seg : base_.seg) seg = x86::Segment{0x10, 0, 0xFFFFFFFF, kData};
+    base_.seg[x86::kCs] = x86::Segment{0x08, 0, 0xFFFFFFFF, kCode64};
+    base_.gdtr = {kGdt, 23};
+    base_.idtr = {kIdt, 32 * 16 - 1};
+    base_.cr3 = kPml4;
+    base_.cr4 |= x86::kCr4Pae;
+    base_.cr0 |= x86::kCr0Pg;
+    base_.msr.efer = x86::kEferLme | x86::kEferLma;
+    NewEngine();
+  }
+
+  // Places bytes (plus "out kDonePort, al") in a code slot; identical bytes
+  // reuse the slot, new bytes take a fresh one so no decode is ever stale.
+  uint64_t Place(const std::vector<uint8_t>& bytes) {
+    if (bytes == placed_) return rip_;
+    if (bytes.size() + 3 > kSlotSize) throw std::runtime_error("instruction too long for a slot");
+    if (next_slot_ == kSlots) NewEngine();
+    rip_ = kCodeBase + next_slot_++ * kSlotSize;
+    std::vector<uint8_t> code = bytes;
+    code.insert(code.end(), {0xE6, kDonePort, 0xF4});
+    board_->memory().WritePhys(rip_, code.data(), code.size());
+    placed_ = bytes;
+    return rip_;
+  }
+
+  void Run(const std::vector<uint8_t>& bytes, const Case& c, Outcome& out) {
+    uint64_t rip = Place(bytes);
+    x86::CpuState s = base_;
+    s.gpr = c.in.gpr;
+    s.gpr[x86::kRsp] = kStackTop;
+    s.rflags = c.in.rflags;
+    s.rip = rip;
+    board_->memory().WritePhys(kBufferPhys, c.mem.data(), kMemSize);
+    board_->Reset();
+    engine_->SetState(s);
+    accel::RunOutcome r = engine_->Run();
+    x86::CpuState e = engine_->GetState();
+    out.regs.gpr = e.gpr;
+    out.regs.rflags = e.rflags;
+    out.rip = e.rip;
+    out.vector = -1;
+    out.error.clear();
+    board_->memory().ReadPhys(kBufferPhys, out.mem.data(), kMemSize);
+    if (r.kind != accel::RunOutcome::Kind::kBoardStop) {
+      out.error = r.message.empty() ? "engine stopped" : r.message.substr(0, r.message.find('\n'));
+    } else if (board_->exit_status() >= kFaultStatus) {
+      out.vector = board_->exit_status() - kFaultStatus;
+    } else if (board_->exit_status() != kDoneStatus) {
+      out.error = "unexpected exit status " + std::to_string(board_->exit_status());
+    } else if (e.rip != rip + bytes.size() + 2) {
+      char b[96];
+      std::snprintf(b, sizeof b, "RIP after the instruction is %#" PRIx64 ", expected %#" PRIx64, e.rip - 2,
+                    rip + bytes.size());
+      out.error = b;
+    }
+  }
+
+  uint64_t last_rip() const { return rip_; }
+
+ private:
+  void NewEngine() {
+    auto engine = accel::interp::CreateEngine(*board_);
+    if (!engine.ok()) throw std::runtime_error("interp engine: " + engine.message());
+    engine_ = std::move(*engine);
+    next_slot_ = 0;
+    placed_.clear();
+  }
+  void W(uint64_t pa, unsigned size, uint64_t v) { board_->memory().WritePhys(pa, &v, size); }
+  uint64_t R(uint64_t pa) {
+    uint64_t v = 0;
+    board_->memory().ReadPhys(pa, &v, 8);
+    return v;
+  }
+  static uint64_t Descriptor(uint32_t attrib) {
+    return 0xFFFFull | (uint64_t{attrib & 0xFF} << 40) | (0xFull << 48) | (uint64_t{(attrib >> 12) & 0xF} << 52);
+  }
+  // 4-level mapping of one 4 KiB page, tables allocated after the PML4.
+  void MapPage(uint64_t linear, uint64_t pa) {
+    uint64_t table = kPml4;
+    for (int shift = 39; shift > 12; shift -= 9) {
+      uint64_t entry_pa = table + ((linear >> shift) & 511) * 8;
+      uint64_t entry = R(entry_pa);
+      if (!(entry & 1)) {
+        next_table_ += 4096;
+        if (next_table_ >= kTablesEnd) throw std::runtime_error("out of page-table pages");
+        entry = next_table_ | 3;
+        W(entry_pa, 8, entry);
+      }
+      table = entry & ~0xFFFull;
+    }
+    W(table + ((linear >> 12) & 511) * 8, 8, pa | 3);
+  }
+
+  std::unique_ptr<hw::Board> board_;
+  std::unique_ptr<StopDevice> stop_;
+  std::unique_ptr<accel::Engine> engine_;
+  x86::CpuState base_;
+  uint64_t next_table_ = kPml4;
+  uint64_t next_slot_ = 0;
+  uint64_t rip_ = 0;
+  std::vector<uint8_t> placed_;
+};
+
+GuestRunner& Guest() {
+  static GuestRunner runner;
+  return runner;
+}
+NativeRunner& Native() {
+  static NativeRunner runner;
+  return runner;
+}
+
+// ---------------------------------------------------------------- reporting
+
+const char* const kRegNames[16] = {"rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi", "rdi",
+                                   "r8",  "r9",  "r10", "r11", "r12", "r13", "r14", "r15"};
+
+std::string FlagString(uint64_t f) {
+  std::string s;
+  const std::pair<uint64_t, const char*> names[] = {{x86::kFlagOf, "OF"}, {x86::kFlagDf, "DF"}, {x86::kFlagSf, "SF"},
+                                                    {x86::kFlagZf, "ZF"}, {x86::kFlagAf, "AF"}, {x86::kFlagPf, "PF"},
+                                                    {x86::kFlagCf, "CF"}};
+  for (auto [bit, name] : names) {
+    if (f & bit) s += std::string(s.empty() ? "" : " ") + name;
+  }
+  return s.empty() ? "-" : s;
+}
+
+std::string Hex(uint64_t v) {
+  char b[24];
+  std::snprintf(b, sizeof b, "%016" PRIx64, v);
+  return b;
+}
+
+std::string Describe(const Form& form, const std::vector<uint8_t>& bytes, const Case& c, const Check& check,
+                     const Outcome& native, const Outcome& guest) {
+  std::string s = "  " + form.name + ": " + Disassemble(bytes);
+  if (!form.guest_prefix.empty()) s += " (guest runs it with a prefix)";
+  s += "\n    input:  ";
+  for (int i = 0; i < 16; ++i) {
+    if (i == x86::kRsp) continue;
+    s += std::string(kRegNames[i]) + "=" + Hex(c.in.gpr[i]) + (i % 4 == 3 ? "\n            " : " ");
+  }
+  s += "flags=[" + FlagString(c.in.rflags) + "]";
+  if (c.in.gpr[x86::kRbx] - MemBase() < kMemSize) {
+    size_t off = MemOffset(c);
+    uint64_t m = 0;
+    if (off + 8 <= kMemSize) std::memcpy(&m, &c.mem[off], 8);
+    s += " [rbx+" + std::to_string(kMemDisp) + "]=" + Hex(m) + " (buffer+" + std::to_string(off) + ")";
+  }
+  s += "\n";
+  if (guest.vector >= 0) s += "    interpreter raised exception vector " + std::to_string(guest.vector) + "\n";
+  if (!guest.error.empty()) s += "    interpreter: " + guest.error + "\n";
+  for (int i = 0; i < 16; ++i) {
+    uint64_t d = (native.regs.gpr[i] ^ guest.regs.gpr[i]) & check.gpr_mask[i];
+    if (d) s += "    " + std::string(kRegNames[i]) + ": host " + Hex(native.regs.gpr[i]) + "  interp " + Hex(guest.regs.gpr[i]) + "\n";
+  }
+  uint64_t fd = (native.regs.rflags ^ guest.regs.rflags) & check.flags;
+  if (fd) {
+    s += "    flags (compared: " + FlagString(check.flags) + "): host [" + FlagString(native.regs.rflags & check.flags) +
+         "]  interp [" + FlagString(guest.regs.rflags & check.flags) + "]\n";
+  }
+  for (size_t i = 0; i < kMemSize; ++i) {
+    if (native.mem[i] != guest.mem[i]) {
+      size_t start = i & ~size_t{7};
+      uint64_t h = 0, g = 0;
+      std::memcpy(&h, &native.mem[start], 8);
+      std::memcpy(&g, &guest.mem[start], 8);
+      s += "    buffer+" + std::to_string(start) + " (qword, little-endian): host " + Hex(h) + "  interp " + Hex(g) + "\n";
+      break;
+    }
+  }
+  return s;
+}
+
+bool Matches(const Check& check, const Outcome& native, const Outcome& guest) {
+  if (guest.vector >= 0 || !guest.error.empty()) return false;
+  for (int i = 0; i < 16; ++i) {
+    if ((native.regs.gpr[i] ^ guest.regs.gpr[i]) & check.gpr_mask[i]) return false;
+  }
+  if ((native.regs.rflags ^ guest.regs.rflags) & check.flags) return false;
+  return native.mem == guest.mem;
+}
+
+struct Totals {
+  int forms = 0;
+  int passed = 0;
+  uint64_t cases = 0;
+  std::vector<std::string> failed;
+};
+Totals& GlobalTotals() {
+  static Totals totals;
+  return totals;
+}
+
+class SummaryEnvironment : public ::testing::Environment {
+ public:
+  void TearDown() override {
+    const Totals& t = GlobalTotals();
+    if (t.forms == 0) return;
+    std::printf("diff: forms passed %d/%d, cases %" PRIu64 "\n", t.passed, t.forms, t.cases);
+    for (const std::string& name : t.failed) std::printf("diff: FAILED %s\n", name.c_str());
+  }
+};
+[[maybe_unused]] ::testing::Environment* const kSummary = ::testing::AddGlobalTestEnvironment(new SummaryEnvironment);
+
+uint64_t FormSeed(const std::string& name) {
+  uint64_t h = 0xCBF29CE484222325ull;  // FNV-1a: a fixed seed per form name
+  for (char ch : name) h = (h ^ static_cast<uint8_t>(ch)) * 0x100000001B3ull;
+  return h;
+}
+
+}  // namespace
+
+FormResult EvaluateForm(const Form& form, uint64_t n, std::string* details) {
+  constexpr int kMaxReported = 3;
+  FormResult result{form.name};
+  Rng rng(FormSeed(form.name));
+  int reported = 0;
+  Outcome native, guest;
+  std::vector<uint8_t> bytes, guest_bytes;
+  for (uint64_t i = 0; i < n; ++i) {
+    Case c;
+    for (int r = 0; r < 16; ++r) c.in.gpr[r] = RandomValue(rng);
+    c.in.gpr[x86::kRsp] = 0;
+    for (size_t off = 0; off < kMemSize; off += 8) {
+      uint64_t v = RandomValue(rng);
+      std::memcpy(&c.mem[off], &v, 8);
+    }
+    // Every combination of the six arithmetic flags in turn, DF for strings.
+    uint64_t combo = i % 64;
+    uint64_t f = 2;
+    const uint64_t bits[] = {x86::kFlagCf, x86::kFlagPf, x86::kFlagAf, x86::kFlagZf, x86::kFlagSf, x86::kFlagOf};
+    for (int b = 0; b < 6; ++b) {
+      if (combo >> b & 1) f |= bits[b];
+    }
+    if (form.vary_df && (i / 64) % 2) f |= x86::kFlagDf;
+    c.in.rflags = f;
+    c.imm = static_cast<int64_t>(RandomValue(rng));
+    c.in.gpr[x86::kRbx] = MemBase() + 512 - kMemDisp + rng.Below(64);
+    Check check;
+    check.flags = form.flags | kDf;
+    check.gpr_mask.fill(~0ull);
+    check.gpr_mask[x86::kRsp] = 0;
+    if (form.prepare) form.prepare(c, rng, check);
+    if (check.skip) {
+      ++result.skipped;
+      continue;
+    }
+    bytes = Assemble([&](x::Assembler& a) { form.emit(a, c); });
+    guest_bytes = form.guest_prefix;
+    if (form.guest_emit) {
+      std::vector<uint8_t> g = Assemble([&](x::Assembler& a) { form.guest_emit(a, c); });
+      guest_bytes.insert(guest_bytes.end(), g.begin(), g.end());
+    } else {
+      guest_bytes.insert(guest_bytes.end(), bytes.begin(), bytes.end());
+    }
+    Native().Run(bytes, c, native);
+    Guest().Run(guest_bytes, c, guest);
+    ++result.cases;
+    if (!Matches(check, native, guest)) {
+      ++result.mismatches;
+      if (reported < kMaxReported) {
+        if (details) *details += Describe(form, guest_bytes, c, check, native, guest);
+        ++reported;
+      }
+      if (result.mismatches >= kMaxReported) break;  // stop this form after a few mismatches
+    }
+  }
+  return result;
+}
+
+namespace {
+FormResult RunForm(const Form& form) {
+  std::string details;
+  FormResult result = EvaluateForm(form, CasesPerForm(), &details);
+  if (!result.passed()) {
+    ADD_FAILURE() << "form " << form.name << ": " << result.mismatches << " mismatches in " << result.cases
+                  << " cases\n"
+                  << details;
+  }
+  return result;
+}
+}  // namespace
+
+uint64_t CasesPerForm() {
+  static uint64_t n = [] {
+    const char* env = std::getenv("TANDEM_DIFF_CASES");
+    uint64_t v = env ? std::strtoull(env, nullptr, 0) : 0;
+    return v ? v : uint64_t{1500};
+  }();
+  return n;
+}
+
+void RunForms(const std::string& family, const std::vector<Form>& forms) {
+  Totals& t = GlobalTotals();
+  int passed = 0;
+  uint64_t cases = 0;
+  for (const Form& form : forms) {
+    FormResult r = RunForm(form);
+    std::printf("[%s] %-36s %s  %" PRIu64 " cases%s\n", r.passed() ? "PASS" : "FAIL", form.name.c_str(),
+                r.passed() ? "" : ("(" + std::to_string(r.mismatches) + " mismatches)").c_str(), r.cases,
+                r.skipped ? (", " + std::to_string(r.skipped) + " undefined skipped").c_str() : "");
+    ++t.forms;
+    t.cases += r.cases;
+    cases += r.cases;
+    if (r.passed()) {
+      ++t.passed;
+      ++passed;
+    } else {
+      t.failed.push_back(form.name);
+    }
+  }
+  std::printf("%s: forms passed %d/%zu, cases %" PRIu64 "\n", family.c_str(), passed, forms.size(), cases);
+  std::fflush(stdout);
+}
+
+Outcome RunGuestOnce(const std::vector<uint8_t>& bytes, const Case& c) {
+  Outcome out;
+  Guest().Run(bytes, c, out);
+  return out;
+}
+
+uint64_t LastGuestRip() { return Guest().last_rip(); }
+
+}  // namespace tandem::difftest
