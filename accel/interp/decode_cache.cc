@@ -187,12 +187,18 @@ Cpu::DecodeCache::DecodeCache(hw::Board& board) {
   const ZydisMachineMode modes[] = {ZYDIS_MACHINE_MODE_LONG_64, ZYDIS_MACHINE_MODE_LONG_COMPAT_32,
                                     ZYDIS_MACHINE_MODE_LONG_COMPAT_16, ZYDIS_MACHINE_MODE_LEGACY_32,
                                     ZYDIS_MACHINE_MODE_LEGACY_16, ZYDIS_MACHINE_MODE_REAL_16};
+  const bool has_tzcnt = board.cpuid().Query(7, 0).ebx & (1u << 3);           // BMI1
+  const bool has_lzcnt = board.cpuid().Query(0x80000001, 0).ecx & (1u << 5);  // ABM
   for (ZydisMachineMode m : modes) {
     ZydisStackWidth sw = m == ZYDIS_MACHINE_MODE_LONG_64 ? ZYDIS_STACK_WIDTH_64
                          : (m == ZYDIS_MACHINE_MODE_LONG_COMPAT_32 || m == ZYDIS_MACHINE_MODE_LEGACY_32)
                              ? ZYDIS_STACK_WIDTH_32
                              : ZYDIS_STACK_WIDTH_16;
     ZydisDecoderInit(&decoders[m], m, sw);
+    // Without BMI1/LZCNT in the CPUID model, F3 0F BC/BD are BSF/BSR with an
+    // ignored REP prefix, as on the CPUs that lack them.
+    ZydisDecoderEnableMode(&decoders[m], ZYDIS_DECODER_MODE_TZCNT, has_tzcnt);
+    ZydisDecoderEnableMode(&decoders[m], ZYDIS_DECODER_MODE_LZCNT, has_lzcnt);
   }
 
   uint64_t end = 1ull << 32;

@@ -207,6 +207,21 @@ void BitScan(Cpu& cpu, const DecodedInsn& insn) {
   SetFlags(cpu.s, kArithFlags, SzpFlags(index, 1) & ~kFlagZf & ~kFlagSf);
 }
 
+// TZCNT/LZCNT (decoded only when the CPUID model has BMI1/LZCNT).
+template <bool kLeading>
+void CountZeros(Cpu& cpu, const DecodedInsn& insn) {
+  const unsigned size = insn.op[0].size;
+  const uint64_t v = cpu.ReadOperand(insn, 1) & SizeMask(size);
+  unsigned n;
+  if (v == 0) {
+    n = size * 8;
+  } else {
+    n = kLeading ? __builtin_clzll(v) - (64 - size * 8) : __builtin_ctzll(v);
+  }
+  cpu.WriteOperand(insn, 0, n);
+  SetFlags(cpu.s, kFlagCf | kFlagZf, (v == 0 ? kFlagCf : 0) | (n == 0 ? kFlagZf : 0));
+}
+
 void Popcnt(Cpu& cpu, const DecodedInsn& insn) {
   uint64_t v = cpu.ReadOperand(insn, 1);
   cpu.WriteOperand(insn, 0, __builtin_popcountll(v));
@@ -337,6 +352,8 @@ void RegisterMoveHandlers(HandlerTable& t) {
   t[ZYDIS_MNEMONIC_BSF] = BitScan<false>;
   t[ZYDIS_MNEMONIC_BSR] = BitScan<true>;
   t[ZYDIS_MNEMONIC_POPCNT] = Popcnt;
+  t[ZYDIS_MNEMONIC_TZCNT] = CountZeros<false>;
+  t[ZYDIS_MNEMONIC_LZCNT] = CountZeros<true>;
   t[ZYDIS_MNEMONIC_PUSH] = PushOp;
   t[ZYDIS_MNEMONIC_POP] = PopOp;
   t[ZYDIS_MNEMONIC_PUSHA] = Pusha;
