@@ -32,10 +32,11 @@ CpuidModel CpuidModel::Default() {
   HostVendor(&leaf0.ebx, &leaf0.ecx, &leaf0.edx);
   e.push_back(leaf0);
   // Family 6, model 0x3A, stepping 9. EBX: CLFLUSH line 8 qwords, one logical
-  // processor, initial APIC ID 0.
-  uint32_t leaf1_edx = kEdxFpu | kEdxDe | kEdxPse | kEdxTsc | kEdxMsr | kEdxPae | kEdxCx8 | kEdxSep |
-                       kEdxPge | kEdxCmov | kEdxPat | kEdxPse36 | kEdxClflush | kEdxMmx | kEdxFxsr |
-                       kEdxSse | kEdxSse2;
+  // processor, initial APIC ID 0 (bits 31:24). EDX.APIC: the board's xAPIC
+  // (hw/intc/local_apic.h); no x2APIC and no TSC-deadline timer in ECX.
+  uint32_t leaf1_edx = kEdxFpu | kEdxDe | kEdxPse | kEdxTsc | kEdxMsr | kEdxPae | kEdxCx8 | kEdxApic |
+                       kEdxSep | kEdxPge | kEdxCmov | kEdxPat | kEdxPse36 | kEdxClflush | kEdxMmx |
+                       kEdxFxsr | kEdxSse | kEdxSse2;
   e.push_back(CpuidEntry{1, 0, false, 0x000306A9, 0x00010800, kEcxHypervisor, leaf1_edx});
   e.push_back(CpuidEntry{0x80000000, 0, false, 0x80000008, leaf0.ebx, leaf0.ecx, leaf0.edx});
   e.push_back(CpuidEntry{0x80000001, 0, false, 0, 0, kExtEcxLahf, kExtEdxSyscall | kExtEdxNx | kExtEdxLm});
