@@ -2,6 +2,9 @@
 // found by a scan of 0xF0000-0xFFFFF, checksums, and every entry's fields.
 #include "hw/loader/mptable.h"
 
+#include "hw/loader/linux_boot.h"
+#include "target-x86/cpuid.h"
+
 #include <gtest/gtest.h>
 
 #include <cstring>
@@ -142,6 +145,39 @@ TEST(MpTable, RefusesRomAndBadAddresses) {
   char sig[4];
   mem.ReadPhys(0x9FC00, sig, 4);
   EXPECT_EQ(std::string(sig, 4), "_MP_");
+}
+
+// A direct Linux boot leaves the MP table where the kernel scans for it,
+// inside the e820 hole it must not reuse.
+TEST(MpTable, LinuxLoaderWritesIt) {
+  GuestMemory mem = Memory(64ull << 20);
+  std::vector<uint8_t> k(5 * 512 + 4096, 0);
+  k[0x1F1] = 4;
+  k[0x1FE] = 0x55;
+  k[0x1FF] = 0xAA;
+  k[0x201] = 0x6A;
+  std::memcpy(&k[0x202], "HdrS", 4);
+  k[0x206] = 0x0F;
+  k[0x207] = 0x02;
+  k[0x211] = 0x01;
+  k[0x236] = 0x01;
+  k[0x238] = 0xFF;
+  ASSERT_TRUE(LoadLinux(mem, k, {}, "").ok());
+  std::vector<uint8_t> area(0x10000);
+  ASSERT_TRUE(mem.ReadPhys(0xF0000, area.data(), area.size()));
+  ASSERT_EQ(ScanForFloatingPointer(area), 0);
+  x86::CpuidResult leaf1 = x86::CpuidModel::Default().Query(1, 0);
+  EXPECT_EQ(U32(area, 16 + 44 + 4), leaf1.eax);
+  EXPECT_EQ(U32(area, 16 + 44 + 8), leaf1.edx);
+  EXPECT_TRUE(leaf1.edx & x86::cpuid_bits::kEdxApic);
+  EXPECT_EQ(leaf1.ebx >> 24, 0u);  // initial APIC ID
+  bool reserved = false;
+  for (const E820Entry& e : mem.map().E820()) {
+    if (e.addr <= 0xF0000 && e.addr + e.size >= 0xF0000 + MpTableSize()) {
+      reserved = e.type == E820Type::kReserved;
+    }
+  }
+  EXPECT_TRUE(reserved);
 }
 
 }  // namespace
