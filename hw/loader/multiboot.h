@@ -43,8 +43,9 @@ struct MultibootBoot {
 // Loads a Multiboot v1 kernel image into memory and writes the information
 // structure. The caller starts the vCPU in x86::Flat32State(entry) with
 // EAX=kMultibootBootloaderMagic and EBX=info_address (spec 3.2; Flat32State
-// provides the flat 32-bit segments, CR0.PE=1/PG=0 and EFLAGS.IF=VM=0); the
-// board's A20 gate is enabled from power-on, as the spec requires.
+// provides the flat 32-bit segments, CR0.PE=1/PG=0 and EFLAGS.IF=VM=0). The
+// spec also requires the A20 gate open: the caller must see to that if the
+// board ever masks A20.
 Result<MultibootBoot> LoadMultiboot(GuestMemory& memory, const std::vector<uint8_t>& image,
                                     const std::string& cmdline);
 
