@@ -1,0 +1,48 @@
+// The ACPI fixed-hardware power management registers of tandem's board (ACPI
+// 6.4 section 4.8): PM1a event block (status, enable), PM1a control block and
+// the 24-bit PM timer, as one 12-byte port window laid out like QEMU's PIIX4
+// PM (offset 0 PM1a_STS, 2 PM1a_EN, 4 PM1a_CNT, 8 PM_TMR).
+// SCI_EN always reads 1 (no SMI_CMD: the board is born in ACPI mode). Writing
+// SLP_EN with SLP_TYP 5 (the DSDT's \_S5) powers off: request_exit(0). No SCI
+// is raised: the timer overflow and power button events are not modelled.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+
+#include "hw/clock.h"
+#include "hw/io_device.h"
+
+namespace tandem::hw {
+
+class AcpiPm final : public IoDevice {
+ public:
+  static constexpr uint64_t kPm1StatusOffset = 0, kPm1EnableOffset = 2, kPm1ControlOffset = 4,
+                            kPmTimerOffset = 8, kSize = 12;
+  static constexpr uint16_t kSciEn = 1u << 0, kSlpEn = 1u << 13;
+  static constexpr unsigned kSlpTypShift = 10;
+  static constexpr uint16_t kSlpTypS5 = 5;  // must match the DSDT's \_S5 package
+  static constexpr uint64_t kTimerHz = 3579545;
+
+  AcpiPm(const Clock& clock, std::function<void(int)> request_exit)
+      : clock_(clock), request_exit_(std::move(request_exit)) {}
+
+  uint64_t Read(uint64_t offset, unsigned size) override;
+  void Write(uint64_t offset, unsigned size, uint64_t value) override;
+
+  // The PM timer's 24-bit count now.
+  uint32_t TimerValue() const;
+  void Reset();
+
+ private:
+  uint32_t ReadRegister(uint64_t reg) const;  // reg: 0, 2, 4 or 8
+
+  const Clock& clock_;
+  std::function<void(int)> request_exit_;
+  uint16_t status_ = 0;
+  uint16_t enable_ = 0;
+  uint16_t control_ = kSciEn;
+  bool logged_sleep_ = false;
+};
+
+}  // namespace tandem::hw
