@@ -30,7 +30,10 @@ PcChipset::PcChipset(PcChipsetConfig config)
         if (config_.request_exit) config_.request_exit(status);
       }),
       debugcon_(config_.debugcon_out ? *config_.debugcon_out : null_sink_),
-      system_control_a_([this] { RequestReset(); }, [this](bool) { UpdateA20(); }) {
+      system_control_a_([this] { RequestReset(); }, [this](bool) { UpdateA20(); }),
+      acpi_pm_(clock_, [this](int status) {
+        if (config_.request_exit) config_.request_exit(status);
+      }) {
   lapic_.SetEoiCallback([this](uint8_t vector) { ioapic_.EndOfInterrupt(vector); });
   rtc_.SetMemorySize(config_.ram_below_4g, config_.ram_above_4g);
   rtc_.set_cmos(kCmosEquipment, kEquipmentFpu);
@@ -58,6 +61,7 @@ Status PcChipset::Attach(Bus& pio) {
       {layout::kDebugExitPort, 4, &debug_exit_, "debug exit"},  // QEMU's iobase=0xf4,iosize=4
       {layout::kCom1Port, 8, &com1_, "COM1 16550A"},
       {layout::kDebugConsolePort, 1, &debugcon_, "debug console"},
+      {layout::kAcpiPmPort, AcpiPm::kSize, &acpi_pm_, "ACPI PM"},
   };
   for (const Port& port : ports) {
     Status status = pio.Register(port.base, port.length, port.device, port.name);
@@ -104,6 +108,7 @@ void PcChipset::Reset() {
   kbc_.Reset();
   post_.Reset();
   system_control_a_.Reset();
+  acpi_pm_.Reset();
   UpdateA20();
 }
 

@@ -17,6 +17,7 @@
 #include "hw/intc/ioapic.h"
 #include "hw/intc/local_apic.h"
 #include "hw/irq.h"
+#include "hw/misc/acpi_pm.h"
 #include "hw/misc/debug_ports.h"
 #include "hw/misc/system_control_a.h"
 #include "hw/rtc/mc146818.h"
@@ -31,7 +32,7 @@ struct PcChipsetConfig {
   CharSink* serial_out = nullptr;       // COM1 output; nullptr discards it
   CharSink* debugcon_out = nullptr;     // port 0x402 output; nullptr discards it
   std::function<void()> request_reset;  // 8042 reset pulse, port 0x92 fast reset
-  std::function<void(int)> request_exit;  // debug-exit: (value << 1) | 1
+  std::function<void(int)> request_exit;  // debug-exit: (value << 1) | 1; ACPI S5: 0
   std::function<void(bool)> a20_changed;  // optional: the A20 gate changed
   Mc146818::WallClock wall_clock;       // RTC time source; empty: host time
   uint64_t ram_below_4g = 0;            // for the CMOS memory-size bytes
@@ -68,6 +69,7 @@ class PcChipset {
   Mc146818& rtc() { return rtc_; }
   I8042& keyboard_controller() { return kbc_; }
   PostCode& post_code() { return post_; }
+  AcpiPm& acpi_pm() { return acpi_pm_; }
 
   // The A20 gate: on when either the 8042 output port or port 0x92 enables it.
   bool a20_enabled() const { return a20_; }
@@ -134,6 +136,7 @@ class PcChipset {
   DebugConsole debugcon_;
   PostCode post_;
   SystemControlA system_control_a_;
+  AcpiPm acpi_pm_;
   bool a20_ = true;
 };
 
