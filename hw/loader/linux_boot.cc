@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "hw/loader/acpi_tables.h"
 #include "hw/loader/mptable.h"
 #include "hw/pc_layout.h"
 #include "target-x86/cpuid.h"
@@ -160,8 +161,9 @@ Result<LinuxBootInfo> LoadLinux(GuestMemory& memory, const std::vector<uint8_t>&
       !memory.WritePhys(kCmdlineAddress, cmd.data(), cmd.size()) || !WriteBootTables(memory)) {
     return Status::Error("guest RAM too small for the Linux boot structures");
   }
-  // The firmware tables a BIOS would leave: the MP table shows Linux the
-  // local APIC and I/O APIC. Skipped where a BIOS ROM occupies the area.
+  // The firmware tables a BIOS would leave: the MP table and the ACPI MADT
+  // show Linux the local APIC and I/O APIC, the FADT/DSDT its power-off.
+  // Skipped where a BIOS ROM occupies the area.
   const MemoryRegion* tables = map.Find(layout::kFirmwareTablesStart);
   if (tables && tables->kind == RegionKind::kRam) {
     x86::CpuidResult leaf1 = x86::CpuidModel::Default().Query(1, 0);
@@ -169,6 +171,7 @@ Result<LinuxBootInfo> LoadLinux(GuestMemory& memory, const std::vector<uint8_t>&
     mp.cpu_signature = leaf1.eax;
     mp.cpu_features = leaf1.edx;
     if (Status s = WriteMpTable(memory, mp); !s.ok()) return s;
+    if (Status s = WriteAcpiTables(memory); !s.ok()) return s;
   }
   info.entry_64bit = Get<uint16_t>(kernel, kXLoadFlags) & kXlfKernel64;
   info.state = EntryState(info.entry_64bit, info.entry_64bit ? kKernelAddress + 0x200 : kKernelAddress);
