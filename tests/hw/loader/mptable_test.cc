@@ -178,6 +178,8 @@ TEST(MpTable, LinuxLoaderWritesIt) {
     }
   }
   EXPECT_TRUE(reserved);
+  // The ACPI tables follow at 0xF0400.
+  EXPECT_EQ(std::string(reinterpret_cast<char*>(&area[0x400]), 8), "RSD PTR ");
 }
 
 }  // namespace
