@@ -54,6 +54,7 @@ std::vector<Form> AluForms() {
       Form mr = Form2(op.name, op.id, M(w), s, op.flags);
       mr.prepare = SometimesEqual(M(w), s);
       forms.push_back(mr);
+      if (op.id != Inst::kIdCmp && !is_test) forms.push_back(Locked(mr));
       unsigned imm_bits = w == 64 ? 32 : w;
       forms.push_back(Form2Imm(op.name, op.id, d, imm_bits, op.flags));
       forms.push_back(Form2Imm(op.name, op.id, R(kRax, w), imm_bits, op.flags));  // accumulator short forms
@@ -78,6 +79,7 @@ std::vector<Form> UnaryForms() {
       forms.push_back(Form1(op.name, op.id, R(w == 64 ? 9 : kRcx, w), op.flags));
       if (w == 8) forms.push_back(Form1(op.name, op.id, RHi(kRdx), op.flags));
       forms.push_back(Form1(op.name, op.id, M(w), op.flags));
+      forms.push_back(Locked(Form1(op.name, op.id, M(w), op.flags)));
     }
   }
   return forms;

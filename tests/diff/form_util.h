@@ -80,6 +80,16 @@ inline Form Form2Imm(const std::string& mn, asmjit::InstId id, Opnd d, unsigned 
   return f;
 }
 
+// The same form with a LOCK prefix (memory destinations only).
+inline Form Locked(Form f) {
+  f.name = "lock " + f.name;
+  f.emit = [emit = f.emit](asmjit::x86::Assembler& a, const Case& c) {
+    a.lock();
+    emit(a, c);
+  };
+  return f;
+}
+
 // Runs prepare steps in order.
 inline std::function<void(Case&, Rng&, Check&)> Steps(std::vector<std::function<void(Case&, Rng&, Check&)>> steps) {
   return [steps = std::move(steps)](Case& c, Rng& rng, Check& check) {
