@@ -1,8 +1,10 @@
 // x87/SSE state management without x87 or SSE arithmetic: FNINIT, FNCLEX,
-// FNSTSW, FNSTCW, FLDCW, FWAIT, FXSAVE/FXRSTOR (SDM vol. 1 table 10-2, the
-// layout x86::FxState already has) and LDMXCSR/STMXCSR. Enough for kernels
-// that probe and save FPU state; x87 and SSE computation still raises #UD.
+// FNSTSW, FNSTCW, FLDCW, FWAIT, EMMS, FILD (Linux's FXSAVE-leak workaround
+// loads a value with it), FXSAVE/FXRSTOR (SDM vol. 1 table 10-2, the layout
+// x86::FxState already has) and LDMXCSR/STMXCSR. Enough for kernels that
+// probe and save FPU state; other x87 and SSE instructions raise #UD.
 // CR0.EM/TS give #NM (x87) or #UD/#NM (SSE) as SDM vol. 3A 2.5 describes.
+#include <array>
 #include <cstring>
 
 #include "accel/interp/cpu.h"
@@ -58,6 +60,35 @@ void Fwait(Cpu& cpu, const DecodedInsn&) {
   if ((cpu.s.cr0 & (kCr0Mp | kCr0Ts)) == (kCr0Mp | kCr0Ts)) Raise(kNM);
 }
 
+void Emms(Cpu& cpu, const DecodedInsn&) {
+  CheckX87(cpu);
+  cpu.s.fx.ftw = 0;  // all registers empty
+}
+
+// FILD m16/m32/m64: pushes the integer as an 80-bit extended value. The
+// FXSAVE image keeps ST(i) in stack order and the abridged tag by physical
+// register (SDM vol. 1 10.5.1.1).
+void Fild(Cpu& cpu, const DecodedInsn& insn) {
+  CheckX87(cpu);
+  const unsigned size = insn.op[0].size;
+  const int64_t v = static_cast<int64_t>(SignExtend(cpu.ReadOperand(insn, 0), size));
+  FxState& fx = cpu.s.fx;
+  std::array<uint8_t, 16> reg{};
+  if (v != 0) {
+    uint64_t m = v < 0 ? 0 - static_cast<uint64_t>(v) : static_cast<uint64_t>(v);
+    unsigned shift = __builtin_clzll(m);
+    uint64_t mantissa = m << shift;
+    uint16_t se = static_cast<uint16_t>((16383 + 63 - shift) | (v < 0 ? 0x8000 : 0));
+    std::memcpy(reg.data(), &mantissa, 8);
+    std::memcpy(reg.data() + 8, &se, 2);
+  }
+  for (int i = 7; i > 0; --i) fx.st[i] = fx.st[i - 1];
+  fx.st[0] = reg;
+  unsigned top = ((fx.fsw >> 11) - 1) & 7;
+  fx.fsw = static_cast<uint16_t>((fx.fsw & ~(7u << 11)) | (top << 11));
+  fx.ftw |= static_cast<uint8_t>(1u << top);
+}
+
 void Fxsave(Cpu& cpu, const DecodedInsn& insn) {
   if (cpu.s.cr0 & (kCr0Em | kCr0Ts)) Raise((cpu.s.cr0 & kCr0Em) ? kUD : kNM);
   const Operand& o = insn.op[0];
@@ -107,6 +138,8 @@ void RegisterFpuStateHandlers(HandlerTable& t) {
   t[ZYDIS_MNEMONIC_FNSTCW] = Fnstcw;
   t[ZYDIS_MNEMONIC_FLDCW] = Fldcw;
   t[ZYDIS_MNEMONIC_FWAIT] = Fwait;
+  t[ZYDIS_MNEMONIC_EMMS] = Emms;
+  t[ZYDIS_MNEMONIC_FILD] = Fild;
   t[ZYDIS_MNEMONIC_FXSAVE] = Fxsave;
   t[ZYDIS_MNEMONIC_FXSAVE64] = Fxsave;
   t[ZYDIS_MNEMONIC_FXRSTOR] = Fxrstor;
