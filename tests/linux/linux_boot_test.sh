@@ -12,8 +12,8 @@
 #   The native kvm case is skipped where /dev/kvm is kvm_pvm, which runs a
 #   guest that is not PVM-aware through KVM's instruction emulator (about
 #   2 MIPS): Linux would take most of an hour to boot.
-# Environment: LINUX_BOOT_APPEND adds kernel arguments, LINUX_BOOT_LOG keeps
-# the transcript at that path.
+# Environment: LINUX_BOOT_APPEND adds kernel arguments, LINUX_BOOT_CMDLINE
+# replaces the base command line, LINUX_BOOT_LOG keeps the transcript there.
 # The first run downloads the kernel package (apt-get; see scripts/linux-guest).
 set -u
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -27,7 +27,8 @@ readonly want_md5=eeb4203955defff76ad6324578e77809
 # No local APIC, IOAPIC or ACPI on the board: Linux runs on the i8259 PIC
 # and the i8254 PIT. panic=-1 turns a panic into a reset, which ends the run
 # at once (--no-reboot) instead of at the timeout; the markers tell it apart.
-append="console=ttyS0 noapic nolapic acpi=off panic=-1 ${LINUX_BOOT_APPEND:-}"
+# LINUX_BOOT_CMDLINE replaces this base (e.g. to try the APIC or ACPI).
+append="${LINUX_BOOT_CMDLINE:-console=ttyS0 noapic nolapic acpi=off panic=-1} ${LINUX_BOOT_APPEND:-}"
 
 fail() { echo "$name: FAIL: $*" >&2; [ -n "${log:-}" ] && { echo "--- console (tail) ---"; tail -n 40 "$log"; } >&2; exit 1; }
 
