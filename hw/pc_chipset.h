@@ -1,6 +1,7 @@
 // The PC/AT chipset devices of tandem's board (PIC pair, PIT, RTC/CMOS, 8042,
-// COM1, port 0x61/0x92, debug ports) and their wiring: the one place, besides
-// hw/pc_layout.h, that spells their port and IRQ numbers.
+// COM1, port 0x61/0x92, debug ports, ACPI PM) with the local APIC and I/O
+// APIC, and their wiring: the one place, besides hw/pc_layout.h, that spells
+// their port and IRQ numbers.
 #pragma once
 
 #include <array>
