@@ -137,9 +137,9 @@ std::vector<uint8_t> Assemble(const std::function<void(x::Assembler&)>& f) {
   return std::vector<uint8_t>(buf.data(), buf.data() + buf.size());
 }
 
-std::string Disassemble(const std::vector<uint8_t>& bytes) {
+std::string Disassemble(const std::vector<uint8_t>& bytes, bool compat32) {
   ZydisDisassembledInstruction insn;
-  if (!ZYAN_SUCCESS(ZydisDisassembleIntel(ZYDIS_MACHINE_MODE_LONG_64, 0, bytes.data(), bytes.size(), &insn))) {
+  if (!ZYAN_SUCCESS(ZydisDisassembleIntel(compat32 ? ZYDIS_MACHINE_MODE_LONG_COMPAT_32 : ZYDIS_MACHINE_MODE_LONG_64, 0, bytes.data(), bytes.size(), &insn))) {
     return "(undecodable)";
   }
   std::string hex;
@@ -213,6 +213,84 @@ class NativeRunner {
   std::vector<uint8_t> prologue_, epilogue_, loaded_;
 };
 
+// Runs instruction bytes natively in 32-bit compatibility mode: a 64-bit
+// wrapper in a page below 4 GiB loads the registers, switches to a stack
+// below 4 GiB and far-calls the bytes in Linux's 32-bit user code segment
+// (__USER32_CS); they return with RETF. Only the low 32 bits of RAX..RDI
+// are meaningful afterwards.
+class CompatNativeRunner {
+ public:
+  static constexpr uint16_t kUser32Cs = 0x23;
+
+  CompatNativeRunner() {
+    void* p = mmap(nullptr, 2 * kPage, PROT_READ | PROT_WRITE | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS | MAP_32BIT, -1, 0);
+    if (p == MAP_FAILED) throw std::runtime_error("mmap of a low RWX page failed");
+    page_ = static_cast<uint8_t*>(p);
+    ThrowingErrorHandler handler;
+    asmjit::CodeHolder code;
+    code.init(asmjit::Environment(asmjit::Arch::kX64));
+    code.setErrorHandler(&handler);
+    x::Assembler a(&code);
+    asmjit::Label saved_rsp = a.newLabel(), state_ptr = a.newLabel(), stack_top = a.newLabel(),
+                  far_ptr = a.newLabel(), code32 = a.newLabel();
+    for (auto r : {x::rbx, x::rbp, x::r12, x::r13, x::r14, x::r15}) a.push(r);
+    a.mov(x::ptr(saved_rsp), x::rsp);
+    a.mov(x::ptr(state_ptr), x::rdi);
+    a.mov(x::rsp, x::ptr(stack_top));
+    a.mov(x::rax, x::rdi);
+    a.push(x::qword_ptr(x::rax, 128));
+    a.popfq();
+    for (int i = 1; i < 16; ++i) {
+      if (i != x86::kRsp) a.mov(x::gpq(i), x::qword_ptr(x::rax, i * 8));
+    }
+    a.mov(x::rax, x::qword_ptr(x::rax, 0));
+    a.lcall(x::ptr(far_ptr, 0, 6));
+    a.pushfq();
+    a.push(x::rax);
+    a.mov(x::rax, x::ptr(state_ptr));
+    for (int i = 1; i < 16; ++i) {
+      if (i != x86::kRsp) a.mov(x::qword_ptr(x::rax, i * 8), x::gpq(i));
+    }
+    a.pop(x::qword_ptr(x::rax, 0));
+    a.pop(x::qword_ptr(x::rax, 128));
+    a.mov(x::rsp, x::ptr(saved_rsp));
+    a.cld();
+    for (auto r : {x::r15, x::r14, x::r13, x::r12, x::rbp, x::rbx}) a.pop(r);
+    a.ret();
+    a.align(asmjit::AlignMode::kData, 8);
+    a.bind(saved_rsp);
+    a.dq(0);
+    a.bind(state_ptr);
+    a.dq(0);
+    a.bind(stack_top);
+    a.dq(reinterpret_cast<uint64_t>(page_) + 2 * kPage - 64);
+    a.bind(far_ptr);
+    a.dd(0);
+    a.dw(kUser32Cs);
+    a.align(asmjit::AlignMode::kData, 16);
+    a.bind(code32);
+    const asmjit::CodeBuffer& buf = code.textSection()->buffer();
+    std::memcpy(page_, buf.data(), buf.size());
+    code32_ = code.labelOffset(code32);
+    uint32_t target = static_cast<uint32_t>(reinterpret_cast<uint64_t>(page_) + code32_);
+    std::memcpy(page_ + code.labelOffset(far_ptr), &target, 4);
+  }
+  ~CompatNativeRunner() { munmap(page_, 2 * kPage); }
+
+  void Run(const std::vector<uint8_t>& insn, const Case& c, Outcome& out) {
+    std::memcpy(page_ + code32_, insn.data(), insn.size());
+    page_[code32_ + insn.size()] = 0xCB;  // RETF
+    out.regs = c.in;
+    reinterpret_cast<void (*)(Regs*)>(page_)(&out.regs);
+    out.mem = c.mem;
+  }
+
+ private:
+  static constexpr size_t kPage = 4096;
+  uint8_t* page_ = nullptr;
+  size_t code32_ = 0;
+};
+
 // ---------------------------------------------------------------- guest
 
 // Guest physical layout.
@@ -245,6 +323,8 @@ class StopDevice final : public hw::IoDevice {
 
 class GuestRunner {
  public:
+  static constexpr uint32_t kCode32 = 0xB | x86::Segment::kS | x86::Segment::kP | x86::Segment::kDb | x86::Segment::kG;
+
   GuestRunner() {
     hw::BoardConfig config;
     config.ram_size = 16ull << 20;
@@ -258,12 +338,13 @@ class GuestRunner {
     for (uint64_t pa = 0; pa < 0x100000; pa += 4096) MapPage(pa, pa);
     for (uint64_t off = 0; off < 2 * 4096; off += 4096) MapPage(MemBase() + off, kBufferPhys + off);
 
-    // GDT: null, 64-bit code (0x08), data (0x10).
+    // GDT: null, 64-bit code (0x08), data (0x10), 32-bit code (0x18).
     constexpr uint32_t kCode64 = 0xB | x86::Segment::kS | x86::Segment::kP | x86::Segment::kL | x86::Segment::kG;
     constexpr uint32_t kData = 0x3 | x86::Segment::kS | x86::Segment::kP | x86::Segment::kDb | x86::Segment::kG;
     W(kGdt, 8, 0);
     W(kGdt + 8, 8, Descriptor(kCode64));
     W(kGdt + 16, 8, Descriptor(kData));
+    W(kGdt + 24, 8, Descriptor(kCode32));
     // IDT: 64-bit interrupt gates to stubs "mov al, v; out kFaultPort, al; hlt".
     for (uint64_t v = 0; v < 32; ++v) {
       uint64_t stub = kStubs + v * 8;
@@ -277,7 +358,8 @@ class GuestRunner {
     base_ = x86::Flat32State(kCodeBase);
     for (auto& seg : base_.seg) seg = x86::Segment{0x10, 0, 0xFFFFFFFF, kData};
     base_.seg[x86::kCs] = x86::Segment{0x08, 0, 0xFFFFFFFF, kCode64};
-    base_.gdtr = {kGdt, 23};
+    base_.gdtr = {kGdt, 31};
+    compat_cs_ = x86::Segment{0x18, 0, 0xFFFFFFFF, kCode32};
     base_.idtr = {kIdt, 32 * 16 - 1};
     base_.cr3 = kPml4;
     base_.cr4 |= x86::kCr4Pae;
@@ -300,9 +382,10 @@ class GuestRunner {
     return rip_;
   }
 
-  void Run(const std::vector<uint8_t>& bytes, const Case& c, Outcome& out) {
+  void Run(const std::vector<uint8_t>& bytes, const Case& c, Outcome& out, bool compat32 = false) {
     uint64_t rip = Place(bytes);
     x86::CpuState s = base_;
+    if (compat32) s.seg[x86::kCs] = compat_cs_;
     s.gpr = c.in.gpr;
     s.gpr[x86::kRsp] = kStackTop;
     s.rflags = c.in.rflags;
@@ -372,6 +455,7 @@ class GuestRunner {
   std::unique_ptr<StopDevice> stop_;
   std::unique_ptr<accel::Engine> engine_;
   x86::CpuState base_;
+  x86::Segment compat_cs_;
   uint64_t next_table_ = kPml4;
   uint64_t next_slot_ = 0;
   uint64_t rip_ = 0;
@@ -384,6 +468,10 @@ GuestRunner& Guest() {
 }
 NativeRunner& Native() {
   static NativeRunner runner;
+  return runner;
+}
+CompatNativeRunner& CompatNative() {
+  static CompatNativeRunner runner;
   return runner;
 }
 
@@ -411,7 +499,8 @@ std::string Hex(uint64_t v) {
 
 std::string Describe(const Form& form, const std::vector<uint8_t>& bytes, const Case& c, const Check& check,
                      const Outcome& native, const Outcome& guest) {
-  std::string s = "  " + form.name + ": " + Disassemble(bytes);
+  std::string s = "  " + form.name + ": " + Disassemble(bytes, form.compat32);
+  if (form.compat32) s += " (32-bit code)";
   if (!form.guest_prefix.empty()) s += " (guest runs it with a prefix)";
   s += "\n    input:  ";
   for (int i = 0; i < 16; ++i) {
@@ -519,6 +608,10 @@ FormResult EvaluateForm(const Form& form, uint64_t n, std::string* details) {
     check.flags = form.flags | kDf;
     check.gpr_mask.fill(~0ull);
     check.gpr_mask[x86::kRsp] = 0;
+    if (form.compat32) {
+      // Upper halves are undefined after compatibility mode; R8-R15 are out of reach.
+      for (int r = 0; r < 16; ++r) check.gpr_mask[r] = r < 8 && r != x86::kRsp ? 0xFFFFFFFFull : 0;
+    }
     if (form.prepare) form.prepare(c, rng, check);
     if (check.skip) {
       ++result.skipped;
@@ -532,8 +625,12 @@ FormResult EvaluateForm(const Form& form, uint64_t n, std::string* details) {
     } else {
       guest_bytes.insert(guest_bytes.end(), bytes.begin(), bytes.end());
     }
-    Native().Run(bytes, c, native);
-    Guest().Run(guest_bytes, c, guest);
+    if (form.compat32) {
+      CompatNative().Run(bytes, c, native);
+    } else {
+      Native().Run(bytes, c, native);
+    }
+    Guest().Run(guest_bytes, c, guest, form.compat32);
     ++result.cases;
     if (!Matches(check, native, guest)) {
       ++result.mismatches;
@@ -592,9 +689,9 @@ void RunForms(const std::string& family, const std::vector<Form>& forms) {
   std::fflush(stdout);
 }
 
-Outcome RunGuestOnce(const std::vector<uint8_t>& bytes, const Case& c) {
+Outcome RunGuestOnce(const std::vector<uint8_t>& bytes, const Case& c, bool compat32) {
   Outcome out;
-  Guest().Run(bytes, c, out);
+  Guest().Run(bytes, c, out, compat32);
   return out;
 }
 

@@ -109,6 +109,9 @@ struct Form {
   // Bytes put before the instruction on the guest only (e.g. F3 to run
   // LZCNT's encoding on a CPU model without LZCNT, where it is BSR).
   std::vector<uint8_t> guest_prefix;
+  // Runs in 32-bit compatibility mode on both sides (no memory operand; only
+  // EAX..EDI compared).
+  bool compat32 = false;
   // Replaces emit on the guest side only (harness self-tests).
   std::function<void(asmjit::x86::Assembler& a, const Case& c)> guest_emit;
 };
@@ -134,7 +137,7 @@ void RunForms(const std::string& family, const std::vector<Form>& forms);
 
 // Runs bytes once on the interpreter only (for fault checks); RSP is the
 // harness's guest stack and RBX is left as given.
-Outcome RunGuestOnce(const std::vector<uint8_t>& bytes, const Case& c);
+Outcome RunGuestOnce(const std::vector<uint8_t>& bytes, const Case& c, bool compat32 = false);
 // Guest address of the instruction RunGuestOnce placed.
 uint64_t LastGuestRip();
 
@@ -142,6 +145,6 @@ uint64_t LastGuestRip();
 std::vector<uint8_t> Assemble(const std::function<void(asmjit::x86::Assembler&)>& f);
 
 // Intel-syntax text of the instruction at bytes (Zydis).
-std::string Disassemble(const std::vector<uint8_t>& bytes);
+std::string Disassemble(const std::vector<uint8_t>& bytes, bool compat32 = false);
 
 }  // namespace tandem::difftest

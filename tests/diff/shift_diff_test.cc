@@ -52,8 +52,13 @@ Form ShiftForm(const ShiftOp& op, Opnd d, CountFrom from) {
   f.emit = [id, d, from](x::Assembler& a, const Case& c) {
     if (from == CountFrom::kCl) {
       a.emit(id, d.ToAsm(), x::cl);
+    } else if (from == CountFrom::kOne) {
+      a.emit(id, d.ToAsm(), asmjit::Imm(1));  // D0/D1
     } else {
-      a.emit(id, d.ToAsm(), asmjit::Imm(from == CountFrom::kOne ? 1 : c.imm & 0xFF));
+      // C0/C1 for every count (asmjit would pick D1 for 1): patch the imm8.
+      std::vector<uint8_t> b = Assemble([&](x::Assembler& t) { t.emit(id, d.ToAsm(), asmjit::Imm(2)); });
+      b.back() = static_cast<uint8_t>(c.imm);
+      a.embed(b.data(), b.size());
     }
   };
   f.prepare = [op, w, from](Case& c, Rng& rng, Check& check) {
