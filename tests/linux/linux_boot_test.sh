@@ -5,7 +5,10 @@
 # count, TANDEM-LINUX-DONE, and that tandem ends by itself with status 0
 # (the guest's `poweroff -f` halts with interrupts off).
 #
-# Usage: linux_boot_test.sh TANDEM ENGINE [TIMEOUT_SECONDS]
+# Usage: linux_boot_test.sh TANDEM ENGINE [TIMEOUT_SECONDS [PROFILE]]
+#   PROFILE: legacy (default: noapic nolapic acpi=off, so the i8259 PIC and
+#   i8254 PIT, ending in HLT with interrupts off) or acpi (the board's local
+#   APIC, I/O APIC and ACPI tables; power-off through ACPI S5).
 #   ENGINE: kvm, interp, or kvm-sandbox (tandem --accel kvm inside
 #   scripts/kvm-sandbox, a QEMU TCG guest with nested SVM: for hosts without
 #   a usable /dev/kvm). Exit 0 pass, 1 fail, 77 skip (engine unavailable).
@@ -20,15 +23,21 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 tandem=${1:?usage: linux_boot_test.sh TANDEM ENGINE [TIMEOUT]}
 engine=${2:?usage: linux_boot_test.sh TANDEM ENGINE [TIMEOUT]}
 timeout_s=${3:-120}
-name="linux_boot_test($engine)"
+profile=${4:-legacy}
+name="linux_boot_test($engine, $profile)"
 
 # /init writes 4096 lines "tandem line I I*I%9973" and prints their md5sum.
 readonly want_md5=eeb4203955defff76ad6324578e77809
-# No local APIC, IOAPIC or ACPI on the board: Linux runs on the i8259 PIC
-# and the i8254 PIT. panic=-1 turns a panic into a reset, which ends the run
-# at once (--no-reboot) instead of at the timeout; the markers tell it apart.
-# LINUX_BOOT_CMDLINE replaces this base (e.g. to try the APIC or ACPI).
-append="${LINUX_BOOT_CMDLINE:-console=ttyS0 noapic nolapic acpi=off panic=-1} ${LINUX_BOOT_APPEND:-}"
+# legacy: Linux ignores the APICs and ACPI and runs on the i8259 PIC and the
+# i8254 PIT. panic=-1 turns a panic into a reset, which ends the run at once
+# (--no-reboot) instead of at the timeout; the markers tell it apart.
+# LINUX_BOOT_CMDLINE replaces this base.
+case $profile in
+  legacy) base="console=ttyS0 noapic nolapic acpi=off panic=-1" ;;
+  acpi) base="console=ttyS0 panic=-1" ;;
+  *) echo "$name: unknown profile $profile (legacy or acpi)" >&2; exit 1 ;;
+esac
+append="${LINUX_BOOT_CMDLINE:-$base} ${LINUX_BOOT_APPEND:-}"
 
 fail() { echo "$name: FAIL: $*" >&2; [ -n "${log:-}" ] && { echo "--- console (tail) ---"; tail -n 40 "$log"; } >&2; exit 1; }
 
