@@ -24,7 +24,8 @@ namespace {
 using namespace tandem;
 
 constexpr int kUsageError = 2;
-constexpr int kEngineError = 1;
+// Even, so that it never collides with a debug-exit status (v << 1) | 1.
+constexpr int kEngineError = 4;
 
 int Fail(const std::string& message) {
   std::fprintf(stderr, "tandem: %s\n", message.c_str());
