@@ -2,8 +2,11 @@
 // `tandem accels` lists the accelerators and why any is unavailable.
 // Errors a user can cause end with one line on stderr and exit status 2.
 #include <CLI/CLI.hpp>
+#include <termios.h>
+#include <unistd.h>
 
 #include <cinttypes>
+#include <csignal>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
@@ -45,6 +48,43 @@ class FileSink final : public hw::CharSink {
 
  private:
   std::FILE* file_;
+};
+
+// While the guest owns an interactive console, the host terminal passes keys
+// through one by one and does not echo them (the guest echoes), like QEMU's
+// -serial stdio; Ctrl-C still ends tandem. The saved settings are restored
+// on return and, through a file-static copy (a signal handler can reach
+// nothing else), when a signal ends the process.
+class ConsoleTerminal {
+ public:
+  ConsoleTerminal() {
+    // Only the foreground job may change the terminal (else SIGTTOU stops us).
+    if (!isatty(STDIN_FILENO) || tcgetpgrp(STDIN_FILENO) != getpgrp()) return;
+    if (tcgetattr(STDIN_FILENO, &saved_) != 0) return;
+    termios raw = saved_;
+    raw.c_lflag &= ~(ICANON | ECHO | IEXTEN);
+    raw.c_iflag &= ~(IXON | ICRNL);  // Enter sends CR, as a serial terminal does
+    raw.c_cc[VMIN] = 1;
+    raw.c_cc[VTIME] = 0;
+    signal_copy_ = saved_;
+    for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGQUIT}) std::signal(sig, RestoreAndDie);
+    active_ = tcsetattr(STDIN_FILENO, TCSANOW, &raw) == 0;
+  }
+  ~ConsoleTerminal() {
+    if (active_) tcsetattr(STDIN_FILENO, TCSANOW, &saved_);
+  }
+  ConsoleTerminal(const ConsoleTerminal&) = delete;
+  ConsoleTerminal& operator=(const ConsoleTerminal&) = delete;
+
+ private:
+  static void RestoreAndDie(int sig) {
+    tcsetattr(STDIN_FILENO, TCSANOW, &signal_copy_);
+    std::signal(sig, SIG_DFL);
+    std::raise(sig);
+  }
+  static inline termios signal_copy_{};
+  termios saved_{};
+  bool active_ = false;
 };
 
 Result<std::vector<uint8_t>> ReadFile(const std::string& path, uint64_t max_size, const char* what) {
@@ -188,6 +228,8 @@ int Run(const RunOptions& opt) {
   auto state = PrepareBoot(opt, **board, images);
   if (!state.ok()) return Fail(state.message());
   (*engine)->SetState(*state);
+  std::optional<ConsoleTerminal> terminal;
+  if (opt.serial == "stdio") terminal.emplace();
 
   for (;;) {
     accel::RunOutcome outcome = (*engine)->Run();
