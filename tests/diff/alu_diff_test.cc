@@ -61,6 +61,12 @@ std::vector<Form> AluForms() {
       forms.push_back(Form2Imm(op.name, op.id, M(w), imm_bits, op.flags));
     }
   }
+  // The same register as both operands (sbb eax, eax; xor r9, r9; ...).
+  for (const AluOp& op : kAluOps) {
+    for (Opnd r : {R(kRcx, 8), RHi(kRax), R(kRdx, 16), R(kRcx, 32), R(9, 64)}) {
+      forms.push_back(Form2(op.name, op.id, r, r, op.flags));
+    }
+  }
   return forms;
 }
 

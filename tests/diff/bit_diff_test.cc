@@ -63,6 +63,7 @@ std::vector<Form> ScanForms() {
     for (unsigned w : {16u, 32u, 64u}) {
       forms.push_back(ScanForm(name, id, R(kRcx, w), R(kR10, w)));
       forms.push_back(ScanForm(name, id, R(kRcx, w), M(w)));
+      forms.push_back(ScanForm(name, id, R(kRcx, w), R(kRcx, w)));
     }
   }
   for (Opnd r : {R(kRcx, 32), R(11, 32), R(kRdx, 64), R(12, 64)}) {

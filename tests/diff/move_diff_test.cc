@@ -51,6 +51,15 @@ std::vector<Form> ExchangeForms() {
       if (dst.mem) forms.push_back(Locked(f));
     }
   }
+  // Aliased operands: the same register twice, and the accumulator as destination.
+  for (unsigned w : kWidths) {
+    Opnd r = R(kRcx, w), acc = R(kRax, w);
+    forms.push_back(Form2("xadd", Inst::kIdXadd, r, r, kArith));
+    forms.push_back(Form2("xchg", Inst::kIdXchg, r, r, kArith));
+    forms.push_back(Form2("cmpxchg", Inst::kIdCmpxchg, r, r, kArith));
+    forms.push_back(Form2("cmpxchg", Inst::kIdCmpxchg, acc, R(kR10, w), kArith));
+    forms.push_back(Form2("cmpxchg", Inst::kIdCmpxchg, R(kR10, w), acc, kArith));
+  }
   return forms;
 }
 
@@ -69,6 +78,11 @@ std::vector<Form> ExtendForms() {
   }
   forms.push_back(Form2("movsxd", Inst::kIdMovsxd, R(kRcx, 64), R(kR10, 32), 0));
   forms.push_back(Form2("movsxd", Inst::kIdMovsxd, R(kRcx, 64), M(32), 0));
+  // Source inside the destination register.
+  forms.push_back(Form2("movzx", Inst::kIdMovzx, R(kRcx, 32), R(kRcx, 8), 0));
+  forms.push_back(Form2("movsx", Inst::kIdMovsx, R(kRcx, 64), R(kRcx, 16), 0));
+  forms.push_back(Form2("movsx", Inst::kIdMovsx, R(kRax, 16), RHi(kRax), 0));
+  forms.push_back(Form2("movsxd", Inst::kIdMovsxd, R(kRcx, 64), R(kRcx, 32), 0));
   const std::pair<const char*, void (*)(x::Assembler&)> converts[] = {
       {"cbw", [](x::Assembler& a) { a.cbw(); }},   {"cwde", [](x::Assembler& a) { a.cwde(); }},
       {"cdqe", [](x::Assembler& a) { a.cdqe(); }}, {"cwd", [](x::Assembler& a) { a.cwd(); }},
@@ -122,6 +136,7 @@ std::vector<Form> LeaForms() {
       {"[rbp+disp]", [](int32_t d) { return x::ptr(x::rbp, d); }},
       {"[r13+r12*1+disp]", [](int32_t d) { return x::ptr(x::r13, x::r12, 0, d); }},
       {"[rdx+r9*2]", [](int32_t) { return x::ptr(x::rdx, x::r9, 1); }},
+      {"[rcx+rcx*4+disp] (dst is base and index)", [](int32_t d) { return x::ptr(x::rcx, x::rcx, 2, d); }},
       {"[ebx+esi*8+disp] (addr32)", [](int32_t d) { return x::ptr(x::ebx, x::esi, 3, d); }},
       {"[r10d+disp] (addr32)", [](int32_t d) { return x::ptr(x::r10d, d); }},
   };

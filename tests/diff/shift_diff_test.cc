@@ -90,10 +90,10 @@ std::vector<Form> ShiftForms() {
   return forms;
 }
 
-Form DoubleShiftForm(const char* name, asmjit::InstId id, Opnd d, bool by_cl) {
+Form DoubleShiftForm(const char* name, asmjit::InstId id, Opnd d, bool by_cl, bool same = false) {
   Form f;
   unsigned w = d.bits;
-  Opnd s = R(kR10, w);
+  Opnd s = same ? d : R(kR10, w);
   f.name = FormName(name, {OpName(d), OpName(s), by_cl ? "cl" : "imm8"});
   f.emit = [id, d, s, by_cl](x::Assembler& a, const Case& c) {
     if (by_cl) {
@@ -131,6 +131,7 @@ std::vector<Form> DoubleShiftForms() {
       for (bool by_cl : {true, false}) {
         forms.push_back(DoubleShiftForm(name, id, R(kRdx, w), by_cl));
         forms.push_back(DoubleShiftForm(name, id, M(w), by_cl));
+        forms.push_back(DoubleShiftForm(name, id, R(kRdx, w), by_cl, /*same=*/true));
       }
     }
   }
