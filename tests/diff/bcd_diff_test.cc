@@ -65,10 +65,13 @@ TEST(DiffCompat, BcdAndShortIncDec) { RunForms("bcd (32-bit)", BcdForms()); }
 TEST(DiffCompat, AamZeroAndBcdIn64BitMode) {
   Case c;
   c.in.gpr[x86::kRax] = 0x1234;
-  EXPECT_EQ(RunGuestOnce({0xD4, 0x00}, c, /*compat32=*/true).vector, x86::kDE);
+  Outcome aam0 = RunGuestOnce({0xD4, 0x00}, c, /*compat32=*/true);
+  EXPECT_EQ(aam0.vector, x86::kDE);
+  EXPECT_EQ(aam0.fault_rip, LastGuestRip());
   for (uint8_t op : {0x27, 0x2F, 0x37, 0x3F, 0xD4, 0xD5}) {
     Outcome out = RunGuestOnce({op, 0x0A}, c);
     EXPECT_EQ(out.vector, x86::kUD) << "opcode " << int{op} << " in 64-bit mode " << out.error;
+    EXPECT_EQ(out.fault_rip, LastGuestRip());
   }
 }
 

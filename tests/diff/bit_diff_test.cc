@@ -119,6 +119,7 @@ TEST(DiffBits, PopcntWithoutTheFeatureIsUd) {
     c.in.gpr[kRcx] = 0x1234;
     Outcome out = RunGuestOnce(bytes, c);
     EXPECT_EQ(out.vector, x86::kUD) << Disassemble(bytes) << " " << out.error;
+    EXPECT_EQ(out.fault_rip, LastGuestRip()) << Disassemble(bytes);
     EXPECT_EQ(out.regs.gpr[kRcx], 0x1234u) << Disassemble(bytes);
   }
 }

@@ -405,6 +405,10 @@ class GuestRunner {
       out.error = r.message.empty() ? "engine stopped" : r.message.substr(0, r.message.find('\n'));
     } else if (board_->exit_status() >= kFaultStatus) {
       out.vector = board_->exit_status() - kFaultStatus;
+      // The stub runs on the interrupt frame: [rsp] = RIP, after an error code
+      // for the vectors that push one.
+      const bool error_code = (out.vector == 8 || (out.vector >= 10 && out.vector <= 14) || out.vector == 17);
+      board_->memory().ReadPhys(e.gpr[x86::kRsp] + (error_code ? 8 : 0), &out.fault_rip, 8);
     } else if (board_->exit_status() != kDoneStatus) {
       out.error = "unexpected exit status " + std::to_string(board_->exit_status());
     } else if (e.rip != rip + bytes.size() + 2) {
@@ -661,7 +665,7 @@ uint64_t CasesPerForm() {
   static uint64_t n = [] {
     const char* env = std::getenv("TANDEM_DIFF_CASES");
     uint64_t v = env ? std::strtoull(env, nullptr, 0) : 0;
-    return v ? v : uint64_t{1500};
+    return v ? v : uint64_t{3000};
   }();
   return n;
 }

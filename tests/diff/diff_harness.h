@@ -52,6 +52,7 @@ struct Outcome {
   Regs regs;
   std::array<uint8_t, kMemSize> mem{};
   int vector = -1;  // guest exception raised, -1 for none
+  uint64_t fault_rip = 0;  // with vector: the RIP the exception pushed
   uint64_t rip = 0;
   std::string error;  // the engine stopped for another reason
 };

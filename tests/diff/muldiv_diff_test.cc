@@ -159,6 +159,7 @@ TEST(DiffMulDiv, DivideErrorOnInterpreter) {
     std::vector<uint8_t> bytes = Assemble(d.emit);
     Outcome out = RunGuestOnce(bytes, c);
     EXPECT_EQ(out.vector, x86::kDE) << d.what << ": " << out.error;
+    EXPECT_EQ(out.fault_rip, LastGuestRip()) << d.what << ": #DE is a fault (RIP at the instruction)";
     EXPECT_EQ(out.regs.gpr[kRax] >> 8, d.rax >> 8) << d.what;  // the fault stub wrote AL
     EXPECT_EQ(out.regs.gpr[kRdx], d.rdx) << d.what;
   }
