@@ -65,14 +65,19 @@ uint64_t RandomValue(Rng& rng) {
 // ---------------------------------------------------------------- operands
 
 namespace {
-uint8_t* HostBuffer() {
-  static uint8_t* buffer = [] {
+// The buffer straddles a page boundary at kPageSplit, so that memory operands
+// near the middle cross pages (the guest maps the two pages apart).
+constexpr uint64_t kPageSplit = 520;
+
+uint8_t* HostPages() {
+  static uint8_t* pages = [] {
     void* p = mmap(nullptr, 2 * 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (p == MAP_FAILED) throw std::runtime_error("mmap for the diff buffer failed");
     return static_cast<uint8_t*>(p);
   }();
-  return buffer;
+  return pages;
 }
+uint8_t* HostBuffer() { return HostPages() + 4096 - kPageSplit; }
 }  // namespace
 
 uint64_t MemBase() { return reinterpret_cast<uint64_t>(HostBuffer()); }
@@ -303,7 +308,8 @@ constexpr uint64_t kStubs = 0xC000;         // 32 exception stubs of 8 bytes
 constexpr uint64_t kCodeBase = 0x10000;     // code slots
 constexpr uint64_t kSlotSize = 32;
 constexpr uint64_t kSlots = 0x80000 / kSlotSize;
-constexpr uint64_t kBufferPhys = 0x100000;  // the buffer, mapped at MemBase()
+constexpr uint64_t kBufferPage0 = 0x100000;  // the buffer's first page
+constexpr uint64_t kBufferPage1 = 0x108000;  // its second page, not adjacent
 constexpr uint8_t kDonePort = 0xB0;         // OUT here: the instruction completed
 constexpr uint8_t kFaultPort = 0xB1;        // OUT here with AL = vector: it faulted
 constexpr int kDoneStatus = 0x100;
@@ -336,7 +342,8 @@ class GuestRunner {
 
     // Page tables: identity for the first MiB, the buffer at its host address.
     for (uint64_t pa = 0; pa < 0x100000; pa += 4096) MapPage(pa, pa);
-    for (uint64_t off = 0; off < 2 * 4096; off += 4096) MapPage(MemBase() + off, kBufferPhys + off);
+    MapPage(reinterpret_cast<uint64_t>(HostPages()), kBufferPage0);
+    MapPage(reinterpret_cast<uint64_t>(HostPages()) + 4096, kBufferPage1);
 
     // GDT: null, 64-bit code (0x08), data (0x10), 32-bit code (0x18).
     constexpr uint32_t kCode64 = 0xB | x86::Segment::kS | x86::Segment::kP | x86::Segment::kL | x86::Segment::kG;
@@ -390,7 +397,8 @@ class GuestRunner {
     s.gpr[x86::kRsp] = kStackTop;
     s.rflags = c.in.rflags;
     s.rip = rip;
-    board_->memory().WritePhys(kBufferPhys, c.mem.data(), kMemSize);
+    board_->memory().WritePhys(kBufferPage0 + 4096 - kPageSplit, c.mem.data(), kPageSplit);
+    board_->memory().WritePhys(kBufferPage1, c.mem.data() + kPageSplit, kMemSize - kPageSplit);
     board_->Reset();
     engine_->SetState(s);
     accel::RunOutcome r = engine_->Run();
@@ -400,7 +408,8 @@ class GuestRunner {
     out.rip = e.rip;
     out.vector = -1;
     out.error.clear();
-    board_->memory().ReadPhys(kBufferPhys, out.mem.data(), kMemSize);
+    board_->memory().ReadPhys(kBufferPage0 + 4096 - kPageSplit, out.mem.data(), kPageSplit);
+    board_->memory().ReadPhys(kBufferPage1, out.mem.data() + kPageSplit, kMemSize - kPageSplit);
     if (r.kind != accel::RunOutcome::Kind::kBoardStop) {
       out.error = r.message.empty() ? "engine stopped" : r.message.substr(0, r.message.find('\n'));
     } else if (board_->exit_status() >= kFaultStatus) {
@@ -607,7 +616,7 @@ FormResult EvaluateForm(const Form& form, uint64_t n, std::string* details) {
     if (form.vary_df && (i / 64) % 2) f |= x86::kFlagDf;
     c.in.rflags = f;
     c.imm = static_cast<int64_t>(RandomValue(rng));
-    c.in.gpr[x86::kRbx] = MemBase() + 512 - kMemDisp + rng.Below(64);
+    c.in.gpr[x86::kRbx] = MemBase() + 500 - kMemDisp + rng.Below(64);  // some cross the page split
     Check check;
     check.flags = form.flags | kDf;
     check.gpr_mask.fill(~0ull);
