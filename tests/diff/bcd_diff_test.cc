@@ -56,6 +56,9 @@ std::vector<Form> BcdForms() {
   forms.push_back(Compat("inc edi (47)", {0x47}, kArith));
   forms.push_back(Compat("dec ecx (49)", {0x49}, kArith));
   forms.push_back(Compat("dec si (66 4E)", {0x66, 0x4E}, kArith));
+  // 82 is an alias of 80 outside 64-bit mode.
+  forms.push_back(Compat("82 /0 add cl, imm8", {0x82, 0xC1, 0x85}, kArith));
+  forms.push_back(Compat("82 /7 cmp dh, imm8", {0x82, 0xFE, 0x7F}, kArith));
   return forms;
 }
 

@@ -48,7 +48,45 @@ std::vector<Form> PrefixForms() {
   };
 }
 
+// Opcode aliases real CPUs execute: SHL as /6 of the shift groups ("SAL"),
+// TEST as /1 of F6/F7, and XLAT, CMC/CLC/STC/CLD/STD.
+std::vector<Form> AliasForms() {
+  auto count_cl = [](Case& c, Rng& rng, Check& check) {
+    uint64_t n = rng.Below(33);
+    c.in.gpr[x86::kRcx] = (c.in.gpr[x86::kRcx] & ~0xFFull) | n;
+    uint64_t f = kArith & ~x86::kFlagAf;
+    if (n != 1) f &= ~x86::kFlagOf;
+    if (n == 0) f = kArith;
+    if (n >= 32) f &= ~x86::kFlagCf;
+    check.flags = f | kDf;
+  };
+  auto by_one = kArith & ~x86::kFlagAf;
+  std::vector<Form> forms = {
+      Raw("D1 /6 shl edx, 1", {0xD1, 0xF2}, by_one),
+      Raw("D0 /6 shl dl, 1", {0xD0, 0xF2}, by_one),
+      Raw("REX.W C1 /6 shl rdx, 1", {0x48, 0xC1, 0xF2, 0x01}, by_one),
+      Raw("D3 /6 shl edx, cl", {0xD3, 0xF2}),
+      Raw("F6 /1 test cl, imm8", {0xF6, 0xC9, 0x81}, kArith & ~x86::kFlagAf),
+      Raw("F7 /1 test ecx, imm32", {0xF7, 0xC9, 0x01, 0x80, 0x00, 0x80}, kArith & ~x86::kFlagAf),
+      Raw("xlatb", {0xD7}),
+      Raw("REX.W xlatb", {0x48, 0xD7}),
+      Raw("cmc", {0xF5}),
+      Raw("clc", {0xF8}),
+      Raw("stc", {0xF9}),
+      Raw("std", {0xFD}),
+      Raw("cld", {0xFC}),
+  };
+  forms[3].prepare = count_cl;
+  // XLAT reads [rbx + al]: keep RBX low enough in the buffer.
+  for (int i : {6, 7}) {
+    forms[i].prepare = [](Case& c, Rng& rng, Check&) { c.in.gpr[x86::kRbx] = MemBase() + rng.Below(kMemSize - 256); };
+  }
+  for (int i : {11, 12}) forms[i].vary_df = true;
+  return forms;
+}
+
 TEST(DiffPrefix, PrefixCorners) { RunForms("prefixes", PrefixForms()); }
+TEST(DiffPrefix, OpcodeAliases) { RunForms("aliases", AliasForms()); }
 
 }  // namespace
 }  // namespace tandem::difftest
