@@ -74,6 +74,8 @@ void WriteCr(Cpu& cpu, int n, uint64_t v) {
     case 8:
       if (v & ~0xFull) Raise(kGP, 0);
       s.cr8 = v;
+      // CR8 is an alias of the local APIC's TPR[7:4] (SDM vol. 3A 10.8.6.1).
+      cpu.board.chipset().lapic().set_tpr(static_cast<uint8_t>(v << 4));
       break;
     default: Raise(kUD);
   }
@@ -86,7 +88,7 @@ uint64_t ReadCr(Cpu& cpu, int n) {
     case 2: return s.cr2;
     case 3: return s.cr3;
     case 4: return s.cr4;
-    case 8: return s.cr8;
+    case 8: return cpu.board.chipset().lapic().tpr() >> 4;
     default: Raise(kUD);
   }
 }
@@ -326,6 +328,7 @@ void WriteMsr(Cpu& cpu, uint32_t msr, uint64_t v) {
     case kMsrApicBase:
       if (v & ~(0xFFFFFFF000ull | (1 << 8) | (1 << 11))) Raise(kGP, 0);
       s.msr.apic_base = v;
+      cpu.board.chipset().lapic().SetApicBase(v);
       return;
     case kMsrSysenterCs: s.msr.sysenter_cs = v & 0xFFFF; return;
     case kMsrSysenterEsp: s.msr.sysenter_esp = canonical(v); return;

@@ -530,10 +530,15 @@ RunOutcome KvmEngine::Run() {
       break;
     }
     ArmTimer();
+    // Without an in-kernel LAPIC, KVM keeps CR8 in kvm_run: it is the
+    // userspace LAPIC's TPR[7:4] (api.rst, "cr8").
+    hw::LocalApic& lapic = board_.chipset().lapic();
+    run_->cr8 = lapic.tpr() >> 4;
     pthread_sigmask(SIG_UNBLOCK, &kick, nullptr);
     int r = ioctl(vcpu_.get(), KVM_RUN, 0);
     int err = errno;
     pthread_sigmask(SIG_BLOCK, &kick, nullptr);
+    if (run_->cr8 != (lapic.tpr() >> 4u)) lapic.set_tpr(static_cast<uint8_t>(run_->cr8 << 4));
     run_->immediate_exit = 0;
     state_valid_ = false;
     io_pending_ = false;
