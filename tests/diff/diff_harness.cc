@@ -660,7 +660,7 @@ FormResult EvaluateForm(const Form& form, uint64_t n, std::string* details) {
 namespace {
 FormResult RunForm(const Form& form) {
   std::string details;
-  FormResult result = EvaluateForm(form, CasesPerForm(), &details);
+  FormResult result = EvaluateForm(form, CasesPerForm() * form.weight, &details);
   if (!result.passed()) {
     ADD_FAILURE() << "form " << form.name << ": " << result.mismatches << " mismatches in " << result.cases
                   << " cases\n"

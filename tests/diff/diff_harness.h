@@ -107,6 +107,7 @@ struct Form {
   std::function<void(Case& c, Rng& rng, Check& check)> prepare;
   uint64_t flags = kArith;  // flags the SDM defines (others are masked)
   bool vary_df = false;     // string forms: DF is an input
+  unsigned weight = 1;      // runs weight * CasesPerForm() cases (random-encoding forms)
   // Bytes put before the instruction on the guest only (e.g. F3 to run
   // LZCNT's encoding on a CPU model without LZCNT, where it is BSR).
   std::vector<uint8_t> guest_prefix;

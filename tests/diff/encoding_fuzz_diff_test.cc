@@ -190,6 +190,7 @@ bool NarrowCheck(const Picked& p, const Case& c, Check& check) {
 Form FuzzForm(const Family& family) {
   Form f;
   f.name = std::string("random encodings: ") + family.name;
+  f.weight = 10;  // many encodings share one form
   auto picked = std::make_shared<Picked>();
   auto decoder = std::make_shared<ZydisDecoder>();
   ZydisDecoderInit(decoder.get(), ZYDIS_MACHINE_MODE_LONG_64, ZYDIS_STACK_WIDTH_64);
