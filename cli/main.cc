@@ -138,6 +138,7 @@ struct RunOptions {
   std::string serial = "stdio";
   std::string dump_state;
   bool no_reboot = false;
+  bool stats = false;
   double timeout_s = 0;
 };
 
@@ -231,6 +232,24 @@ int Run(const RunOptions& opt) {
   std::optional<ConsoleTerminal> terminal;
   if (opt.serial == "stdio") terminal.emplace();
 
+  hw::HostClock wall;
+  const uint64_t started_ns = wall.NowNs();
+  // Printed on every way out of the run loop when --stats is given.
+  struct StatsPrinter {
+    const RunOptions& opt;
+    accel::Engine& engine;
+    const hw::HostClock& wall;
+    uint64_t started_ns;
+    ~StatsPrinter() {
+      if (!opt.stats) return;
+      double seconds = static_cast<double>(wall.NowNs() - started_ns) / 1e9;
+      uint64_t n = engine.instructions_retired();
+      std::fprintf(stderr, "tandem: %s: %.3f s", std::string(engine.name()).c_str(), seconds);
+      if (n) std::fprintf(stderr, ", %" PRIu64 " instructions, %.1f MIPS", n, n / seconds / 1e6);
+      std::fprintf(stderr, "\n");
+    }
+  } stats_printer{opt, **engine, wall, started_ns};
+
   for (;;) {
     accel::RunOutcome outcome = (*engine)->Run();
     hw::Board& b = **board;
@@ -293,6 +312,7 @@ int main(int argc, char** argv) {
   run->add_flag("--no-reboot", opt.no_reboot, "end tandem when the guest resets");
   run->add_option("--timeout", opt.timeout_s, "stop the guest after SECONDS (exit status 124)");
   run->add_option("--dump-state", opt.dump_state, "write the final vCPU state to PATH");
+  run->add_flag("--stats", opt.stats, "print run time (and instructions and MIPS where counted) on exit");
   auto* accels = app.add_subcommand("accels", "list accelerators and their availability");
 
   try {
