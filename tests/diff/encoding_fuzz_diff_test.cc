@@ -120,6 +120,13 @@ bool Acceptable(const ZydisDecodedInstruction& insn, const ZydisDecodedOperand* 
             insn.mnemonic == ZYDIS_MNEMONIC_BTR || insn.mnemonic == ZYDIS_MNEMONIC_BTC;
   if (bt && ops[0].type == ZYDIS_OPERAND_TYPE_MEMORY && ops[1].type == ZYDIS_OPERAND_TYPE_REGISTER) return false;
   if (insn.mnemonic == ZYDIS_MNEMONIC_BSWAP && insn.operand_width == 16) return false;  // undefined
+  // F3 0F BC/BD: TZCNT/LZCNT on this host, BSF/BSR on the CPU model (checked
+  // on their own in bit_diff_test.cc). Random tails can form them too.
+  if (insn.mnemonic == ZYDIS_MNEMONIC_BSF || insn.mnemonic == ZYDIS_MNEMONIC_BSR) {
+    for (int i = 0; i < insn.raw.prefix_count; ++i) {
+      if (insn.raw.prefixes[i].value == 0xF3) return false;
+    }
+  }
   if (insn.attributes & ZYDIS_ATTRIB_HAS_LOCK) return false;
   // Only 90 and 0F 1F: the reserved-NOP and prefetch rows (0F 0D, 0F 18-1E)
   // are #UD or hints in their register forms on some CPUs.
