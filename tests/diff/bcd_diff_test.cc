@@ -2,6 +2,7 @@
 // compatibility mode on both sides: DAA/DAS/AAA/AAS/AAM/AAD (SDM vol. 2:
 // DAA/DAS leave OF undefined; AAA/AAS define only AF and CF; AAM/AAD define
 // SF, ZF and PF) and the one-byte INC/DEC r32 (40+r, 48+r).
+#include "target-x86/cpuid.h"
 #include "tests/diff/form_util.h"
 
 namespace tandem::difftest {
@@ -75,6 +76,31 @@ TEST(DiffCompat, AamZeroAndBcdIn64BitMode) {
     Outcome out = RunGuestOnce({op, 0x0A}, c);
     EXPECT_EQ(out.vector, x86::kUD) << "opcode " << int{op} << " in 64-bit mode " << out.error;
     EXPECT_EQ(out.fault_rip, LastGuestRip());
+  }
+}
+
+// One-byte opcodes that 64-bit mode removed, a LOCK where none may be, and
+// CMPXCHG16B while the CPUID model lacks CX16: all #UD on the interpreter.
+TEST(DiffCompat, InvalidIn64BitMode) {
+  const std::vector<std::vector<uint8_t>> invalid = {
+      {0x06}, {0x07}, {0x0E}, {0x16}, {0x17}, {0x1E}, {0x1F}, {0x60}, {0x61}, {0x62, 0x00},
+      {0x82, 0xC1, 0x01}, {0x9A, 0, 0, 0, 0, 0, 0}, {0xCE}, {0xD6}, {0xEA, 0, 0, 0, 0, 0, 0},
+      {0xF0, 0x01, 0xD1},        // lock add ecx, edx
+      {0xF0, 0x89, 0x53, 0x10},  // lock mov [rbx+0x10], edx
+  };
+  for (const std::vector<uint8_t>& bytes : invalid) {
+    Case c;
+    c.in.gpr[x86::kRbx] = MemBase();
+    Outcome out = RunGuestOnce(bytes, c);
+    EXPECT_EQ(out.vector, x86::kUD) << Disassemble(bytes) << " " << out.error;
+    EXPECT_EQ(out.fault_rip, LastGuestRip()) << Disassemble(bytes);
+  }
+  if (!(x86::CpuidModel::Default().Query(1, 0).ecx & (1u << 13))) {
+    Case c;
+    c.in.gpr[x86::kRbx] = (MemBase() + 15) & ~15ull;  // 16-byte aligned
+    std::vector<uint8_t> bytes = {0x48, 0x0F, 0xC7, 0x0B};  // cmpxchg16b [rbx]
+    Outcome out = RunGuestOnce(bytes, c);
+    EXPECT_EQ(out.vector, x86::kUD) << "cmpxchg16b without CPUID.01H:ECX.CX16 " << out.error;
   }
 }
 

@@ -174,7 +174,29 @@ std::vector<Form> LeaForms() {
   return forms;
 }
 
+// CMPXCHG8B m64: EDX:EAX against memory, ECX:EBX stored when equal (RBX
+// also holds the buffer pointer, which is fine: both sides see the same).
+std::vector<Form> Cmpxchg8bForms() {
+  std::vector<Form> forms;
+  for (bool lock : {false, true}) {
+    Form f;
+    f.name = "cmpxchg8b m64";
+    f.flags = kArith;  // ZF set or cleared; the others unaffected
+    f.emit = [](x::Assembler& a, const Case&) { a.cmpxchg8b(x::qword_ptr(x::rbx, kMemDisp), x::edx, x::eax, x::ecx, x::ebx); };
+    f.prepare = [](Case& c, Rng& rng, Check&) {
+      if (rng.Below(2)) {
+        uint64_t m = Get(c, M(64));
+        c.in.gpr[kRax] = (c.in.gpr[kRax] & ~0xFFFFFFFFull) | (m & 0xFFFFFFFF);
+        c.in.gpr[kRdx] = (c.in.gpr[kRdx] & ~0xFFFFFFFFull) | (m >> 32);
+      }
+    };
+    forms.push_back(lock ? Locked(f) : f);
+  }
+  return forms;
+}
+
 TEST(DiffMove, Mov) { RunForms("mov", MovForms()); }
+TEST(DiffMove, Cmpxchg8b) { RunForms("cmpxchg8b", Cmpxchg8bForms()); }
 TEST(DiffMove, ExchangeXaddCmpxchg) { RunForms("xchg/xadd/cmpxchg", ExchangeForms()); }
 TEST(DiffMove, ExtendAndConvert) { RunForms("movzx/movsx/cbw", ExtendForms()); }
 TEST(DiffMove, SetccCmovcc) { RunForms("setcc/cmovcc", ConditionForms()); }
