@@ -6,7 +6,11 @@
 #include <memory>
 #include <vector>
 
+#include <benchmark/benchmark.h>
+
 #include "accel/accelerator.h"
+#include "accel/interp/interp_engine.h"
+#include "accel/kvm/kvm_engine.h"
 #include "hw/board.h"
 #include "hw/io_device.h"
 
@@ -41,6 +45,33 @@ inline x86::CpuState GuestLoopState(uint32_t iterations) {
   s.gpr[x86::kRbx] = 3;
   s.gpr[x86::kRsp] = 0x8000;
   return s;
+}
+
+// Runs `code` at kCodeAddress in GuestLoopState(state.range(0)) on one engine
+// for every benchmark iteration; `attach` registers extra devices on the board.
+// Returns false (and marks the benchmark skipped) when the engine is missing.
+template <typename Attach>
+bool RunGuestCode(benchmark::State& state, bool use_kvm, const std::vector<uint8_t>& code, Attach attach) {
+  if (use_kvm && !accel::kvm::Probe().available) {
+    state.SkipWithError("kvm unavailable");
+    return false;
+  }
+  auto board = hw::Board::Create(hw::BoardConfig{});
+  StopDevice stop(**board);
+  (void)(*board)->pio().Register(kStopPort, 1, &stop, "bench stop");
+  attach(**board);
+  (*board)->memory().WritePhys(kCodeAddress, code.data(), code.size());
+  auto engine = use_kvm ? accel::kvm::CreateEngine(**board) : accel::interp::CreateEngine(**board);
+  if (!engine.ok()) {
+    state.SkipWithError(engine.message().c_str());
+    return false;
+  }
+  for (auto _ : state) {
+    (*board)->Reset();
+    (*engine)->SetState(GuestLoopState(static_cast<uint32_t>(state.range(0))));
+    (*engine)->Run();
+  }
+  return true;
 }
 
 }  // namespace tandem::bench

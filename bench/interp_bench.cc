@@ -2,34 +2,15 @@
 // branch), for each engine available here.
 #include <benchmark/benchmark.h>
 
-#include "accel/interp/interp_engine.h"
-#include "accel/kvm/kvm_engine.h"
 #include "bench/guest_loop.h"
 
 namespace tandem::bench {
 namespace {
 
 void RunLoop(benchmark::State& state, bool use_kvm) {
-  if (use_kvm && !accel::kvm::Probe().available) {
-    state.SkipWithError("kvm unavailable");
-    return;
+  if (RunGuestCode(state, use_kvm, GuestLoopCode(), [](hw::Board&) {})) {
+    state.SetItemsProcessed(state.iterations() * state.range(0) * kInstructionsPerIteration);
   }
-  auto board = hw::Board::Create(hw::BoardConfig{});
-  StopDevice stop(**board);
-  (void)(*board)->pio().Register(kStopPort, 1, &stop, "bench stop");
-  (*board)->memory().WritePhys(kCodeAddress, GuestLoopCode().data(), GuestLoopCode().size());
-  auto engine = use_kvm ? accel::kvm::CreateEngine(**board) : accel::interp::CreateEngine(**board);
-  if (!engine.ok()) {
-    state.SkipWithError(engine.message().c_str());
-    return;
-  }
-  const uint32_t iterations = static_cast<uint32_t>(state.range(0));
-  for (auto _ : state) {
-    (*board)->Reset();
-    (*engine)->SetState(GuestLoopState(iterations));
-    (*engine)->Run();
-  }
-  state.SetItemsProcessed(state.iterations() * iterations * kInstructionsPerIteration);
 }
 
 void BM_InterpGuestLoop(benchmark::State& state) { RunLoop(state, false); }

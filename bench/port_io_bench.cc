@@ -2,8 +2,6 @@
 // from a guest IN/OUT instruction on each engine.
 #include <benchmark/benchmark.h>
 
-#include "accel/interp/interp_engine.h"
-#include "accel/kvm/kvm_engine.h"
 #include "bench/guest_loop.h"
 #include "hw/board.h"
 
@@ -37,31 +35,12 @@ BENCHMARK(BM_BusRoundTrip);
 
 // loop: mov dx,kScratchPort; out dx,al; in al,dx; dec edi; jnz loop; then stop.
 void GuestPortLoop(benchmark::State& state, bool use_kvm) {
-  if (use_kvm && !accel::kvm::Probe().available) {
-    state.SkipWithError("kvm unavailable");
-    return;
-  }
-  auto board = hw::Board::Create(hw::BoardConfig{});
   ScratchDevice scratch;
-  StopDevice stop(**board);
-  (void)(*board)->pio().Register(kScratchPort, 1, &scratch, "scratch");
-  (void)(*board)->pio().Register(kStopPort, 1, &stop, "bench stop");
   std::vector<uint8_t> code = {0x66, 0xBA, kScratchPort & 0xFF, kScratchPort >> 8, 0xEE, 0xEC, 0x4F,
                                0x75, 0xF7, 0x66, 0xBA, kStopPort & 0xFF, kStopPort >> 8, 0xEE, 0xF4};
-  (*board)->memory().WritePhys(kCodeAddress, code.data(), code.size());
-  auto engine = use_kvm ? accel::kvm::CreateEngine(**board) : accel::interp::CreateEngine(**board);
-  if (!engine.ok()) {
-    state.SkipWithError(engine.message().c_str());
-    return;
-  }
-  const uint32_t iterations = static_cast<uint32_t>(state.range(0));
-  for (auto _ : state) {
-    (*board)->Reset();
-    (*engine)->SetState(GuestLoopState(iterations));
-    (*engine)->Run();
-  }
+  auto attach = [&](hw::Board& board) { (void)board.pio().Register(kScratchPort, 1, &scratch, "scratch"); };
   // Two port accesses per iteration.
-  state.SetItemsProcessed(state.iterations() * iterations * 2);
+  if (RunGuestCode(state, use_kvm, code, attach)) state.SetItemsProcessed(state.iterations() * state.range(0) * 2);
 }
 
 void BM_InterpGuestPortIo(benchmark::State& state) { GuestPortLoop(state, false); }
