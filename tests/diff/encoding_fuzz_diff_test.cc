@@ -104,6 +104,7 @@ bool Acceptable(const ZydisDecodedInstruction& insn, const ZydisDecodedOperand* 
         }
         break;
       case ZYDIS_OPERAND_TYPE_MEMORY:
+        if (IsStackRegister(o.mem.base) || IsStackRegister(o.mem.index)) return false;  // RSP differs
         if (insn.mnemonic == ZYDIS_MNEMONIC_LEA && o.mem.base != ZYDIS_REGISTER_RIP) break;  // no access
         if (o.mem.base != ZYDIS_REGISTER_RBX || o.mem.index != ZYDIS_REGISTER_NONE) return false;
         if (o.mem.disp.value != kMemDisp) return false;
