@@ -108,10 +108,12 @@ prepare_kernel() { # prepare_kernel CACHE META [MODULE...]
     log "kernel $kernel_version (cached)"; return 0
   fi
 
-  # Serialize downloads between concurrent runs.
+  # Serialize downloads between concurrent runs. A lock file of its own:
+  # callers may hold a flock on $cache/.lock around this call, and a second
+  # open file description of the same file would wait for that one forever.
   local lock_fd
-  exec {lock_fd}>"$cache/.lock" || fail "cannot open $cache/.lock"
-  flock "$lock_fd" || fail "cannot lock $cache/.lock"
+  exec {lock_fd}>"$cache/.download.lock" || fail "cannot open $cache/.download.lock"
+  flock "$lock_fd" || fail "cannot lock $cache/.download.lock"
   if ! _kernel_complete "$kernel_dir" "$@"; then
     local deb
     deb=$(ls "$kernel_dir"/deb/*.deb 2>/dev/null | head -n1)
