@@ -181,6 +181,9 @@ void RegisterControlHandlers(HandlerTable& table);
 void RegisterIoHandlers(HandlerTable& table);
 void RegisterFlagHandlers(HandlerTable& table);
 void RegisterFpuStateHandlers(HandlerTable& table);  // ops_fpu_state.cc: FNINIT, FXSAVE, LDMXCSR, ...
+void RegisterSseHandlers(HandlerTable& table);       // ops_sse.cc, ops_sse_fp.cc: SSE/SSE2, MMX
+// The SSE2 MOVSD/CMPSD (xmm operands), whose mnemonics the string forms share.
+Handler SseStringFormHandler(ZydisMnemonic mnemonic);
 void RegisterSystemHandlers(HandlerTable& table);
 void RegisterFarHandlers(HandlerTable& table);
 

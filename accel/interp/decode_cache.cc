@@ -180,6 +180,7 @@ Cpu::DecodeCache::DecodeCache(hw::Board& board) {
   RegisterIoHandlers(table);
   RegisterFlagHandlers(table);
   RegisterFpuStateHandlers(table);
+  RegisterSseHandlers(table);
   core = table;
   RegisterSystemHandlers(table);
   RegisterFarHandlers(table);
@@ -360,7 +361,7 @@ decode:
   int n = 0;
   for (int i = 0; i < zi.operand_count_visible && n < 4; ++i) insn.op[n++] = ConvertOperand(zops[i], zi);
   insn.operand_count = static_cast<uint8_t>(n);
-  if (IsStringLike(zi.mnemonic)) {
+  if (IsStringLike(zi.mnemonic) && zi.operand_count_visible == 0) {
     // No visible operands: keep the implicit memory operands (with the
     // segment override) in Zydis's order, e.g. MOVS: ES:[rDI], seg:[rSI].
     n = 0;
@@ -372,7 +373,7 @@ decode:
   Handler h = dc.table[zi.mnemonic];
   if (!IsSystemForm(insn) && dc.core[zi.mnemonic]) h = dc.core[zi.mnemonic];
   // MOVSD/CMPSD with operands are the SSE2 instructions, not the string ones.
-  if (IsStringLike(zi.mnemonic) && zi.operand_count_visible > 0) h = nullptr;
+  if (IsStringLike(zi.mnemonic) && zi.operand_count_visible > 0) h = SseStringFormHandler(zi.mnemonic);
   if (!h) {
     h = RaiseUd;
     if (!dc.logged_mnemonic[zi.mnemonic]) {

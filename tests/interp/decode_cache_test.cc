@@ -74,7 +74,7 @@ TEST(InterpDecode, FetchFaultOnTheSecondPageIsForThatPage) {
 }
 
 TEST(InterpDecode, UnimplementedAndUndecodableRaiseUd) {
-  for (std::vector<uint8_t> code : {std::vector<uint8_t>{0x0F, 0x28, 0xC1},  // movaps: no handler
+  for (std::vector<uint8_t> code : {std::vector<uint8_t>{0x66, 0x0F, 0x38, 0x00, 0xC1},  // pshufb (SSSE3): no handler
                                     std::vector<uint8_t>{0xF0, 0x90}}) {       // lock nop: invalid
     Machine m(code, Mode::kReal);
     m.Write(6 * 4, 4, 0x30000040);  // IVT[6] = 3000:0040
