@@ -395,7 +395,7 @@ class GuestRunner {
     if (compat32) s.seg[x86::kCs] = compat_cs_;
     s.gpr = c.in.gpr;
     s.gpr[x86::kRsp] = kStackTop;
-    s.rflags = c.in.rflags;
+    s.rflags = c.in.rflags | c.guest_system_flags;
     s.rip = rip;
     board_->memory().WritePhys(kBufferPage0 + 4096 - kPageSplit, c.mem.data(), kPageSplit);
     board_->memory().WritePhys(kBufferPage1, c.mem.data() + kPageSplit, kMemSize - kPageSplit);
@@ -510,6 +510,12 @@ std::string Hex(uint64_t v) {
   return b;
 }
 
+// RFLAGS bits outside the arithmetic flags and DF that the guest changed.
+uint64_t SystemFlagsChanged(const Case& c, const Outcome& guest) {
+  uint64_t expected = c.in.rflags | c.guest_system_flags | 2;
+  return (guest.regs.rflags ^ expected) & ~(kArith | kDf) & 0x3FFFFF;
+}
+
 std::string Describe(const Form& form, const std::vector<uint8_t>& bytes, const Case& c, const Check& check,
                      const Outcome& native, const Outcome& guest) {
   std::string s = "  " + form.name + ": " + Disassemble(bytes, form.compat32);
@@ -534,6 +540,10 @@ std::string Describe(const Form& form, const std::vector<uint8_t>& bytes, const 
     uint64_t d = (native.regs.gpr[i] ^ guest.regs.gpr[i]) & check.gpr_mask[i];
     if (d) s += "    " + std::string(kRegNames[i]) + ": host " + Hex(native.regs.gpr[i]) + "  interp " + Hex(guest.regs.gpr[i]) + "\n";
   }
+  if (uint64_t changed = SystemFlagsChanged(c, guest)) {
+    s += "    interpreter changed RFLAGS bits outside the arithmetic flags: " + Hex(changed) + " (in " +
+         Hex(c.in.rflags | c.guest_system_flags) + ", out " + Hex(guest.regs.rflags) + ")\n";
+  }
   uint64_t fd = (native.regs.rflags ^ guest.regs.rflags) & check.flags;
   if (fd) {
     s += "    flags (compared: " + FlagString(check.flags) + "): host [" + FlagString(native.regs.rflags & check.flags) +
@@ -552,8 +562,9 @@ std::string Describe(const Form& form, const std::vector<uint8_t>& bytes, const 
   return s;
 }
 
-bool Matches(const Check& check, const Outcome& native, const Outcome& guest) {
+bool Matches(const Case& c, const Check& check, const Outcome& native, const Outcome& guest) {
   if (guest.vector >= 0 || !guest.error.empty()) return false;
+  if (SystemFlagsChanged(c, guest)) return false;
   for (int i = 0; i < 16; ++i) {
     if ((native.regs.gpr[i] ^ guest.regs.gpr[i]) & check.gpr_mask[i]) return false;
   }
@@ -616,6 +627,7 @@ FormResult EvaluateForm(const Form& form, uint64_t n, std::string* details) {
     if (form.vary_df && (i / 64) % 2) f |= x86::kFlagDf;
     c.in.rflags = f;
     c.imm = static_cast<int64_t>(RandomValue(rng));
+    c.guest_system_flags = rng.Next() & kGuestSystemFlags;
     c.in.gpr[x86::kRbx] = MemBase() + 500 - kMemDisp + rng.Below(64);  // some cross the page split
     Check check;
     check.flags = form.flags | kDf;
@@ -645,7 +657,7 @@ FormResult EvaluateForm(const Form& form, uint64_t n, std::string* details) {
     }
     Guest().Run(guest_bytes, c, guest, form.compat32);
     ++result.cases;
-    if (!Matches(check, native, guest)) {
+    if (!Matches(c, check, native, guest)) {
       ++result.mismatches;
       if (reported < kMaxReported) {
         if (details) *details += Describe(form, guest_bytes, c, check, native, guest);

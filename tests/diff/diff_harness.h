@@ -39,7 +39,12 @@ struct Case {
   Regs in;
   std::array<uint8_t, kMemSize> mem{};
   int64_t imm = 0;  // immediate / displacement for forms that take one
+  // RFLAGS bits set on the guest only (NT, IOPL, AC, VIF, VIP, ID: no effect
+  // on these instructions at CPL 0); they must come back unchanged.
+  uint64_t guest_system_flags = 0;
 };
+inline constexpr uint64_t kGuestSystemFlags = x86::kFlagNt | x86::kFlagIopl | x86::kFlagAc | x86::kFlagVif |
+                                              x86::kFlagVip | x86::kFlagId;
 
 // What a case compares; a form's prepare() may narrow it for its inputs.
 struct Check {
