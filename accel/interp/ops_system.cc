@@ -267,7 +267,14 @@ enum : uint32_t {
   kMsrPat = 0x277, kMsrMtrrDefType = 0x2FF, kMsrEfer = 0xC0000080, kMsrStar = 0xC0000081,
   kMsrLstar = 0xC0000082, kMsrCstar = 0xC0000083, kMsrSfmask = 0xC0000084, kMsrFsBase = 0xC0000100,
   kMsrGsBase = 0xC0000101, kMsrKernelGsBase = 0xC0000102, kMsrTscAux = 0xC0000103,
+  kMsrK7EvntSel0 = 0xC0010000, kMsrK7PerfCtr3 = 0xC0010007,
 };
+
+// AMD's legacy performance counters (APM vol. 2, 13.2.1) exist on every AMD
+// CPU without a CPUID bit; tandem has no PMU, so they read 0 and ignore writes.
+bool IsAmdLegacyPerfMsr(const Cpu& cpu, uint32_t msr) {
+  return msr >= kMsrK7EvntSel0 && msr <= kMsrK7PerfCtr3 && cpu.board.cpuid().vendor() == "AuthenticAMD";
+}
 
 // The slot of a fixed-range MTRR, or nullptr.
 uint64_t* FixedMtrr(CpuState& s, uint32_t msr) {
@@ -310,6 +317,7 @@ uint64_t ReadMsr(Cpu& cpu, uint32_t msr) {
   }
   if (msr >= kMsrMtrrVarBase && msr < kMsrMtrrVarBase + 16) return s.msr.mtrr_var[msr - kMsrMtrrVarBase];
   if (uint64_t* fixed = FixedMtrr(s, msr)) return *fixed;
+  if (IsAmdLegacyPerfMsr(cpu, msr)) return 0;
   UnknownMsr(cpu, msr, "RDMSR");
 }
 
@@ -371,6 +379,7 @@ void WriteMsr(Cpu& cpu, uint32_t msr, uint64_t v) {
     *fixed = v;
     return;
   }
+  if (IsAmdLegacyPerfMsr(cpu, msr)) return;
   UnknownMsr(cpu, msr, "WRMSR");
 }
 

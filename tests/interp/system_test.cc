@@ -182,6 +182,12 @@ TEST(System, MsrReadWriteRules) {
   EXPECT_EQ(rdmsr(0x26F), 0u);
   EXPECT_EQ(rdmsr(0x1B), 0xFEE00900u);
   EXPECT_EQ(rdmsr(0x17A), 0u);
+  if (m.board->cpuid().vendor() == "AuthenticAMD") {  // legacy PMU: no counters, no #GP
+    wrmsr(0xC0010000, 0x430076);
+    EXPECT_EQ(rdmsr(0xC0010004), 0u);
+  } else {
+    EXPECT_FAULT(rdmsr(0xC0010004), kGP, 0);
+  }
   m.ToRing3();
   EXPECT_FAULT(rdmsr(0x10), kGP, 0);
 }
