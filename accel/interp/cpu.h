@@ -90,6 +90,7 @@ struct DecodedInsn {
   bool lock = false;
   uint8_t opcode = 0;        // last opcode byte
   uint8_t modrm_reg = 0;     // ModRM.reg, for group opcodes
+  uint8_t modrm = 0;         // the whole ModRM byte (x87 forms), 0 without one
   Operand op[4];
 };
 
@@ -181,6 +182,7 @@ void RegisterControlHandlers(HandlerTable& table);
 void RegisterIoHandlers(HandlerTable& table);
 void RegisterFlagHandlers(HandlerTable& table);
 void RegisterFpuStateHandlers(HandlerTable& table);  // ops_fpu_state.cc: FNINIT, FXSAVE, LDMXCSR, ...
+void RegisterX87Handlers(HandlerTable& table);       // ops_x87.cc: x87 arithmetic, loads/stores, FNSAVE, ...
 void RegisterSseHandlers(HandlerTable& table);       // ops_sse.cc, ops_sse_fp.cc: SSE/SSE2, MMX
 // The SSE2 MOVSD/CMPSD (xmm operands), whose mnemonics the string forms share.
 Handler SseStringFormHandler(ZydisMnemonic mnemonic);

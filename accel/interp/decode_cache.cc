@@ -180,6 +180,7 @@ Cpu::DecodeCache::DecodeCache(hw::Board& board) {
   RegisterIoHandlers(table);
   RegisterFlagHandlers(table);
   RegisterFpuStateHandlers(table);
+  RegisterX87Handlers(table);
   RegisterSseHandlers(table);
   core = table;
   RegisterSystemHandlers(table);
@@ -358,6 +359,9 @@ decode:
   insn.lock = zi.attributes & ZYDIS_ATTRIB_HAS_LOCK;
   insn.opcode = zi.opcode;
   insn.modrm_reg = zi.raw.modrm.reg;
+  if (zi.attributes & ZYDIS_ATTRIB_HAS_MODRM) {
+    insn.modrm = static_cast<uint8_t>((zi.raw.modrm.mod << 6) | (zi.raw.modrm.reg << 3) | zi.raw.modrm.rm);
+  }
   int n = 0;
   for (int i = 0; i < zi.operand_count_visible && n < 4; ++i) insn.op[n++] = ConvertOperand(zops[i], zi);
   insn.operand_count = static_cast<uint8_t>(n);
