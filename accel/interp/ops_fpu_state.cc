@@ -1,8 +1,7 @@
-// x87/SSE state management without x87 or SSE arithmetic: FNINIT, FNCLEX,
-// FNSTSW, FNSTCW, FLDCW, FWAIT, EMMS, FILD (Linux's FXSAVE-leak workaround
-// loads a value with it), FXSAVE/FXRSTOR (SDM vol. 1 table 10-2, the layout
-// x86::FxState already has) and LDMXCSR/STMXCSR. Enough for kernels that
-// probe and save FPU state; other x87 and SSE instructions raise #UD.
+// x87/SSE state management: FNINIT, FNCLEX, FNSTSW, FNSTCW, FLDCW, FWAIT,
+// EMMS, FXSAVE/FXRSTOR (SDM vol. 1 table 10-2, the layout x86::FxState
+// already has) and LDMXCSR/STMXCSR. x87 arithmetic (and FILD) is in
+// ops_x87.cc, SSE in ops_sse*.cc.
 // CR0.EM/TS give #NM (x87) or #UD/#NM (SSE) as SDM vol. 3A 2.5 describes.
 #include <array>
 #include <cstring>
@@ -51,42 +50,28 @@ void Fnstcw(Cpu& cpu, const DecodedInsn& insn) {
   cpu.WriteOperand(insn, 0, cpu.s.fx.fcw);
 }
 
+// A pending unmasked x87 exception (FSW.ES) is reported by the next waiting
+// instruction as #MF when CR0.NE=1 (FERR# is not modelled).
+void CheckPendingX87(const Cpu& cpu) {
+  if ((cpu.s.fx.fsw & 0x80) && (cpu.s.cr0 & kCr0Ne)) Raise(kMF);
+}
+
 void Fldcw(Cpu& cpu, const DecodedInsn& insn) {
   CheckX87(cpu);
-  cpu.s.fx.fcw = static_cast<uint16_t>(cpu.ReadOperand(insn, 0));
+  CheckPendingX87(cpu);
+  FxState& fx = cpu.s.fx;
+  fx.fcw = static_cast<uint16_t>(cpu.ReadOperand(insn, 0));
+  if (fx.fsw & 0x3F & ~fx.fcw) fx.fsw |= 0x8080;  // unmasking a raised flag: ES, B
 }
 
 void Fwait(Cpu& cpu, const DecodedInsn&) {
   if ((cpu.s.cr0 & (kCr0Mp | kCr0Ts)) == (kCr0Mp | kCr0Ts)) Raise(kNM);
+  CheckPendingX87(cpu);
 }
 
 void Emms(Cpu& cpu, const DecodedInsn&) {
   CheckX87(cpu);
   cpu.s.fx.ftw = 0;  // all registers empty
-}
-
-// FILD m16/m32/m64: pushes the integer as an 80-bit extended value. The
-// FXSAVE image keeps ST(i) in stack order and the abridged tag by physical
-// register (SDM vol. 1 10.5.1.1).
-void Fild(Cpu& cpu, const DecodedInsn& insn) {
-  CheckX87(cpu);
-  const unsigned size = insn.op[0].size;
-  const int64_t v = static_cast<int64_t>(SignExtend(cpu.ReadOperand(insn, 0), size));
-  FxState& fx = cpu.s.fx;
-  std::array<uint8_t, 16> reg{};
-  if (v != 0) {
-    uint64_t m = v < 0 ? 0 - static_cast<uint64_t>(v) : static_cast<uint64_t>(v);
-    unsigned shift = __builtin_clzll(m);
-    uint64_t mantissa = m << shift;
-    uint16_t se = static_cast<uint16_t>((16383 + 63 - shift) | (v < 0 ? 0x8000 : 0));
-    std::memcpy(reg.data(), &mantissa, 8);
-    std::memcpy(reg.data() + 8, &se, 2);
-  }
-  for (int i = 7; i > 0; --i) fx.st[i] = fx.st[i - 1];
-  fx.st[0] = reg;
-  unsigned top = ((fx.fsw >> 11) - 1) & 7;
-  fx.fsw = static_cast<uint16_t>((fx.fsw & ~(7u << 11)) | (top << 11));
-  fx.ftw |= static_cast<uint8_t>(1u << top);
 }
 
 void Fxsave(Cpu& cpu, const DecodedInsn& insn) {
@@ -139,7 +124,6 @@ void RegisterFpuStateHandlers(HandlerTable& t) {
   t[ZYDIS_MNEMONIC_FLDCW] = Fldcw;
   t[ZYDIS_MNEMONIC_FWAIT] = Fwait;
   t[ZYDIS_MNEMONIC_EMMS] = Emms;
-  t[ZYDIS_MNEMONIC_FILD] = Fild;
   t[ZYDIS_MNEMONIC_FXSAVE] = Fxsave;
   t[ZYDIS_MNEMONIC_FXSAVE64] = Fxsave;
   t[ZYDIS_MNEMONIC_FXRSTOR] = Fxrstor;
