@@ -411,6 +411,13 @@ void Pextrw(Cpu& cpu, const DecodedInsn& insn) {
   cpu.WriteOperand(insn, 0, a.get<uint16_t>(Imm8(insn) & (lanes - 1)));
 }
 
+// EMMS: all x87 registers empty. An MMX instruction, so CR0.EM is #UD.
+void Emms(Cpu& cpu, const DecodedInsn&) {
+  if (cpu.s.cr0 & kCr0Em) Raise(kUD);
+  if (cpu.s.cr0 & kCr0Ts) Raise(kNM);
+  cpu.s.fx.ftw = 0;
+}
+
 }  // namespace
 
 void MovsdXmm(Cpu& cpu, const DecodedInsn& insn) { MoveScalar<8>(cpu, insn); }
@@ -448,6 +455,7 @@ void RegisterSseHandlers(HandlerTable& t) {
   t[ZYDIS_MNEMONIC_MOVHLPS] = MoveHalf<0, 1>;
   t[ZYDIS_MNEMONIC_MOVLHPS] = MoveHalf<1, 0>;
   t[ZYDIS_MNEMONIC_MOVNTI] = Movnti;
+  t[ZYDIS_MNEMONIC_EMMS] = Emms;  // replaces ops_fpu_state.cc's, which gives #NM for CR0.EM
   t[ZYDIS_MNEMONIC_MASKMOVDQU] = Maskmov;
   t[ZYDIS_MNEMONIC_MASKMOVQ] = Maskmov;
   t[ZYDIS_MNEMONIC_PMOVMSKB] = MoveMask<uint8_t>;

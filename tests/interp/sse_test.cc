@@ -377,6 +377,11 @@ TEST(InterpSse, ControlRegisterChecks) {
     EXPECT_EQ(m.Run(), kUD);
   }
   {
+    SseMachine m({0x0F, 0x77});  // emms
+    m.s.cr0 |= kCr0Em;
+    EXPECT_EQ(m.Run(), kUD);
+  }
+  {
     // addps xmm0, xmm1 without OSFXSR
     SseMachine m({0x0F, 0x58, 0xC1});
     m.s.cr4 &= ~kCr4Osfxsr;
