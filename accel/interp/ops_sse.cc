@@ -24,9 +24,21 @@ void CheckSse(Cpu& cpu) {
   if (cpu.s.cr0 & kCr0Ts) Raise(kNM);
 }
 
-void EnterMmx(Cpu& cpu) {
+namespace {
+
+// MMX instructions and EMMS report a pending unmasked x87 exception (FSW.ES)
+// as #MF, like the waiting x87 instructions (with CR0.NE=0 it is ignored, as
+// ops_x87.cc does).
+void CheckMmx(Cpu& cpu) {
   if (cpu.s.cr0 & kCr0Em) Raise(kUD);
   if (cpu.s.cr0 & kCr0Ts) Raise(kNM);
+  if ((cpu.s.fx.fsw & 0x80) && (cpu.s.cr0 & kCr0Ne)) Raise(kMF);
+}
+
+}  // namespace
+
+void EnterMmx(Cpu& cpu) {
+  CheckMmx(cpu);
   FxState& fx = cpu.s.fx;
   const unsigned top = (fx.fsw >> 11) & 7;
   if (top != 0) {
@@ -411,10 +423,10 @@ void Pextrw(Cpu& cpu, const DecodedInsn& insn) {
   cpu.WriteOperand(insn, 0, a.get<uint16_t>(Imm8(insn) & (lanes - 1)));
 }
 
-// EMMS: all x87 registers empty. An MMX instruction, so CR0.EM is #UD.
+// EMMS: all x87 registers empty. An MMX instruction: CR0.EM is #UD, a
+// pending x87 exception #MF.
 void Emms(Cpu& cpu, const DecodedInsn&) {
-  if (cpu.s.cr0 & kCr0Em) Raise(kUD);
-  if (cpu.s.cr0 & kCr0Ts) Raise(kNM);
+  CheckMmx(cpu);
   cpu.s.fx.ftw = 0;
 }
 

@@ -377,6 +377,12 @@ TEST(InterpSse, ControlRegisterChecks) {
     EXPECT_EQ(m.Run(), kUD);
   }
   {
+    SseMachine m(pxor_mm);  // a pending unmasked x87 exception (FSW.ES) with CR0.NE
+    m.s.cr0 |= kCr0Ne;
+    m.s.fx.fsw = 0x8081;
+    EXPECT_EQ(m.Run(), kMF);
+  }
+  {
     SseMachine m({0x0F, 0x77});  // emms
     m.s.cr0 |= kCr0Em;
     EXPECT_EQ(m.Run(), kUD);
