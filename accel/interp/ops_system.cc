@@ -221,8 +221,10 @@ void CacheFlush(Cpu& cpu, const DecodedInsn&) { RequireCpl0(cpu); }  // INVD, WB
 // ---- identification and time ----
 
 void Cpuid(Cpu& cpu, const DecodedInsn&) {
-  CpuidResult r = cpu.board.cpuid().Query(static_cast<uint32_t>(cpu.s.gpr[kRax]),
-                                          static_cast<uint32_t>(cpu.s.gpr[kRcx]));
+  uint32_t function = static_cast<uint32_t>(cpu.s.gpr[kRax]);
+  CpuidResult r = cpu.board.cpuid().Query(function, static_cast<uint32_t>(cpu.s.gpr[kRcx]));
+  // Leaf 1 EDX.APIC follows IA32_APIC_BASE's global enable (SDM vol. 3A, 11.4.3).
+  if (function == 1 && !(cpu.s.msr.apic_base & hw::LocalApic::kBaseEnable)) r.edx &= ~cpuid_bits::kEdxApic;
   cpu.WriteGpr(kRax, 4, r.eax);
   cpu.WriteGpr(kRbx, 4, r.ebx);
   cpu.WriteGpr(kRcx, 4, r.ecx);

@@ -123,6 +123,21 @@ TEST(System, CpuidAnswersFromTheModel) {
   EXPECT_EQ(m.s.gpr[kRax], 0x3028u);
 }
 
+TEST(System, CpuidApicBitFollowsApicBaseEnable) {
+  Pm m;
+  m.Code({0x0F, 0xA2});
+  auto leaf1_edx = [&] {
+    m.s.rip = 0x10000;
+    m.s.gpr[kRax] = 1;
+    m.Exec();
+    return m.s.gpr[kRdx];
+  };
+  ASSERT_TRUE(m.board->cpuid().Query(1, 0).edx & cpuid_bits::kEdxApic);
+  EXPECT_TRUE(leaf1_edx() & cpuid_bits::kEdxApic);
+  m.s.msr.apic_base &= ~uint64_t{1 << 11};  // globally disabled
+  EXPECT_FALSE(leaf1_edx() & cpuid_bits::kEdxApic);
+}
+
 TEST(System, RdtscCountsNanosecondsFromTheBoardClock) {
   hw::ManualClock clock;
   clock.Set(5'000'000);
