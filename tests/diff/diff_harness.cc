@@ -48,6 +48,39 @@ uint64_t Rng::Next() {
   return r;
 }
 
+// 16 bytes of lanes: random bits, or float/double edge values
+// (zeros, ones, infinities, NaNs, denormals, extremes) and small integers.
+void RandomXmm(Rng& rng, std::array<uint8_t, 16>& x) {
+  const uint32_t f32[] = {0, 0x80000000, 0x3F800000, 0xBF800000, 0x7F800000, 0xFF800000, 0x7FC00000, 0xFFC00000,
+                          0x7FA00000, 0x00000001, 0x807FFFFF, 0x7F7FFFFF, 0x4B000000, 0x4F000000, 0xCF000000, 0x3F000000};
+  const uint64_t f64[] = {0, 0x8000000000000000ull, 0x3FF0000000000000ull, 0xBFF0000000000000ull, 0x7FF0000000000000ull,
+                          0xFFF0000000000000ull, 0x7FF8000000000000ull, 0x7FF4000000000000ull, 0x0000000000000001ull,
+                          0x7FEFFFFFFFFFFFFFull, 0x41E0000000000000ull, 0xC3E0000000000000ull, 0x3FE0000000000000ull};
+  switch (rng.Below(4)) {
+    case 0:
+      for (int i = 0; i < 4; ++i) {
+        uint32_t v = rng.Below(2) ? f32[rng.Below(std::size(f32))] : static_cast<uint32_t>(rng.Next());
+        std::memcpy(&x[i * 4], &v, 4);
+      }
+      break;
+    case 1:
+      for (int i = 0; i < 2; ++i) {
+        uint64_t v = rng.Below(2) ? f64[rng.Below(std::size(f64))] : rng.Next();
+        std::memcpy(&x[i * 8], &v, 8);
+      }
+      break;
+    case 2:
+      for (int i = 0; i < 2; ++i) {
+        uint64_t v = RandomValue(rng);
+        std::memcpy(&x[i * 8], &v, 8);
+      }
+      break;
+    default:
+      for (auto& b : x) b = static_cast<uint8_t>(rng.Next());
+      break;
+  }
+}
+
 uint64_t RandomValue(Rng& rng) {
   uint64_t pick = rng.Below(16);
   if (pick < 7) return rng.Next();
@@ -170,8 +203,12 @@ class NativeRunner {
     page_ = static_cast<uint8_t*>(p);
     prologue_ = Assemble([](x::Assembler& a) {
       for (auto r : {x::rbx, x::rbp, x::r12, x::r13, x::r14, x::r15}) a.push(r);
+      a.sub(x::rsp, 8);
+      a.stmxcsr(x::dword_ptr(x::rsp));  // the host's MXCSR, restored at the end
       a.push(x::rdi);
       a.mov(x::rax, x::rdi);
+      for (int i = 0; i < 16; ++i) a.movdqu(x::xmm(i), x::xmmword_ptr(x::rax, 136 + i * 16));
+      a.ldmxcsr(x::dword_ptr(x::rax, 392));
       a.push(x::qword_ptr(x::rax, 128));
       a.popfq();
       for (int i = 1; i < 16; ++i) {
@@ -188,7 +225,11 @@ class NativeRunner {
       }
       a.pop(x::qword_ptr(x::rax, 0));
       a.pop(x::qword_ptr(x::rax, 128));
+      for (int i = 0; i < 16; ++i) a.movdqu(x::xmmword_ptr(x::rax, 136 + i * 16), x::xmm(i));
+      a.stmxcsr(x::dword_ptr(x::rax, 392));
       a.pop(x::rdi);
+      a.ldmxcsr(x::dword_ptr(x::rsp));
+      a.add(x::rsp, 8);
       a.cld();
       for (auto r : {x::r15, x::r14, x::r13, x::r12, x::rbp, x::rbx}) a.pop(r);
       a.ret();
@@ -369,7 +410,8 @@ class GuestRunner {
     compat_cs_ = x86::Segment{0x18, 0, 0xFFFFFFFF, kCode32};
     base_.idtr = {kIdt, 32 * 16 - 1};
     base_.cr3 = kPml4;
-    base_.cr4 |= x86::kCr4Pae;
+    base_.cr4 |= x86::kCr4Pae | x86::kCr4Osfxsr | x86::kCr4Osxmmexcpt;
+    base_.cr0 |= x86::kCr0Mp;
     base_.cr0 |= x86::kCr0Pg;
     base_.msr.efer = x86::kEferLme | x86::kEferLma;
     NewEngine();
@@ -396,6 +438,8 @@ class GuestRunner {
     s.gpr = c.in.gpr;
     s.gpr[x86::kRsp] = kStackTop;
     s.rflags = c.in.rflags | c.guest_system_flags;
+    s.fx.xmm = c.in.xmm;
+    s.fx.mxcsr = c.in.mxcsr;
     s.rip = rip;
     board_->memory().WritePhys(kBufferPage0 + 4096 - kPageSplit, c.mem.data(), kPageSplit);
     board_->memory().WritePhys(kBufferPage1, c.mem.data() + kPageSplit, kMemSize - kPageSplit);
@@ -405,6 +449,8 @@ class GuestRunner {
     x86::CpuState e = engine_->GetState();
     out.regs.gpr = e.gpr;
     out.regs.rflags = e.rflags;
+    out.regs.xmm = e.fx.xmm;
+    out.regs.mxcsr = e.fx.mxcsr;
     out.rip = e.rip;
     out.vector = -1;
     out.error.clear();
@@ -504,6 +550,15 @@ std::string FlagString(uint64_t f) {
   return s.empty() ? "-" : s;
 }
 
+std::string XmmHex(const std::array<uint8_t, 16>& x) {
+  char b[40];
+  uint64_t lo, hi;
+  std::memcpy(&lo, x.data(), 8);
+  std::memcpy(&hi, x.data() + 8, 8);
+  std::snprintf(b, sizeof b, "%016" PRIx64 "_%016" PRIx64, hi, lo);
+  return b;
+}
+
 std::string Hex(uint64_t v) {
   char b[24];
   std::snprintf(b, sizeof b, "%016" PRIx64, v);
@@ -544,6 +599,18 @@ std::string Describe(const Form& form, const std::vector<uint8_t>& bytes, const 
     s += "    interpreter changed RFLAGS bits outside the arithmetic flags: " + Hex(changed) + " (in " +
          Hex(c.in.rflags | c.guest_system_flags) + ", out " + Hex(guest.regs.rflags) + ")\n";
   }
+  for (int i = 0; i < 16; ++i) {
+    if (native.regs.xmm[i] != guest.regs.xmm[i]) {
+      s += "    xmm" + std::to_string(i) + ": input " + XmmHex(c.in.xmm[i]) + "\n          host " +
+           XmmHex(native.regs.xmm[i]) + "  interp " + XmmHex(guest.regs.xmm[i]) + "\n";
+    }
+  }
+  if (form.sse) {
+    char b[96];
+    std::snprintf(b, sizeof b, "    mxcsr: input %04x  host %04x  interp %04x\n", c.in.mxcsr, native.regs.mxcsr,
+                  guest.regs.mxcsr);
+    if (native.regs.mxcsr != guest.regs.mxcsr || c.in.mxcsr != 0x1F80) s += b;
+  }
   uint64_t fd = (native.regs.rflags ^ guest.regs.rflags) & check.flags;
   if (fd) {
     s += "    flags (compared: " + FlagString(check.flags) + "): host [" + FlagString(native.regs.rflags & check.flags) +
@@ -569,6 +636,7 @@ bool Matches(const Case& c, const Check& check, const Outcome& native, const Out
     if ((native.regs.gpr[i] ^ guest.regs.gpr[i]) & check.gpr_mask[i]) return false;
   }
   if ((native.regs.rflags ^ guest.regs.rflags) & check.flags) return false;
+  if (native.regs.xmm != guest.regs.xmm || native.regs.mxcsr != guest.regs.mxcsr) return false;
   return native.mem == guest.mem;
 }
 
@@ -628,6 +696,12 @@ FormResult EvaluateForm(const Form& form, uint64_t n, std::string* details) {
     c.in.rflags = f;
     c.imm = static_cast<int64_t>(RandomValue(rng));
     c.guest_system_flags = rng.Next() & kGuestSystemFlags;
+    if (form.sse) {
+      for (auto& x : c.in.xmm) RandomXmm(rng, x);
+      // Rounding mode, FTZ, DAZ; exceptions stay masked, flags start clear or set.
+      c.in.mxcsr = 0x1F80 | (rng.Below(4) << 13) | (rng.Below(4) == 0 ? 0x8000 : 0) | (rng.Below(4) == 0 ? 0x40 : 0) |
+                   (rng.Below(4) == 0 ? static_cast<uint32_t>(rng.Below(64)) : 0);
+    }
     c.in.gpr[x86::kRbx] = MemBase() + 500 - kMemDisp + rng.Below(64);  // some cross the page split
     Check check;
     check.flags = form.flags | kDf;

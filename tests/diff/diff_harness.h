@@ -32,8 +32,12 @@ inline constexpr uint64_t kDf = x86::kFlagDf;
 struct Regs {
   std::array<uint64_t, 16> gpr{};
   uint64_t rflags = 2;
+  std::array<std::array<uint8_t, 16>, 16> xmm{};
+  uint32_t mxcsr = 0x1F80;  // all exceptions masked (unmasked ones would be SIGFPE on the host)
 };
 static_assert(offsetof(Regs, rflags) == 128);
+static_assert(offsetof(Regs, xmm) == 136);
+static_assert(offsetof(Regs, mxcsr) == 392);
 
 struct Case {
   Regs in;
@@ -112,6 +116,7 @@ struct Form {
   std::function<void(Case& c, Rng& rng, Check& check)> prepare;
   uint64_t flags = kArith;  // flags the SDM defines (others are masked)
   bool vary_df = false;     // string forms: DF is an input
+  bool sse = false;         // random XMM registers and MXCSR rounding/FTZ/DAZ as inputs
   unsigned weight = 1;      // runs weight * CasesPerForm() cases (random-encoding forms)
   // Bytes put before the instruction on the guest only (e.g. F3 to run
   // LZCNT's encoding on a CPU model without LZCNT, where it is BSR).
