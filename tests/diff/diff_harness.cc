@@ -606,6 +606,9 @@ std::string Describe(const Form& form, const std::vector<uint8_t>& bytes, const 
     }
   }
   if (form.sse) {
+    s += "    input xmm:";
+    for (int i = 0; i < 16; ++i) s += (i % 2 ? "  " : "\n      ") + ("xmm" + std::to_string(i) + "=") + XmmHex(c.in.xmm[i]);
+    s += "\n";
     char b[96];
     std::snprintf(b, sizeof b, "    mxcsr: input %04x  host %04x  interp %04x\n", c.in.mxcsr, native.regs.mxcsr,
                   guest.regs.mxcsr);
