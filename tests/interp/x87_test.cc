@@ -461,5 +461,25 @@ TEST(InterpX87, BcdRoundTripAndSignOps) {
   EXPECT_EQ(m.reg(kRax) & (kC0 | kC2 | kC3), 0u);
 }
 
+TEST(InterpX87, UnmaskedResponsesFollowTheHardware) {
+  // fninit; fldcw [0x20000]; fld tword [0x20010]; fmul st0, st0 (DC C8); fnclex;
+  // fld tword [0x20020]; fstp dword [0x20030]
+  Machine m({0xDB, 0xE3, 0xD9, 0x2D, 0x00, 0x00, 0x02, 0x00, 0xDB, 0x2D, 0x10, 0x00, 0x02, 0x00, 0xDC, 0xC8,
+             0xDB, 0xE2, 0xDB, 0x2D, 0x20, 0x00, 0x02, 0x00, 0xD9, 0x1D, 0x30, 0x00, 0x02, 0x00});
+  m.Write(kData, 2, 0x37F & ~(kIE | 0x8));  // IE and OE unmasked
+  WriteExt(m, kData + 0x10, {0, 0, 0, 0, 0, 0, 0, 0x80, 0xDF, 0x6E});  // 2^12000
+  WriteExt(m, kData + 0x20, {0, 0, 0, 0, 0, 0, 0, 0xA0, 0xFF, 0x7F});  // an SNaN
+  m.Write(kData + 0x30, 4, 0x12345678);
+  m.Step(4);
+  // Overflow unmasked: the result is stored with the exponent biased by -24576.
+  EXPECT_EQ(m.s.fx.fsw & (0x8 | kES | kB), 0x8 | kES | kB);
+  EXPECT_EQ(St(m, 0), (Ext{0, 0, 0, 0, 0, 0, 0, 0x80, 0xBF, 0x3D}));  // 2^(24000-24576)
+  m.Step(3);
+  // Invalid (SNaN) unmasked on a store: nothing stored, no pop.
+  EXPECT_EQ(m.s.fx.fsw & (kIE | kES), kIE | kES);
+  EXPECT_EQ(m.Read(kData + 0x30, 4), 0x12345678u);
+  EXPECT_EQ(Top(m), 6u);
+}
+
 }  // namespace
 }  // namespace tandem::accel::interp::testing
