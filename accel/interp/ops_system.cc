@@ -259,6 +259,9 @@ void Rdtscp(Cpu& cpu, const DecodedInsn& insn) {
   cpu.WriteGpr(kRcx, 4, cpu.s.msr.tsc_aux & 0xFFFFFFFF);
 }
 
+// Whether the CPUID model (the host's vendor) is AMD, for behaviour where the vendors differ.
+bool AmdVendor(const Cpu& cpu) { return cpu.board.cpuid().vendor() == "AuthenticAMD"; }
+
 // ---- MSRs (SDM vol. 4) ----
 
 enum : uint32_t {
@@ -275,7 +278,7 @@ enum : uint32_t {
 // AMD's legacy performance counters (APM vol. 2, 13.2.1) exist on every AMD
 // CPU without a CPUID bit; tandem has no PMU, so they read 0 and ignore writes.
 bool IsAmdLegacyPerfMsr(const Cpu& cpu, uint32_t msr) {
-  return msr >= kMsrK7EvntSel0 && msr <= kMsrK7PerfCtr3 && cpu.board.cpuid().vendor() == "AuthenticAMD";
+  return msr >= kMsrK7EvntSel0 && msr <= kMsrK7PerfCtr3 && AmdVendor(cpu);
 }
 
 // The slot of a fixed-range MTRR, or nullptr.
@@ -500,14 +503,16 @@ void Swapgs(Cpu& cpu, const DecodedInsn&) {
 
 void Syscall(Cpu& cpu, const DecodedInsn&) {
   CpuState& s = cpu.s;
-  if (!Mode64(s) || !(s.msr.efer & kEferSce)) Raise(kUD);
+  // AMD also takes SYSCALL from compatibility mode, entering at CSTAR (APM vol. 3, SYSCALL); Intel raises #UD.
+  const bool compat = LongMode(s) && !Mode64(s);
+  if (!LongMode(s) || !(s.msr.efer & kEferSce) || (compat && !AmdVendor(cpu))) Raise(kUD);
   auto sel = static_cast<uint16_t>((s.msr.star >> 32) & 0xFFFC);
   s.gpr[kRcx] = cpu.next_rip;
   s.gpr[kR11] = s.rflags & ~kFlagRf;
   s.seg[kCs] = FlatSegment(sel, true, 0, Segment::kL);
   s.seg[kSs] = FlatSegment(static_cast<uint16_t>(sel + 8), false, 0, Segment::kDb);
   s.rflags = (s.rflags & ~(s.msr.sfmask | kFlagRf)) | 2;
-  cpu.next_rip = s.msr.lstar;
+  cpu.next_rip = compat ? s.msr.cstar : s.msr.lstar;
 }
 
 void Sysret(Cpu& cpu, const DecodedInsn& insn) {

@@ -385,6 +385,24 @@ TEST(System, SyscallSysret) {
   EXPECT_EQ(m.s.rflags, 2u | kFlagIf | kFlagCf);
 }
 
+TEST(System, SyscallFromCompatibilityModeOnlyOnAmd) {
+  Lm m;
+  m.s.msr.star = (0x18ull << 48) | (0x08ull << 32);
+  m.s.msr.lstar = 0x12000;
+  m.s.msr.cstar = 0x13000;
+  m.s.seg[kCs] = Segment{0x38, 0, 0xFFFFFFFF, (kCode64 & ~Segment::kL) | Segment::kDb};
+  m.Code({0x0F, 0x05});
+  if (m.board->cpuid().vendor() != "AuthenticAMD") {
+    EXPECT_FAULT(m.Exec(), kUD, -1);
+    return;
+  }
+  m.Exec();
+  EXPECT_EQ(m.s.rip, 0x13000u);
+  EXPECT_EQ(m.s.gpr[kRcx], 0x10002u);
+  EXPECT_EQ(m.s.seg[kCs].selector, 0x08);
+  EXPECT_TRUE(m.s.seg[kCs].l());
+}
+
 TEST(System, MovAndPopSsSetTheInterruptShadow) {
   Pm m;
   m.Code({0x8E, 0xD0, 0x8C, 0xD9, 0x1F, 0x17});  // mov ss, eax; mov ecx, ds; pop ds; pop ss
