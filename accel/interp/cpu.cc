@@ -27,10 +27,11 @@ inline void ExecuteOne(Cpu& cpu) {
   cpu.next_rip = next;
   const uint64_t flags_before = s.rflags;
   cpu.interrupt_shadow = false;  // a handler (STI, MOV SS, POP SS) may set it again
+  cpu.step_on_new_tf = false;
   insn.handler(cpu, insn);
   s.rip = cpu.next_rip;
   ++cpu.retired_;
-  if (flags_before & x86::kFlagTf) [[unlikely]] {
+  if ((cpu.step_on_new_tf ? s.rflags : flags_before) & x86::kFlagTf) [[unlikely]] {
     // Single-step trap after the instruction (SDM vol. 3A 17.3.1.4).
     s.dr[6] |= 1u << 14;  // BS
     cpu.DeliverEvent(x86::kDB, Cpu::EventKind::kException);

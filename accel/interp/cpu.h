@@ -166,6 +166,9 @@ class Cpu {
   uint64_t next_rip = 0;
   // Interrupts are inhibited for one instruction after STI / MOV SS / POP SS.
   bool interrupt_shadow = false;
+  // SYSCALL/SYSRET single-step on RFLAGS.TF as they leave it, not as they
+  // found it (a SYSRET that sets TF traps at once; FMASK can suppress the trap).
+  bool step_on_new_tf = false;
   uint64_t retired_ = 0;
   // TLB, TSC epoch, one-time logs (system_state.h; mmu/segmentation/ops_system).
   SystemState sys_;

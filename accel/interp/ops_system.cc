@@ -513,6 +513,7 @@ void Syscall(Cpu& cpu, const DecodedInsn&) {
   s.seg[kSs] = FlatSegment(static_cast<uint16_t>(sel + 8), false, 0, Segment::kDb);
   s.rflags = (s.rflags & ~(s.msr.sfmask | kFlagRf)) | 2;
   cpu.next_rip = compat ? s.msr.cstar : s.msr.lstar;
+  cpu.step_on_new_tf = true;
 }
 
 void Sysret(Cpu& cpu, const DecodedInsn& insn) {
@@ -531,6 +532,7 @@ void Sysret(Cpu& cpu, const DecodedInsn& insn) {
   }
   s.seg[kSs] = FlatSegment(static_cast<uint16_t>((base + 8) | 3), false, 3, Segment::kDb);
   s.rflags = (s.gpr[kR11] & 0x3C7FD7) | 2;
+  cpu.step_on_new_tf = true;
 }
 
 void Sysenter(Cpu& cpu, const DecodedInsn&) {

@@ -249,6 +249,27 @@ TEST(Interrupts, LongModePrivilegeChangeAndIst) {
   EXPECT_EQ(n.Stack(3), 0x9008u);
 }
 
+TEST(Interrupts, SyscallAndSysretSingleStepOnTheTfTheyLeave) {
+  Long m;
+  Gate64(m, 1, 0x08, 0x15000, kIntGate);
+  m.s.msr.efer |= kEferSce;
+  m.s.msr.star = (0x08ull << 48) | (0x08ull << 32);
+  m.s.msr.lstar = 0x12000;
+  m.s.msr.sfmask = kFlagTf;
+  m.s.rflags = 2 | kFlagTf;
+  m.Bytes(0x10020, {0x0F, 0x05});        // syscall: FMASK clears TF, so no trap
+  m.Bytes(0x12000, {0x48, 0x0F, 0x07});  // sysretq: loads TF from R11 and traps at once
+  m.cpu->Step();
+  EXPECT_EQ(m.s.rip, 0x12000u);
+  m.s.gpr[kR11] = 2 | kFlagTf;
+  m.s.gpr[kRcx] = 0x10100;
+  m.cpu->Step();
+  EXPECT_EQ(m.s.rip, 0x15000u);
+  EXPECT_EQ(m.Stack(0), 0x10100u);
+  EXPECT_EQ(m.Stack(1), 0x1Bu);
+  EXPECT_TRUE(m.s.dr[6] & (1u << 14));
+}
+
 TEST(Interrupts, LongModeRejectsLegacyGatesAndNonLongCode) {
   Long m;
   m.W(kIdt + 13 * 16, 8, Gate32(0x08, 0x11000, kIntGate));  // for the #GP itself
