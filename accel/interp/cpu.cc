@@ -31,6 +31,11 @@ inline void ExecuteOne(Cpu& cpu) {
   insn.handler(cpu, insn);
   s.rip = cpu.next_rip;
   ++cpu.retired_;
+  if ((flags_before | s.rflags) & x86::kFlagRf) [[unlikely]] {
+    // RF lasts one instruction: it clears on completion unless IRET loaded it (SDM vol. 3A 17.3.1.1).
+    const ZydisMnemonic m = insn.mnemonic;
+    if (m != ZYDIS_MNEMONIC_IRET && m != ZYDIS_MNEMONIC_IRETD && m != ZYDIS_MNEMONIC_IRETQ) s.rflags &= ~x86::kFlagRf;
+  }
   if ((cpu.step_on_new_tf ? s.rflags : flags_before) & x86::kFlagTf) [[unlikely]] {
     // Single-step trap after the instruction (SDM vol. 3A 17.3.1.4).
     s.dr[6] |= 1u << 14;  // BS
@@ -42,6 +47,9 @@ inline void ExecuteOne(Cpu& cpu) {
 // a #DF here unless interrupts.cc already escalated it (it throws TripleFault
 // when #DF delivery fails).
 void DeliverFault(Cpu& cpu, const GuestFault& f) {
+  // A fault pushes RFLAGS with RF set, so the IRET that restarts the
+  // instruction does not hit its instruction breakpoint again (SDM vol. 3A 17.3.1.1).
+  cpu.s.rflags |= x86::kFlagRf;
   try {
     cpu.DeliverEvent(f.vector, Cpu::EventKind::kException, f.has_error_code, f.error_code);
   } catch (const GuestFault&) {

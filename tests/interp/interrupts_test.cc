@@ -270,6 +270,25 @@ TEST(Interrupts, SyscallAndSysretSingleStepOnTheTfTheyLeave) {
   EXPECT_TRUE(m.s.dr[6] & (1u << 14));
 }
 
+TEST(Interrupts, FaultsPushRfAndRfLastsOneInstruction) {
+  Long m;
+  Gate64(m, 6, 0x08, 0x15000, kIntGate);
+  m.Bytes(0x10020, {0x0F, 0x0B});  // ud2
+  m.Bytes(0x15000, {0x48, 0xCF});  // iretq
+  m.cpu->Step();
+  EXPECT_EQ(m.s.rip, 0x15000u);
+  EXPECT_EQ(m.Stack(2), 2u | kFlagIf | kFlagRf);  // the pushed image has RF
+  EXPECT_FALSE(m.s.rflags & kFlagRf);
+  m.Bytes(0x10030, {0x90});
+  m.W(m.s.gpr[kRsp], 8, 0x10030);  // the handler skips the instruction
+  m.cpu->Step();                   // iretq loads RF=1 and keeps it
+  EXPECT_EQ(m.s.rip, 0x10030u);
+  EXPECT_TRUE(m.s.rflags & kFlagRf);
+  m.cpu->Step();  // the next instruction clears it
+  EXPECT_EQ(m.s.rip, 0x10031u);
+  EXPECT_FALSE(m.s.rflags & kFlagRf);
+}
+
 TEST(Interrupts, LongModeRejectsLegacyGatesAndNonLongCode) {
   Long m;
   m.W(kIdt + 13 * 16, 8, Gate32(0x08, 0x11000, kIntGate));  // for the #GP itself
