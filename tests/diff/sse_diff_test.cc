@@ -142,10 +142,49 @@ std::vector<Form> SseForms() {
   forms.push_back(SseForm("mulss xmm2, m32", [](x::Assembler& a, const Case&) { a.mulss(x::xmm2, x::dword_ptr(x::rbx, kMemDisp)); }));
   forms.push_back(SseForm("ucomisd xmm2, m64", [](x::Assembler& a, const Case&) { a.ucomisd(x::xmm2, x::qword_ptr(x::rbx, kMemDisp)); }));
   forms.push_back(SseForm("cvtsi2sd xmm2, m32", [](x::Assembler& a, const Case&) { a.cvtsi2sd(x::xmm2, x::dword_ptr(x::rbx, kMemDisp)); }));
+  // Packed memory operands must be 16-byte aligned: point RBX so they are.
+  auto aligned = [](Form f) {
+    f.prepare = [](Case& c, Rng& rng, Check&) {
+      c.in.gpr[x86::kRbx] = ((MemBase() + 400 + rng.Below(200)) & ~15ull) - kMemDisp;
+    };
+    return f;
+  };
+  auto m128 = [] { return x::xmmword_ptr(x::rbx, kMemDisp); };
+  forms.push_back(aligned(SseForm("movdqa xmm1, m128", [m128](x::Assembler& a, const Case&) { a.movdqa(x::xmm1, m128()); })));
+  forms.push_back(aligned(SseForm("movaps m128, xmm8", [m128](x::Assembler& a, const Case&) { a.movaps(m128(), x::xmm8); })));
+  forms.push_back(aligned(SseForm("paddd xmm1, m128", [m128](x::Assembler& a, const Case&) { a.paddd(x::xmm1, m128()); })));
+  forms.push_back(aligned(SseForm("pxor xmm1, m128", [m128](x::Assembler& a, const Case&) { a.pxor(x::xmm1, m128()); })));
+  forms.push_back(aligned(SseForm("mulpd xmm1, m128", [m128](x::Assembler& a, const Case&) { a.mulpd(x::xmm1, m128()); })));
+  forms.push_back(aligned(SseForm("cmpps xmm1, m128, imm8", [m128](x::Assembler& a, const Case& c) { a.cmpps(x::xmm1, m128(), c.imm & 7); })));
+  forms.push_back(aligned(SseForm("pshufd xmm1, m128, imm8", [m128](x::Assembler& a, const Case& c) { a.pshufd(x::xmm1, m128(), c.imm & 0xFF); })));
   return forms;
 }
 
 TEST(DiffSse, Sse2) { RunForms("sse/sse2", SseForms()); }
+
+// Legacy-SSE packed memory operands that are not 16-byte aligned raise
+// #GP(0) (SDM vol. 2 MOVAPS: "#GP(0) if the memory operand is
+// not aligned on a 16-byte boundary"); MOVUPS/MOVDQU do not.
+TEST(DiffSse, MisalignedPackedOperandIsGp) {
+  namespace xx = asmjit::x86;
+  Case c;
+  c.in.gpr[x86::kRbx] = ((MemBase() + 512) & ~15ull) + 4 - kMemDisp;  // [rbx+0x10] 4 bytes off
+  auto m = [] { return xx::xmmword_ptr(xx::rbx, kMemDisp); };
+  for (auto emit : std::vector<std::function<void(xx::Assembler&)>>{
+           [&](xx::Assembler& a) { a.movaps(xx::xmm1, m()); }, [&](xx::Assembler& a) { a.movdqa(m(), xx::xmm1); },
+           [&](xx::Assembler& a) { a.paddd(xx::xmm1, m()); }, [&](xx::Assembler& a) { a.addps(xx::xmm1, m()); }}) {
+    std::vector<uint8_t> bytes = Assemble(emit);
+    Outcome out = RunGuestOnce(bytes, c);
+    EXPECT_EQ(out.vector, x86::kGP) << Disassemble(bytes) << " " << out.error;
+    EXPECT_EQ(out.fault_rip, LastGuestRip()) << Disassemble(bytes);
+  }
+  for (auto emit : std::vector<std::function<void(xx::Assembler&)>>{
+           [&](xx::Assembler& a) { a.movups(xx::xmm1, m()); }, [&](xx::Assembler& a) { a.movdqu(m(), xx::xmm1); }}) {
+    std::vector<uint8_t> bytes = Assemble(emit);
+    Outcome out = RunGuestOnce(bytes, c);
+    EXPECT_EQ(out.vector, -1) << Disassemble(bytes) << " " << out.error;
+  }
+}
 
 }  // namespace
 }  // namespace tandem::difftest
