@@ -163,7 +163,9 @@ void Lldt(Cpu& cpu, const DecodedInsn& insn) {
   uint64_t d = ReadSystemDescriptor(cpu, sel, &hi);
   if (DescS(d) || DescType(d) != 2) Raise(kGP, sel & 0xFFFC);
   if (!DescPresent(d)) Raise(kNP, sel & 0xFFFC);
-  cpu.s.ldtr = SegmentFromDescriptor(sel, d, hi);
+  Segment ldt = SegmentFromDescriptor(sel, d, hi);
+  if (LongMode(cpu.s) && !IsCanonical(ldt.base)) Raise(kGP, sel & 0xFFFC);
+  cpu.s.ldtr = ldt;
 }
 
 void Ltr(Cpu& cpu, const DecodedInsn& insn) {
@@ -176,8 +178,10 @@ void Ltr(Cpu& cpu, const DecodedInsn& insn) {
   bool available = DescType(d) == 9 || (DescType(d) == 1 && !LongMode(cpu.s));
   if (DescS(d) || !available) Raise(kGP, sel & 0xFFFC);
   if (!DescPresent(d)) Raise(kNP, sel & 0xFFFC);
+  Segment tss = SegmentFromDescriptor(sel, d | (2ull << 40), hi);
+  if (LongMode(cpu.s) && !IsCanonical(tss.base)) Raise(kGP, sel & 0xFFFC);
   cpu.WriteLinearSystem(DescriptorAddress(cpu, sel) + 5, 1, ((d >> 40) & 0xFF) | 2);  // busy
-  cpu.s.tr = SegmentFromDescriptor(sel, d | (2ull << 40), hi);
+  cpu.s.tr = tss;
 }
 
 void Sldt(Cpu& cpu, const DecodedInsn& insn) {

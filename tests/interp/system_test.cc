@@ -361,6 +361,20 @@ TEST(System, IretqAlwaysPopsSs) {
   EXPECT_EQ(m.s.rflags, 2u | kFlagIf | kFlagCf);
 }
 
+TEST(System, LongModeLldtLtrNeedACanonicalBase) {
+  Lm m;
+  m.Code({0x0F, 0x00, 0xD3, 0x0F, 0x00, 0xD8});  // lldt bx; ltr ax
+  m.s.gpr[kRbx] = 0x30;  // the upper half is the code64 entry: base 0x0000FFFF00005000
+  EXPECT_FAULT(m.Exec(), kGP, 0x30);
+  m.s.rip = 0x10003;
+  m.s.gpr[kRax] = 0x28;  // the upper half is the LDT entry: base 0x500000FF00004000
+  EXPECT_FAULT(m.Exec(), kGP, 0x28);
+  EXPECT_EQ(m.R(kGdt + 0x28 + 5, 1) & 0xF, 0x9u);  // not marked busy
+  m.W(kGdt + 0x30, 8, 0xFFFFFFFF);
+  m.Exec();
+  EXPECT_EQ(m.s.tr.base, 0xFFFFFFFF00000000ull | kTss);
+}
+
 TEST(System, SyscallSysret) {
   Lm m;
   m.s.msr.star = (0x18ull << 48) | (0x08ull << 32);
