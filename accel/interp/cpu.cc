@@ -36,8 +36,10 @@ inline void ExecuteOne(Cpu& cpu) {
     const ZydisMnemonic m = insn.mnemonic;
     if (m != ZYDIS_MNEMONIC_IRET && m != ZYDIS_MNEMONIC_IRETD && m != ZYDIS_MNEMONIC_IRETQ) s.rflags &= ~x86::kFlagRf;
   }
-  if ((cpu.step_on_new_tf ? s.rflags : flags_before) & x86::kFlagTf) [[unlikely]] {
-    // Single-step trap after the instruction (SDM vol. 3A 17.3.1.4).
+  if ((cpu.step_on_new_tf ? s.rflags : flags_before) & x86::kFlagTf &&
+      !(cpu.interrupt_shadow && insn.mnemonic != ZYDIS_MNEMONIC_STI)) [[unlikely]] {
+    // Single-step trap after the instruction (SDM vol. 3A 17.3.1.4); MOV SS
+    // and POP SS hold it back until after the next instruction (6.8.3).
     s.dr[6] |= 1u << 14;  // BS
     cpu.DeliverEvent(x86::kDB, Cpu::EventKind::kException);
   }

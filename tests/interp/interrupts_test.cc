@@ -289,6 +289,19 @@ TEST(Interrupts, FaultsPushRfAndRfLastsOneInstruction) {
   EXPECT_FALSE(m.s.rflags & kFlagRf);
 }
 
+TEST(Interrupts, MovSsHoldsTheSingleStepTrapForOneInstruction) {
+  Long m;
+  Gate64(m, 1, 0x08, 0x15000, kIntGate);
+  m.Bytes(0x10020, {0x8E, 0xD0, 0x90});  // mov ss, eax; nop
+  m.s.gpr[kRax] = 0x10;
+  m.s.rflags |= kFlagTf;
+  m.cpu->Step();
+  EXPECT_EQ(m.s.rip, 0x10022u);  // no #DB after MOV SS
+  m.cpu->Step();
+  EXPECT_EQ(m.s.rip, 0x15000u);
+  EXPECT_EQ(m.Stack(0), 0x10023u);
+}
+
 TEST(Interrupts, LongModeRejectsLegacyGatesAndNonLongCode) {
   Long m;
   m.W(kIdt + 13 * 16, 8, Gate32(0x08, 0x11000, kIntGate));  // for the #GP itself
