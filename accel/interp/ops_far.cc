@@ -94,6 +94,7 @@ void Interrupt(Cpu& cpu, uint8_t vector, Cpu::EventKind kind) {
     throw;
   }
   cpu.next_rip = cpu.s.rip;
+  cpu.step_on_new_tf = true;  // delivery cleared TF: no single-step trap into the handler
 }
 
 void IntN(Cpu& cpu, const DecodedInsn& insn) {

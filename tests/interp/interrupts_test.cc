@@ -302,6 +302,18 @@ TEST(Interrupts, MovSsHoldsTheSingleStepTrapForOneInstruction) {
   EXPECT_EQ(m.Stack(0), 0x10023u);
 }
 
+TEST(Interrupts, SoftwareInterruptsAreNotSingleStepped) {
+  Long m;
+  Gate64(m, 1, 0x08, 0x15000, kIntGate);
+  Gate64(m, 3, 0x08, 0x16000, kIntGate);
+  m.Bytes(0x10020, {0xCC});  // int3
+  m.s.rflags |= kFlagTf;
+  m.cpu->Step();
+  EXPECT_EQ(m.s.rip, 0x16000u);  // in the #BP handler, no #DB on top
+  EXPECT_EQ(m.Stack(0), 0x10021u);
+  EXPECT_FALSE(m.s.dr[6] & (1u << 14));
+}
+
 TEST(Interrupts, LongModeRejectsLegacyGatesAndNonLongCode) {
   Long m;
   m.W(kIdt + 13 * 16, 8, Gate32(0x08, 0x11000, kIntGate));  // for the #GP itself
