@@ -266,6 +266,14 @@ void Rdtscp(Cpu& cpu, const DecodedInsn& insn) {
 // Whether the CPUID model (the host's vendor) is AMD, for behaviour where the vendors differ.
 bool AmdVendor(const Cpu& cpu) { return cpu.board.cpuid().vendor() == "AuthenticAMD"; }
 
+// RDPMC (SDM vol. 2B): tandem counts nothing; only AMD's four legacy counters exist, reading 0.
+void Rdpmc(Cpu& cpu, const DecodedInsn&) {
+  if (cpu.cpl() != 0 && !RealMode(cpu.s) && !(cpu.s.cr4 & kCr4Pce)) Raise(kGP, 0);
+  if (!AmdVendor(cpu) || (cpu.s.gpr[kRcx] & 0xFFFFFFFF) >= 4) Raise(kGP, 0);
+  cpu.WriteGpr(kRax, 4, 0);
+  cpu.WriteGpr(kRdx, 4, 0);
+}
+
 // ---- MSRs (SDM vol. 4) ----
 
 enum : uint32_t {
@@ -606,6 +614,7 @@ void RegisterSystemHandlers(HandlerTable& table) {
   table[ZYDIS_MNEMONIC_CPUID] = Cpuid;
   table[ZYDIS_MNEMONIC_RDTSC] = Rdtsc;
   table[ZYDIS_MNEMONIC_RDTSCP] = Rdtscp;
+  table[ZYDIS_MNEMONIC_RDPMC] = Rdpmc;
   table[ZYDIS_MNEMONIC_RDMSR] = Rdmsr;
   table[ZYDIS_MNEMONIC_WRMSR] = Wrmsr;
   table[ZYDIS_MNEMONIC_HLT] = Hlt;

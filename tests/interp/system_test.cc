@@ -207,6 +207,26 @@ TEST(System, MsrReadWriteRules) {
   EXPECT_FAULT(rdmsr(0x10), kGP, 0);
 }
 
+TEST(System, RdpmcReadsZeroFromAmdLegacyCountersOnly) {
+  Pm m;
+  m.Code({0x0F, 0x33});  // rdpmc
+  m.s.gpr[kRcx] = 3;
+  m.s.gpr[kRax] = m.s.gpr[kRdx] = ~0ull;
+  if (m.board->cpuid().vendor() == "AuthenticAMD") {
+    m.Exec();
+    EXPECT_EQ(m.s.gpr[kRax], 0u);
+    EXPECT_EQ(m.s.gpr[kRdx], 0u);
+  } else {
+    EXPECT_FAULT(m.Exec(), kGP, 0);
+  }
+  m.s.rip = 0x10000;
+  m.s.gpr[kRcx] = 0x10000;  // no VMware backdoor counters
+  EXPECT_FAULT(m.Exec(), kGP, 0);
+  m.s.gpr[kRcx] = 0;
+  m.ToRing3();  // CR4.PCE is clear
+  EXPECT_FAULT(m.Exec(), kGP, 0);
+}
+
 TEST(System, DescriptorTableInstructions) {
   Machine r;
   r.s = ResetState();
