@@ -222,6 +222,62 @@ Form FuzzForm(const Family& family) {
   return f;
 }
 
+// SSE/SSE2 register forms: a mandatory-prefix slot (none, 66, F2, F3),
+// optional REX, 0F, a random opcode, a register ModRM and an imm8. Kept when
+// Zydis says SSE or SSE2 and every operand is an XMM register, a GPR other
+// than RSP, or an immediate (no MMX, no memory).
+std::vector<uint8_t> SseCandidate(Rng& rng) {
+  std::vector<uint8_t> b;
+  const uint8_t mandatory[] = {0, 0x66, 0xF2, 0xF3};
+  if (uint8_t p = mandatory[rng.Below(4)]) b.push_back(p);
+  if (rng.Below(2)) b.push_back(0x40 | rng.Below(16));
+  b.push_back(0x0F);
+  b.push_back(static_cast<uint8_t>(rng.Next()));
+  b.push_back(0xC0 | rng.Below(64));
+  b.push_back(static_cast<uint8_t>(rng.Next()));
+  return b;
+}
+
+bool SseAcceptable(const ZydisDecodedInstruction& insn, const ZydisDecodedOperand* ops) {
+  if (insn.meta.isa_ext != ZYDIS_ISA_EXT_SSE && insn.meta.isa_ext != ZYDIS_ISA_EXT_SSE2) return false;
+  for (int i = 0; i < insn.operand_count; ++i) {
+    const ZydisDecodedOperand& o = ops[i];
+    if (o.type == ZYDIS_OPERAND_TYPE_IMMEDIATE) continue;
+    if (o.type != ZYDIS_OPERAND_TYPE_REGISTER) return false;
+    ZydisRegisterClass rc = ZydisRegisterGetClass(o.reg.value);
+    if (rc == ZYDIS_REGCLASS_FLAGS || rc == ZYDIS_REGCLASS_XMM) continue;
+    if (rc < ZYDIS_REGCLASS_GPR8 || rc > ZYDIS_REGCLASS_GPR64 || IsStackRegister(o.reg.value)) return false;
+  }
+  return true;
+}
+
+Form SseFuzzForm() {
+  Form f;
+  f.name = "random encodings: sse/sse2 registers";
+  f.weight = 10;
+  f.sse = true;
+  auto picked = std::make_shared<Picked>();
+  auto decoder = std::make_shared<ZydisDecoder>();
+  ZydisDecoderInit(decoder.get(), ZYDIS_MACHINE_MODE_LONG_64, ZYDIS_STACK_WIDTH_64);
+  f.prepare = [picked, decoder](Case& c, Rng& rng, Check& check) {
+    for (;;) {
+      std::vector<uint8_t> b = SseCandidate(rng);
+      if (!ZYAN_SUCCESS(ZydisDecoderDecodeFull(decoder.get(), b.data(), b.size(), &picked->insn, picked->ops))) continue;
+      if (!SseAcceptable(picked->insn, picked->ops)) continue;
+      b.resize(picked->insn.length);
+      picked->bytes = b;
+      break;
+    }
+    uint64_t flags = kArith;
+    if (picked->insn.cpu_flags) flags &= ~static_cast<uint64_t>(picked->insn.cpu_flags->undefined);
+    check.flags = flags | kDf;
+  };
+  f.emit = [picked](x::Assembler& a, const Case&) { a.embed(picked->bytes.data(), picked->bytes.size()); };
+  return f;
+}
+
+TEST(DiffFuzz, RandomSseEncodings) { RunForms("random sse encodings", {SseFuzzForm()}); }
+
 TEST(DiffFuzz, RandomEncodings) {
   std::vector<Form> forms;
   for (const Family& family : Families()) forms.push_back(FuzzForm(family));
