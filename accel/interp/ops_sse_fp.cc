@@ -106,30 +106,45 @@ void Fp(Cpu& cpu, const DecodedInsn& insn) {
   WriteVec(cpu, insn, 0, FromHost(r));
 }
 
-// CVTSI2SS/CVTSI2SD: op0.low = (float/double) r/m32 or r/m64.
+// CVTSI2SS/CVTSI2SD: op0.low = (float/double) r/m32 or r/m64. Inline asm
+// keeps the compiler from running both widths and merging their flags.
 template <bool kDouble>
 void IntToFp(Cpu& cpu, const DecodedInsn& insn) {
   CheckSse(cpu);
   __m128i a = ToHost(ReadVec(cpu, insn, 0));
   int64_t v = static_cast<int64_t>(SignExtend(cpu.ReadOperand(insn, 1), insn.op[1].size));
+  int32_t v32 = static_cast<int32_t>(v);
   const bool wide = insn.op[1].size == 8;
-  __m128i r;
   {
     GuestMxcsr env(cpu);
     Pin(a);
-    Pin(v);
     if (kDouble) {
-      r = Int(wide ? _mm_cvtsi64_sd(Pd(a), v) : _mm_cvtsi32_sd(Pd(a), static_cast<int>(v)));
+      if (wide) {
+        asm volatile("cvtsi2sdq %1, %0" : "+x"(a) : "r"(v));
+      } else {
+        asm volatile("cvtsi2sdl %1, %0" : "+x"(a) : "r"(v32));
+      }
     } else {
-      r = Int(wide ? _mm_cvtsi64_ss(Ps(a), v) : _mm_cvtsi32_ss(Ps(a), static_cast<int>(v)));
+      if (wide) {
+        asm volatile("cvtsi2ssq %1, %0" : "+x"(a) : "r"(v));
+      } else {
+        asm volatile("cvtsi2ssl %1, %0" : "+x"(a) : "r"(v32));
+      }
     }
-    Pin(r);
     env.Finish();
   }
-  WriteVec(cpu, insn, 0, FromHost(r));
+  WriteVec(cpu, insn, 0, FromHost(a));
 }
 
 // CVT(T)SS2SI / CVT(T)SD2SI into a 32- or 64-bit register.
+#define TANDEM_SSE_CVT2SI(insn)                                        \
+  if (wide) {                                                          \
+    asm volatile(insn " %1, %0" : "=r"(r) : "x"(b));                   \
+  } else {                                                             \
+    int32_t r32;                                                       \
+    asm volatile(insn " %1, %0" : "=r"(r32) : "x"(b));                 \
+    r = static_cast<uint32_t>(r32);                                    \
+  }
 template <bool kDouble, bool kTruncate>
 void FpToInt(Cpu& cpu, const DecodedInsn& insn) {
   CheckSse(cpu);
@@ -141,22 +156,22 @@ void FpToInt(Cpu& cpu, const DecodedInsn& insn) {
     Pin(b);
     if (kDouble) {
       if (kTruncate) {
-        r = wide ? _mm_cvttsd_si64(Pd(b)) : static_cast<uint32_t>(_mm_cvttsd_si32(Pd(b)));
+        TANDEM_SSE_CVT2SI("cvttsd2si")
       } else {
-        r = wide ? _mm_cvtsd_si64(Pd(b)) : static_cast<uint32_t>(_mm_cvtsd_si32(Pd(b)));
+        TANDEM_SSE_CVT2SI("cvtsd2si")
       }
     } else {
       if (kTruncate) {
-        r = wide ? _mm_cvttss_si64(Ps(b)) : static_cast<uint32_t>(_mm_cvttss_si32(Ps(b)));
+        TANDEM_SSE_CVT2SI("cvttss2si")
       } else {
-        r = wide ? _mm_cvtss_si64(Ps(b)) : static_cast<uint32_t>(_mm_cvtss_si32(Ps(b)));
+        TANDEM_SSE_CVT2SI("cvtss2si")
       }
     }
-    Pin(r);
     env.Finish();
   }
   cpu.WriteOperand(insn, 0, static_cast<uint64_t>(r));
 }
+#undef TANDEM_SSE_CVT2SI
 
 // COMISS/COMISD (signal on any NaN) and UCOMISS/UCOMISD (on SNaN only):
 // ZF/PF/CF as unordered 111, less 001, equal 100, greater 000; OF/SF/AF 0.
@@ -210,12 +225,19 @@ constexpr auto kCmpSd = TANDEM_SSE_CMP(sd, Pd);
 
 void CmpsdXmm(Cpu& cpu, const DecodedInsn& insn) { Fp<kCmpSd>(cpu, insn); }
 
-// The four forms of a binary arithmetic instruction: op##PS ... op##SD.
-#define TANDEM_SSE_ARITH(NAME, op)                                                                          \
-  t[ZYDIS_MNEMONIC_##NAME##PS] = Fp<[](__m128i a, __m128i b, uint8_t) { return Int(_mm_##op##_ps(Ps(a), Ps(b))); }>; \
-  t[ZYDIS_MNEMONIC_##NAME##PD] = Fp<[](__m128i a, __m128i b, uint8_t) { return Int(_mm_##op##_pd(Pd(a), Pd(b))); }>; \
-  t[ZYDIS_MNEMONIC_##NAME##SS] = Fp<[](__m128i a, __m128i b, uint8_t) { return Int(_mm_##op##_ss(Ps(a), Ps(b))); }>; \
-  t[ZYDIS_MNEMONIC_##NAME##SD] = Fp<[](__m128i a, __m128i b, uint8_t) { return Int(_mm_##op##_sd(Pd(a), Pd(b))); }>;
+// The four forms of a binary arithmetic instruction: op##PS ... op##SD. They
+// run as inline asm, not intrinsics: the compiler treats ADD/MUL as
+// commutative and may swap the operands, which changes which NaN comes out.
+#define TANDEM_SSE_ASM2(insn)                       \
+  [](__m128i a, __m128i b, uint8_t) {               \
+    asm volatile(insn " %1, %0" : "+x"(a) : "x"(b)); \
+    return a;                                       \
+  }
+#define TANDEM_SSE_ARITH(NAME, op)                                                 \
+  t[ZYDIS_MNEMONIC_##NAME##PS] = Fp<TANDEM_SSE_ASM2(#op "ps")>; \
+  t[ZYDIS_MNEMONIC_##NAME##PD] = Fp<TANDEM_SSE_ASM2(#op "pd")>; \
+  t[ZYDIS_MNEMONIC_##NAME##SS] = Fp<TANDEM_SSE_ASM2(#op "ss")>; \
+  t[ZYDIS_MNEMONIC_##NAME##SD] = Fp<TANDEM_SSE_ASM2(#op "sd")>;
 
 void RegisterSseFpHandlers(HandlerTable& t) {
   TANDEM_SSE_ARITH(ADD, add)
@@ -280,5 +302,6 @@ void RegisterSseFpHandlers(HandlerTable& t) {
 }
 
 #undef TANDEM_SSE_ARITH
+#undef TANDEM_SSE_ASM2
 
 }  // namespace tandem::accel::interp::sse
