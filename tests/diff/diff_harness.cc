@@ -81,6 +81,48 @@ void RandomXmm(Rng& rng, std::array<uint8_t, 16>& x) {
   }
 }
 
+// An x87 state: FCW with every exception masked and random precision and
+// rounding; random TOP, condition codes and tags; registers rich in edge
+// encodings (zeros, infinities, NaNs, denormals, unnormals, integers).
+void RandomX87(Rng& rng, x86::FxState& fx) {
+  const uint16_t pc[] = {0, 2, 3};
+  fx.fcw = static_cast<uint16_t>(0x037F & ~0x0F00) | static_cast<uint16_t>(pc[rng.Below(3)] << 8) |
+           static_cast<uint16_t>(rng.Below(4) << 10);
+  if (rng.Below(2)) fx.fcw = 0x037F;
+  fx.fsw = static_cast<uint16_t>(rng.Below(8) << 11) | static_cast<uint16_t>(rng.Next() & 0x4700);
+  if (rng.Below(4) == 0) fx.fsw |= static_cast<uint16_t>(rng.Next() & 0x3F);
+  fx.ftw = static_cast<uint8_t>(rng.Below(3) == 0 ? rng.Next() : 0xFF);
+  for (auto& r : fx.st) {
+    r.fill(0);
+    uint64_t m = rng.Next();
+    uint16_t e = static_cast<uint16_t>(rng.Next());
+    switch (rng.Below(10)) {
+      case 0: m = 0; e &= 0x8000; break;                                   // +-0
+      case 1: m = 1ull << 63; e = (e & 0x8000) | 0x7FFF; break;            // +-inf
+      case 2: m |= 3ull << 62; e = (e & 0x8000) | 0x7FFF; break;           // QNaN
+      case 3: m = (m & ~(3ull << 62)) | (1ull << 63) | 1; e = (e & 0x8000) | 0x7FFF; break;  // SNaN
+      case 4: m &= ~(1ull << 63); e &= 0x8000; break;                      // denormal
+      case 5:
+        if (rng.Below(8) == 0) {  // unnormal (an invalid encoding), now and then
+          m &= ~(1ull << 63);
+          e = (e & 0x8000) | (1 + rng.Below(0x7FFE));
+        } else {  // |x| >= 2^63: FIST overflow, FPTAN/FSIN out of range, FPREM partial
+          m |= 1ull << 63;
+          e = (e & 0x8000) | static_cast<uint16_t>(0x403E + rng.Below(200));
+        }
+        break;
+      case 6: {                                                            // small integer
+        long double v = static_cast<long double>(static_cast<int64_t>(rng.Below(2001)) - 1000);
+        std::memcpy(r.data(), &v, 10);
+        continue;
+      }
+      default: m |= 1ull << 63; e = (e & 0x8000) | static_cast<uint16_t>(0x3FFF - 70 + rng.Below(140)); break;
+    }
+    std::memcpy(r.data(), &m, 8);
+    std::memcpy(r.data() + 8, &e, 2);
+  }
+}
+
 uint64_t RandomValue(Rng& rng) {
   uint64_t pick = rng.Below(16);
   if (pick < 7) return rng.Next();
@@ -203,12 +245,15 @@ class NativeRunner {
     page_ = static_cast<uint8_t*>(p);
     prologue_ = Assemble([](x::Assembler& a) {
       for (auto r : {x::rbx, x::rbp, x::r12, x::r13, x::r14, x::r15}) a.push(r);
-      a.sub(x::rsp, 8);
-      a.stmxcsr(x::dword_ptr(x::rsp));  // the host's MXCSR, restored at the end
+      // The host's x87/SSE state, restored at the end: 512 bytes, 16-aligned.
+      a.mov(x::rbp, x::rsp);
+      a.sub(x::rsp, 512 + 16);
+      a.and_(x::rsp, -16);
+      a.fxsave(x::ptr(x::rsp));
+      a.push(x::rbp);
       a.push(x::rdi);
       a.mov(x::rax, x::rdi);
-      for (int i = 0; i < 16; ++i) a.movdqu(x::xmm(i), x::xmmword_ptr(x::rax, 136 + i * 16));
-      a.ldmxcsr(x::dword_ptr(x::rax, 392));
+      a.fxrstor(x::ptr(x::rax, 144));
       a.push(x::qword_ptr(x::rax, 128));
       a.popfq();
       for (int i = 1; i < 16; ++i) {
@@ -225,11 +270,11 @@ class NativeRunner {
       }
       a.pop(x::qword_ptr(x::rax, 0));
       a.pop(x::qword_ptr(x::rax, 128));
-      for (int i = 0; i < 16; ++i) a.movdqu(x::xmmword_ptr(x::rax, 136 + i * 16), x::xmm(i));
-      a.stmxcsr(x::dword_ptr(x::rax, 392));
+      a.fxsave(x::ptr(x::rax, 144));
       a.pop(x::rdi);
-      a.ldmxcsr(x::dword_ptr(x::rsp));
-      a.add(x::rsp, 8);
+      a.pop(x::rbp);
+      a.fxrstor(x::ptr(x::rsp));
+      a.mov(x::rsp, x::rbp);
       a.cld();
       for (auto r : {x::r15, x::r14, x::r13, x::r12, x::rbp, x::rbx}) a.pop(r);
       a.ret();
@@ -438,8 +483,7 @@ class GuestRunner {
     s.gpr = c.in.gpr;
     s.gpr[x86::kRsp] = kStackTop;
     s.rflags = c.in.rflags | c.guest_system_flags;
-    s.fx.xmm = c.in.xmm;
-    s.fx.mxcsr = c.in.mxcsr;
+    s.fx = c.in.fx;
     s.rip = rip;
     board_->memory().WritePhys(kBufferPage0 + 4096 - kPageSplit, c.mem.data(), kPageSplit);
     board_->memory().WritePhys(kBufferPage1, c.mem.data() + kPageSplit, kMemSize - kPageSplit);
@@ -449,8 +493,7 @@ class GuestRunner {
     x86::CpuState e = engine_->GetState();
     out.regs.gpr = e.gpr;
     out.regs.rflags = e.rflags;
-    out.regs.xmm = e.fx.xmm;
-    out.regs.mxcsr = e.fx.mxcsr;
+    out.regs.fx = e.fx;
     out.rip = e.rip;
     out.vector = -1;
     out.error.clear();
@@ -571,6 +614,42 @@ uint64_t SystemFlagsChanged(const Case& c, const Outcome& guest) {
   return (guest.regs.rflags ^ expected) & ~(kArith | kDf) & 0x3FFFFF;
 }
 
+// The x87 state that differs: FCW, FSW (minus undefined condition codes),
+// the abridged tags and the valid registers; "" when equal.
+std::string X87Diff(const Check& check, const Outcome& native, const Outcome& guest) {
+  const x86::FxState& n = native.regs.fx;
+  const x86::FxState& g = guest.regs.fx;
+  char b[160];
+  std::string s;
+  if (n.fcw != g.fcw) {
+    std::snprintf(b, sizeof b, "    fcw: host %04x  interp %04x\n", n.fcw, g.fcw);
+    s += b;
+  }
+  if ((n.fsw ^ g.fsw) & check.fsw_mask) {
+    std::snprintf(b, sizeof b, "    fsw (compared %04x): host %04x  interp %04x\n", check.fsw_mask, n.fsw, g.fsw);
+    s += b;
+  }
+  if (n.ftw != g.ftw) {
+    std::snprintf(b, sizeof b, "    ftw (abridged): host %02x  interp %02x\n", n.ftw, g.ftw);
+    s += b;
+  }
+  const int top = (n.fsw >> 11) & 7;
+  for (int i = 0; i < 8; ++i) {
+    if (!(n.ftw >> ((top + i) & 7) & 1)) continue;  // empty: contents do not matter
+    if (std::memcmp(n.st[i].data(), g.st[i].data(), 10) != 0) {
+      uint64_t hm, gm;
+      uint16_t he, ge;
+      std::memcpy(&hm, n.st[i].data(), 8);
+      std::memcpy(&he, n.st[i].data() + 8, 2);
+      std::memcpy(&gm, g.st[i].data(), 8);
+      std::memcpy(&ge, g.st[i].data() + 8, 2);
+      std::snprintf(b, sizeof b, "    st(%d): host %04x:%016" PRIx64 "  interp %04x:%016" PRIx64 "\n", i, he, hm, ge, gm);
+      s += b;
+    }
+  }
+  return s;
+}
+
 std::string Describe(const Form& form, const std::vector<uint8_t>& bytes, const Case& c, const Check& check,
                      const Outcome& native, const Outcome& guest) {
   std::string s = "  " + form.name + ": " + Disassemble(bytes, form.compat32);
@@ -600,19 +679,35 @@ std::string Describe(const Form& form, const std::vector<uint8_t>& bytes, const 
          Hex(c.in.rflags | c.guest_system_flags) + ", out " + Hex(guest.regs.rflags) + ")\n";
   }
   for (int i = 0; i < 16; ++i) {
-    if (native.regs.xmm[i] != guest.regs.xmm[i]) {
-      s += "    xmm" + std::to_string(i) + ": input " + XmmHex(c.in.xmm[i]) + "\n          host " +
-           XmmHex(native.regs.xmm[i]) + "  interp " + XmmHex(guest.regs.xmm[i]) + "\n";
+    if (native.regs.fx.xmm[i] != guest.regs.fx.xmm[i]) {
+      s += "    xmm" + std::to_string(i) + ": input " + XmmHex(c.in.fx.xmm[i]) + "\n          host " +
+           XmmHex(native.regs.fx.xmm[i]) + "  interp " + XmmHex(guest.regs.fx.xmm[i]) + "\n";
     }
   }
   if (form.sse) {
     s += "    input xmm:";
-    for (int i = 0; i < 16; ++i) s += (i % 2 ? "  " : "\n      ") + ("xmm" + std::to_string(i) + "=") + XmmHex(c.in.xmm[i]);
+    for (int i = 0; i < 16; ++i) s += (i % 2 ? "  " : "\n      ") + ("xmm" + std::to_string(i) + "=") + XmmHex(c.in.fx.xmm[i]);
     s += "\n";
     char b[96];
-    std::snprintf(b, sizeof b, "    mxcsr: input %04x  host %04x  interp %04x\n", c.in.mxcsr, native.regs.mxcsr,
-                  guest.regs.mxcsr);
-    if (native.regs.mxcsr != guest.regs.mxcsr || c.in.mxcsr != 0x1F80) s += b;
+    std::snprintf(b, sizeof b, "    mxcsr: input %04x  host %04x  interp %04x\n", c.in.fx.mxcsr, native.regs.fx.mxcsr,
+                  guest.regs.fx.mxcsr);
+    if (native.regs.fx.mxcsr != guest.regs.fx.mxcsr || c.in.fx.mxcsr != 0x1F80) s += b;
+  }
+  s += X87Diff(check, native, guest);
+  if (form.x87) {
+    const x86::FxState& f = c.in.fx;
+    char b[96];
+    std::snprintf(b, sizeof b, "    input x87: fcw %04x fsw %04x ftw %02x (TOP %d)", f.fcw, f.fsw, f.ftw, (f.fsw >> 11) & 7);
+    s += b;
+    for (int i = 0; i < 8; ++i) {
+      uint64_t m;
+      uint16_t e;
+      std::memcpy(&m, f.st[i].data(), 8);
+      std::memcpy(&e, f.st[i].data() + 8, 2);
+      std::snprintf(b, sizeof b, "%sst(%d)=%04x:%016" PRIx64, i % 4 ? "  " : "\n      ", i, e, m);
+      s += b;
+    }
+    s += "\n";
   }
   uint64_t fd = (native.regs.rflags ^ guest.regs.rflags) & check.flags;
   if (fd) {
@@ -639,7 +734,8 @@ bool Matches(const Case& c, const Check& check, const Outcome& native, const Out
     if ((native.regs.gpr[i] ^ guest.regs.gpr[i]) & check.gpr_mask[i]) return false;
   }
   if ((native.regs.rflags ^ guest.regs.rflags) & check.flags) return false;
-  if (native.regs.xmm != guest.regs.xmm || native.regs.mxcsr != guest.regs.mxcsr) return false;
+  if (native.regs.fx.xmm != guest.regs.fx.xmm || native.regs.fx.mxcsr != guest.regs.fx.mxcsr) return false;
+  if (!X87Diff(check, native, guest).empty()) return false;
   return native.mem == guest.mem;
 }
 
@@ -680,6 +776,7 @@ FormResult EvaluateForm(const Form& form, uint64_t n, std::string* details) {
   int reported = 0;
   Outcome native, guest;
   std::vector<uint8_t> bytes, guest_bytes;
+  uint16_t check_fsw_mask = 0xFFFF;
   for (uint64_t i = 0; i < n; ++i) {
     Case c;
     for (int r = 0; r < 16; ++r) c.in.gpr[r] = RandomValue(rng);
@@ -699,10 +796,12 @@ FormResult EvaluateForm(const Form& form, uint64_t n, std::string* details) {
     c.in.rflags = f;
     c.imm = static_cast<int64_t>(RandomValue(rng));
     c.guest_system_flags = rng.Next() & kGuestSystemFlags;
+    if (form.x87) RandomX87(rng, c.in.fx);
+    check_fsw_mask = static_cast<uint16_t>(~form.fsw_undefined);
     if (form.sse) {
-      for (auto& x : c.in.xmm) RandomXmm(rng, x);
+      for (auto& x : c.in.fx.xmm) RandomXmm(rng, x);
       // Rounding mode, FTZ, DAZ; exceptions stay masked, flags start clear or set.
-      c.in.mxcsr = 0x1F80 | (rng.Below(4) << 13) | (rng.Below(4) == 0 ? 0x8000 : 0) | (rng.Below(4) == 0 ? 0x40 : 0) |
+      c.in.fx.mxcsr = 0x1F80 | (rng.Below(4) << 13) | (rng.Below(4) == 0 ? 0x8000 : 0) | (rng.Below(4) == 0 ? 0x40 : 0) |
                    (rng.Below(4) == 0 ? static_cast<uint32_t>(rng.Below(64)) : 0);
     }
     c.in.gpr[x86::kRbx] = MemBase() + 500 - kMemDisp + rng.Below(64);  // some cross the page split
@@ -714,6 +813,7 @@ FormResult EvaluateForm(const Form& form, uint64_t n, std::string* details) {
       // Upper halves are undefined after compatibility mode; R8-R15 are out of reach.
       for (int r = 0; r < 16; ++r) check.gpr_mask[r] = r < 8 && r != x86::kRsp ? 0xFFFFFFFFull : 0;
     }
+    check.fsw_mask = check_fsw_mask;
     if (form.prepare) form.prepare(c, rng, check);
     if (check.skip) {
       ++result.skipped;

@@ -32,12 +32,12 @@ inline constexpr uint64_t kDf = x86::kFlagDf;
 struct Regs {
   std::array<uint64_t, 16> gpr{};
   uint64_t rflags = 2;
-  std::array<std::array<uint8_t, 16>, 16> xmm{};
-  uint32_t mxcsr = 0x1F80;  // all exceptions masked (unmasked ones would be SIGFPE on the host)
+  // x87, XMM and MXCSR as FXSAVE lays them out (loaded with FXRSTOR on the
+  // host). Every exception stays masked: unmasked ones would be SIGFPE.
+  x86::FxState fx{};
 };
 static_assert(offsetof(Regs, rflags) == 128);
-static_assert(offsetof(Regs, xmm) == 136);
-static_assert(offsetof(Regs, mxcsr) == 392);
+static_assert(offsetof(Regs, fx) == 144);
 
 struct Case {
   Regs in;
@@ -55,6 +55,7 @@ struct Check {
   uint64_t flags = kArith;
   std::array<uint64_t, 16> gpr_mask{};  // bits compared per register (RSP never)
   bool skip = false;                    // inputs where the SDM leaves the result undefined
+  uint16_t fsw_mask = 0xFFFF;           // FSW bits compared
 };
 
 struct Outcome {
@@ -117,6 +118,9 @@ struct Form {
   uint64_t flags = kArith;  // flags the SDM defines (others are masked)
   bool vary_df = false;     // string forms: DF is an input
   bool sse = false;         // random XMM registers and MXCSR rounding/FTZ/DAZ as inputs
+  bool x87 = false;         // random x87 stack, tags, TOP, precision and rounding as inputs
+  // FSW condition codes the SDM leaves undefined after the instruction.
+  uint16_t fsw_undefined = 0;
   unsigned weight = 1;      // runs weight * CasesPerForm() cases (random-encoding forms)
   // Bytes put before the instruction on the guest only (e.g. F3 to run
   // LZCNT's encoding on a CPU model without LZCNT, where it is BSR).

@@ -44,6 +44,21 @@ TEST(DiffHarness, CatchesMemoryDifference) {
                    .passed());
 }
 
+TEST(DiffHarness, CatchesXmmDifference) {
+  EXPECT_FALSE(Mismatched([](x::Assembler& a, const Case&) { a.pxor(x::xmm3, x::xmm3); },
+                          [](x::Assembler& a, const Case&) { a.pcmpeqd(x::xmm3, x::xmm3); })
+                   .passed());
+}
+
+TEST(DiffHarness, CatchesX87Difference) {
+  EXPECT_FALSE(Mismatched([](x::Assembler& a, const Case&) { a.fld1(); },
+                          [](x::Assembler& a, const Case&) { a.fldz(); })
+                   .passed());
+  EXPECT_TRUE(Mismatched([](x::Assembler& a, const Case&) { a.fld1(); },
+                         [](x::Assembler& a, const Case&) { a.fld1(); })
+                  .passed());
+}
+
 TEST(DiffHarness, GuestFaultIsReported) {
   Case c;
   c.in.gpr[x86::kRcx] = 0;
