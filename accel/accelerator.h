@@ -21,6 +21,8 @@ struct RunOutcome {
   enum class Kind {
     kBoardStop,   // the board asked to stop: exit, reset request or timeout
     kTripleFault, // shutdown: the board should reset (or end with --no-reboot)
+    kHalted,      // HLT with interrupts disabled: nothing can wake the vCPU
+                  // (NMIs are not modelled), e.g. Linux's `poweroff -f` without ACPI
     kError,       // the engine cannot go on (KVM internal error, failed entry)
   };
   Kind kind = Kind::kBoardStop;

@@ -250,6 +250,9 @@ int Run(const RunOptions& opt) {
     }
   } stats_printer{opt, **engine, wall, started_ns};
 
+  auto DumpState = [&] {
+    if (!opt.dump_state.empty()) std::ofstream(opt.dump_state) << FormatState((*engine)->GetState());
+  };
   for (;;) {
     accel::RunOutcome outcome = (*engine)->Run();
     hw::Board& b = **board;
@@ -258,6 +261,11 @@ int Run(const RunOptions& opt) {
                    outcome.message.c_str());
       return kEngineError;
     }
+    if (outcome.kind == accel::RunOutcome::Kind::kHalted) {
+      std::fprintf(stderr, "tandem: the guest halted with interrupts disabled; nothing can wake it, ending\n");
+      DumpState();
+      return 0;
+    }
     bool reset = outcome.kind == accel::RunOutcome::Kind::kTripleFault ||
                  b.stop_reason() == hw::StopReason::kReset;
     if (outcome.kind == accel::RunOutcome::Kind::kTripleFault) {
@@ -265,9 +273,7 @@ int Run(const RunOptions& opt) {
     }
     if (b.stop_reason() == hw::StopReason::kExit || b.stop_reason() == hw::StopReason::kTimeout ||
         (reset && opt.no_reboot)) {
-      if (!opt.dump_state.empty()) {
-        std::ofstream(opt.dump_state) << FormatState((*engine)->GetState());
-      }
+      DumpState();
       if (b.stop_reason() == hw::StopReason::kTimeout) {
         std::fprintf(stderr, "tandem: timeout after %g s\n", opt.timeout_s);
         return 124;

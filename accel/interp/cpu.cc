@@ -90,8 +90,10 @@ RunOutcome Cpu::Run() {
       board.Poll();
       if (board.stop_requested()) return RunOutcome{RunOutcome::Kind::kBoardStop, ""};
       if (s.halted) {
+        if (!(s.rflags & x86::kFlagIf)) {
+          return RunOutcome{RunOutcome::Kind::kHalted, x86::DumpRegisters(s)};
+        }
         if (!TakeInterrupt(*this, irq)) {
-          // Halted with IF=0 waits too: a device or the board's timeout stops it.
           board.WaitForEvent(kHaltWaitNs);
           continue;
         }

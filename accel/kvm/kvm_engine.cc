@@ -511,7 +511,11 @@ RunOutcome KvmEngine::Run() {
   for (;;) {
     if (board_.stop_requested()) break;
     if (halted_) {
-      if (InterruptsEnabled() && board_.interrupts().HasPendingInterrupt()) {
+      if (!InterruptsEnabled()) {
+        outcome = Failure(RunOutcome::Kind::kHalted, "vCPU halted with interrupts disabled");
+        break;
+      }
+      if (board_.interrupts().HasPendingInterrupt()) {
         halted_ = false;
       } else {
         board_.WaitForEvent(kMaxSliceNs);

@@ -106,6 +106,15 @@ TEST(InterpRun, RunsUntilTheBoardStops) {
   EXPECT_EQ(m.cpu->instructions_retired(), 1u + 2000 + 2);
 }
 
+TEST(InterpRun, HaltWithInterruptsOffEndsTheRun) {
+  Machine m({0xFA, 0xF4, 0xEB, 0xFD});  // cli; hlt; jmp back
+  RunOutcome out = m.cpu->Run();
+  EXPECT_EQ(out.kind, RunOutcome::Kind::kHalted);
+  EXPECT_FALSE(m.board().stop_requested());
+  EXPECT_TRUE(m.s.halted);
+  EXPECT_EQ(m.s.rip, kCode + 2);
+}
+
 TEST(InterpRun, EngineWrapsTheCpu) {
   auto board = hw::Board::Create(SmallBoard());
   ASSERT_TRUE(board.ok());

@@ -103,14 +103,14 @@ TEST_F(KvmEngineTest, OutFromTheResetVectorReachesThePortBus) {
   EXPECT_EQ(engine_->instructions_retired(), 0u);
 }
 
-TEST_F(KvmEngineTest, HaltWithInterruptsOffEndsAtTheBoardTimeout) {
+TEST_F(KvmEngineTest, HaltWithInterruptsOffEndsTheRun) {
   Start({0xFA, 0xF4, 0xEB, 0xFD}, 100'000'000);  // cli; hlt; jmp back
   auto t0 = std::chrono::steady_clock::now();
   RunOutcome out = engine_->Run();
   auto elapsed = std::chrono::steady_clock::now() - t0;
-  EXPECT_EQ(out.kind, RunOutcome::Kind::kBoardStop) << out.message;
-  EXPECT_EQ(board_->stop_reason(), hw::StopReason::kTimeout);
-  EXPECT_LT(elapsed, std::chrono::seconds(10));
+  EXPECT_EQ(out.kind, RunOutcome::Kind::kHalted) << out.message;
+  EXPECT_EQ(board_->stop_reason(), hw::StopReason::kNone);
+  EXPECT_LT(elapsed, std::chrono::seconds(5));  // not the 100 s timeout
   CpuState s = engine_->GetState();
   EXPECT_TRUE(s.halted);
   EXPECT_EQ(s.rip, 0xFFF2u);
