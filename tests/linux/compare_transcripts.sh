@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Engine parity for the Linux boot: compares two console transcripts of the
+# same kernel and initramfs (e.g. the interpreter's and KVM's) after removing
+# what legitimately differs between engines. The user-space part (from
+# TANDEM-LINUX-UP to TANDEM-LINUX-DONE) must match line for line in order;
+# the kernel's boot messages must match as a set, because lines printed by
+# concurrent kernel threads (initrd freeing, keyboard probe) come in an order
+# that depends on timing.
+# Usage: compare_transcripts.sh TRANSCRIPT_A TRANSCRIPT_B
+set -u
+a=${1:?usage: compare_transcripts.sh A B} b=${2:?usage: compare_transcripts.sh A B}
+for f in "$a" "$b"; do
+  [ -s "$f" ] || { echo "compare_transcripts: FAIL: no transcript $f (did the boot tests run?)" >&2; exit 1; }
+done
+
+# What differs between engines and why:
+#   tsc:, clocksource:, Calibrating delay loop, BogoMIPS/bogomips, cpu MHz,
+#   sched_clock:, the "Unstable clock" notice and its 3 advice lines:
+#       clock calibration measures the host's speed, which the engines do not share;
+#   deferred pages initialised in N ms, audit(TIME), rtc_cmos setting system
+#       clock, uptime= values: durations and wall-clock time;
+#   Memory: N/M available: printed while deferred page initialisation runs
+#       in parallel, so the figure depends on timing;
+#   inputN device numbers: the order in which concurrent probes register;
+#   microcode: KVM reports the host's microcode patch level (MSR 0x8B), the
+#       interpreter's CPU model has none;
+#   /proc/interrupts counts: how many timer ticks fit in a run depends on speed;
+#   lines starting with "interp:", "kvm:" or "tandem:": tandem's own log on
+#       stderr, not guest output.
+normalize() {
+  sed -E 's/^\[ *[0-9]+\.[0-9]+\] //; s/uptime=[0-9.]+/uptime=T/; s/input[0-9]+/inputN/g; s/^( *[0-9A-Z]+:) +[0-9]+ +/\1 N /' "$1" |
+    grep -Ev '^(tsc: |clocksource: |sched_clock: |Calibrating delay loop|smpboot: Total of|Unstable clock detected|If you want to keep using the local clock|  "trace_clock=local"|on the kernel command line$|microcode[[:space:]]*:|cpu MHz|bogomips|audit: type=2000|rtc_cmos .*setting system clock|interp: |kvm: |tandem: )' |
+    grep -Ev 'deferred pages initialised in|^Memory: [0-9]+K/[0-9]+K available'
+}
+user_part() { sed -n '/^TANDEM-LINUX-UP/,/^TANDEM-LINUX-DONE/p'; }
+kernel_part() { sed '/^TANDEM-LINUX-UP/,$d' | sort; }
+
+status=0
+if ! diff -u <(normalize "$a" | user_part) <(normalize "$b" | user_part) >/tmp/compare_user.$$; then
+  echo "compare_transcripts: FAIL: user-space output differs between $a and $b:" >&2
+  head -n 40 /tmp/compare_user.$$ >&2
+  status=1
+fi
+if ! diff -u <(normalize "$a" | kernel_part) <(normalize "$b" | kernel_part) >/tmp/compare_kernel.$$; then
+  echo "compare_transcripts: FAIL: kernel messages differ between $a and $b (sorted):" >&2
+  head -n 40 /tmp/compare_kernel.$$ >&2
+  status=1
+fi
+rm -f /tmp/compare_user.$$ /tmp/compare_kernel.$$
+[ $status -eq 0 ] && echo "compare_transcripts: PASS: $(normalize "$a" | wc -l) lines agree after filtering"
+exit $status
