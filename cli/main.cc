@@ -198,6 +198,7 @@ int Run(const RunOptions& opt) {
   if (opt.serial == "stdio") {
     serial = std::make_unique<FileSink>(stdout);
     config.serial_in_fd = 0;
+    config.console_escapes = isatty(STDIN_FILENO);
   } else if (opt.serial.rfind("file:", 0) == 0) {
     std::FILE* f = std::fopen(opt.serial.substr(5).c_str(), "wb");
     if (!f) return Fail("cannot open serial output '" + opt.serial.substr(5) + "'");

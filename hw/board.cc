@@ -93,6 +93,26 @@ void Board::WaitForEvent(uint64_t max_ns) {
   }
 }
 
+void Board::TakeSerialInput(const uint8_t* bytes, size_t n) {
+  constexpr uint8_t kCtrlA = 0x01;
+  for (size_t i = 0; i < n; ++i) {
+    uint8_t c = bytes[i];
+    if (config_.console_escapes && (escape_pending_ || c == kCtrlA)) {
+      if (!escape_pending_) {
+        escape_pending_ = true;
+        continue;
+      }
+      escape_pending_ = false;
+      if (c == 'x' || c == 'X') {
+        RequestExit(0);
+        return;
+      }
+      if (c != kCtrlA) continue;  // unknown escapes are dropped, as in QEMU
+    }
+    pending_input_.push_back(c);
+  }
+}
+
 // Host input waits in pending_input_ while the UART's receive FIFO is full.
 void Board::PumpSerialInput() {
   if (serial_in_open_ && pending_input_.size() < 4096) {
@@ -101,7 +121,7 @@ void Board::PumpSerialInput() {
       uint8_t buf[256];
       ssize_t n = read(config_.serial_in_fd, buf, sizeof buf);
       if (n > 0) {
-        pending_input_.insert(pending_input_.end(), buf, buf + n);
+        TakeSerialInput(buf, static_cast<size_t>(n));
       } else if (n == 0 || (fd.revents & (POLLHUP | POLLERR | POLLNVAL))) {
         serial_in_open_ = false;  // end of input: stop polling it
       }

@@ -23,6 +23,9 @@ struct BoardConfig {
   std::vector<uint8_t> bios;       // empty: no ROM (e.g. a Multiboot kernel)
   CharSink* serial_out = nullptr;  // COM1 output; nullptr discards it
   int serial_in_fd = -1;           // host fd pumped into COM1, -1 for none
+  // QEMU's console escapes on serial input: Ctrl-A x ends tandem (exit
+  // status 0), Ctrl-A Ctrl-A sends one Ctrl-A. For interactive terminals.
+  bool console_escapes = false;
   CharSink* debugcon_out = nullptr;
   Clock* clock = nullptr;          // nullptr: host monotonic clock
   uint64_t timeout_ns = 0;         // 0: no limit; else the board stops itself
@@ -69,6 +72,7 @@ class Board {
   Board(BoardConfig config, GuestMemory memory);
   Status Wire();
   void PumpSerialInput();
+  void TakeSerialInput(const uint8_t* bytes, size_t n);
 
   BoardConfig config_;
   HostClock host_clock_;
@@ -84,6 +88,7 @@ class Board {
   uint64_t deadline_ns_ = 0;
   bool serial_in_open_ = false;
   std::vector<uint8_t> pending_input_;
+  bool escape_pending_ = false;  // the last input byte was Ctrl-A
 };
 
 }  // namespace tandem::hw
