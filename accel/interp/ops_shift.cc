@@ -22,7 +22,11 @@ void Shift(Cpu& cpu, const DecodedInsn& insn) {
   const uint64_t sign = SignBit(size);
   unsigned count = cpu.ReadOperand(insn, 1) & (size == 8 ? 0x3F : 0x1F);
   const uint64_t a = cpu.ReadOperand(insn, 0);
-  if (count == 0) return;
+  if (count == 0) {
+    // Flags and value stay, but a 32-bit register is still written (zero-extended).
+    if (size == 4 && insn.op[0].kind == OperandKind::kReg) cpu.WriteOperand(insn, 0, a);
+    return;
+  }
   uint64_t r;
   bool cf = cpu.s.rflags & kFlagCf;
   bool of;
@@ -105,7 +109,11 @@ void DoubleShift(Cpu& cpu, const DecodedInsn& insn) {
   unsigned count = cpu.ReadOperand(insn, 2) & (size == 8 ? 0x3F : 0x1F);
   const uint64_t a = cpu.ReadOperand(insn, 0);
   const uint64_t b = cpu.ReadOperand(insn, 1);
-  if (count == 0) return;
+  if (count == 0) {
+    // Flags and value stay, but a 32-bit register is still written (zero-extended).
+    if (size == 4 && insn.op[0].kind == OperandKind::kReg) cpu.WriteOperand(insn, 0, a);
+    return;
+  }
   uint64_t r;
   bool cf;
   if (kLeft) {
