@@ -114,7 +114,9 @@ void AsciiAdjust(Cpu& cpu, const DecodedInsn&) {
     if (kAdd) {
       ax += 0x106;
     } else {
-      ax = ((ax - 6) & 0xFF) | ((((ax >> 8) - 1) & 0xFF) << 8);
+      // AX <- AX - 6 (the borrow out of AL reaches AH), then AH <- AH - 1.
+      ax = (ax - 6) & 0xFFFF;
+      ax = (ax & 0xFF) | ((((ax >> 8) - 1) & 0xFF) << 8);
     }
     flags = kFlagAf | kFlagCf;
   }
