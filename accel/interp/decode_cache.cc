@@ -182,6 +182,9 @@ Cpu::DecodeCache::DecodeCache(hw::Board& board) {
   RegisterFpuStateHandlers(table);
   RegisterX87Handlers(table);
   RegisterSseHandlers(table);
+  // What the CPUID model does not advertise is #UD, as on a CPU without it.
+  const uint32_t leaf1_ecx = board.cpuid().Query(1, 0).ecx;
+  if (!(leaf1_ecx & (1u << 23))) table[ZYDIS_MNEMONIC_POPCNT] = RaiseUd;  // CPUID.01H:ECX.POPCNT
   core = table;
   RegisterSystemHandlers(table);
   RegisterFarHandlers(table);
