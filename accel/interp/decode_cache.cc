@@ -185,6 +185,7 @@ Cpu::DecodeCache::DecodeCache(hw::Board& board) {
   // What the CPUID model does not advertise is #UD, as on a CPU without it.
   const uint32_t leaf1_ecx = board.cpuid().Query(1, 0).ecx;
   if (!(leaf1_ecx & (1u << 23))) table[ZYDIS_MNEMONIC_POPCNT] = RaiseUd;  // CPUID.01H:ECX.POPCNT
+  if (!(leaf1_ecx & (1u << 13))) table[ZYDIS_MNEMONIC_CMPXCHG16B] = RaiseUd;  // CPUID.01H:ECX.CX16
   core = table;
   RegisterSystemHandlers(table);
   RegisterFarHandlers(table);
