@@ -260,6 +260,9 @@ void RunOnHost(Cpu& cpu, const DecodedInsn& insn, const HostOp& op) {
     // instead of the result; the unmasked one leaves everything unchanged.
     if (!StackFault(fx, overflow)) return;
     if (overflow) {
+      // FPTAN/FSINCOS report no pending reduction (C2=0) on a full stack,
+      // as the host does (found by tests/diff).
+      fx.fsw = static_cast<uint16_t>(fx.fsw & ~op.cc);
       if (op.src0 >= 0) Put(fx, op.src0, kIndefinite);
       Push(fx, kIndefinite);
       return;
@@ -289,7 +292,20 @@ void RunOnHost(Cpu& cpu, const DecodedInsn& insn, const HostOp& op) {
   } else {
     SetC1(fx, r.fsw & kC1);
   }
-  fx.fsw = static_cast<uint16_t>((fx.fsw & ~op.cc) | (r.fsw & op.cc));
+  // FPREM/FPREM1 with a NaN or a masked invalid operand (SNaN, empty
+  // register, zero divisor) compute no quotient: they clear C2 but leave C0/C3
+  // as they were, as the host CPU does (found by tests/diff).
+  auto is_nan = [](const uint8_t* v) {
+    uint64_t mantissa;
+    uint16_t exponent;
+    std::memcpy(&mantissa, v, 8);
+    std::memcpy(&exponent, v + 8, 2);
+    return (exponent & 0x7FFF) == 0x7FFF && (mantissa << 1) != 0;
+  };
+  uint16_t cc = op.cc;
+  const bool partial_remainder = op.b0 == 0xD9 && (op.modrm == 0xF5 || op.modrm == 0xF8);
+  if (partial_remainder && (underflow || (raised & kIE) || is_nan(in0) || is_nan(in1))) cc = kC2;
+  fx.fsw = static_cast<uint16_t>((fx.fsw & ~cc) | (r.fsw & cc));
   UpdateSummary(fx);
   if (op.eflags && !(unmasked & kIE)) {
     SetFlags(cpu.s, kArithFlags, (r.zf ? kFlagZf : 0) | (r.pf ? kFlagPf : 0) | (r.cf ? kFlagCf : 0));
