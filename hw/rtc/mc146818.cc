@@ -169,15 +169,16 @@ void Mc146818::Update(uint64_t now_ns) {
 
 void Mc146818::AdvanceTo(uint64_t now_ns) { Update(now_ns); }
 
-uint8_t Mc146818::ReadRegister(uint8_t index, uint64_t now_ns) {
-  bool frozen = ram_[kRegB] & kRegBSet;
+struct tm Mc146818::VisibleTime(uint64_t now_ns) const {
+  if (ram_[kRegB] & kRegBSet) return frozen_;
   struct tm tm;
-  if (frozen) {
-    tm = frozen_;
-  } else {
-    time_t t = TimeAt(now_ns);
-    gmtime_r(&t, &tm);
-  }
+  time_t t = TimeAt(now_ns);
+  gmtime_r(&t, &tm);
+  return tm;
+}
+
+uint8_t Mc146818::ReadRegister(uint8_t index, uint64_t now_ns) {
+  struct tm tm = VisibleTime(now_ns);
   switch (index) {
     case kSeconds:
       return Encode(tm.tm_sec);
@@ -212,14 +213,7 @@ uint8_t Mc146818::ReadRegister(uint8_t index, uint64_t now_ns) {
 }
 
 void Mc146818::WriteTimeField(uint8_t index, uint8_t value, uint64_t now_ns) {
-  bool frozen = ram_[kRegB] & kRegBSet;
-  struct tm tm;
-  if (frozen) {
-    tm = frozen_;
-  } else {
-    time_t t = TimeAt(now_ns);
-    gmtime_r(&t, &tm);
-  }
+  struct tm tm = VisibleTime(now_ns);
   switch (index) {
     case kSeconds:
       tm.tm_sec = Decode(value & 0x7F);
@@ -249,7 +243,7 @@ void Mc146818::WriteTimeField(uint8_t index, uint8_t value, uint64_t now_ns) {
       tm.tm_year = Decode(value) * 100 + (tm.tm_year + 1900) % 100 - 1900;
       break;
   }
-  if (frozen) {
+  if (ram_[kRegB] & kRegBSet) {
     frozen_ = tm;
     return;
   }

@@ -52,6 +52,8 @@ class Mc146818 final : public IoDevice, public TimedDevice {
 
   uint64_t SecondsSinceBase(uint64_t now_ns) const;
   time_t TimeAt(uint64_t now_ns) const;
+  // The time the registers show: frozen while register B's SET bit is on.
+  struct tm VisibleTime(uint64_t now_ns) const;
   bool UpdateInProgress(uint64_t now_ns) const;
   uint8_t ReadRegister(uint8_t index, uint64_t now_ns);
   void WriteRegister(uint8_t index, uint8_t value, uint64_t now_ns);
