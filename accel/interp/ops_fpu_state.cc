@@ -74,12 +74,19 @@ void Emms(Cpu& cpu, const DecodedInsn&) {
   cpu.s.fx.ftw = 0;  // all registers empty
 }
 
-void Fxsave(Cpu& cpu, const DecodedInsn& insn) {
+// The checks FXSAVE and FXRSTOR share (SDM vol. 2A): #UD/#NM from CR0, a
+// memory operand aligned to 16 bytes. Returns its offset.
+uint64_t FxAreaOffset(Cpu& cpu, const DecodedInsn& insn) {
   if (cpu.s.cr0 & (kCr0Em | kCr0Ts)) Raise((cpu.s.cr0 & kCr0Em) ? kUD : kNM);
-  const Operand& o = insn.op[0];
-  if (o.kind != OperandKind::kMem) Raise(kUD);
+  if (insn.op[0].kind != OperandKind::kMem) Raise(kUD);
   const uint64_t ea = cpu.EffectiveAddress(insn, 0);
   if (ea & 15) Raise(kGP, 0);
+  return ea;
+}
+
+void Fxsave(Cpu& cpu, const DecodedInsn& insn) {
+  const Operand& o = insn.op[0];
+  const uint64_t ea = FxAreaOffset(cpu, insn);
   const uint64_t amask = SizeMask(insn.address_size / 8);
   uint64_t words[64];
   std::memcpy(words, &cpu.s.fx, sizeof words);
@@ -87,11 +94,8 @@ void Fxsave(Cpu& cpu, const DecodedInsn& insn) {
 }
 
 void Fxrstor(Cpu& cpu, const DecodedInsn& insn) {
-  if (cpu.s.cr0 & (kCr0Em | kCr0Ts)) Raise((cpu.s.cr0 & kCr0Em) ? kUD : kNM);
   const Operand& o = insn.op[0];
-  if (o.kind != OperandKind::kMem) Raise(kUD);
-  const uint64_t ea = cpu.EffectiveAddress(insn, 0);
-  if (ea & 15) Raise(kGP, 0);
+  const uint64_t ea = FxAreaOffset(cpu, insn);
   const uint64_t amask = SizeMask(insn.address_size / 8);
   uint64_t words[64];
   for (unsigned i = 0; i < 64; ++i) words[i] = cpu.ReadMem(o.seg, (ea + i * 8) & amask, 8);
