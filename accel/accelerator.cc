@@ -40,6 +40,7 @@ Result<Choice> ChooseAccelerator(const std::vector<Accelerator>& list, const std
     Availability a = found->probe();
     if (a.available) {
       choice.accelerator = found;
+      choice.caveat = a.reason;
       return choice;
     }
     choice.fallbacks.push_back(name + ": " + a.reason);

@@ -45,7 +45,7 @@ class Engine {
 
 struct Availability {
   bool available = false;
-  std::string reason;  // why not, when unavailable
+  std::string reason;  // why not, when unavailable; a caveat, when available
 };
 
 struct Accelerator {
@@ -62,6 +62,7 @@ std::vector<Accelerator> AcceleratorList();
 struct Choice {
   const Accelerator* accelerator = nullptr;
   std::vector<std::string> fallbacks;  // "kvm: /dev/kvm: No such file or directory"
+  std::string caveat;                  // the chosen one's probe note, if any
 };
 
 // Resolves "auto", "kvm", "kvm:interp" and the like: tries the named

@@ -220,6 +220,10 @@ int Run(const RunOptions& opt) {
     }
   }
 
+  if (!choice->caveat.empty()) {
+    std::fprintf(stderr, "tandem: warning: %s: %s\n", choice->accelerator->name.c_str(), choice->caveat.c_str());
+  }
+
   auto board = hw::Board::Create(std::move(config));
   if (!board.ok()) return Fail(board.message());
   auto engine = choice->accelerator->create(**board);
@@ -294,7 +298,7 @@ int ListAccelerators() {
   for (const auto& accel : tandem::accel::AcceleratorList()) {
     auto a = accel.probe();
     std::printf("%-8s %-13s %s%s%s\n", accel.name.c_str(), a.available ? "available" : "unavailable",
-                accel.description.c_str(), a.available ? "" : ": ", a.reason.c_str());
+                accel.description.c_str(), a.reason.empty() ? "" : ": ", a.reason.c_str());
   }
   return 0;
 }

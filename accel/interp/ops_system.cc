@@ -284,13 +284,14 @@ enum : uint32_t {
   kMsrPat = 0x277, kMsrMtrrDefType = 0x2FF, kMsrEfer = 0xC0000080, kMsrStar = 0xC0000081,
   kMsrLstar = 0xC0000082, kMsrCstar = 0xC0000083, kMsrSfmask = 0xC0000084, kMsrFsBase = 0xC0000100,
   kMsrGsBase = 0xC0000101, kMsrKernelGsBase = 0xC0000102, kMsrTscAux = 0xC0000103,
-  kMsrK7EvntSel0 = 0xC0010000, kMsrK7PerfCtr3 = 0xC0010007,
+  kMsrK7EvntSel0 = 0xC0010000, kMsrK7PerfCtr3 = 0xC0010007, kMsrAmdDeCfg = 0xC0011029,
 };
 
 // AMD's legacy performance counters (APM vol. 2, 13.2.1) exist on every AMD
 // CPU without a CPUID bit; tandem has no PMU, so they read 0 and ignore writes.
+// DE_CFG (Linux reads it at boot for LFENCE serialisation) behaves the same.
 bool IsAmdLegacyPerfMsr(const Cpu& cpu, uint32_t msr) {
-  return msr >= kMsrK7EvntSel0 && msr <= kMsrK7PerfCtr3 && AmdVendor(cpu);
+  return ((msr >= kMsrK7EvntSel0 && msr <= kMsrK7PerfCtr3) || msr == kMsrAmdDeCfg) && AmdVendor(cpu);
 }
 
 // The slot of a fixed-range MTRR, or nullptr.

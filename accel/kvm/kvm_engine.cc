@@ -683,6 +683,11 @@ std::optional<RunOutcome> KvmEngine::HandleExit() {
 Availability Probe() {
   Result<Fd> kvm = OpenKvm();
   if (!kvm.ok()) return Availability{false, kvm.message()};
+  // The kvm_pvm module (PVM) offers /dev/kvm without VMX/SVM: it emulates
+  // guests that are not PVM-aware, slowly, and fails some legacy-mode code.
+  if (access("/sys/module/kvm_pvm", F_OK) == 0) {
+    return Availability{true, "host KVM is kvm_pvm: non-PVM guests run emulated (slow; some 32-bit code fails)"};
+  }
   return Availability{true, ""};
 }
 

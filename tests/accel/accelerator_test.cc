@@ -28,6 +28,14 @@ TEST(ChooseAccelerator, AutoPrefersKvmWhenAvailable) {
   EXPECT_TRUE(choice->fallbacks.empty());
 }
 
+TEST(ChooseAccelerator, CarriesTheChosenOnesCaveat) {
+  std::vector<Accelerator> list = {Fake("kvm", true, "host KVM is kvm_pvm"), Fake("interp", true)};
+  auto choice = ChooseAccelerator(list, "auto");
+  ASSERT_TRUE(choice.ok());
+  EXPECT_EQ(choice->accelerator->name, "kvm");
+  EXPECT_EQ(choice->caveat, "host KVM is kvm_pvm");
+}
+
 TEST(ChooseAccelerator, ExplicitOrderIsHonoured) {
   std::vector<Accelerator> list = {Fake("kvm", true), Fake("interp", true)};
   auto choice = ChooseAccelerator(list, "interp:kvm");
