@@ -31,6 +31,7 @@ row() {  # name marker end [instructions mips]
 row engine marker_s poweroff_s instructions MIPS
 run=(run -m 512M --kernel "$kernel" --initrd "$initrd" --append "$append" --no-reboot --timeout 800 --stats)
 row "tandem interp" $(measure "$tandem" "${run[@]}" --accel interp)
+row "tandem jit" $(measure "$tandem" "${run[@]}" --accel jit)
 if [ -d /sys/module/kvm_pvm ] || ! "$tandem" accels | grep -Eq '^kvm +available'; then
   row "tandem kvm" "n/a" "n/a (no hardware KVM here)"
 else

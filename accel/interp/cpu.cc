@@ -6,6 +6,7 @@
 
 #include "accel/interp/decode_cache.h"
 #include "accel/interp/flags.h"
+#include "accel/interp/jit.h"
 
 namespace tandem::accel::interp {
 
@@ -76,12 +77,24 @@ inline bool TakeInterrupt(Cpu& cpu, hw::InterruptSource& irq) {
   return true;
 }
 
+// Translated blocks assume 64-bit code without single-step, RF, alignment
+// checks, debug breakpoints or a pending interrupt shadow.
+inline bool JitMayRun(const Cpu& cpu) {
+  const x86::CpuState& s = cpu.s;
+  return Is64BitCode(s) && !(s.rflags & (x86::kFlagTf | x86::kFlagRf | x86::kFlagAc)) && !cpu.interrupt_shadow &&
+         !(s.dr[7] & 0xFF);
+}
+
 }  // namespace
 
 Cpu::Cpu(hw::Board& board, x86::CpuState& state)
     : decode_cache_(std::make_unique<DecodeCache>(board)), s(state), board(board) {}
 
 Cpu::~Cpu() = default;
+
+void Cpu::EnableJit() {
+  if (!jit_) jit_ = std::make_unique<Jit>(*this);
+}
 
 RunOutcome Cpu::Run() {
   hw::InterruptSource& irq = board.interrupts();
@@ -98,11 +111,20 @@ RunOutcome Cpu::Run() {
           continue;
         }
       }
-      for (int n = 0; n < kPollInterval; ++n) {
+      for (uint64_t n = 0; n < kPollInterval;) {
         try {
-          if (!TakeInterrupt(*this, irq)) ExecuteOne(*this);
+          uint64_t ran = 0;
+          if (TakeInterrupt(*this, irq)) {
+            ran = 1;
+          } else if (jit_ && JitMayRun(*this) && (ran = jit_->RunBlock()) != 0) {
+          } else {
+            ExecuteOne(*this);
+            ran = 1;
+          }
+          n += ran;
         } catch (const GuestFault& f) {
           DeliverFault(*this, f);
+          ++n;
         }
         if (s.halted || board.stop_requested()) [[unlikely]] break;
       }

@@ -50,6 +50,7 @@ struct TripleFault {};
 enum class Access : uint8_t { kRead, kWrite, kExecute };
 
 class Cpu;
+class Jit;
 struct DecodedInsn;
 using Handler = void (*)(Cpu& cpu, const DecodedInsn& insn);
 
@@ -105,6 +106,9 @@ class Cpu {
   // Executes one instruction (or delivers one pending interrupt); for tests.
   void Step();
   uint64_t instructions_retired() const { return retired_; }
+  // Translates hot 64-bit code with the JIT from now on (jit.h).
+  void EnableJit();
+  const Jit* jit() const { return jit_.get(); }
 
   // ---- operands.cc ----
   uint64_t ReadOperand(const DecodedInsn& insn, int i);
@@ -152,6 +156,10 @@ class Cpu {
   // Drops cached decodes of a physical page (called on writes to code pages).
   void InvalidateCodePage(uint64_t pa);
   bool IsCodePage(uint64_t pa) const;
+  void MarkCodePage(uint64_t page_number);
+  // mmu.cc: the JIT's TLB slots stop allowing direct writes to a page that
+  // now holds code.
+  void ForgetJitWrites(uint64_t phys_page);
   // The decoded instruction at CS:RIP: translated for execute, decoded once and
   // cached by physical address and code mode; raises #PF/#GP like a fetch.
   const DecodedInsn& Fetch();
@@ -172,6 +180,7 @@ class Cpu {
   uint64_t retired_ = 0;
   // TLB, TSC epoch, one-time logs (system_state.h; mmu/segmentation/ops_system).
   SystemState sys_;
+  std::unique_ptr<Jit> jit_;  // null: interpret only
 };
 
 // Handler tables: each ops_*.cc registers its mnemonics.

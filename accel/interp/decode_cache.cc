@@ -9,6 +9,7 @@
 #include <cstring>
 
 #include "accel/interp/flags.h"
+#include "accel/interp/jit.h"
 
 namespace tandem::accel::interp {
 
@@ -238,7 +239,12 @@ Cpu::DecodeCache::Page* Cpu::DecodeCache::GetPage(uint64_t pa) {
   return last_page;
 }
 
-void Cpu::DecodeCache::MarkCode(uint64_t pn) { code_bitmap[pn >> 6] |= 1ull << (pn & 63); }
+void Cpu::MarkCodePage(uint64_t pn) {
+  uint64_t& word = decode_cache_->code_bitmap[pn >> 6];
+  if (word >> (pn & 63) & 1) return;
+  word |= 1ull << (pn & 63);
+  ForgetJitWrites(pn << 12);
+}
 
 bool Cpu::IsCodePage(uint64_t pa) const {
   const DecodeCache& dc = *decode_cache_;
@@ -250,6 +256,7 @@ bool Cpu::IsCodePage(uint64_t pa) const {
 // decodes (and those of instructions spilling into it) are checked against
 // memory before their next use.
 void Cpu::InvalidateCodePage(uint64_t pa) {
+  if (jit_) jit_->InvalidatePage(pa >> 12);
   DecodeCache& dc = *decode_cache_;
   DecodeCache::Page* page = dc.FindPage(pa);
   if (!page) return;
@@ -404,12 +411,12 @@ decode:
   slot.mode = static_cast<uint8_t>(mode);
   std::memcpy(slot.bytes, bytes, zi.length);
   slot.second_page_pa = second_pa;
-  dc.MarkCode(pa >> 12);
+  MarkCodePage(pa >> 12);
   if (second_pa != DecodeCache::kNoSecondPage) {
     DecodeCache::Page* next = dc.GetPage(second_pa);
     auto& sources = next->spill_sources;
     if (std::find(sources.begin(), sources.end(), pa >> 12) == sources.end()) sources.push_back(pa >> 12);
-    dc.MarkCode(second_pa >> 12);
+    MarkCodePage(second_pa >> 12);
     dc.GetPage(pa);  // the fast path stays on the current page
   }
   return slot.insn;

@@ -40,7 +40,6 @@ struct Cpu::DecodeCache {
 
   Page* FindPage(uint64_t pa) const;
   Page* GetPage(uint64_t pa);
-  void MarkCode(uint64_t page_number);
 
   HandlerTable table{};  // the final table: system handlers registered after core ones
   HandlerTable core{};   // the core handlers alone, for mnemonics shared with system forms

@@ -3,6 +3,7 @@
 #include "accel/interp/interp_engine.h"
 
 #include "accel/interp/cpu.h"
+#include "accel/interp/jit.h"
 
 namespace tandem::accel::interp {
 
@@ -10,9 +11,11 @@ namespace {
 
 class InterpEngine final : public Engine {
  public:
-  explicit InterpEngine(hw::Board& board) : state_(x86::ResetState()), cpu_(board, state_) {}
+  InterpEngine(hw::Board& board, bool with_jit) : state_(x86::ResetState()), cpu_(board, state_) {
+    if (with_jit) cpu_.EnableJit();
+  }
 
-  std::string_view name() const override { return "interp"; }
+  std::string_view name() const override { return cpu_.jit() ? "jit" : "interp"; }
   void SetState(const x86::CpuState& state) override {
     state_ = state;
     cpu_.interrupt_shadow = false;
@@ -28,8 +31,18 @@ class InterpEngine final : public Engine {
 
 }  // namespace
 
-Result<std::unique_ptr<Engine>> CreateEngine(hw::Board& board) {
-  return std::unique_ptr<Engine>(std::make_unique<InterpEngine>(board));
+Result<std::unique_ptr<Engine>> CreateEngine(hw::Board& board, bool with_jit) {
+  if (with_jit) {
+    Availability a = ProbeJit();
+    if (!a.available) return Status::Error("jit: " + a.reason);
+  }
+  return std::unique_ptr<Engine>(std::make_unique<InterpEngine>(board, with_jit));
+}
+
+Availability ProbeJit() {
+  std::string why;
+  if (!Jit::HostSupported(&why)) return Availability{false, why};
+  return Availability{true, ""};
 }
 
 }  // namespace tandem::accel::interp

@@ -1,5 +1,6 @@
-// The interpreter accelerator: executes guest code by decoding each
-// instruction once with Zydis and running the cached decoded form.
+// The interpreter accelerators: execute guest code by decoding each
+// instruction once with Zydis and running the cached decoded form, and
+// optionally translating 64-bit code into host code (accel/interp/jit.h).
 #pragma once
 
 #include <memory>
@@ -8,6 +9,10 @@
 
 namespace tandem::accel::interp {
 
-Result<std::unique_ptr<Engine>> CreateEngine(hw::Board& board);
+// The interpreter alone ("interp") or with the JIT translating 64-bit code
+// ("jit"); both run on the same Cpu and state.
+Result<std::unique_ptr<Engine>> CreateEngine(hw::Board& board, bool with_jit = false);
+// Whether the JIT can run on this host, with the reason when not.
+Availability ProbeJit();
 
 }  // namespace tandem::accel::interp

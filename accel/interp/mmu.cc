@@ -162,6 +162,35 @@ WalkResult Walk(Cpu& cpu, uint64_t linear, Access access, bool user) {
 
 }  // namespace
 
+// The JIT's slots mirror TLB slot i (system_state.h JitTlbEntry).
+static void FillJitSlots(Cpu& cpu, unsigned i, const TlbEntry& e) {
+  const bool code = e.host && cpu.IsCodePage(e.phys);
+  for (unsigned kind = 0; kind < 4; ++kind) {
+    const bool write = kind >= 2;
+    JitTlbEntry& j = cpu.sys_.tlb.jit[kind][i];
+    const bool allowed = e.host && (e.perms >> PermBit(write ? Access::kWrite : Access::kRead, kind & 1) & 1) &&
+                         (!write || (e.ram && !code));
+    j.tag = allowed ? e.page : JitTlbEntry::kNoPage;
+    j.addend = allowed ? reinterpret_cast<uint64_t>(e.host) - (e.page << 12) : 0;
+  }
+}
+
+static void ClearJitSlots(Cpu& cpu, unsigned i) {
+  for (auto& kind : cpu.sys_.tlb.jit) kind[i].tag = JitTlbEntry::kNoPage;
+}
+
+// A page that now holds cached code must take the slow path for writes, so
+// that they reach InvalidateCodePage.
+void Cpu::ForgetJitWrites(uint64_t phys_page) {
+  for (unsigned i = 0; i < Tlb::kEntries; ++i) {
+    const TlbEntry& e = sys_.tlb.entries[i];
+    if (e.page != TlbEntry::kInvalid && e.phys == phys_page) {
+      sys_.tlb.jit[2][i].tag = JitTlbEntry::kNoPage;
+      sys_.tlb.jit[3][i].tag = JitTlbEntry::kNoPage;
+    }
+  }
+}
+
 // The entry for linear that allows the access, walking on a miss.
 static inline const TlbEntry& Lookup(Cpu& cpu, uint64_t linear, Access access, bool user) {
   uint64_t page = linear >> 12;
@@ -178,6 +207,7 @@ static inline const TlbEntry& Lookup(Cpu& cpu, uint64_t linear, Access access, b
   bool whole = span.host && span.length >= 4096;
   e.host = whole ? span.host : nullptr;
   e.ram = whole && span.writable;
+  FillJitSlots(cpu, page % Tlb::kEntries, e);
   return e;
 }
 
@@ -186,8 +216,12 @@ uint64_t Cpu::Translate(uint64_t linear, Access access, bool user) {
 }
 
 void Cpu::FlushTlb(bool include_global) {
-  for (auto& e : sys_.tlb.entries) {
-    if (include_global || !e.global) e.page = TlbEntry::kInvalid;
+  for (unsigned i = 0; i < Tlb::kEntries; ++i) {
+    TlbEntry& e = sys_.tlb.entries[i];
+    if (include_global || !e.global) {
+      e.page = TlbEntry::kInvalid;
+      ClearJitSlots(*this, i);
+    }
   }
   if (include_global) sys_.tlb.has_large = false;
 }
@@ -195,11 +229,16 @@ void Cpu::FlushTlb(bool include_global) {
 void Cpu::InvalidatePage(uint64_t linear) {
   uint64_t page = linear >> 12;
   TlbEntry& e = sys_.tlb.entries[page % Tlb::kEntries];
-  if (e.page == page) e.page = TlbEntry::kInvalid;
+  if (e.page == page) {
+    e.page = TlbEntry::kInvalid;
+    ClearJitSlots(*this, page % Tlb::kEntries);
+  }
   if (!sys_.tlb.has_large) return;
-  for (auto& x : sys_.tlb.entries) {
+  for (unsigned i = 0; i < Tlb::kEntries; ++i) {
+    TlbEntry& x = sys_.tlb.entries[i];
     if (x.page != TlbEntry::kInvalid && x.page_shift > 12 && ((x.page ^ page) >> (x.page_shift - 12)) == 0) {
       x.page = TlbEntry::kInvalid;
+      ClearJitSlots(*this, i);
     }
   }
 }

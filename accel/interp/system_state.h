@@ -24,10 +24,23 @@ struct TlbEntry {
   uint8_t page_shift = 12;   // size of the mapping it came from: 12, 21, 22 or 30
 };
 
+// The JIT's view of one TLB slot for one kind of access: translated code
+// checks `tag` against the page number of the last byte it touches and adds
+// `addend` to the linear address to get the host address. A slot holds a
+// page only when that access may go straight to host memory: RAM or ROM for
+// reads, RAM that holds no cached code for writes, and the rights allow it.
+struct JitTlbEntry {
+  static constexpr uint64_t kNoPage = ~0ull;  // above every 52-bit page number
+  uint64_t tag = kNoPage;
+  uint64_t addend = 0;  // host address minus linear address
+};
+
 struct Tlb {
   static constexpr unsigned kEntries = 256;  // direct-mapped by linear page
   std::array<TlbEntry, kEntries> entries{};
   bool has_large = false;  // some entry came from a large page (INVLPG scans)
+  // Indexed [access * 2 + user][slot], access 0 = read, 1 = write (jit.cc).
+  std::array<std::array<JitTlbEntry, kEntries>, 4> jit{};
 };
 
 struct SystemState {

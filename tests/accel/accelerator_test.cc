@@ -61,14 +61,17 @@ TEST(ChooseAccelerator, UnknownNameFailsAndListsKnownOnes) {
   EXPECT_NE(choice.message().find("kvm, interp"), std::string::npos);
 }
 
-TEST(AcceleratorList, HasKvmThenInterpAndInterpIsAlwaysAvailable) {
+TEST(AcceleratorList, HasKvmThenJitThenInterpAndInterpIsAlwaysAvailable) {
   auto list = AcceleratorList();
-  ASSERT_GE(list.size(), 2u);
+  ASSERT_EQ(list.size(), 3u);
   EXPECT_EQ(list[0].name, "kvm");
-  EXPECT_EQ(list[1].name, "interp");
-  EXPECT_TRUE(list[1].probe().available);
-  auto kvm = list[0].probe();
-  if (!kvm.available) EXPECT_FALSE(kvm.reason.empty());
+  EXPECT_EQ(list[1].name, "jit");
+  EXPECT_EQ(list[2].name, "interp");
+  EXPECT_TRUE(list[2].probe().available);
+  for (const auto& accel : {list[0], list[1]}) {
+    auto a = accel.probe();
+    if (!a.available) EXPECT_FALSE(a.reason.empty()) << accel.name;
+  }
 }
 
 }  // namespace

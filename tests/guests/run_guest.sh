@@ -14,7 +14,7 @@
 #   for guests that reset the machine on purpose.
 #
 # Environment:
-#   TANDEM_GUEST_ENGINES   engines to run (default "interp kvm")
+#   TANDEM_GUEST_ENGINES   engines to run (default "interp jit kvm")
 #   TANDEM_KVM_MODE        direct | sandbox | auto (default): where the KVM
 #                          engine runs. auto uses the host's /dev/kvm when it is
 #                          a hardware KVM and the nested sandbox
@@ -48,7 +48,7 @@ done
 top=$(cd "$(dirname "$0")/../.." && pwd)
 
 name=$(basename "$expected" .txt)
-engines=${TANDEM_GUEST_ENGINES:-"interp kvm"}
+engines=${TANDEM_GUEST_ENGINES:-"interp jit kvm"}
 out=${TANDEM_GUEST_OUT:-$PWD/guest-out/$name}
 mkdir -p "$out"
 case "$image" in

@@ -25,11 +25,11 @@ done
 #   microcode: KVM reports the host's microcode patch level (MSR 0x8B), the
 #       interpreter's CPU model has none;
 #   /proc/interrupts counts: how many timer ticks fit in a run depends on speed;
-#   lines starting with "interp:", "kvm:" or "tandem:": tandem's own log on
+#   lines starting with "interp:", "jit:", "kvm:" or "tandem:": tandem's own log on
 #       stderr, not guest output.
 normalize() {
   sed -E 's/^\[ *[0-9]+\.[0-9]+\] //; s/uptime=[0-9.]+/uptime=T/; s/input[0-9]+/inputN/g; s/^( *[0-9A-Z]+:) +[0-9]+ +/\1 N /' "$1" |
-    grep -Ev '^(tsc: |clocksource: |sched_clock: |Calibrating delay loop|smpboot: Total of|Unstable clock detected|If you want to keep using the local clock|  "trace_clock=local"|on the kernel command line$|microcode[[:space:]]*:|cpu MHz|bogomips|audit: type=2000|rtc_cmos .*setting system clock|interp: |kvm: |tandem: )' |
+    grep -Ev '^(tsc: |clocksource: |sched_clock: |Calibrating delay loop|smpboot: Total of|Unstable clock detected|If you want to keep using the local clock|  "trace_clock=local"|on the kernel command line$|microcode[[:space:]]*:|cpu MHz|bogomips|audit: type=2000|rtc_cmos .*setting system clock|interp: |jit: |kvm: |tandem: )' |
     grep -Ev 'deferred pages initialised in|^Memory: [0-9]+K/[0-9]+K available'
 }
 user_part() { sed -n '/^TANDEM-LINUX-UP/,/^TANDEM-LINUX-DONE/p'; }

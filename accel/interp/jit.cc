@@ -1,0 +1,830 @@
+// The JIT's translator and block cache (see jit.h). A block is a run of up
+// to kMaxBlockInsns 64-bit instructions from one physical page, ending at a
+// control transfer or at the first instruction it cannot run; it is keyed by
+// linear RIP, physical address and CPL class and dropped when the guest
+// writes to its page (the interpreter's code-page tracking).
+//
+// Translated code keeps the guest registers in x86::CpuState (r12) and loads
+// the ones an instruction names into host registers just around it. The
+// guest's arithmetic flags stay in the host's RFLAGS between instructions
+// whenever the translator knows they are there, and go to CpuState::rflags
+// at block exits and before any call; everything else that runs in a block
+// (the TLB lookup, register moves) leaves RFLAGS alone (SHRX, LEA, MOVZX,
+// JRCXZ). SDM vol. 1 3.4.3 for the flags, vol. 2 for each instruction.
+#include "accel/interp/jit.h"
+
+#include <asmjit/x86.h>
+#include <cpuid.h>
+
+#include <cstring>
+
+#include "accel/interp/system_state.h"
+
+namespace tandem::accel::interp {
+
+namespace ax = asmjit::x86;
+using asmjit::Label;
+
+namespace {
+
+constexpr unsigned kMaxBlockInsns = 64;
+constexpr unsigned kRepIterationsPerCall = 1024;
+constexpr uint64_t kArith = x86::kArithFlags;  // CF PF AF ZF SF OF: 0x8D5
+constexpr int32_t kRipOffset = offsetof(x86::CpuState, rip);
+constexpr int32_t kFlagsOffset = offsetof(x86::CpuState, rflags);
+constexpr int32_t kRspOffset = 8 * x86::kRsp;
+
+// CpuState*, the JIT TLB slots and the constant 12 (SHRX count) live in
+// callee-saved registers; r11 holds the host address of a memory operand.
+const ax::Gp kState = ax::r12;
+const ax::Gp kTlb = ax::r14;
+const ax::Gp kTwelve = ax::r15;
+const ax::Gp kHostAddr = ax::r11;
+const ax::Gp kLinear = ax::r10;
+
+using BlockFn = uint64_t (*)(x86::CpuState* state, JitTlbEntry* tlb);
+
+int GprNumber(ZydisRegister r) {
+  if (r >= ZYDIS_REGISTER_AX && r <= ZYDIS_REGISTER_R15W) return r - ZYDIS_REGISTER_AX;
+  if (r >= ZYDIS_REGISTER_EAX && r <= ZYDIS_REGISTER_R15D) return r - ZYDIS_REGISTER_EAX;
+  if (r >= ZYDIS_REGISTER_RAX && r <= ZYDIS_REGISTER_R15) return r - ZYDIS_REGISTER_RAX;
+  if (r >= ZYDIS_REGISTER_AL && r <= ZYDIS_REGISTER_BL) return r - ZYDIS_REGISTER_AL;
+  if (r >= ZYDIS_REGISTER_AH && r <= ZYDIS_REGISTER_BH) return r - ZYDIS_REGISTER_AH;
+  if (r >= ZYDIS_REGISTER_SPL && r <= ZYDIS_REGISTER_R15B) return r - ZYDIS_REGISTER_SPL + 4;
+  return -1;
+}
+
+bool IsHighByte(ZydisRegister r) { return r >= ZYDIS_REGISTER_AH && r <= ZYDIS_REGISTER_BH; }
+
+// The register of r's width numbered `host`.
+ZydisRegister WithNumber(ZydisRegister r, int host) {
+  if (r >= ZYDIS_REGISTER_AX && r <= ZYDIS_REGISTER_R15W) return static_cast<ZydisRegister>(ZYDIS_REGISTER_AX + host);
+  if (r >= ZYDIS_REGISTER_EAX && r <= ZYDIS_REGISTER_R15D) return static_cast<ZydisRegister>(ZYDIS_REGISTER_EAX + host);
+  if (r >= ZYDIS_REGISTER_RAX && r <= ZYDIS_REGISTER_R15) return static_cast<ZydisRegister>(ZYDIS_REGISTER_RAX + host);
+  if (IsHighByte(r)) return r;  // only ever mapped to itself
+  if (host < 4) return static_cast<ZydisRegister>(ZYDIS_REGISTER_AL + host);
+  return static_cast<ZydisRegister>(ZYDIS_REGISTER_SPL + host - 4);
+}
+
+bool IsCondJump(ZydisMnemonic m) {
+  switch (m) {
+    case ZYDIS_MNEMONIC_JB: case ZYDIS_MNEMONIC_JBE: case ZYDIS_MNEMONIC_JL: case ZYDIS_MNEMONIC_JLE:
+    case ZYDIS_MNEMONIC_JNB: case ZYDIS_MNEMONIC_JNBE: case ZYDIS_MNEMONIC_JNL: case ZYDIS_MNEMONIC_JNLE:
+    case ZYDIS_MNEMONIC_JNO: case ZYDIS_MNEMONIC_JNP: case ZYDIS_MNEMONIC_JNS: case ZYDIS_MNEMONIC_JNZ:
+    case ZYDIS_MNEMONIC_JO: case ZYDIS_MNEMONIC_JP: case ZYDIS_MNEMONIC_JS: case ZYDIS_MNEMONIC_JZ:
+      return true;
+    default:
+      return false;
+  }
+}
+
+// Integer instructions whose effect is fully described by their operands
+// and the arithmetic flags, so that replaying them on the host is exact.
+bool IsReplayable(ZydisMnemonic m) {
+  switch (m) {
+    case ZYDIS_MNEMONIC_ADD: case ZYDIS_MNEMONIC_OR: case ZYDIS_MNEMONIC_ADC: case ZYDIS_MNEMONIC_SBB:
+    case ZYDIS_MNEMONIC_AND: case ZYDIS_MNEMONIC_SUB: case ZYDIS_MNEMONIC_XOR: case ZYDIS_MNEMONIC_CMP:
+    case ZYDIS_MNEMONIC_TEST: case ZYDIS_MNEMONIC_INC: case ZYDIS_MNEMONIC_DEC: case ZYDIS_MNEMONIC_NEG:
+    case ZYDIS_MNEMONIC_NOT: case ZYDIS_MNEMONIC_MOV: case ZYDIS_MNEMONIC_MOVZX: case ZYDIS_MNEMONIC_MOVSX:
+    case ZYDIS_MNEMONIC_MOVSXD: case ZYDIS_MNEMONIC_LEA: case ZYDIS_MNEMONIC_XCHG: case ZYDIS_MNEMONIC_XADD:
+    case ZYDIS_MNEMONIC_CMPXCHG: case ZYDIS_MNEMONIC_SHL: case ZYDIS_MNEMONIC_SHR: case ZYDIS_MNEMONIC_SAR:
+    case ZYDIS_MNEMONIC_ROL: case ZYDIS_MNEMONIC_ROR: case ZYDIS_MNEMONIC_RCL: case ZYDIS_MNEMONIC_RCR:
+    case ZYDIS_MNEMONIC_SHLD: case ZYDIS_MNEMONIC_SHRD: case ZYDIS_MNEMONIC_MUL: case ZYDIS_MNEMONIC_IMUL:
+    case ZYDIS_MNEMONIC_BSF: case ZYDIS_MNEMONIC_BSR: case ZYDIS_MNEMONIC_BSWAP: case ZYDIS_MNEMONIC_CBW:
+    case ZYDIS_MNEMONIC_CWDE: case ZYDIS_MNEMONIC_CDQE: case ZYDIS_MNEMONIC_CWD: case ZYDIS_MNEMONIC_CDQ:
+    case ZYDIS_MNEMONIC_CQO: case ZYDIS_MNEMONIC_CLC: case ZYDIS_MNEMONIC_STC: case ZYDIS_MNEMONIC_CMC:
+    case ZYDIS_MNEMONIC_LAHF: case ZYDIS_MNEMONIC_SAHF:
+    case ZYDIS_MNEMONIC_BT: case ZYDIS_MNEMONIC_BTS: case ZYDIS_MNEMONIC_BTR: case ZYDIS_MNEMONIC_BTC:
+    case ZYDIS_MNEMONIC_SETB: case ZYDIS_MNEMONIC_SETBE: case ZYDIS_MNEMONIC_SETL: case ZYDIS_MNEMONIC_SETLE:
+    case ZYDIS_MNEMONIC_SETNB: case ZYDIS_MNEMONIC_SETNBE: case ZYDIS_MNEMONIC_SETNL: case ZYDIS_MNEMONIC_SETNLE:
+    case ZYDIS_MNEMONIC_SETNO: case ZYDIS_MNEMONIC_SETNP: case ZYDIS_MNEMONIC_SETNS: case ZYDIS_MNEMONIC_SETNZ:
+    case ZYDIS_MNEMONIC_SETO: case ZYDIS_MNEMONIC_SETP: case ZYDIS_MNEMONIC_SETS: case ZYDIS_MNEMONIC_SETZ:
+    case ZYDIS_MNEMONIC_CMOVB: case ZYDIS_MNEMONIC_CMOVBE: case ZYDIS_MNEMONIC_CMOVL: case ZYDIS_MNEMONIC_CMOVLE:
+    case ZYDIS_MNEMONIC_CMOVNB: case ZYDIS_MNEMONIC_CMOVNBE: case ZYDIS_MNEMONIC_CMOVNL:
+    case ZYDIS_MNEMONIC_CMOVNLE: case ZYDIS_MNEMONIC_CMOVNO: case ZYDIS_MNEMONIC_CMOVNP:
+    case ZYDIS_MNEMONIC_CMOVNS: case ZYDIS_MNEMONIC_CMOVNZ: case ZYDIS_MNEMONIC_CMOVO: case ZYDIS_MNEMONIC_CMOVP:
+    case ZYDIS_MNEMONIC_CMOVS: case ZYDIS_MNEMONIC_CMOVZ:
+      return true;
+    default:
+      return false;
+  }
+}
+
+// Instructions that run through the interpreter's handler in the middle of
+// a block: they change nothing a block depends on (mode, CPL, paging,
+// RFLAGS.TF/IF/AC, debug registers, the interrupt shadow, RIP beyond the
+// next instruction). Faults they raise leave the block precisely.
+bool RunsInline(const ZydisDecodedInstruction& zi) {
+  switch (zi.meta.isa_ext) {
+    case ZYDIS_ISA_EXT_SSE: case ZYDIS_ISA_EXT_SSE2: case ZYDIS_ISA_EXT_SSE3: case ZYDIS_ISA_EXT_SSSE3:
+    case ZYDIS_ISA_EXT_SSE4: case ZYDIS_ISA_EXT_MMX: case ZYDIS_ISA_EXT_X87:
+      return zi.mnemonic != ZYDIS_MNEMONIC_MONITOR && zi.mnemonic != ZYDIS_MNEMONIC_MWAIT;
+    default: break;
+  }
+  if (zi.meta.category == ZYDIS_CATEGORY_STRINGOP) return true;  // MOVS, STOS, LODS, CMPS, SCAS (not INS/OUTS)
+  switch (zi.mnemonic) {
+    case ZYDIS_MNEMONIC_DIV: case ZYDIS_MNEMONIC_IDIV: case ZYDIS_MNEMONIC_CLD: case ZYDIS_MNEMONIC_STD:
+    case ZYDIS_MNEMONIC_BT: case ZYDIS_MNEMONIC_BTS: case ZYDIS_MNEMONIC_BTR: case ZYDIS_MNEMONIC_BTC:
+    case ZYDIS_MNEMONIC_LZCNT: case ZYDIS_MNEMONIC_TZCNT: case ZYDIS_MNEMONIC_POPCNT: case ZYDIS_MNEMONIC_CPUID:
+    case ZYDIS_MNEMONIC_RDTSC: case ZYDIS_MNEMONIC_RDTSCP: case ZYDIS_MNEMONIC_PUSHFQ: case ZYDIS_MNEMONIC_ENTER:
+    case ZYDIS_MNEMONIC_LEAVE: case ZYDIS_MNEMONIC_CMPXCHG8B: case ZYDIS_MNEMONIC_CMPXCHG16B:
+    case ZYDIS_MNEMONIC_MOVBE: case ZYDIS_MNEMONIC_CRC32: case ZYDIS_MNEMONIC_XLAT: case ZYDIS_MNEMONIC_PUSH:
+    case ZYDIS_MNEMONIC_POP: case ZYDIS_MNEMONIC_FXSAVE: case ZYDIS_MNEMONIC_FXSAVE64: case ZYDIS_MNEMONIC_FXRSTOR:
+    case ZYDIS_MNEMONIC_FXRSTOR64: case ZYDIS_MNEMONIC_FWAIT:
+      return true;
+    // Anything replayable whose operands the replay cannot take (high-byte
+    // registers beside REX operands, bit strings in memory, ...).
+    default:
+      return IsReplayable(zi.mnemonic);
+  }
+}
+
+// Control transfers that stay in 64-bit code at the same CPL: interpreted,
+// then the block ends at the RIP they leave.
+bool EndsBlockInterpreted(ZydisMnemonic m) {
+  switch (m) {
+    case ZYDIS_MNEMONIC_JMP: case ZYDIS_MNEMONIC_CALL: case ZYDIS_MNEMONIC_RET: case ZYDIS_MNEMONIC_LOOP:
+    case ZYDIS_MNEMONIC_LOOPE: case ZYDIS_MNEMONIC_LOOPNE: case ZYDIS_MNEMONIC_JRCXZ: case ZYDIS_MNEMONIC_JECXZ:
+      return true;
+    default:
+      return false;
+  }
+}
+
+bool IsGpr(const ZydisDecodedOperand& o) { return o.type == ZYDIS_OPERAND_TYPE_REGISTER && GprNumber(o.reg.value) >= 0; }
+
+}  // namespace
+
+struct Jit::Block {
+  uint64_t rip = 0;
+  uint64_t phys = 0;
+  bool user = false;
+  bool valid = true;
+  BlockFn fn = nullptr;
+  std::vector<DecodedInsn> insns;  // the interpreter's form, for Interpret()
+  std::vector<uint64_t> insn_rip;
+};
+
+struct Jit::Runtime {
+  asmjit::JitRuntime rt;
+};
+
+namespace {
+
+// Emits one block. Every instruction boundary has the guest registers in
+// CpuState; `flags_in_host_` says whether the guest's arithmetic flags are
+// in the host's RFLAGS (true) or in CpuState::rflags (false).
+class Translator {
+ public:
+  Translator(Jit* jit, Jit::Block* block, ax::Assembler& a, bool user)
+      : jit_(jit), block_(block), a_(a), user_(user), epilogue_(a.newLabel()) {}
+
+  void Prologue() {
+    for (const ax::Gp& r : {ax::rbx, ax::rbp, ax::r12, ax::r13, ax::r14, ax::r15}) a_.push(r);
+    a_.sub(ax::rsp, 8);  // 16-byte alignment at calls
+    a_.mov(kState, ax::rdi);
+    a_.mov(kTlb, ax::rsi);
+    a_.mov(kTwelve.r32(), 12);
+  }
+
+  void Epilogue() {
+    for (auto& slow : slow_paths_) EmitSlowPath(slow);
+    a_.bind(epilogue_);
+    a_.add(ax::rsp, 8);
+    for (const ax::Gp& r : {ax::r15, ax::r14, ax::r13, ax::r12, ax::rbp, ax::rbx}) a_.pop(r);
+    a_.ret();
+  }
+
+  // Translates instruction `index` at `rip`; false when it cannot be part of
+  // the block (nothing was emitted). Sets `ended` for a block-ending one.
+  bool Add(unsigned index, uint64_t rip, const ZydisDecodedInstruction& zi, const ZydisDecodedOperand* zops,
+           bool* ended) {
+    index_ = index;
+    rip_ = rip;
+    next_rip_ = rip + zi.length;
+    *ended = false;
+    const ZydisMnemonic m = zi.mnemonic;
+    if (m == ZYDIS_MNEMONIC_NOP || m == ZYDIS_MNEMONIC_ENDBR64 || m == ZYDIS_MNEMONIC_ENDBR32 ||
+        m == ZYDIS_MNEMONIC_PAUSE) {
+      return true;
+    }
+    if (IsCondJump(m) && zops[0].type == ZYDIS_OPERAND_TYPE_IMMEDIATE) {
+      EmitJcc(zi, zops);
+      *ended = true;
+      return true;
+    }
+    if (m == ZYDIS_MNEMONIC_JMP && zops[0].type == ZYDIS_OPERAND_TYPE_IMMEDIATE) {
+      EmitExit(Target(zi, zops), index_ + 1);
+      *ended = true;
+      return true;
+    }
+    if (m == ZYDIS_MNEMONIC_CALL && zops[0].type == ZYDIS_OPERAND_TYPE_IMMEDIATE && zi.operand_width == 64) {
+      EmitCallRel(Target(zi, zops));
+      *ended = true;
+      return true;
+    }
+    if (m == ZYDIS_MNEMONIC_RET && (zi.opcode == 0xC3 || zi.opcode == 0xC2) && zi.operand_width == 64) {
+      EmitRet(zi.operand_count_visible ? zops[0].imm.value.u : 0);
+      *ended = true;
+      return true;
+    }
+    if ((m == ZYDIS_MNEMONIC_PUSH || m == ZYDIS_MNEMONIC_POP) && zi.operand_width == 64 &&
+        (IsGpr(zops[0]) || (m == ZYDIS_MNEMONIC_PUSH && zops[0].type == ZYDIS_OPERAND_TYPE_IMMEDIATE))) {
+      if (m == ZYDIS_MNEMONIC_PUSH) EmitPush(zops[0]);
+      else EmitPop(GprNumber(zops[0].reg.value));
+      return true;
+    }
+    if (IsReplayable(m) && EmitReplay(zi, zops)) return true;
+    if (EndsBlockInterpreted(m)) {
+      EmitInterpreted(true);
+      *ended = true;
+      return true;
+    }
+    if (RunsInline(zi)) {
+      EmitInterpreted(false);
+      return true;
+    }
+    return false;
+  }
+
+  // Leaves the block before instruction `index` (at `rip`).
+  void EmitExit(uint64_t rip, unsigned count) {
+    SyncFlags();
+    a_.mov(ax::rax, rip);
+    a_.mov(ax::qword_ptr(kState, kRipOffset), ax::rax);
+    a_.mov(ax::eax, count);
+    a_.jmp(epilogue_);
+  }
+
+ private:
+  struct SlowPath {
+    Label entry, done;
+    unsigned index;
+    bool flags_in_host_before, flags_in_host_after;
+  };
+
+  uint64_t Target(const ZydisDecodedInstruction& zi, const ZydisDecodedOperand* zops) const {
+    uint64_t target = 0;
+    ZydisCalcAbsoluteAddress(&zi, &zops[0], rip_, &target);
+    return target;
+  }
+
+  // host RFLAGS -> CpuState::rflags (clobbers rax, rcx and the host flags).
+  void SyncFlags() {
+    if (!flags_in_host_) return;
+    a_.pushfq();
+    a_.pop(ax::rax);
+    a_.and_(ax::eax, static_cast<int32_t>(kArith));
+    a_.mov(ax::rcx, ax::qword_ptr(kState, kFlagsOffset));
+    a_.and_(ax::rcx, static_cast<int32_t>(~kArith));
+    a_.or_(ax::rcx, ax::rax);
+    a_.mov(ax::qword_ptr(kState, kFlagsOffset), ax::rcx);
+  }
+
+  // CpuState::rflags -> host RFLAGS (arithmetic flags only; DF, TF and AC stay 0).
+  void LoadFlags() {
+    a_.mov(ax::rax, ax::qword_ptr(kState, kFlagsOffset));
+    a_.and_(ax::eax, static_cast<int32_t>(kArith));
+    a_.or_(ax::eax, 2);
+    a_.push(ax::rax);
+    a_.popfq();
+  }
+
+  void NeedFlagsInHost() {
+    if (!flags_in_host_) LoadFlags();
+    flags_in_host_ = true;
+  }
+
+  // kLinear = the linear address of memory operand m (flag-free).
+  bool EmitLinear(const ZydisDecodedOperand& m, unsigned address_width) {
+    const ZydisRegister base = m.mem.base, index = m.mem.index;
+    const int64_t disp = m.mem.disp.has_displacement ? m.mem.disp.value : 0;
+    if (base == ZYDIS_REGISTER_RIP || base == ZYDIS_REGISTER_EIP) {
+      if (index != ZYDIS_REGISTER_NONE) return false;
+      uint64_t ea = next_rip_ + disp;
+      if (address_width == 32) ea &= 0xFFFFFFFF;
+      a_.mov(kLinear, ea);
+    } else {
+      const int b = base == ZYDIS_REGISTER_NONE ? -2 : GprNumber(base);
+      const int i = index == ZYDIS_REGISTER_NONE ? -2 : GprNumber(index);
+      if (b == -1 || i == -1) return false;
+      if (b >= 0) a_.mov(kLinear, ax::qword_ptr(kState, 8 * b));
+      else a_.mov(kLinear.r32(), 0);
+      ax::Gp disp_reg = ax::r8;
+      const bool small = disp == static_cast<int32_t>(disp);
+      if (!small) a_.mov(disp_reg, disp);
+      if (i >= 0) {
+        static constexpr uint32_t kShift[9] = {0, 0, 1, 0, 2, 0, 0, 0, 3};
+        a_.mov(ax::r9, ax::qword_ptr(kState, 8 * i));
+        a_.lea(kLinear, ax::ptr(kLinear, ax::r9, kShift[m.mem.scale], small ? static_cast<int32_t>(disp) : 0));
+      } else if (small && disp) {
+        a_.lea(kLinear, ax::ptr(kLinear, static_cast<int32_t>(disp)));
+      }
+      if (!small) a_.lea(kLinear, ax::ptr(kLinear, disp_reg));
+      if (address_width == 32) a_.mov(kLinear.r32(), kLinear.r32());
+    }
+    if (m.mem.segment == ZYDIS_REGISTER_FS || m.mem.segment == ZYDIS_REGISTER_GS) {
+      const int seg = m.mem.segment == ZYDIS_REGISTER_FS ? x86::kFs : x86::kGs;
+      a_.mov(ax::r9, ax::qword_ptr(kState, static_cast<int32_t>(offsetof(x86::CpuState, seg) +
+                                                                 seg * sizeof(x86::Segment) +
+                                                                 offsetof(x86::Segment, base))));
+      a_.lea(kLinear, ax::ptr(kLinear, ax::r9));
+    }
+    return true;
+  }
+
+  // kHostAddr = host address of `size` bytes at kLinear, or a jump to `slow`
+  // (flag-free: SHRX/LEA/MOVZX/NOT/JRCXZ). Clobbers rcx, r8, r9.
+  void EmitTlbLookup(bool write, unsigned size, Label slow) {
+    const int32_t kind_offset = static_cast<int32_t>(((write ? 2 : 0) + (user_ ? 1 : 0)) * Tlb::kEntries *
+                                                     sizeof(JitTlbEntry));
+    static_assert(sizeof(JitTlbEntry) == 16);
+    a_.lea(ax::r8, ax::ptr(kLinear, static_cast<int32_t>(size - 1)));
+    a_.shrx(ax::r8, ax::r8, kTwelve);  // page of the last byte
+    a_.shrx(ax::r9, kLinear, kTwelve);
+    a_.movzx(ax::r9d, ax::r9b);  // slot (Tlb::kEntries == 256)
+    a_.lea(ax::r9, ax::ptr(ax::r9, ax::r9));
+    a_.mov(ax::rcx, ax::qword_ptr(kTlb, ax::r9, 3, kind_offset));
+    a_.not_(ax::r8);
+    a_.lea(ax::rcx, ax::ptr(ax::rcx, ax::r8, 0, 1));  // tag - last page
+    Label hit = a_.newLabel();
+    a_.jecxz(ax::rcx, hit);
+    a_.jmp(slow);
+    a_.bind(hit);
+    a_.mov(kHostAddr, ax::qword_ptr(kTlb, ax::r9, 3, kind_offset + 8));
+    a_.lea(kHostAddr, ax::ptr(kHostAddr, kLinear));
+  }
+
+  SlowPath& NewSlowPath(bool flags_before, bool flags_after) {
+    slow_paths_.push_back({a_.newLabel(), a_.newLabel(), index_, flags_before, flags_after});
+    return slow_paths_.back();
+  }
+
+  // Calls Jit::Interpret for the instruction; leaves the block when it says so.
+  void EmitInterpretCall(unsigned index) {
+    a_.mov(ax::rdi, reinterpret_cast<uint64_t>(jit_));
+    a_.mov(ax::rsi, reinterpret_cast<uint64_t>(block_));
+    a_.mov(ax::edx, index);
+    a_.mov(ax::rax, reinterpret_cast<uint64_t>(&Jit::Interpret));
+    a_.call(ax::rax);
+    Label go_on = a_.newLabel();
+    a_.test(ax::rax, ax::rax);
+    a_.jz(go_on);
+    a_.lea(ax::eax, ax::ptr(ax::eax, static_cast<int32_t>(index) - 1));  // 1: before, 2: after it
+    a_.jmp(epilogue_);
+    a_.bind(go_on);
+  }
+
+  void EmitSlowPath(const SlowPath& p) {
+    a_.bind(p.entry);
+    flags_in_host_ = p.flags_in_host_before;
+    SyncFlags();
+    EmitInterpretCall(p.index);
+    if (p.flags_in_host_after) LoadFlags();
+    a_.jmp(p.done);
+  }
+
+  // The whole instruction on the interpreter, inline.
+  void EmitInterpreted(bool ends_block) {
+    SyncFlags();
+    flags_in_host_ = false;
+    EmitInterpretCall(index_);
+    if (ends_block) {
+      a_.mov(ax::eax, index_ + 1);
+      a_.jmp(epilogue_);
+    }
+  }
+
+  void EmitJcc(const ZydisDecodedInstruction& zi, const ZydisDecodedOperand* zops) {
+    NeedFlagsInHost();
+    Label taken = a_.newLabel();
+    a_.j(static_cast<ax::CondCode>(zi.opcode & 0xF), taken);
+    EmitExit(next_rip_, index_ + 1);
+    a_.bind(taken);
+    EmitExit(Target(zi, zops), index_ + 1);
+  }
+
+  // kLinear = RSP + delta, then the stack slot's host address (or the slow path).
+  Label StackAccess(int32_t delta, bool write, const SlowPath& slow) {
+    a_.mov(kLinear, ax::qword_ptr(kState, kRspOffset));
+    if (delta) a_.lea(kLinear, ax::ptr(kLinear, delta));
+    EmitTlbLookup(write, 8, slow.entry);
+    return slow.done;
+  }
+
+  void EmitPush(const ZydisDecodedOperand& op) {
+    SlowPath& slow = NewSlowPath(flags_in_host_, flags_in_host_);
+    StackAccess(-8, true, slow);
+    if (op.type == ZYDIS_OPERAND_TYPE_IMMEDIATE) {
+      a_.mov(ax::rax, op.imm.value.s);
+    } else {
+      a_.mov(ax::rax, ax::qword_ptr(kState, 8 * GprNumber(op.reg.value)));
+    }
+    a_.mov(ax::qword_ptr(kHostAddr), ax::rax);
+    a_.mov(ax::qword_ptr(kState, kRspOffset), kLinear);
+    a_.bind(slow.done);
+  }
+
+  void EmitPop(int reg) {
+    SlowPath& slow = NewSlowPath(flags_in_host_, flags_in_host_);
+    StackAccess(0, false, slow);
+    a_.mov(ax::rax, ax::qword_ptr(kHostAddr));
+    a_.lea(kLinear, ax::ptr(kLinear, 8));
+    a_.mov(ax::qword_ptr(kState, kRspOffset), kLinear);
+    a_.mov(ax::qword_ptr(kState, 8 * reg), ax::rax);  // after RSP: POP RSP loads RSP
+    a_.bind(slow.done);
+  }
+
+  void EmitCallRel(uint64_t target) {
+    SlowPath& slow = NewSlowPath(flags_in_host_, flags_in_host_);
+    StackAccess(-8, true, slow);
+    a_.mov(ax::rax, next_rip_);
+    a_.mov(ax::qword_ptr(kHostAddr), ax::rax);
+    a_.mov(ax::qword_ptr(kState, kRspOffset), kLinear);
+    EmitExit(target, index_ + 1);
+    // The slow path interpreted the CALL: RIP is already the target.
+    a_.bind(slow.done);
+    SyncFlags();
+    a_.mov(ax::eax, index_ + 1);
+    a_.jmp(epilogue_);
+  }
+
+  void EmitRet(uint64_t release) {
+    SlowPath& slow = NewSlowPath(flags_in_host_, flags_in_host_);
+    StackAccess(0, false, slow);
+    a_.mov(ax::rax, ax::qword_ptr(kHostAddr));
+    // A non-canonical return address is #GP at the RET: the interpreter's.
+    a_.mov(ax::ecx, 16);
+    a_.shlx(ax::rdx, ax::rax, ax::rcx);
+    a_.sarx(ax::rdx, ax::rdx, ax::rcx);
+    a_.not_(ax::rdx);
+    a_.lea(ax::rcx, ax::ptr(ax::rax, ax::rdx, 0, 1));  // rax - canonical(rax)
+    Label canonical = a_.newLabel();
+    a_.jecxz(ax::rcx, canonical);
+    a_.jmp(slow.entry);
+    a_.bind(canonical);
+    a_.lea(kLinear, ax::ptr(kLinear, static_cast<int32_t>(8 + release)));
+    a_.mov(ax::qword_ptr(kState, kRspOffset), kLinear);
+    a_.mov(ax::qword_ptr(kState, kRipOffset), ax::rax);
+    SyncFlags();
+    a_.mov(ax::eax, index_ + 1);
+    a_.jmp(epilogue_);
+    a_.bind(slow.done);
+    SyncFlags();
+    a_.mov(ax::eax, index_ + 1);
+    a_.jmp(epilogue_);
+  }
+
+  // Re-encodes the instruction with host registers standing in for the
+  // guest's and [r11] for its memory operand, and runs it on the host.
+  bool EmitReplay(const ZydisDecodedInstruction& zi, const ZydisDecodedOperand* zops) {
+    const unsigned visible = zi.operand_count_visible;
+    const bool lea = zi.mnemonic == ZYDIS_MNEMONIC_LEA;
+    const ZydisAccessedFlags* f = zi.cpu_flags;
+    const uint64_t tested = f ? f->tested : 0;
+    const uint64_t written = f ? (f->modified | f->set_0 | f->set_1 | f->undefined) : 0;
+    if ((tested | written) & ~kArith) return false;
+    const ZydisMnemonic m = zi.mnemonic;
+    if ((m == ZYDIS_MNEMONIC_BT || m == ZYDIS_MNEMONIC_BTS || m == ZYDIS_MNEMONIC_BTR || m == ZYDIS_MNEMONIC_BTC) &&
+        zops[0].type == ZYDIS_OPERAND_TYPE_MEMORY && zops[1].type == ZYDIS_OPERAND_TYPE_REGISTER) {
+      return false;  // a bit string: the register offset reaches beyond the operand
+    }
+
+    int host_of[16];
+    std::fill(std::begin(host_of), std::end(host_of), -1);
+    bool written_reg[16] = {};
+    uint32_t used_hosts = 1u << 4 | 1u << 11;  // host RSP and the address register never hold guest values
+    auto identity_ok = [](int n) { return n >= 0 && n <= 10 && n != 4; };
+    int mem = -1;
+    for (unsigned k = 0; k < zi.operand_count; ++k) {
+      const ZydisDecodedOperand& o = zops[k];
+      if (o.type == ZYDIS_OPERAND_TYPE_REGISTER) {
+        const int n = GprNumber(o.reg.value);
+        if (n < 0) {
+          if (k < visible) return false;
+          const ZydisRegisterClass c = ZydisRegisterGetClass(o.reg.value);
+          if (c == ZYDIS_REGCLASS_FLAGS) continue;
+          return false;  // RIP, segment, control... registers
+        }
+        if (k >= visible && !identity_ok(n)) return false;  // implicit: must stay where it is
+        if (IsHighByte(o.reg.value) && !identity_ok(n)) return false;
+        if (o.actions & ZYDIS_OPERAND_ACTION_MASK_WRITE) written_reg[n] = true;
+        if (host_of[n] < 0 && identity_ok(n)) {
+          host_of[n] = n;
+          used_hosts |= 1u << n;
+        }
+        if (host_of[n] < 0) host_of[n] = -2;  // assigned below
+      } else if (o.type == ZYDIS_OPERAND_TYPE_MEMORY) {
+        if (k >= visible || mem >= 0) return false;
+        if (o.mem.type != ZYDIS_MEMOP_TYPE_MEM && !(lea && o.mem.type == ZYDIS_MEMOP_TYPE_AGEN)) return false;
+        mem = static_cast<int>(k);
+        if (lea && o.mem.base != ZYDIS_REGISTER_RIP && o.mem.base != ZYDIS_REGISTER_EIP) {
+          for (ZydisRegister r : {o.mem.base, o.mem.index}) {
+            if (r == ZYDIS_REGISTER_NONE) continue;
+            const int n = GprNumber(r);
+            if (n < 0) return false;
+            if (host_of[n] < 0 && identity_ok(n)) {
+              host_of[n] = n;
+              used_hosts |= 1u << n;
+            }
+            if (host_of[n] < 0) host_of[n] = -2;
+          }
+        }
+      } else if (o.type != ZYDIS_OPERAND_TYPE_IMMEDIATE) {
+        return false;
+      }
+    }
+    for (int n = 0; n < 16; ++n) {
+      if (host_of[n] != -2) continue;
+      int h = 0;
+      while (h <= 10 && (used_hosts >> h & 1)) ++h;
+      if (h > 10) return false;
+      host_of[n] = h;
+      used_hosts |= 1u << h;
+    }
+    // Host-flag access beyond the arithmetic flags, or faults the host would
+    // take itself, never reach here: DIV/IDIV and the like are not replayable.
+    const bool is_shift = zi.meta.category == ZYDIS_CATEGORY_SHIFT || zi.meta.category == ZYDIS_CATEGORY_ROTATE;
+    const bool needs_flags = tested || (written && written != kArith) || (is_shift && written);
+
+    ZydisEncoderRequest req;
+    if (!ZYAN_SUCCESS(ZydisEncoderDecodedInstructionToEncoderRequest(&zi, zops, static_cast<ZyanU8>(visible), &req))) {
+      return false;
+    }
+    bool rip_relative_lea = false;
+    for (unsigned k = 0; k < visible; ++k) {
+      ZydisEncoderOperand& e = req.operands[k];
+      if (e.type == ZYDIS_OPERAND_TYPE_REGISTER) {
+        e.reg.value = WithNumber(e.reg.value, host_of[GprNumber(e.reg.value)]);
+      } else if (e.type == ZYDIS_OPERAND_TYPE_MEMORY) {
+        if (lea) {
+          if (e.mem.base == ZYDIS_REGISTER_RIP || e.mem.base == ZYDIS_REGISTER_EIP) {
+            rip_relative_lea = true;
+          } else {
+            if (e.mem.base != ZYDIS_REGISTER_NONE) e.mem.base = WithNumber(e.mem.base, host_of[GprNumber(e.mem.base)]);
+            if (e.mem.index != ZYDIS_REGISTER_NONE) {
+              e.mem.index = WithNumber(e.mem.index, host_of[GprNumber(e.mem.index)]);
+            }
+          }
+        } else {
+          e.mem.base = ZYDIS_REGISTER_R11;
+          e.mem.index = ZYDIS_REGISTER_NONE;
+          e.mem.scale = 0;
+          e.mem.displacement = 0;
+        }
+      }
+    }
+    if (!lea) {
+      req.prefixes &= ~(ZYDIS_ATTRIB_HAS_SEGMENT | ZYDIS_ATTRIB_HAS_SEGMENT_CS | ZYDIS_ATTRIB_HAS_SEGMENT_SS |
+                        ZYDIS_ATTRIB_HAS_SEGMENT_DS | ZYDIS_ATTRIB_HAS_SEGMENT_ES | ZYDIS_ATTRIB_HAS_SEGMENT_FS |
+                        ZYDIS_ATTRIB_HAS_SEGMENT_GS);
+      req.address_size_hint = ZYDIS_ADDRESS_SIZE_HINT_NONE;
+    }
+
+    if (rip_relative_lea) {
+      // LEA reg, [rip + disp]: a constant, written with the operand size's rules.
+      const ZydisDecodedOperand& m = zops[1];
+      uint64_t value = next_rip_ + m.mem.disp.value;
+      if (zi.address_width == 32) value &= 0xFFFFFFFF;
+      const int n = GprNumber(zops[0].reg.value);
+      switch (zi.operand_width) {
+        case 16:
+          a_.mov(ax::word_ptr(kState, 8 * n), static_cast<int32_t>(value & 0xFFFF));
+          break;
+        case 32:
+          a_.mov(ax::eax, static_cast<uint32_t>(value));
+          a_.mov(ax::qword_ptr(kState, 8 * n), ax::rax);
+          break;
+        default:
+          a_.mov(ax::rax, value);
+          a_.mov(ax::qword_ptr(kState, 8 * n), ax::rax);
+          break;
+      }
+      return true;
+    }
+
+    uint8_t bytes[ZYDIS_MAX_INSTRUCTION_LENGTH];
+    ZyanUSize length = sizeof(bytes);
+    if (!ZYAN_SUCCESS(ZydisEncoderEncodeInstruction(&req, bytes, &length))) return false;
+
+    if (needs_flags) NeedFlagsInHost();
+    const bool flags_before = flags_in_host_;
+    const bool flags_after = flags_in_host_ || written;
+    SlowPath* slow = nullptr;
+    if (mem >= 0 && !lea) {
+      const ZydisDecodedOperand& m = zops[mem];
+      const bool write = m.actions & ZYDIS_OPERAND_ACTION_MASK_WRITE;
+      const unsigned size = m.size / 8;
+      if (size == 0 || size > 8) return false;
+      // Nothing emitted yet, so giving up here needs no undo... except the
+      // flag load above, which is harmless.
+      slow = &NewSlowPath(flags_before, flags_after);
+      if (!EmitLinear(m, zi.address_width)) {
+        slow_paths_.pop_back();
+        return false;  // (flags already loaded: still consistent)
+      }
+      EmitTlbLookup(write, size, slow->entry);
+    }
+    for (int n = 0; n < 16; ++n) {
+      if (host_of[n] >= 0) a_.mov(ax::gpq(host_of[n]), ax::qword_ptr(kState, 8 * n));
+    }
+    a_.embed(bytes, length);
+    for (int n = 0; n < 16; ++n) {
+      if (host_of[n] >= 0 && written_reg[n]) a_.mov(ax::qword_ptr(kState, 8 * n), ax::gpq(host_of[n]));
+    }
+    if (slow) a_.bind(slow->done);
+    flags_in_host_ = flags_after;
+    return true;
+  }
+
+  Jit* jit_;
+  Jit::Block* block_;
+  ax::Assembler& a_;
+  bool user_;
+  Label epilogue_;
+  unsigned index_ = 0;
+  uint64_t rip_ = 0, next_rip_ = 0;
+  bool flags_in_host_ = false;
+  std::vector<SlowPath> slow_paths_;
+};
+
+}  // namespace
+
+Jit::Jit(Cpu& cpu) : cpu_(cpu), runtime_(std::make_unique<Runtime>()), lookup_(kLookupSlots, nullptr) {}
+
+Jit::~Jit() = default;
+
+bool Jit::HostSupported(std::string* why) {
+#if defined(__x86_64__)
+  unsigned a, b, c, d;
+  if (!__get_cpuid_count(7, 0, &a, &b, &c, &d) || !(b & (1u << 8))) {
+    if (why) *why = "the host CPU lacks BMI2";
+    return false;
+  }
+  return true;
+#else
+  if (why) *why = "the JIT needs an x86-64 host";
+  return false;
+#endif
+}
+
+uint64_t Jit::Interpret(Jit* jit, Block* block, uint64_t index) {
+  Cpu& cpu = jit->cpu_;
+  x86::CpuState& s = cpu.s;
+  const DecodedInsn& insn = block->insns[index];
+  s.rip = block->insn_rip[index];
+  cpu.next_rip = s.rip + insn.length;
+  cpu.interrupt_shadow = false;
+  cpu.step_on_new_tf = false;
+  jit->leave_block_ = false;
+  const uint64_t rip = s.rip, next = cpu.next_rip;
+  try {
+    insn.handler(cpu, insn);
+    // A REP string instruction does one iteration per call and leaves RIP
+    // on itself until done; each iteration counts as an instruction, as in
+    // the interpreter's loop. The block gives up after a bounded number so
+    // that interrupts and timers still run between iterations.
+    for (unsigned i = 1; cpu.next_rip == rip && i < kRepIterationsPerCall; ++i) {
+      ++jit->extra_retired_;
+      insn.handler(cpu, insn);
+    }
+  } catch (...) {
+    // No C++ exception may unwind through translated code: RunBlock rethrows.
+    jit->pending_exception_ = std::current_exception();
+    return 1;
+  }
+  s.rip = cpu.next_rip;
+  if (s.rip != next || jit->leave_block_ || !block->valid || cpu.board.stop_requested()) return 2;
+  return 0;
+}
+
+bool Jit::InvalidatePage(uint64_t phys_page) {
+  auto it = blocks_by_page_.find(phys_page);
+  if (it == blocks_by_page_.end()) return false;
+  for (Block* b : it->second) {
+    b->valid = false;
+    Block*& slot = lookup_[(b->rip ^ (b->rip >> 12)) % kLookupSlots];
+    if (slot == b) slot = nullptr;
+    auto& list = blocks_[b->phys];
+    for (auto& owned : list) {
+      if (owned.get() == b) {
+        dead_.push_back(std::move(owned));
+        owned = std::move(list.back());
+        list.pop_back();
+        break;
+      }
+    }
+    ++stats_.blocks_invalidated;
+  }
+  blocks_by_page_.erase(it);
+  leave_block_ = true;
+  return true;
+}
+
+void Jit::FreeDeadBlocks() {
+  for (auto& b : dead_) {
+    if (b->fn) runtime_->rt.release(b->fn);
+  }
+  dead_.clear();
+}
+
+Jit::Block* Jit::Find(uint64_t rip, uint64_t phys, bool user) {
+  auto it = blocks_.find(phys);
+  if (it == blocks_.end()) return nullptr;
+  for (auto& b : it->second) {
+    if (b->rip == rip && b->user == user) return b.get();
+  }
+  return nullptr;
+}
+
+std::unique_ptr<Jit::Block> Jit::Compile(uint64_t rip, uint64_t phys, bool user) {
+  auto block = std::make_unique<Block>();
+  block->rip = rip;
+  block->phys = phys;
+  block->user = user;
+  hw::GuestMemory::Span span = cpu_.board.memory().Lookup(phys & ~0xFFFull);
+  if (!span.host || span.length < 4096) return block;
+  const uint8_t* page = span.host;
+
+  ZydisDecoder decoder;
+  ZydisDecoderInit(&decoder, ZYDIS_MACHINE_MODE_LONG_64, ZYDIS_STACK_WIDTH_64);
+  asmjit::CodeHolder code;
+  code.init(runtime_->rt.environment());
+  ax::Assembler a(&code);
+  Translator t(this, block.get(), a, user);
+  t.Prologue();
+
+  x86::CpuState& s = cpu_.s;
+  const uint64_t saved_rip = s.rip;
+  uint64_t rip_i = rip;
+  unsigned n = 0;
+  bool ended = false;
+  while (n < kMaxBlockInsns && !ended) {
+    const unsigned offset = (phys & 0xFFF) + static_cast<unsigned>(rip_i - rip);
+    if (offset >= 4096) break;
+    // The interpreter's decode marks the page as code (writes to it now
+    // reach InvalidateCodePage) and gives the handler for the slow path.
+    const DecodedInsn* insn = nullptr;
+    s.rip = rip_i;
+    try {
+      insn = &cpu_.Fetch();
+    } catch (...) {
+    }
+    s.rip = saved_rip;
+    if (!insn || offset + insn->length > 4096) break;
+    ZydisDecodedInstruction zi;
+    ZydisDecodedOperand zops[ZYDIS_MAX_OPERAND_COUNT];
+    if (!ZYAN_SUCCESS(ZydisDecoderDecodeFull(&decoder, page + offset, 4096 - offset, &zi, zops))) break;
+    block->insns.push_back(*insn);
+    block->insn_rip.push_back(rip_i);
+    if (!t.Add(n, rip_i, zi, zops, &ended)) {
+      block->insns.pop_back();
+      block->insn_rip.pop_back();
+      break;
+    }
+    ++n;
+    rip_i += zi.length;
+  }
+  if (n == 0) return block;
+  if (!ended) t.EmitExit(rip_i, n);
+  t.Epilogue();
+  if (runtime_->rt.add(&block->fn, &code) != asmjit::kErrorOk) {
+    block->fn = nullptr;
+    return block;
+  }
+  ++stats_.blocks_compiled;
+  stats_.guest_insns_translated += n;
+  return block;
+}
+
+uint64_t Jit::RunBlock() {
+  if (!dead_.empty()) FreeDeadBlocks();
+  x86::CpuState& s = cpu_.s;
+  const uint64_t rip = s.rip;
+  const bool user = s.seg[x86::kSs].dpl() == 3;  // CPL as Fetch sees it
+  const uint64_t phys = cpu_.Translate(rip, Access::kExecute, user);
+  Block*& slot = lookup_[(rip ^ (rip >> 12)) % kLookupSlots];
+  Block* b = slot;
+  if (!b || b->rip != rip || b->phys != phys || b->user != user) {
+    b = Find(rip, phys, user);
+    if (!b) {
+      std::unique_ptr<Block> fresh = Compile(rip, phys, user);
+      b = fresh.get();
+      blocks_by_page_[phys >> 12].push_back(b);
+      blocks_[phys].push_back(std::move(fresh));
+    }
+    slot = b;
+  }
+  if (!b->fn) return 0;
+  const uint64_t n = b->fn(&s, cpu_.sys_.tlb.jit[0].data());
+  cpu_.retired_ += n + extra_retired_;
+  extra_retired_ = 0;
+  if (pending_exception_) {
+    std::exception_ptr e = pending_exception_;
+    pending_exception_ = nullptr;
+    std::rethrow_exception(e);
+  }
+  return n;
+}
+
+}  // namespace tandem::accel::interp

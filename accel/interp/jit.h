@@ -1,0 +1,77 @@
+// The JIT (internal to accel/interp): translates runs of 64-bit guest code
+// into host code with asmjit. Host and guest are both x86-64, so most
+// integer instructions are re-encoded (Zydis encoder) with host registers
+// that hold the guest's and replayed natively: results and the six
+// arithmetic flags are exactly what a CPU gives. Memory operands go through
+// the interpreter's TLB (an inline, flag-preserving lookup); a miss, MMIO, a
+// page crossing or any fault makes that one instruction run on the
+// interpreter's handler, which keeps faults precise.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <exception>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "accel/interp/cpu.h"
+
+namespace tandem::accel::interp {
+
+class Jit {
+ public:
+  explicit Jit(Cpu& cpu);
+  ~Jit();
+  Jit(const Jit&) = delete;
+  Jit& operator=(const Jit&) = delete;
+
+  // Whether this host can run translated code: an x86-64 CPU with BMI2
+  // (the TLB lookup uses SHRX to keep the guest's flags in the host's).
+  static bool HostSupported(std::string* why);
+
+  // Runs the translated block at CS:RIP when the CPU state allows it. Returns
+  // the guest instructions it completed; 0 when the caller must interpret
+  // the next instruction. A guest fault is thrown as GuestFault with RIP at
+  // the faulting instruction, after the instructions before it completed.
+  uint64_t RunBlock();
+
+  // A guest write hit this physical page (number): its blocks are dropped. Returns
+  // true when some were, so a running block stops after the write.
+  bool InvalidatePage(uint64_t phys_page);
+
+  struct Stats {
+    uint64_t blocks_compiled = 0;
+    uint64_t blocks_invalidated = 0;
+    uint64_t guest_insns_translated = 0;
+  };
+  const Stats& stats() const { return stats_; }
+
+  struct Block;
+  // The slow path of translated code (jit.cc): interprets instruction
+  // `index` of the block. Returns 0 to continue the block, 1 to leave it
+  // before the instruction (a fault is pending), 2 to leave after it.
+  static uint64_t Interpret(Jit* jit, Block* block, uint64_t index);
+
+ private:
+  Block* Find(uint64_t rip, uint64_t phys, bool user);
+  std::unique_ptr<Block> Compile(uint64_t rip, uint64_t phys, bool user);
+  void FreeDeadBlocks();
+
+  Cpu& cpu_;
+  struct Runtime;
+  std::unique_ptr<Runtime> runtime_;
+  // Blocks by the physical address of their first byte; several per address
+  // when it is mapped at more than one linear address or run at both CPLs.
+  std::unordered_map<uint64_t, std::vector<std::unique_ptr<Block>>> blocks_;
+  std::unordered_map<uint64_t, std::vector<Block*>> blocks_by_page_;
+  static constexpr unsigned kLookupSlots = 4096;
+  std::vector<Block*> lookup_;  // direct-mapped by linear RIP
+  std::vector<std::unique_ptr<Block>> dead_;  // freed outside translated code
+  std::exception_ptr pending_exception_;  // thrown by a handler inside a block
+  bool leave_block_ = false;
+  uint64_t extra_retired_ = 0;  // REP iterations beyond the first, in Interpret  // set by InvalidatePage while a block runs
+  Stats stats_;
+};
+
+}  // namespace tandem::accel::interp
