@@ -521,7 +521,10 @@ class GuestRunner {
 
  private:
   void NewEngine() {
-    auto engine = accel::interp::CreateEngine(*board_);
+    // TANDEM_DIFF_ENGINE=jit runs the guest side through the JIT's blocks.
+    const char* which = std::getenv("TANDEM_DIFF_ENGINE");
+    const bool jit = which && std::string(which) == "jit";
+    auto engine = accel::interp::CreateEngine(*board_, jit);
     if (!engine.ok()) throw std::runtime_error("interp engine: " + engine.message());
     engine_ = std::move(*engine);
     next_slot_ = 0;
