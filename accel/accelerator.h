@@ -41,6 +41,8 @@ class Engine {
   virtual RunOutcome Run() = 0;
   // Guest instructions retired so far, where the engine can count them (0 otherwise).
   virtual uint64_t instructions_retired() const { return 0; }
+  // Engine-specific figures for --stats ("1234 blocks translated, ..."), or "".
+  virtual std::string stats() const { return ""; }
 };
 
 struct Availability {

@@ -252,6 +252,9 @@ int Run(const RunOptions& opt) {
       std::fprintf(stderr, "tandem: %s: %.3f s", std::string(engine.name()).c_str(), seconds);
       if (n) std::fprintf(stderr, ", %" PRIu64 " instructions, %.1f MIPS", n, n / seconds / 1e6);
       std::fprintf(stderr, "\n");
+      if (std::string more = engine.stats(); !more.empty()) {
+        std::fprintf(stderr, "tandem: %s: %s\n", std::string(engine.name()).c_str(), more.c_str());
+      }
     }
   } stats_printer{opt, **engine, wall, started_ns};
 

@@ -23,6 +23,14 @@ class InterpEngine final : public Engine {
   x86::CpuState GetState() override { return state_; }
   RunOutcome Run() override { return cpu_.Run(); }
   uint64_t instructions_retired() const override { return cpu_.instructions_retired(); }
+  std::string stats() const override {
+    const Jit* jit = cpu_.jit();
+    if (!jit) return "";
+    const Jit::Stats& st = jit->stats();
+    return std::to_string(st.blocks_compiled) + " blocks translated (" + std::to_string(st.guest_insns_translated) +
+           " instructions), " + std::to_string(st.blocks_invalidated) + " dropped by code writes, " +
+           std::to_string(st.instructions_in_blocks) + " instructions run in blocks";
+  }
 
  private:
   x86::CpuState state_;

@@ -818,6 +818,7 @@ uint64_t Jit::RunBlock() {
   if (!b->fn) return 0;
   const uint64_t n = b->fn(&s, cpu_.sys_.tlb.jit[0].data());
   cpu_.retired_ += n + extra_retired_;
+  stats_.instructions_in_blocks += n + extra_retired_;
   extra_retired_ = 0;
   if (pending_exception_) {
     std::exception_ptr e = pending_exception_;

@@ -44,6 +44,7 @@ class Jit {
     uint64_t blocks_compiled = 0;
     uint64_t blocks_invalidated = 0;
     uint64_t guest_insns_translated = 0;
+    uint64_t instructions_in_blocks = 0;
   };
   const Stats& stats() const { return stats_; }
 
