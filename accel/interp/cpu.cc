@@ -116,7 +116,7 @@ RunOutcome Cpu::Run() {
           uint64_t ran = 0;
           if (TakeInterrupt(*this, irq)) {
             ran = 1;
-          } else if (jit_ && JitMayRun(*this) && (ran = jit_->RunBlock()) != 0) {
+          } else if (jit_ && JitMayRun(*this) && (ran = jit_->RunBlock(kPollInterval - n)) != 0) {
           } else {
             ExecuteOne(*this);
             ran = 1;

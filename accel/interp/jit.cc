@@ -16,6 +16,7 @@
 #include <asmjit/x86.h>
 #include <cpuid.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "accel/interp/system_state.h"
@@ -29,6 +30,7 @@ namespace {
 
 constexpr unsigned kMaxBlockInsns = 64;
 constexpr unsigned kRepIterationsPerCall = 1024;
+constexpr size_t kMaxLinks = 4;
 constexpr uint64_t kArith = x86::kArithFlags;  // CF PF AF ZF SF OF: 0x8D5
 constexpr int32_t kRipOffset = offsetof(x86::CpuState, rip);
 constexpr int32_t kFlagsOffset = offsetof(x86::CpuState, rflags);
@@ -41,8 +43,9 @@ const ax::Gp kTlb = ax::r14;
 const ax::Gp kTwelve = ax::r15;
 const ax::Gp kHostAddr = ax::r11;
 const ax::Gp kLinear = ax::r10;
+const ax::Gp kBudget = ax::r13;  // instructions left before the dispatcher must run
 
-using BlockFn = uint64_t (*)(x86::CpuState* state, JitTlbEntry* tlb);
+using BlockFn = uint64_t (*)(x86::CpuState* state, JitTlbEntry* tlb, uint64_t budget);
 
 int GprNumber(ZydisRegister r) {
   if (r >= ZYDIS_REGISTER_AX && r <= ZYDIS_REGISTER_R15W) return r - ZYDIS_REGISTER_AX;
@@ -161,6 +164,9 @@ struct Jit::Block {
   bool user = false;
   bool valid = true;
   BlockFn fn = nullptr;
+  const void* chain_entry = nullptr;  // the code after fn's prologue
+  std::vector<Link> links;           // exits that may jump straight to another block
+  std::vector<Link*> incoming;       // other blocks' links that jump here
   std::vector<DecodedInsn> insns;  // the interpreter's form, for Interpret()
   std::vector<uint64_t> insn_rip;
 };
@@ -177,19 +183,26 @@ namespace {
 class Translator {
  public:
   Translator(Jit* jit, Jit::Block* block, ax::Assembler& a, bool user)
-      : jit_(jit), block_(block), a_(a), user_(user), epilogue_(a.newLabel()) {}
+      : jit_(jit), block_(block), a_(a), user_(user), epilogue_(a.newLabel()), chain_entry_(a.newLabel()) {}
 
   void Prologue() {
     for (const ax::Gp& r : {ax::rbx, ax::rbp, ax::r12, ax::r13, ax::r14, ax::r15}) a_.push(r);
-    a_.sub(ax::rsp, 8);  // 16-byte alignment at calls
+    a_.sub(ax::rsp, 8);  // 16-byte alignment at calls; holds the budget
+    a_.mov(ax::qword_ptr(ax::rsp), ax::rdx);
+    a_.mov(kBudget, ax::rdx);
     a_.mov(kState, ax::rdi);
     a_.mov(kTlb, ax::rsi);
     a_.mov(kTwelve.r32(), 12);
+    a_.bind(chain_entry_);
   }
+
+  Label chain_entry() const { return chain_entry_; }
 
   void Epilogue() {
     for (auto& slow : slow_paths_) EmitSlowPath(slow);
     a_.bind(epilogue_);
+    a_.mov(ax::rax, ax::qword_ptr(ax::rsp));
+    a_.sub(ax::rax, kBudget);  // instructions run: budget given - budget left
     a_.add(ax::rsp, 8);
     for (const ax::Gp& r : {ax::r15, ax::r14, ax::r13, ax::r12, ax::rbp, ax::rbx}) a_.pop(r);
     a_.ret();
@@ -247,12 +260,38 @@ class Translator {
     return false;
   }
 
-  // Leaves the block before instruction `index` (at `rip`).
+  // Leaves the block for `rip` after `count` instructions. A target in the
+  // block's own page (so with the same translation, which only MOV CR3 or
+  // INVLPG outside any block can change) continues in its block directly
+  // once Jit::RunBlock has linked it, while budget remains.
   void EmitExit(uint64_t rip, unsigned count) {
     SyncFlags();
     a_.mov(ax::rax, rip);
     a_.mov(ax::qword_ptr(kState, kRipOffset), ax::rax);
-    a_.mov(ax::eax, count);
+    a_.sub(kBudget, count);
+    if ((rip >> 12) != (block_->rip >> 12) || block_->links.size() == block_->links.capacity()) {
+      a_.jmp(epilogue_);
+      return;
+    }
+    block_->links.push_back(Jit::Link{nullptr, rip, block_, nullptr});
+    Jit::Link* link = &block_->links.back();
+    a_.jle(epilogue_);
+    a_.mov(ax::rax, reinterpret_cast<uint64_t>(&link->code));
+    a_.mov(ax::rax, ax::qword_ptr(ax::rax));
+    Label unlinked = a_.newLabel();
+    a_.test(ax::rax, ax::rax);
+    a_.jz(unlinked);
+    a_.jmp(ax::rax);
+    a_.bind(unlinked);
+    a_.mov(ax::rcx, reinterpret_cast<uint64_t>(link));
+    a_.mov(ax::rax, reinterpret_cast<uint64_t>(jit_->last_link_slot()));
+    a_.mov(ax::qword_ptr(ax::rax), ax::rcx);
+    a_.jmp(epilogue_);
+  }
+
+  // Leaves the block after `count` instructions with RIP already stored.
+  void EmitLeave(unsigned count) {
+    a_.sub(kBudget, count);
     a_.jmp(epilogue_);
   }
 
@@ -371,6 +410,7 @@ class Translator {
     a_.test(ax::rax, ax::rax);
     a_.jz(go_on);
     a_.lea(ax::eax, ax::ptr(ax::eax, static_cast<int32_t>(index) - 1));  // 1: before, 2: after it
+    a_.sub(kBudget, ax::rax);
     a_.jmp(epilogue_);
     a_.bind(go_on);
   }
@@ -389,10 +429,7 @@ class Translator {
     SyncFlags();
     flags_in_host_ = false;
     EmitInterpretCall(index_);
-    if (ends_block) {
-      a_.mov(ax::eax, index_ + 1);
-      a_.jmp(epilogue_);
-    }
+    if (ends_block) EmitLeave(index_ + 1);
   }
 
   void EmitJcc(const ZydisDecodedInstruction& zi, const ZydisDecodedOperand* zops) {
@@ -445,8 +482,7 @@ class Translator {
     // The slow path interpreted the CALL: RIP is already the target.
     a_.bind(slow.done);
     SyncFlags();
-    a_.mov(ax::eax, index_ + 1);
-    a_.jmp(epilogue_);
+    EmitLeave(index_ + 1);
   }
 
   void EmitRet(uint64_t release) {
@@ -467,12 +503,10 @@ class Translator {
     a_.mov(ax::qword_ptr(kState, kRspOffset), kLinear);
     a_.mov(ax::qword_ptr(kState, kRipOffset), ax::rax);
     SyncFlags();
-    a_.mov(ax::eax, index_ + 1);
-    a_.jmp(epilogue_);
+    EmitLeave(index_ + 1);
     a_.bind(slow.done);
     SyncFlags();
-    a_.mov(ax::eax, index_ + 1);
-    a_.jmp(epilogue_);
+    EmitLeave(index_ + 1);
   }
 
   // Re-encodes the instruction with host registers standing in for the
@@ -642,6 +676,7 @@ class Translator {
   ax::Assembler& a_;
   bool user_;
   Label epilogue_;
+  Label chain_entry_;  // where a chained jump from another block lands
   unsigned index_ = 0;
   uint64_t rip_ = 0, next_rip_ = 0;
   bool flags_in_host_ = false;
@@ -703,7 +738,17 @@ bool Jit::InvalidatePage(uint64_t phys_page) {
   if (it == blocks_by_page_.end()) return false;
   for (Block* b : it->second) {
     b->valid = false;
-    Block*& slot = lookup_[(b->rip ^ (b->rip >> 12)) % kLookupSlots];
+    for (Link* in : b->incoming) {
+      in->code = nullptr;
+      in->target = nullptr;
+    }
+    for (Link& out : b->links) {
+      if (!out.target) continue;
+      auto& in = out.target->incoming;
+      in.erase(std::remove(in.begin(), in.end(), &out), in.end());
+    }
+    if (last_link_ && last_link_->owner == b) last_link_ = nullptr;
+    Block*& slot = lookup_[LookupSlot(b->rip)];
     if (slot == b) slot = nullptr;
     auto& list = blocks_[b->phys];
     for (auto& owned : list) {
@@ -739,6 +784,7 @@ Jit::Block* Jit::Find(uint64_t rip, uint64_t phys, bool user) {
 
 std::unique_ptr<Jit::Block> Jit::Compile(uint64_t rip, uint64_t phys, bool user) {
   auto block = std::make_unique<Block>();
+  block->links.reserve(kMaxLinks);  // links are addressed by translated code: never reallocated
   block->rip = rip;
   block->phys = phys;
   block->user = user;
@@ -790,20 +836,22 @@ std::unique_ptr<Jit::Block> Jit::Compile(uint64_t rip, uint64_t phys, bool user)
   t.Epilogue();
   if (runtime_->rt.add(&block->fn, &code) != asmjit::kErrorOk) {
     block->fn = nullptr;
+    block->links.clear();
     return block;
   }
+  block->chain_entry = reinterpret_cast<const uint8_t*>(block->fn) + code.labelOffsetFromBase(t.chain_entry());
   ++stats_.blocks_compiled;
   stats_.guest_insns_translated += n;
   return block;
 }
 
-uint64_t Jit::RunBlock() {
+uint64_t Jit::RunBlock(uint64_t budget) {
   if (!dead_.empty()) FreeDeadBlocks();
   x86::CpuState& s = cpu_.s;
   const uint64_t rip = s.rip;
   const bool user = s.seg[x86::kSs].dpl() == 3;  // CPL as Fetch sees it
   const uint64_t phys = cpu_.Translate(rip, Access::kExecute, user);
-  Block*& slot = lookup_[(rip ^ (rip >> 12)) % kLookupSlots];
+  Block*& slot = lookup_[LookupSlot(rip)];
   Block* b = slot;
   if (!b || b->rip != rip || b->phys != phys || b->user != user) {
     b = Find(rip, phys, user);
@@ -815,8 +863,15 @@ uint64_t Jit::RunBlock() {
     }
     slot = b;
   }
+  Link* link = last_link_;
+  last_link_ = nullptr;
   if (!b->fn) return 0;
-  const uint64_t n = b->fn(&s, cpu_.sys_.tlb.jit[0].data());
+  if (link && link->target_rip == rip && link->owner->user == user && (link->owner->phys >> 12) == (phys >> 12)) {
+    link->code = b->chain_entry;
+    link->target = b;
+    b->incoming.push_back(link);
+  }
+  const uint64_t n = b->fn(&s, cpu_.sys_.tlb.jit[0].data(), budget);
   cpu_.retired_ += n + extra_retired_;
   stats_.instructions_in_blocks += n + extra_retired_;
   extra_retired_ = 0;

@@ -34,7 +34,9 @@ class Jit {
   // the guest instructions it completed; 0 when the caller must interpret
   // the next instruction. A guest fault is thrown as GuestFault with RIP at
   // the faulting instruction, after the instructions before it completed.
-  uint64_t RunBlock();
+  // Chained blocks run on without returning until about `budget`
+  // instructions have run.
+  uint64_t RunBlock(uint64_t budget);
 
   // A guest write hit this physical page (number): its blocks are dropped. Returns
   // true when some were, so a running block stops after the write.
@@ -49,6 +51,15 @@ class Jit {
   const Stats& stats() const { return stats_; }
 
   struct Block;
+  // An exit of a block towards a fixed RIP in its own page; `code` is the
+  // target block's chain entry once linked (read by translated code).
+  struct Link {
+    const void* code;
+    uint64_t target_rip;
+    Block* owner;
+    Block* target;
+  };
+  Link** last_link_slot() { return &last_link_; }
   // The slow path of translated code (jit.cc): interprets instruction
   // `index` of the block. Returns 0 to continue the block, 1 to leave it
   // before the instruction (a fault is pending), 2 to leave after it.
@@ -66,11 +77,13 @@ class Jit {
   // when it is mapped at more than one linear address or run at both CPLs.
   std::unordered_map<uint64_t, std::vector<std::unique_ptr<Block>>> blocks_;
   std::unordered_map<uint64_t, std::vector<Block*>> blocks_by_page_;
-  static constexpr unsigned kLookupSlots = 4096;
+  static constexpr unsigned kLookupSlots = 1u << 16;
+  static unsigned LookupSlot(uint64_t rip) { return (rip ^ (rip >> 16)) & (kLookupSlots - 1); }
   std::vector<Block*> lookup_;  // direct-mapped by linear RIP
   std::vector<std::unique_ptr<Block>> dead_;  // freed outside translated code
   std::exception_ptr pending_exception_;  // thrown by a handler inside a block
   bool leave_block_ = false;
+  Link* last_link_ = nullptr;  // the unlinked exit the last block left by
   uint64_t extra_retired_ = 0;  // REP iterations beyond the first, in Interpret  // set by InvalidatePage while a block runs
   Stats stats_;
 };
