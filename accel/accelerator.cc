@@ -29,6 +29,8 @@ Result<Choice> ChooseAccelerator(const std::vector<Accelerator>& list, const std
   }
   if (names.empty()) return Status::Error("no accelerator named in '" + spec + "'");
   Choice choice;
+  const Accelerator* degraded = nullptr;
+  std::string degraded_caveat;
   for (const auto& name : names) {
     const Accelerator* found = nullptr;
     for (const auto& accel : list) {
@@ -40,12 +42,26 @@ Result<Choice> ChooseAccelerator(const std::vector<Accelerator>& list, const std
       return Status::Error("unknown accelerator '" + name + "' (known: " + known + ")");
     }
     Availability a = found->probe();
+    if (a.available && a.degraded && spec == "auto") {
+      if (!degraded) {
+        degraded = found;
+        degraded_caveat = a.reason;
+      }
+      choice.passed_over.push_back(name + ": " + a.reason);
+      continue;
+    }
     if (a.available) {
       choice.accelerator = found;
       choice.caveat = a.reason;
       return choice;
     }
     choice.fallbacks.push_back(name + ": " + a.reason);
+  }
+  if (degraded) {  // nothing better: take it after all
+    choice.accelerator = degraded;
+    choice.caveat = degraded_caveat;
+    choice.passed_over.clear();
+    return choice;
   }
   std::string why;
   for (const auto& f : choice.fallbacks) why += (why.empty() ? "" : "; ") + f;

@@ -48,6 +48,10 @@ class Engine {
 struct Availability {
   bool available = false;
   std::string reason;  // why not, when unavailable; a caveat, when available
+  // Works, but worse than an engine further down the list may be (kvm_pvm):
+  // `auto` takes it only when nothing else is available; naming it still
+  // selects it.
+  bool degraded = false;
 };
 
 struct Accelerator {
@@ -65,6 +69,7 @@ struct Choice {
   const Accelerator* accelerator = nullptr;
   std::vector<std::string> fallbacks;  // "kvm: /dev/kvm: No such file or directory"
   std::string caveat;                  // the chosen one's probe note, if any
+  std::vector<std::string> passed_over;  // degraded ones `auto` did not take, with why
 };
 
 // Resolves "auto", "kvm", "kvm:interp" and the like: tries the named

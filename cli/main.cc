@@ -220,6 +220,9 @@ int Run(const RunOptions& opt) {
     }
   }
 
+  for (const auto& why : choice->passed_over) {
+    std::fprintf(stderr, "tandem: auto: using %s, not %s\n", choice->accelerator->name.c_str(), why.c_str());
+  }
   if (!choice->caveat.empty()) {
     std::fprintf(stderr, "tandem: warning: %s: %s\n", choice->accelerator->name.c_str(), choice->caveat.c_str());
   }
@@ -300,8 +303,9 @@ int Run(const RunOptions& opt) {
 int ListAccelerators() {
   for (const auto& accel : tandem::accel::AcceleratorList()) {
     auto a = accel.probe();
-    std::printf("%-8s %-13s %s%s%s\n", accel.name.c_str(), a.available ? "available" : "unavailable",
-                accel.description.c_str(), a.reason.empty() ? "" : ": ", a.reason.c_str());
+    std::printf("%-8s %-13s %s%s%s%s\n", accel.name.c_str(), a.available ? "available" : "unavailable",
+                accel.description.c_str(), a.reason.empty() ? "" : ": ", a.reason.c_str(),
+                a.degraded ? " [auto skips it when another works]" : "");
   }
   return 0;
 }

@@ -686,7 +686,9 @@ Availability Probe() {
   // The kvm_pvm module (PVM) offers /dev/kvm without VMX/SVM: it emulates
   // guests that are not PVM-aware, slowly, and fails some legacy-mode code.
   if (access("/sys/module/kvm_pvm", F_OK) == 0) {
-    return Availability{true, "host KVM is kvm_pvm: non-PVM guests run emulated (slow; some 32-bit code fails)"};
+    Availability a{true, "host KVM is kvm_pvm: non-PVM guests run emulated (slow; some 32-bit code fails)"};
+    a.degraded = true;
+    return a;
   }
   return Availability{true, ""};
 }

@@ -36,6 +36,37 @@ TEST(ChooseAccelerator, CarriesTheChosenOnesCaveat) {
   EXPECT_EQ(choice->caveat, "host KVM is kvm_pvm");
 }
 
+Accelerator Degraded(std::string name, std::string reason) {
+  Accelerator a = Fake(name, true, reason);
+  a.probe = [=] {
+    Availability av{true, reason};
+    av.degraded = true;
+    return av;
+  };
+  return a;
+}
+
+TEST(ChooseAccelerator, AutoPassesOverADegradedOneWhenABetterOneWorks) {
+  std::vector<Accelerator> list = {Degraded("kvm", "host KVM is kvm_pvm"), Fake("jit", true), Fake("interp", true)};
+  auto choice = ChooseAccelerator(list, "auto");
+  ASSERT_TRUE(choice.ok());
+  EXPECT_EQ(choice->accelerator->name, "jit");
+  ASSERT_EQ(choice->passed_over.size(), 1u);
+  EXPECT_EQ(choice->passed_over[0], "kvm: host KVM is kvm_pvm");
+}
+
+TEST(ChooseAccelerator, DegradedOneIsUsedWhenNamedOrWhenNothingElseWorks) {
+  std::vector<Accelerator> list = {Degraded("kvm", "host KVM is kvm_pvm"), Fake("interp", false, "no")};
+  auto named = ChooseAccelerator(list, "kvm");
+  ASSERT_TRUE(named.ok());
+  EXPECT_EQ(named->accelerator->name, "kvm");
+  auto automatic = ChooseAccelerator(list, "auto");
+  ASSERT_TRUE(automatic.ok());
+  EXPECT_EQ(automatic->accelerator->name, "kvm");
+  EXPECT_EQ(automatic->caveat, "host KVM is kvm_pvm");
+  EXPECT_TRUE(automatic->passed_over.empty());
+}
+
 TEST(ChooseAccelerator, ExplicitOrderIsHonoured) {
   std::vector<Accelerator> list = {Fake("kvm", true), Fake("interp", true)};
   auto choice = ChooseAccelerator(list, "interp:kvm");
