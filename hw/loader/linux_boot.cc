@@ -89,6 +89,12 @@ x86::CpuState EntryState(bool long_mode, uint64_t entry) {
 
 }  // namespace
 
+bool EnterFlat64(GuestMemory& memory, uint64_t entry, x86::CpuState* state) {
+  if (!WriteBootTables(memory)) return false;
+  *state = EntryState(true, entry);
+  return true;
+}
+
 bool IsBzImage(const std::vector<uint8_t>& image) {
   return image.size() > kSetupHeaderEnd && Get<uint32_t>(image, kHeaderMagic) == kHdrSMagic;
 }

@@ -38,6 +38,12 @@ struct LinuxBootInfo {
 // True when the image carries the "HdrS" setup header magic.
 bool IsBzImage(const std::vector<uint8_t>& image);
 
+// Writes the boot GDT and the identity map of the first 4 GiB (2 MiB pages)
+// that the 64-bit entry uses (at kGdtAddress and kPml4Address) and returns
+// the state entering flat 64-bit code at `entry`; false when RAM is too
+// small. LoadLinux uses it; so can anything that wants flat 64-bit code.
+bool EnterFlat64(GuestMemory& memory, uint64_t entry, x86::CpuState* state);
+
 Result<LinuxBootInfo> LoadLinux(GuestMemory& memory, const std::vector<uint8_t>& kernel,
                                 const std::vector<uint8_t>& initrd, const std::string& cmdline);
 
