@@ -217,9 +217,15 @@ class Translator {
     next_rip_ = rip + zi.length;
     *ended = false;
     const ZydisMnemonic m = zi.mnemonic;
-    if (m == ZYDIS_MNEMONIC_NOP || m == ZYDIS_MNEMONIC_ENDBR64 || m == ZYDIS_MNEMONIC_ENDBR32 ||
-        m == ZYDIS_MNEMONIC_PAUSE) {
-      return true;
+    // No architectural effect here: one vCPU, no caches to hint at.
+    switch (m) {
+      case ZYDIS_MNEMONIC_NOP: case ZYDIS_MNEMONIC_ENDBR64: case ZYDIS_MNEMONIC_ENDBR32: case ZYDIS_MNEMONIC_PAUSE:
+      case ZYDIS_MNEMONIC_LFENCE: case ZYDIS_MNEMONIC_MFENCE: case ZYDIS_MNEMONIC_SFENCE:
+      case ZYDIS_MNEMONIC_PREFETCHT0: case ZYDIS_MNEMONIC_PREFETCHT1: case ZYDIS_MNEMONIC_PREFETCHT2:
+      case ZYDIS_MNEMONIC_PREFETCHNTA:
+        return true;
+      default:
+        break;
     }
     if (IsCondJump(m) && zops[0].type == ZYDIS_OPERAND_TYPE_IMMEDIATE) {
       EmitJcc(zi, zops);
