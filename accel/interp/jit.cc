@@ -227,12 +227,13 @@ class Translator {
       default:
         break;
     }
-    if (IsCondJump(m) && zops[0].type == ZYDIS_OPERAND_TYPE_IMMEDIATE) {
+    // (A 66h prefix on a near branch truncates RIP on some CPUs: left to the interpreter.)
+    if (IsCondJump(m) && zops[0].type == ZYDIS_OPERAND_TYPE_IMMEDIATE && zi.operand_width == 64) {
       EmitJcc(zi, zops);
       *ended = true;
       return true;
     }
-    if (m == ZYDIS_MNEMONIC_JMP && zops[0].type == ZYDIS_OPERAND_TYPE_IMMEDIATE) {
+    if (m == ZYDIS_MNEMONIC_JMP && zops[0].type == ZYDIS_OPERAND_TYPE_IMMEDIATE && zi.operand_width == 64) {
       EmitExit(Target(zi, zops), index_ + 1);
       *ended = true;
       return true;
