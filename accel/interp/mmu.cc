@@ -297,11 +297,14 @@ void WriteLinearAs(Cpu& cpu, uint64_t linear, unsigned size, uint64_t value, boo
 }
 
 uint64_t Cpu::ReadLinear(uint64_t linear, unsigned size, Access access) {
-  return ReadLinearAs(*this, linear, size, access, cpl() == 3);
+  const uint64_t v = ReadLinearAs(*this, linear, size, access, cpl() == 3);
+  if (debug_.data_armed && access != Access::kExecute) [[unlikely]] CheckDataBreakpoints(*this, linear, size, false);
+  return v;
 }
 
 void Cpu::WriteLinear(uint64_t linear, unsigned size, uint64_t value) {
   WriteLinearAs(*this, linear, size, value, cpl() == 3);
+  if (debug_.data_armed) [[unlikely]] CheckDataBreakpoints(*this, linear, size, true);
 }
 
 uint64_t Cpu::ReadLinearSystem(uint64_t linear, unsigned size) {
