@@ -31,7 +31,7 @@ bool DebugBeforeInstruction(Cpu& cpu);
 // After an instruction completed (armed only): delivers one #DB trap for the
 // data breakpoints it hit, with BS when step says the single-step trap is due.
 void DebugAfterInstruction(Cpu& cpu, const DecodedInsn& insn, bool step, uint64_t rip_before);
-// Records data breakpoints that a completed explicit access of size bytes at
+// Records data breakpoints that an explicit access of size bytes at
 // linear matches (called from mmu.cc while data_armed).
 void CheckDataBreakpoints(Cpu& cpu, uint64_t linear, unsigned size, bool write);
 
