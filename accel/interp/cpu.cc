@@ -20,8 +20,14 @@ constexpr int kPollInterval = 4096;
 constexpr uint64_t kHaltWaitNs = 10'000'000;
 
 // Executes the instruction at CS:RIP; throws GuestFault with RIP unchanged.
+// kDebug: DR7 has breakpoints enabled (debug_regs.cc checks around the instruction).
+template <bool kDebug>
 inline void ExecuteOne(Cpu& cpu) {
   x86::CpuState& s = cpu.s;
+  if constexpr (kDebug) {
+    if (DebugBeforeInstruction(cpu)) return;
+  }
+  const uint64_t rip_before = s.rip;
   const DecodedInsn& insn = cpu.Fetch();
   uint64_t next = s.rip + insn.length;
   if (!Is64BitCode(s)) next &= s.seg[x86::kCs].db() ? 0xFFFFFFFFull : 0xFFFFull;
@@ -37,12 +43,22 @@ inline void ExecuteOne(Cpu& cpu) {
     const ZydisMnemonic m = insn.mnemonic;
     if (m != ZYDIS_MNEMONIC_IRET && m != ZYDIS_MNEMONIC_IRETD && m != ZYDIS_MNEMONIC_IRETQ) s.rflags &= ~x86::kFlagRf;
   }
-  if ((cpu.step_on_new_tf ? s.rflags : flags_before) & x86::kFlagTf &&
-      !(cpu.interrupt_shadow && insn.mnemonic != ZYDIS_MNEMONIC_STI)) [[unlikely]] {
-    // Single-step trap after the instruction (SDM vol. 3A 17.3.1.4); MOV SS
-    // and POP SS hold it back until after the next instruction (6.8.3).
-    s.dr[6] |= 1u << 14;  // BS
-    cpu.DeliverEvent(x86::kDB, Cpu::EventKind::kException);
+  // Single-step trap after the instruction (SDM vol. 3A 17.3.1.4); MOV SS
+  // and POP SS hold it back until after the next instruction (6.8.3).
+  const bool step = (cpu.step_on_new_tf ? s.rflags : flags_before) & x86::kFlagTf &&
+                    !(cpu.interrupt_shadow && insn.mnemonic != ZYDIS_MNEMONIC_STI);
+  if constexpr (kDebug) {
+    DebugAfterInstruction(cpu, insn, step, rip_before);
+  } else if (step) [[unlikely]] {
+    DeliverDebugTrap(cpu, kDr6Bs);
+  }
+}
+
+inline void ExecuteOne(Cpu& cpu) {
+  if (cpu.debug_.armed) [[unlikely]] {
+    ExecuteOne<true>(cpu);
+  } else {
+    ExecuteOne<false>(cpu);
   }
 }
 
@@ -88,7 +104,9 @@ inline bool JitMayRun(const Cpu& cpu) {
 }  // namespace
 
 Cpu::Cpu(hw::Board& board, x86::CpuState& state)
-    : decode_cache_(std::make_unique<DecodeCache>(board)), s(state), board(board) {}
+    : decode_cache_(std::make_unique<DecodeCache>(board)), s(state), board(board) {
+  UpdateDebugState(*this);
+}
 
 Cpu::~Cpu() = default;
 

@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "accel/accelerator.h"
+#include "accel/interp/debug_regs.h"
 #include "accel/interp/system_state.h"
 #include "hw/board.h"
 #include "target-x86/cpu_state.h"
@@ -178,6 +179,8 @@ class Cpu {
   // found it (a SYSRET that sets TF traps at once; FMASK can suppress the trap).
   bool step_on_new_tf = false;
   uint64_t retired_ = 0;
+  // DR7 breakpoints (debug_regs.cc); the run loop checks debug_.armed only.
+  DebugState debug_;
   // TLB, TSC epoch, one-time logs (system_state.h; mmu/segmentation/ops_system).
   SystemState sys_;
   std::unique_ptr<Jit> jit_;  // null: interpret only

@@ -19,6 +19,7 @@ class InterpEngine final : public Engine {
   void SetState(const x86::CpuState& state) override {
     state_ = state;
     cpu_.interrupt_shadow = false;
+    UpdateDebugState(cpu_);
   }
   x86::CpuState GetState() override { return state_; }
   RunOutcome Run() override { return cpu_.Run(); }

@@ -156,6 +156,18 @@ bool EndsBlockInterpreted(ZydisMnemonic m) {
 
 bool IsGpr(const ZydisDecodedOperand& o) { return o.type == ZYDIS_OPERAND_TYPE_REGISTER && GprNumber(o.reg.value) >= 0; }
 
+// MOV to or from a control, debug or segment register (the same mnemonic as
+// a plain MOV) changes what a block was translated under: paging, DR7
+// breakpoints, the MOV SS interrupt shadow.
+bool NamesSystemRegister(const ZydisDecodedInstruction& zi, const ZydisDecodedOperand* zops) {
+  for (unsigned i = 0; i < zi.operand_count_visible; ++i) {
+    if (zops[i].type != ZYDIS_OPERAND_TYPE_REGISTER) continue;
+    const ZydisRegisterClass c = ZydisRegisterGetClass(zops[i].reg.value);
+    if (c == ZYDIS_REGCLASS_CONTROL || c == ZYDIS_REGCLASS_DEBUG || c == ZYDIS_REGCLASS_SEGMENT) return true;
+  }
+  return false;
+}
+
 }  // namespace
 
 struct Jit::Block {
@@ -227,6 +239,7 @@ class Translator {
       default:
         break;
     }
+    if (m == ZYDIS_MNEMONIC_MOV && NamesSystemRegister(zi, zops)) return false;  // ends the block before it
     // (A 66h prefix on a near branch truncates RIP on some CPUs: left to the interpreter.)
     if (IsCondJump(m) && zops[0].type == ZYDIS_OPERAND_TYPE_IMMEDIATE && zi.operand_width == 64) {
       EmitJcc(zi, zops);

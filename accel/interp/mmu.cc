@@ -296,11 +296,15 @@ void WriteLinearAs(Cpu& cpu, uint64_t linear, unsigned size, uint64_t value, boo
   WriteTo(cpu, b, 0, size - first, value >> (8 * first));
 }
 
+// Data breakpoints are matched before the access: a hit only counts once the
+// instruction completes, and a faulting one drops it (debug_regs.cc).
 uint64_t Cpu::ReadLinear(uint64_t linear, unsigned size, Access access) {
+  if (debug_.data_armed && access != Access::kExecute) [[unlikely]] CheckDataBreakpoints(*this, linear, size, false);
   return ReadLinearAs(*this, linear, size, access, cpl() == 3);
 }
 
 void Cpu::WriteLinear(uint64_t linear, unsigned size, uint64_t value) {
+  if (debug_.data_armed) [[unlikely]] CheckDataBreakpoints(*this, linear, size, true);
   WriteLinearAs(*this, linear, size, value, cpl() == 3);
 }
 

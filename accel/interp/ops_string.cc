@@ -35,7 +35,9 @@ void StringOp(Cpu& cpu, const DecodedInsn& insn) {
   const uint64_t delta = (s.rflags & kFlagDf) ? -static_cast<uint64_t>(size) : size;
   const uint16_t port = static_cast<uint16_t>(s.gpr[kRdx]);
   if constexpr (op == Str::kIns || op == Str::kOuts) CheckIoPermission(cpu, port, size);
-  for (unsigned budget = kIterationsPerStep;; --budget) {
+  // Single-stepping traps after each iteration (SDM vol. 3A 17.3.1.4), so
+  // with TF one iteration is one step.
+  for (unsigned budget = (s.rflags & kFlagTf) ? 1 : kIterationsPerStep;; --budget) {
     if (rep && (s.gpr[kRcx] & amask) == 0) return;
     if (budget == 0) {
       cpu.next_rip = s.rip;  // continue with this instruction after pending events
@@ -82,6 +84,8 @@ void StringOp(Cpu& cpu, const DecodedInsn& insn) {
     if constexpr (op != Str::kLods && op != Str::kOuts) cpu.WriteGpr(kRdi, asz, di + delta);
     if (!rep) return;
     cpu.WriteGpr(kRcx, asz, (s.gpr[kRcx] - 1) & amask);
+    // A data breakpoint traps after the iteration that hit it (SDM vol. 3A 17.3.1.2).
+    if (cpu.debug_.hits) [[unlikely]] budget = 1;
     if constexpr (op == Str::kCmps || op == Str::kScas) {
       if (stop) return;
     }

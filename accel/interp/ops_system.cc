@@ -588,12 +588,20 @@ void MovCrDr(Cpu& cpu, const DecodedInsn& insn) {
       WriteCr(cpu, dst.reg, v);
     } else {
       int n = DebugRegister(cpu, dst.reg);
+      if (cpu.s.dr[7] & kDr7Gd) RaiseGeneralDetect(cpu);
       if (n >= 6 && (v >> 32)) Raise(kGP, 0);
       cpu.s.dr[n] = n == 6 ? (v | 0xFFFF0FF0) : n == 7 ? (v | 0x400) : v;
+      UpdateDebugState(cpu);
     }
     return;
   }
-  uint64_t v = src.reg_class == RegClass::kCr ? ReadCr(cpu, src.reg) : cpu.s.dr[DebugRegister(cpu, src.reg)];
+  if (src.reg_class == RegClass::kDr) {
+    int n = DebugRegister(cpu, src.reg);
+    if (cpu.s.dr[7] & kDr7Gd) RaiseGeneralDetect(cpu);
+    cpu.WriteOperand(insn, 0, cpu.s.dr[n]);
+    return;
+  }
+  uint64_t v = ReadCr(cpu, src.reg);
   cpu.WriteOperand(insn, 0, v);
 }
 
