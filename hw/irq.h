@@ -24,6 +24,12 @@ class InterruptSource {
   // The interrupt-acknowledge cycle: returns the vector and moves the
   // request to in-service. Only called when HasPendingInterrupt() is true.
   virtual uint8_t AcknowledgeInterrupt() = 0;
+  // Non-maskable interrupts (SDM vol. 3A 6.7): pending regardless of
+  // RFLAGS.IF. The engine calls AcknowledgeNmi() when it delivers vector 2;
+  // NMIs requested while one is pending collapse into it. Sources without an
+  // NMI path keep these defaults.
+  virtual bool HasPendingNmi() { return false; }
+  virtual void AcknowledgeNmi() {}
 };
 
 }  // namespace tandem::hw
