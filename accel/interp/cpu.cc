@@ -66,7 +66,7 @@ void DeliverFault(Cpu& cpu, const GuestFault& f) {
 
 // Takes a pending NMI, else an external interrupt when RFLAGS.IF allows it.
 inline bool TakeInterrupt(Cpu& cpu, hw::InterruptSource& irq) {
-  if (cpu.TakePendingNmi(irq)) return true;
+  if (irq.HasPendingNmi() && cpu.TakePendingNmi(irq)) return true;
   if (!(cpu.s.rflags & x86::kFlagIf) || cpu.interrupt_shadow || !irq.HasPendingInterrupt()) return false;
   uint8_t vector = irq.AcknowledgeInterrupt();
   cpu.s.halted = false;

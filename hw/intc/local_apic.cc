@@ -50,8 +50,9 @@ void LocalApic::Reset() {
   timer_divide_ = 0;
   timer_start_ns_ = 0;
   timer_deadline_ns_ = kNoDeadline;
-  nmi_pending_ = false;
-  lint0_level_ = lint1_level_ = false;
+  AcknowledgeNmi();
+  lint0_level_ = ext_int_.HasPendingInterrupt();
+  lint1_level_ = false;
 }
 
 int LocalApic::Highest(const Bits& b) {
@@ -103,14 +104,11 @@ bool LocalApic::LvtIsNmi(int index) const {
   return !(lvt_[index] & kLvtMask) && DeliveryMode(lvt_[index]) == kModeNmi;
 }
 
-bool LocalApic::HasPendingNmi() {
-  if (enabled() && LvtIsNmi(kLint0)) {
-    // NMI-mode LVTs are edge-triggered (SDM 10.5.1): only a rising INTR counts.
-    bool level = ext_int_.HasPendingInterrupt();
-    if (level && !lint0_level_) nmi_pending_ = true;
-    lint0_level_ = level;
-  }
-  return nmi_pending_;
+void LocalApic::ExtIntChanged() {
+  // NMI-mode LVTs are edge-triggered (SDM 10.5.1): only a rising INTR counts.
+  bool level = ext_int_.HasPendingInterrupt();
+  if (level && !lint0_level_ && enabled() && LvtIsNmi(kLint0)) RequestNmi();
+  lint0_level_ = level;
 }
 
 void LocalApic::SetLint1(bool level) {
@@ -118,9 +116,9 @@ void LocalApic::SetLint1(bool level) {
   lint1_level_ = level;
   if (!rising) return;
   if (!enabled()) {
-    nmi_pending_ = true;  // the pin is the CPU's NMI input
+    RequestNmi();  // the pin is the CPU's NMI input
   } else if (LvtIsNmi(kLint1)) {
-    nmi_pending_ = true;
+    RequestNmi();
   } else if (!(lvt_[kLint1] & kLvtMask) && DeliveryMode(lvt_[kLint1]) == kModeFixed) {
     AcceptInterrupt(static_cast<uint8_t>(lvt_[kLint1] & 0xFF), false);
   }
@@ -196,7 +194,7 @@ void LocalApic::SendIpi() {
     case kModeNmi:
       // The vector field is ignored (SDM 10.6.1); NMIs to other CPUs have
       // no one to reach.
-      if (to_self) nmi_pending_ = true;
+      if (to_self) RequestNmi();
       return;
     case kModeInit:
       if (!(icr_low_ & kIcrLevelAssert)) return;  // INIT level de-assert: no effect on xAPIC
@@ -265,8 +263,6 @@ void LocalApic::WriteLvt(int index, uint32_t value) {
   }
   bool was_periodic = TimerPeriodic();
   lvt_[index] = value;
-  // An INTR already high when LINT0 turns to NMI mode is not an edge.
-  if (index == kLint0 && LvtIsNmi(kLint0)) lint0_level_ = ext_int_.HasPendingInterrupt();
   if (index == kTimer && was_periodic != TimerPeriodic() && timer_deadline_ns_ == kNoDeadline &&
       TimerPeriodic() && timer_initial_) {
     // A one-shot that had expired restarts counting when made periodic.

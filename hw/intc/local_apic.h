@@ -18,7 +18,7 @@
 // - NMIs: an ICR NMI addressed to this APIC (self, all-including-self or a
 //   matching destination) and a rising edge on LINT0 or LINT1 whose LVT is
 //   unmasked in NMI mode latch one pending NMI (HasPendingNmi). LINT0 is the
-//   i8259's INTR, sampled when the engine asks; LINT1 is SetLint1(). While
+//   i8259's INTR (ExtIntChanged); LINT1 is SetLint1(). While
 //   the APIC is disabled, LINT1 is the CPU's NMI pin directly, as LINT0 is
 //   its INTR pin (SDM 10.4.3).
 // - Only one CPU exists: INIT, SIPI and SMI IPIs are logged once and dropped.
@@ -62,9 +62,9 @@ class LocalApic final : public IoDevice, public InterruptSource, public TimedDev
   bool HasPendingInterrupt() override;
   // INTA: moves the IRR vector to the ISR, or runs the PIC's INTA cycle.
   uint8_t AcknowledgeInterrupt() override;
-  // A latched NMI (see the model notes); also samples LINT0 in NMI mode.
-  bool HasPendingNmi() override;
-  void AcknowledgeNmi() override { nmi_pending_ = false; }
+  // The i8259's INTR (LINT0) changed: the chipset wires the PIC's output
+  // callback here, so LINT0 in NMI mode sees each rising edge.
+  void ExtIntChanged();
   // The LINT1 pin's level (a PC wires the chipset's NMI sources to it).
   void SetLint1(bool level);
 
@@ -149,8 +149,7 @@ class LocalApic final : public IoDevice, public InterruptSource, public TimedDev
   uint32_t timer_divide_ = 0;     // the register's bits 0, 1 and 3
   uint64_t timer_start_ns_ = 0;   // when the current count was last loaded
   uint64_t timer_deadline_ns_ = kNoDeadline;  // next expiry, or none
-  bool nmi_pending_ = false;
-  bool lint0_level_ = false;  // the i8259's INTR when LINT0 was last sampled
+  bool lint0_level_ = false;  // the i8259's INTR as last seen
   bool lint1_level_ = false;
   bool logged_ipi_ = false;
   bool logged_relocation_ = false;

@@ -21,6 +21,7 @@ class LocalApicNmiTest : public ::testing::Test {
     EXPECT_TRUE(mmio_.Register(kBase, layout::kLapicSize, &lapic_, "lapic").ok());
     EXPECT_TRUE(pio_.Register(0x20, 2, &pic_.master(), "master").ok());
     EXPECT_TRUE(pio_.Register(0xA0, 2, &pic_.slave(), "slave").ok());
+    pic_.SetOutputChangedCallback([this] { lapic_.ExtIntChanged(); });  // as PcChipset wires it
   }
   void Wr(uint64_t reg, uint32_t value) { mmio_.Write(kBase + reg, 4, value); }
   void Enable() { Wr(LocalApic::kSvr, 0x1FF); }
