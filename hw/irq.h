@@ -24,6 +24,19 @@ class InterruptSource {
   // The interrupt-acknowledge cycle: returns the vector and moves the
   // request to in-service. Only called when HasPendingInterrupt() is true.
   virtual uint8_t AcknowledgeInterrupt() = 0;
+  // Non-maskable interrupts (SDM vol. 3A 6.7): pending regardless of
+  // RFLAGS.IF. The engine calls AcknowledgeNmi() when it delivers vector 2;
+  // NMIs requested while one is pending collapse into it. The latch lives
+  // here, not behind a virtual call, because the interpreter tests it at
+  // every instruction boundary.
+  bool HasPendingNmi() const { return nmi_pending_; }
+  void AcknowledgeNmi() { nmi_pending_ = false; }
+
+ protected:
+  void RequestNmi() { nmi_pending_ = true; }
+
+ private:
+  bool nmi_pending_ = false;
 };
 
 }  // namespace tandem::hw

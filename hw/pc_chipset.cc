@@ -35,6 +35,7 @@ PcChipset::PcChipset(PcChipsetConfig config)
         if (config_.request_exit) config_.request_exit(status);
       }) {
   lapic_.SetEoiCallback([this](uint8_t vector) { ioapic_.EndOfInterrupt(vector); });
+  pic_.SetOutputChangedCallback([this] { lapic_.ExtIntChanged(); });
   rtc_.SetMemorySize(config_.ram_below_4g, config_.ram_above_4g);
   rtc_.set_cmos(kCmosEquipment, kEquipmentFpu);
   a20_ = kbc_.a20_enabled() || system_control_a_.a20_enabled();

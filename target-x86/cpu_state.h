@@ -100,6 +100,8 @@ struct CpuState {
   Msrs msr;
   FxState fx;
   bool halted = false;
+  // NMIs are blocked from an NMI's delivery to the next IRET (SDM vol. 3A 6.7.1).
+  bool nmi_blocked = false;
 };
 static_assert(std::is_standard_layout_v<CpuState>);
 static_assert(offsetof(CpuState, gpr) == 0);

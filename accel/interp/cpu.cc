@@ -80,8 +80,9 @@ void DeliverFault(Cpu& cpu, const GuestFault& f) {
   }
 }
 
-// Takes an external interrupt when one is pending and RFLAGS.IF allows it.
+// Takes a pending NMI, else an external interrupt when RFLAGS.IF allows it.
 inline bool TakeInterrupt(Cpu& cpu, hw::InterruptSource& irq) {
+  if (irq.HasPendingNmi() && cpu.TakePendingNmi(irq)) return true;
   if (!(cpu.s.rflags & x86::kFlagIf) || cpu.interrupt_shadow || !irq.HasPendingInterrupt()) return false;
   uint8_t vector = irq.AcknowledgeInterrupt();
   cpu.s.halted = false;

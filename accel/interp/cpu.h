@@ -152,6 +152,9 @@ class Cpu {
   // Delivers through the IVT (real mode) or IDT; RIP must already be the
   // return address. Handles #DF escalation; throws TripleFault.
   void DeliverEvent(uint8_t vector, EventKind kind, bool has_error_code = false, uint32_t error_code = 0);
+  // Delivers the source's pending NMI unless NMIs or the interrupt shadow
+  // block it; true when it did. Called at each instruction boundary.
+  bool TakePendingNmi(hw::InterruptSource& irq);
 
   // ---- decode_cache.cc ----
   // Drops cached decodes of a physical page (called on writes to code pages).

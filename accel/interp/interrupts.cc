@@ -2,7 +2,8 @@
 // the real-mode IVT, 32-bit IDT interrupt/trap gates (16- and 32-bit) with a
 // stack switch through the TSS (also from v8086 mode), the 64-bit IDT with
 // RSP0-2 and IST stacks, and double/triple fault classification (table 6-5).
-// Task gates are not implemented: they raise #GP(vector) with a log.
+// Task gates are not implemented: they raise #GP(vector) with a log. NMIs
+// block further NMIs until IRET (6.7.1).
 //
 // Delivery reads everything and writes the new stack frame before it changes
 // a register, so a fault during delivery leaves the state of the event.
@@ -203,6 +204,18 @@ void Cpu::DeliverEvent(uint8_t vector, EventKind kind, bool has_error_code, uint
     if (kind == EventKind::kSoftware) throw;
     DeliverEvent(fault.vector, EventKind::kException, fault.has_error_code, fault.error_code);
   }
+}
+
+bool Cpu::TakePendingNmi(hw::InterruptSource& irq) {
+  // The MOV SS/POP SS shadow holds NMIs back one instruction (SDM 6.8.3);
+  // the STI shadow does too, as on AMD processors (APM vol. 2 15.21.5).
+  if (s.nmi_blocked || interrupt_shadow || !irq.HasPendingNmi()) return false;
+  irq.AcknowledgeNmi();
+  s.nmi_blocked = true;
+  // An NMI is benign (table 6-4): a fault while delivering it is delivered
+  // as itself, which DeliverEvent does for events that are not INT n.
+  DeliverEvent(kNMI, EventKind::kExternal);
+  return true;
 }
 
 }  // namespace tandem::accel::interp

@@ -749,7 +749,11 @@ uint64_t Jit::Interpret(Jit* jit, Block* block, uint64_t index) {
     return 1;
   }
   s.rip = cpu.next_rip;
-  if (s.rip != next || jit->leave_block_ || !block->valid || cpu.board.stop_requested()) return 2;
+  // An NMI the instruction raised (an ICR write, say) is taken at the next
+  // boundary, as the interpreter's loop would.
+  if (s.rip != next || jit->leave_block_ || !block->valid || cpu.board.stop_requested() ||
+      cpu.board.interrupts().HasPendingNmi())
+    return 2;
   return 0;
 }
 

@@ -120,6 +120,7 @@ uint64_t IretFlags(const CpuState& s, uint64_t popped, int cpl, unsigned w) {
 
 void Iret(Cpu& cpu, const DecodedInsn& insn) {
   CpuState& s = cpu.s;
+  s.nmi_blocked = false;  // even when IRET faults (SDM vol. 3A 6.7.1)
   const unsigned w = insn.operand_size / 8;
   const Segment ss = s.seg[kSs];
   const uint64_t mask = StackMask(s, ss);

@@ -478,8 +478,14 @@ void KvmEngine::ArmTimer() {
 
 // With the userspace PIC (api.rst, KVM_INTERRUPT): inject when the vCPU can
 // take an interrupt now, else ask KVM to exit when it can.
+// NMIs go to KVM as soon as the board has one (KVM_NMI): KVM itself holds
+// them while the guest blocks NMIs and injects at the next NMI window.
 Status KvmEngine::InjectInterrupt() {
   hw::InterruptSource& irqs = board_.interrupts();
+  if (irqs.HasPendingNmi()) {
+    irqs.AcknowledgeNmi();
+    if (Ioctl(vcpu_.get(), KVM_NMI, 0) < 0) return Status::Error(ErrnoMessage("KVM_NMI"));
+  }
   if (!irqs.HasPendingInterrupt()) {
     run_->request_interrupt_window = 0;
     return Status();
@@ -515,7 +521,7 @@ RunOutcome KvmEngine::Run() {
         outcome = Failure(RunOutcome::Kind::kHalted, "vCPU halted with interrupts disabled");
         break;
       }
-      if (board_.interrupts().HasPendingInterrupt()) {
+      if (board_.interrupts().HasPendingInterrupt() || board_.interrupts().HasPendingNmi()) {
         halted_ = false;
       } else {
         board_.WaitForEvent(kMaxSliceNs);

@@ -50,6 +50,9 @@ void LocalApic::Reset() {
   timer_divide_ = 0;
   timer_start_ns_ = 0;
   timer_deadline_ns_ = kNoDeadline;
+  AcknowledgeNmi();
+  lint0_level_ = ext_int_.HasPendingInterrupt();
+  lint1_level_ = false;
 }
 
 int LocalApic::Highest(const Bits& b) {
@@ -95,6 +98,30 @@ uint8_t LocalApic::AcknowledgeInterrupt() {
     if (!(PicConnected() && ext_int_.HasPendingInterrupt())) return static_cast<uint8_t>(svr_ & 0xFF);
   }
   return ext_int_.AcknowledgeInterrupt();
+}
+
+bool LocalApic::LvtIsNmi(int index) const {
+  return !(lvt_[index] & kLvtMask) && DeliveryMode(lvt_[index]) == kModeNmi;
+}
+
+void LocalApic::ExtIntChanged() {
+  // NMI-mode LVTs are edge-triggered (SDM 10.5.1): only a rising INTR counts.
+  bool level = ext_int_.HasPendingInterrupt();
+  if (level && !lint0_level_ && enabled() && LvtIsNmi(kLint0)) RequestNmi();
+  lint0_level_ = level;
+}
+
+void LocalApic::SetLint1(bool level) {
+  bool rising = level && !lint1_level_;
+  lint1_level_ = level;
+  if (!rising) return;
+  if (!enabled()) {
+    RequestNmi();  // the pin is the CPU's NMI input
+  } else if (LvtIsNmi(kLint1)) {
+    RequestNmi();
+  } else if (!(lvt_[kLint1] & kLvtMask) && DeliveryMode(lvt_[kLint1]) == kModeFixed) {
+    AcceptInterrupt(static_cast<uint8_t>(lvt_[kLint1] & 0xFF), false);
+  }
 }
 
 void LocalApic::AcceptInterrupt(uint8_t vector, bool level) {
@@ -164,11 +191,15 @@ void LocalApic::SendIpi() {
         AcceptInterrupt(vector, false);
       }
       return;
+    case kModeNmi:
+      // The vector field is ignored (SDM 10.6.1); NMIs to other CPUs have
+      // no one to reach.
+      if (to_self) RequestNmi();
+      return;
     case kModeInit:
       if (!(icr_low_ & kIcrLevelAssert)) return;  // INIT level de-assert: no effect on xAPIC
       [[fallthrough]];
     case kModeSmi:
-    case kModeNmi:
     case kModeStartup:
     default:
       if (!logged_ipi_) {
@@ -223,10 +254,11 @@ void LocalApic::WriteLvt(int index, uint32_t value) {
   if (index == kLint0 || index == kLint1) value |= lvt_[index] & (1u << 14);  // remote IRR is read-only
   uint32_t mode = DeliveryMode(value);
   bool supported = index == kTimer || index == kError || mode == kModeFixed ||
-                   (index == kLint0 && mode == kModeExtInt);
+                   (index == kLint0 && mode == kModeExtInt) ||
+                   ((index == kLint0 || index == kLint1) && mode == kModeNmi);
   if (!supported && !(value & kLvtMask) && !logged_lvt_mode_) {
     logged_lvt_mode_ = true;
-    std::fprintf(stderr, "tandem: local APIC LVT 0x%x delivery mode %u not delivered (one CPU, no NMI/SMI path)\n",
+    std::fprintf(stderr, "tandem: local APIC LVT 0x%x delivery mode %u not delivered (one CPU, no SMI/INIT path)\n",
                  static_cast<unsigned>(kLvtTimer + index * 0x10), mode);
   }
   bool was_periodic = TimerPeriodic();

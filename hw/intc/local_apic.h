@@ -15,8 +15,13 @@
 //   i8259's INTR goes straight to the CPU, so a PIC-only guest never notices
 //   the APIC; once enabled, the PIC reaches the CPU only through an unmasked
 //   LINT0 in ExtINT mode.
-// - Only one CPU exists: INIT, SIPI, SMI and NMI IPIs and NMI LVTs are logged
-//   once and dropped (the InterruptSource interface has no NMI).
+// - NMIs: an ICR NMI addressed to this APIC (self, all-including-self or a
+//   matching destination) and a rising edge on LINT0 or LINT1 whose LVT is
+//   unmasked in NMI mode latch one pending NMI (HasPendingNmi). LINT0 is the
+//   i8259's INTR (ExtIntChanged); LINT1 is SetLint1(). While
+//   the APIC is disabled, LINT1 is the CPU's NMI pin directly, as LINT0 is
+//   its INTR pin (SDM 10.4.3).
+// - Only one CPU exists: INIT, SIPI and SMI IPIs are logged once and dropped.
 #pragma once
 
 #include <array>
@@ -57,6 +62,11 @@ class LocalApic final : public IoDevice, public InterruptSource, public TimedDev
   bool HasPendingInterrupt() override;
   // INTA: moves the IRR vector to the ISR, or runs the PIC's INTA cycle.
   uint8_t AcknowledgeInterrupt() override;
+  // The i8259's INTR (LINT0) changed: the chipset wires the PIC's output
+  // callback here, so LINT0 in NMI mode sees each rising edge.
+  void ExtIntChanged();
+  // The LINT1 pin's level (a PC wires the chipset's NMI sources to it).
+  void SetLint1(bool level);
 
   void AdvanceTo(uint64_t now_ns) override;
   uint64_t NextDeadlineNs() const override;
@@ -110,6 +120,7 @@ class LocalApic final : public IoDevice, public InterruptSource, public TimedDev
   uint32_t ReadRegister(uint64_t reg);
   void WriteRegister(uint64_t reg, uint32_t value);
   void WriteLvt(int index, uint32_t value);
+  bool LvtIsNmi(int index) const;  // unmasked, delivery mode NMI
   void SendIpi();
   void Eoi();
   void SignalError(uint32_t bits);
@@ -138,8 +149,9 @@ class LocalApic final : public IoDevice, public InterruptSource, public TimedDev
   uint32_t timer_divide_ = 0;     // the register's bits 0, 1 and 3
   uint64_t timer_start_ns_ = 0;   // when the current count was last loaded
   uint64_t timer_deadline_ns_ = kNoDeadline;  // next expiry, or none
+  bool lint0_level_ = false;  // the i8259's INTR as last seen
+  bool lint1_level_ = false;
   bool logged_ipi_ = false;
-  bool logged_nmi_ = false;
   bool logged_relocation_ = false;
   bool logged_lvt_mode_ = false;
 };
