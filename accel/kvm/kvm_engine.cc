@@ -217,6 +217,7 @@ class KvmEngine final : public Engine {
   std::optional<RunOutcome> HandleExit();
   void HandlePio();
   void HandleMmio();
+  bool IsRom(uint64_t gpa) const;
   RunOutcome Failure(RunOutcome::Kind kind, std::string what) {
     return RunOutcome{kind, std::move(what) + "\n" + x86::DumpRegisters(GetState())};
   }
@@ -619,11 +620,22 @@ void KvmEngine::HandlePio() {
   }
 }
 
+// Reads of ROM never exit (its slot is mapped read-only); a write does, and
+// is dropped here as the ROM chip ignores it, instead of reaching the MMIO
+// bus as an access that hits no device.
+bool KvmEngine::IsRom(uint64_t gpa) const {
+  const hw::MemoryRegion* region = board_.memory_map().Find(gpa);
+  return region && region->kind == hw::RegionKind::kRom;
+}
+
 void KvmEngine::HandleMmio() {
   auto& mmio = run_->mmio;
   unsigned len = std::min<unsigned>(mmio.len, 8);
   bool whole = len == 1 || len == 2 || len == 4 || len == 8;
   if (mmio.is_write) {
+    // KVM splits accesses at page boundaries and regions are page-aligned,
+    // so one exit never straddles the edge of a ROM region.
+    if (IsRom(mmio.phys_addr)) return;
     if (whole) {
       uint64_t value = 0;
       std::memcpy(&value, mmio.data, len);

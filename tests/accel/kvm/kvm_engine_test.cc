@@ -153,6 +153,47 @@ TEST_F(KvmEngineTest, UnassignedMmioReadsAllOnesAndRomIgnoresWrites) {
   EXPECT_EQ(s.rip, kCodeAddr + 41);
 }
 
+// Counts what reaches the MMIO bus at a ROM address. Registered over ROM only
+// to watch for writes the engine should have dropped: KVM serves ROM reads
+// from the read-only slot, so the probe never sees a legitimate access.
+class RomWriteProbe final : public hw::IoDevice {
+ public:
+  uint64_t Read(uint64_t, unsigned) override { return 0; }
+  void Write(uint64_t, unsigned, uint64_t) override { ++writes_; }
+  int writes_ = 0;
+};
+
+TEST_F(KvmEngineTest, WritesToRomAreDroppedBeforeTheMmioBus) {
+  Start();
+  RomWriteProbe high, alias;
+  ASSERT_TRUE(board_->mmio().Register(0xFFFF0000, 0x10000, &high, "probe over bios").ok());
+  ASSERT_TRUE(board_->mmio().Register(0xF0000, 0x10000, &alias, "probe over bios alias").ok());
+  std::vector<uint8_t> before(board_->memory().rom(), board_->memory().rom() + 0x40);
+  CpuState s = Load32({
+      0xC6, 0x05, 0x00, 0x00, 0xFF, 0xFF, 0x55,                    // mov byte [0xFFFF0000], 0x55
+      0xC7, 0x05, 0x04, 0x00, 0xFF, 0xFF, 0x78, 0x56, 0x34, 0x12,  // mov dword [0xFFFF0004], 0x12345678
+      0x66, 0xC7, 0x05, 0x08, 0x00, 0x0F, 0x00, 0x34, 0x12,        // mov word [0xF0008], 0x1234
+      0xBF, 0x10, 0x00, 0x0F, 0x00,                                // mov edi, 0xF0010
+      0xB9, 0x04, 0x00, 0x00, 0x00,                                // mov ecx, 4
+      0xB8, 0xEF, 0xBE, 0xAD, 0xDE,                                // mov eax, 0xDEADBEEF
+      0xFC,                                                        // cld
+      0xF3, 0xAB,                                                  // rep stosd
+      0xA0, 0x00, 0x00, 0x0F, 0x00,                                // mov al, [0xF0000]
+      0x66, 0xBA, 0x11, 0x05,                                      // mov dx, 0x511
+      0xEE,                                                        // out dx, al
+  });
+  engine_->SetState(s);
+  RunOutcome out = engine_->Run();
+  ASSERT_EQ(out.kind, RunOutcome::Kind::kBoardStop) << out.message;
+  EXPECT_EQ(high.writes_, 0);
+  EXPECT_EQ(alias.writes_, 0);
+  EXPECT_EQ(board_->exit_status(), 0xA5);
+  EXPECT_EQ(std::vector<uint8_t>(board_->memory().rom(), board_->memory().rom() + 0x40), before);
+  s = engine_->GetState();
+  EXPECT_EQ(s.gpr[x86::kRdi], 0xF0020u);  // every store of the REP completed
+  EXPECT_EQ(s.gpr[x86::kRcx], 0u);
+}
+
 TEST_F(KvmEngineTest, StringPortIoMovesEveryItem) {
   Start();
   CpuState s = Load32({
