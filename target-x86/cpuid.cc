@@ -37,7 +37,9 @@ CpuidModel CpuidModel::Default() {
   uint32_t leaf1_edx = kEdxFpu | kEdxDe | kEdxPse | kEdxTsc | kEdxMsr | kEdxPae | kEdxCx8 | kEdxApic |
                        kEdxSep | kEdxPge | kEdxCmov | kEdxPat | kEdxPse36 | kEdxClflush | kEdxMmx |
                        kEdxFxsr | kEdxSse | kEdxSse2;
-  e.push_back(CpuidEntry{1, 0, false, 0x000306A9, 0x00010800, kEcxHypervisor, leaf1_edx});
+  // ECX: x86-64-v2 (SSE3, SSSE3, CX16, SSE4.1, SSE4.2, POPCNT); no MONITOR.
+  uint32_t leaf1_ecx = kEcxSse3 | kEcxSsse3 | kEcxCx16 | kEcxSse41 | kEcxSse42 | kEcxPopcnt | kEcxHypervisor;
+  e.push_back(CpuidEntry{1, 0, false, 0x000306A9, 0x00010800, leaf1_ecx, leaf1_edx});
   e.push_back(CpuidEntry{0x80000000, 0, false, 0x80000008, leaf0.ebx, leaf0.ecx, leaf0.edx});
   e.push_back(CpuidEntry{0x80000001, 0, false, 0, 0, kExtEcxLahf, kExtEdxSyscall | kExtEdxNx | kExtEdxLm});
   static constexpr char kBrand[49] = "tandem x86-64 CPU                               ";

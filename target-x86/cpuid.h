@@ -22,7 +22,7 @@ struct CpuidResult {
 
 class CpuidModel {
  public:
-  // A baseline x86-64 model (the features the interpreter implements) with
+  // An x86-64-v2 model (the features the interpreter implements) with
   // the host's vendor string, so one host gives the same answers on both engines.
   static CpuidModel Default();
 
@@ -50,6 +50,9 @@ inline constexpr uint32_t kEdxFpu = 1u << 0, kEdxDe = 1u << 2, kEdxPse = 1u << 3
                           kEdxCmov = 1u << 15, kEdxPat = 1u << 16, kEdxPse36 = 1u << 17,
                           kEdxClflush = 1u << 19, kEdxMmx = 1u << 23, kEdxFxsr = 1u << 24,
                           kEdxSse = 1u << 25, kEdxSse2 = 1u << 26;
+// Leaf 1 ECX: with CX16, POPCNT and LAHF/SAHF (0x80000001) the x86-64-v2 level.
+inline constexpr uint32_t kEcxSse3 = 1u << 0, kEcxSsse3 = 1u << 9, kEcxCx16 = 1u << 13, kEcxSse41 = 1u << 19,
+                          kEcxSse42 = 1u << 20, kEcxPopcnt = 1u << 23;
 inline constexpr uint32_t kEcxHypervisor = 1u << 31;
 inline constexpr uint32_t kExtEdxSyscall = 1u << 11, kExtEdxNx = 1u << 20, kExtEdxLm = 1u << 29;
 inline constexpr uint32_t kExtEcxLahf = 1u << 0;

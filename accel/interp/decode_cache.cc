@@ -10,6 +10,7 @@
 
 #include "accel/interp/flags.h"
 #include "accel/interp/jit.h"
+#include "accel/interp/ops_sse.h"
 
 namespace tandem::accel::interp {
 
@@ -185,6 +186,7 @@ Cpu::DecodeCache::DecodeCache(hw::Board& board) {
   RegisterSseHandlers(table);
   // What the CPUID model does not advertise is #UD, as on a CPU without it.
   const uint32_t leaf1_ecx = board.cpuid().Query(1, 0).ecx;
+  sse::RegisterSse4Handlers(table, leaf1_ecx);  // SSE3..SSE4.2, each as advertised
   if (!(leaf1_ecx & (1u << 23))) table[ZYDIS_MNEMONIC_POPCNT] = RaiseUd;  // CPUID.01H:ECX.POPCNT
   if (!(leaf1_ecx & (1u << 13))) table[ZYDIS_MNEMONIC_CMPXCHG16B] = RaiseUd;  // CPUID.01H:ECX.CX16
   core = table;

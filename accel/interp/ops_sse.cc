@@ -129,21 +129,6 @@ void WriteVec(Cpu& cpu, const DecodedInsn& insn, int i, const V128& v, bool unal
 
 namespace {
 
-unsigned VecBytes(const Operand& o) { return IsMmx(o) ? 8 : 16; }
-
-uint8_t Imm8(const DecodedInsn& insn) {
-  for (int i = insn.operand_count - 1; i >= 0; --i) {
-    if (insn.op[i].kind == OperandKind::kImm) return static_cast<uint8_t>(insn.op[i].imm);
-  }
-  return 0;
-}
-
-template <typename T>
-T Sat(int64_t v) {
-  using L = std::numeric_limits<T>;
-  return static_cast<T>(std::clamp<int64_t>(v, L::min(), L::max()));
-}
-
 // ---- moves ----
 
 // op0 <- op1, 16 bytes (or 8 with MMX registers).
@@ -241,32 +226,6 @@ void MoveMask(Cpu& cpu, const DecodedInsn& insn) {
 
 // ---- packed integer operations ----
 
-// op0 = Op(op0, op1, bytes, imm8) on 16 (XMM) or 8 (MMX) bytes.
-template <auto Op>
-void VecOp(Cpu& cpu, const DecodedInsn& insn) {
-  CheckOperands(cpu, insn);
-  const unsigned bytes = VecBytes(insn.op[0]);
-  V128 a = ReadVec(cpu, insn, 0);
-  V128 b = ReadVec(cpu, insn, 1);
-  WriteVec(cpu, insn, 0, Op(a, b, bytes, Imm8(insn)));
-}
-
-template <typename T, auto Op>
-V128 Lanewise(const V128& a, const V128& b, unsigned bytes, uint8_t) {
-  V128 r;
-  for (unsigned i = 0; i < bytes / sizeof(T); ++i) r.set<T>(i, static_cast<T>(Op(a.get<T>(i), b.get<T>(i))));
-  return r;
-}
-
-template <typename T, auto Op>
-void Packed(Cpu& cpu, const DecodedInsn& insn) {
-  VecOp<Lanewise<T, Op>>(cpu, insn);
-}
-
-template <typename T>
-T Mask(bool c) {
-  return c ? static_cast<T>(~T{0}) : T{0};
-}
 
 template <typename T>
 T Average(T a, T b) {

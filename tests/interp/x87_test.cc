@@ -326,11 +326,20 @@ TEST(InterpX87, EmulationBitRaisesNm) {
   EXPECT_EQ(m.s.fx.ftw, 0u);
 }
 
-TEST(InterpX87, FisttpIsUndefinedWithoutSse3) {
-  Machine m({0xDB, 0x0E, 0x00, 0x10}, Mode::kReal);  // fisttp dword [0x1000]
+// FISTTP is SSE3 (CPUID.01H:ECX[0]): #UD without it; with it, an empty
+// ST(0) stores the integer indefinite (masked stack underflow).
+TEST(InterpX87, FisttpFollowsCpuidSse3) {
+  Machine m({0xDB, 0xE3, 0xDB, 0x0E, 0x00, 0x10}, Mode::kReal);  // fninit; fisttp dword [0x1000]
   m.Write(6 * 4, 4, 0x30000040);
-  m.Step();
-  EXPECT_EQ(m.s.seg[kCs].selector, 0x3000);
+  m.Write(0x1000, 4, 0x12345678);
+  m.Step(2);
+  if (CpuidModel::Default().Query(1, 0).ecx & 1) {
+    EXPECT_EQ(m.s.seg[kCs].selector, kCode >> 4);
+    EXPECT_EQ(m.Read(0x1000, 4), 0x80000000u);
+  } else {
+    EXPECT_EQ(m.s.seg[kCs].selector, 0x3000);
+    EXPECT_EQ(m.Read(0x1000, 4), 0x12345678u);
+  }
 }
 
 TEST(InterpX87, TranscendentalsMatchTheHost) {

@@ -47,6 +47,24 @@ TEST(CpuidModel, AdvertisesLongModeAndHostVendor) {
   EXPECT_EQ(std::string(reinterpret_cast<const char*>(&brand.eax), 4), "tand");
 }
 
+// x86-64-v2 (the psABI level): CMPXCHG16B, LAHF/SAHF, POPCNT, SSE3, SSE4.1,
+// SSE4.2, SSSE3 on top of the baseline; no MONITOR/MWAIT (not implemented).
+TEST(CpuidModel, AdvertisesX8664V2) {
+  using namespace cpuid_bits;
+  CpuidModel model = CpuidModel::Default();
+  const uint32_t ecx = model.Query(1, 0).ecx;
+  for (uint32_t bit : {kEcxSse3, kEcxSsse3, kEcxCx16, kEcxSse41, kEcxSse42, kEcxPopcnt}) {
+    EXPECT_TRUE(ecx & bit) << std::hex << bit;
+  }
+  EXPECT_FALSE(ecx & (1u << 3)) << "MONITOR";
+  EXPECT_FALSE(ecx & (1u << 28)) << "AVX";
+  EXPECT_TRUE(model.Query(0x80000001, 0).ecx & kExtEcxLahf);
+  const uint32_t edx = model.Query(1, 0).edx;
+  for (uint32_t bit : {kEdxCmov, kEdxCx8, kEdxFpu, kEdxFxsr, kEdxMmx, kEdxSse, kEdxSse2}) {
+    EXPECT_TRUE(edx & bit) << std::hex << bit;
+  }
+}
+
 TEST(CpuidModel, OutOfRangeLeavesFollowTheVendorRule) {
   CpuidModel model = CpuidModel::Default();
   auto r = model.Query(0x40, 0);

@@ -133,6 +133,25 @@ TEST(KvmCpuidTest, FeatureBitsAreMaskedAndReported) {
   EXPECT_EQ(m.missing[2], "leaf 0x80000001 EDX: 0x20000000");
 }
 
+// The x86-64-v2 bits of the default model: a host without SSE4.2 and POPCNT
+// loses exactly those, and the loss is reported.
+TEST(KvmCpuidTest, V2BitsTheHostLacksAreReported) {
+  using namespace x86::cpuid_bits;
+  auto model = x86::CpuidModel::Default().entries();
+  auto host = model;
+  for (auto& e : host) {
+    if (e.function == 1) e.ecx &= ~(kEcxSse42 | kEcxPopcnt | kEcxHypervisor);
+  }
+  MaskedCpuid m = MaskCpuid(model, host);
+  uint32_t ecx = 0;
+  for (const auto& e : m.entries) {
+    if (e.function == 1) ecx = e.ecx;
+  }
+  EXPECT_EQ(ecx, (x86::CpuidModel::Default().Query(1, 0).ecx & ~(kEcxSse42 | kEcxPopcnt)));
+  ASSERT_EQ(m.missing.size(), 1u);
+  EXPECT_EQ(m.missing[0], "leaf 0x1 ECX: 0x00900000");
+}
+
 TEST(KvmCpuidTest, HostCpuidCoversTheModelsLeaves) {
   auto model = x86::CpuidModel::Default().entries();
   auto host = HostCpuid(model);
