@@ -4,7 +4,10 @@
 // imm8 classes of ROUND/DPPS/BLEND/INSERTPS/PCMPxSTRx, float edge values
 // from the harness (NaN, infinities, denormals) plus fractional values for
 // ROUND and string-like lanes for PCMPxSTRx; MXCSR and EFLAGS compared.
+#include <Zydis/Zydis.h>
+
 #include <cstring>
+#include <memory>
 #include <tuple>
 
 #include "target-x86/cpuid.h"
@@ -378,6 +381,70 @@ std::vector<Form> V2IntegerForms() {
   return forms;
 }
 
+// Random register-only encodings that Zydis files under SSE3, SSSE3 or
+// SSE4 (4.1 and 4.2; SSE4A is AMD's and not in the model): a mandatory-prefix
+// slot, optional REX, 0F, 0F 38 or 0F 3A, a random opcode, a register ModRM
+// and an imm8. XMM, MMX and general registers (not RSP) only.
+Form Sse4FuzzForm() {
+  struct Picked {
+    std::vector<uint8_t> bytes;
+    ZydisDecodedInstruction insn;
+    ZydisDecodedOperand ops[ZYDIS_MAX_OPERAND_COUNT];
+  };
+  Form f;
+  f.name = "random encodings: sse3/ssse3/sse4 registers";
+  f.weight = 10;
+  f.sse = true;
+  f.x87 = true;
+  auto picked = std::make_shared<Picked>();
+  auto decoder = std::make_shared<ZydisDecoder>();
+  ZydisDecoderInit(decoder.get(), ZYDIS_MACHINE_MODE_LONG_64, ZYDIS_STACK_WIDTH_64);
+  auto acceptable = [](const ZydisDecodedInstruction& insn, const ZydisDecodedOperand* ops) {
+    if (insn.meta.isa_ext != ZYDIS_ISA_EXT_SSE3 && insn.meta.isa_ext != ZYDIS_ISA_EXT_SSSE3 &&
+        insn.meta.isa_ext != ZYDIS_ISA_EXT_SSE4) {
+      return false;
+    }
+    for (int i = 0; i < insn.operand_count; ++i) {
+      const ZydisDecodedOperand& o = ops[i];
+      if (o.type == ZYDIS_OPERAND_TYPE_IMMEDIATE) continue;
+      if (o.type != ZYDIS_OPERAND_TYPE_REGISTER) return false;
+      ZydisRegisterClass rc = ZydisRegisterGetClass(o.reg.value);
+      if (rc == ZYDIS_REGCLASS_FLAGS || rc == ZYDIS_REGCLASS_XMM || rc == ZYDIS_REGCLASS_MMX) continue;
+      ZydisRegister big = ZydisRegisterGetLargestEnclosing(ZYDIS_MACHINE_MODE_LONG_64, o.reg.value);
+      if (rc < ZYDIS_REGCLASS_GPR8 || rc > ZYDIS_REGCLASS_GPR64 || big == ZYDIS_REGISTER_RSP) return false;
+    }
+    return true;
+  };
+  f.prepare = [picked, decoder, acceptable](Case& c, Rng& rng, Check& check) {
+    for (;;) {
+      std::vector<uint8_t> b;
+      const uint8_t mandatory[] = {0, 0x66, 0xF2, 0xF3};
+      if (uint8_t p = mandatory[rng.Below(4)]) b.push_back(p);
+      if (rng.Below(2)) b.push_back(0x40 | rng.Below(16));
+      b.push_back(0x0F);
+      switch (rng.Below(3)) {
+        case 0: b.push_back(0x38); break;
+        case 1: b.push_back(0x3A); break;
+        default: break;
+      }
+      b.push_back(static_cast<uint8_t>(rng.Next()));
+      b.push_back(0xC0 | rng.Below(64));
+      b.push_back(static_cast<uint8_t>(rng.Next()));
+      if (!ZYAN_SUCCESS(ZydisDecoderDecodeFull(decoder.get(), b.data(), b.size(), &picked->insn, picked->ops))) continue;
+      if (!acceptable(picked->insn, picked->ops)) continue;
+      b.resize(picked->insn.length);
+      picked->bytes = b;
+      break;
+    }
+    if (picked->insn.mnemonic == ZYDIS_MNEMONIC_PCMPESTRI || picked->insn.mnemonic == ZYDIS_MNEMONIC_PCMPESTRM) {
+      for (int r : {kRax, kRdx}) c.in.gpr[r] = static_cast<uint64_t>(static_cast<int64_t>(rng.Below(41)) - 20);
+    }
+    check.flags = kArith | kDf;
+  };
+  f.emit = [picked](x::Assembler& a, const Case&) { a.embed(picked->bytes.data(), picked->bytes.size()); };
+  return f;
+}
+
 bool Advertised(uint32_t ecx_bit) { return (x86::CpuidModel::Default().Query(1, 0).ecx >> ecx_bit) & 1; }
 
 TEST(DiffSse4, Sse3) {
@@ -399,6 +466,11 @@ TEST(DiffSse4, Sse42) {
 TEST(DiffSse4, PopcntCmpxchg16b) {
   if (!Advertised(23) || !Advertised(13)) GTEST_SKIP() << "the CPUID model lacks POPCNT or CX16";
   RunForms("popcnt/cmpxchg16b", V2IntegerForms());
+}
+
+TEST(DiffSse4, RandomEncodings) {
+  if (!Advertised(0) || !Advertised(9) || !Advertised(19) || !Advertised(20)) GTEST_SKIP() << "not x86-64-v2";
+  RunForms("random sse3/ssse3/sse4 encodings", {Sse4FuzzForm()});
 }
 
 // Legacy-SSE 16-byte operands of the new instructions fault when misaligned
