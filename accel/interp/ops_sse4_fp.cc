@@ -3,7 +3,8 @@
 // ops_sse_fp.cc they run as the same instruction on the host under the
 // guest's MXCSR (ops_sse_host.h), so NaN choice, rounding, DAZ/FTZ and the
 // flags are bit-exact; imm8 forms pick a host instruction compiled for that
-// immediate. This needs a host with SSE4.1, which every x86-64-v2 host has.
+// immediate. A host without SSE3/SSE4.1 leaves them unregistered: the guest
+// gets #UD (logged once by the decoder) instead of the host a SIGILL.
 #include <utility>
 
 #include "accel/interp/ops_sse.h"
@@ -80,7 +81,7 @@ __m128i ByImm(__m128i a, __m128i b, uint8_t imm) {
 }  // namespace
 
 void RegisterSse4FpHandlers(HandlerTable& t, uint32_t leaf1_ecx) {
-  if (leaf1_ecx & kEcxSse3) {
+  if ((leaf1_ecx & kEcxSse3) && __builtin_cpu_supports("sse3")) {
     t[ZYDIS_MNEMONIC_ADDSUBPS] = Fp<TANDEM_SSE_ASM2("addsubps")>;
     t[ZYDIS_MNEMONIC_ADDSUBPD] = Fp<TANDEM_SSE_ASM2("addsubpd")>;
     t[ZYDIS_MNEMONIC_HADDPS] = Fp<TANDEM_SSE_ASM2("haddps")>;
@@ -88,7 +89,7 @@ void RegisterSse4FpHandlers(HandlerTable& t, uint32_t leaf1_ecx) {
     t[ZYDIS_MNEMONIC_HSUBPS] = Fp<TANDEM_SSE_ASM2("hsubps")>;
     t[ZYDIS_MNEMONIC_HSUBPD] = Fp<TANDEM_SSE_ASM2("hsubpd")>;
   }
-  if (leaf1_ecx & kEcxSse41) {
+  if ((leaf1_ecx & kEcxSse41) && __builtin_cpu_supports("sse4.1")) {
     t[ZYDIS_MNEMONIC_ROUNDPS] = Fp<ByImm<kRoundPs>>;
     t[ZYDIS_MNEMONIC_ROUNDPD] = Fp<ByImm<kRoundPd>>;
     t[ZYDIS_MNEMONIC_ROUNDSS] = Fp<ByImm<kRoundSs>>;

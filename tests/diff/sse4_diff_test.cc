@@ -134,7 +134,6 @@ void StringLanes(uint8_t* p, Rng& rng, bool words) {
       p[i] = static_cast<uint8_t>(v);
     }
   }
-  // Sometimes a copy of a window of the other string makes ordered/each matches likely.
 }
 
 // PCMPxSTRx on xmm1 with xmm2 or m128: imm8[3:0] fixed by the form (element
