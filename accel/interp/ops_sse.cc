@@ -376,6 +376,8 @@ void Pinsrw(Cpu& cpu, const DecodedInsn& insn) {
 }
 
 void Pextrw(Cpu& cpu, const DecodedInsn& insn) {
+  // The m16 destination (66 0F 3A 15) is SSE4.1: #UD unless CPUID.01H:ECX[19].
+  if (insn.op[0].kind == OperandKind::kMem && !(cpu.board.cpuid().Query(1, 0).ecx & (1u << 19))) Raise(kUD);
   CheckOperands(cpu, insn);
   V128 a = ReadVec(cpu, insn, 1);
   const unsigned lanes = VecBytes(insn.op[1]) / 2;
