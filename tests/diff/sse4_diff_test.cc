@@ -114,6 +114,34 @@ void FractionalLanes(std::array<uint8_t, 16>& xmm, Rng& rng, bool dbl) {
   }
 }
 
+// Half the cases: lanes of one random width (8..64 bits) holding integer
+// edge values (0, 1, -1, the signed and unsigned limits and their
+// neighbours) in the given XMM and MMX registers and the memory operand, so
+// saturation and sign cases come up in every lane.
+void EdgeLanes(uint8_t* p, unsigned bytes, Rng& rng) {
+  const unsigned w = 1u << rng.Below(4);
+  const uint64_t m = WidthMask(w * 8), sign = 1ull << (w * 8 - 1);
+  for (unsigned off = 0; off < bytes; off += w) {
+    const uint64_t e[] = {0, 1, 2, m, m - 1, sign, sign - 1, sign + 1, rng.Next()};
+    uint64_t v = e[rng.Below(std::size(e))] & m;
+    std::memcpy(p + off, &v, w);
+  }
+}
+std::function<void(Case&, Rng&, Check&)> IntEdges(std::vector<int> xmms, std::vector<int> mms, unsigned mem_bytes) {
+  return [xmms, mms, mem_bytes](Case& c, Rng& rng, Check&) {
+    if (rng.Below(2)) return;
+    for (int i : xmms) EdgeLanes(c.in.fx.xmm[i].data(), 16, rng);
+    // MMi is physical x87 register i; FXSAVE's st[] is in stack order.
+    const unsigned top = (c.in.fx.fsw >> 11) & 7;
+    for (int i : mms) EdgeLanes(c.in.fx.st[(i - top) & 7].data(), 8, rng);
+    if (mem_bytes) EdgeLanes(&c.mem[MemOffset(c)], mem_bytes, rng);
+  };
+}
+Form WithPrep(Form f, std::function<void(Case&, Rng&, Check&)> step) {
+  f.prepare = Steps({f.prepare, std::move(step)});
+  return f;
+}
+
 // String-like lanes: a small alphabet, zero terminators, signed boundaries.
 void StringLanes(uint8_t* p, Rng& rng, bool words) {
   const unsigned n = words ? 8 : 16;
@@ -183,10 +211,14 @@ std::vector<Form> Ssse3Forms() {
   std::vector<Form> forms;
   for (const Op& op : kSsse3) {
     asmjit::InstId id = op.id;
-    forms.push_back(SseForm(std::string(op.name) + " xmm5, xmm14", [id](x::Assembler& a, const Case&) { a.emit(id, x::xmm5, x::xmm14); }));
-    forms.push_back(Aligned(SseForm(std::string(op.name) + " xmm5, m128", [id](x::Assembler& a, const Case&) { a.emit(id, x::xmm5, M128()); })));
-    forms.push_back(MmxForm(std::string(op.name) + " mm1, mm6", [id](x::Assembler& a, const Case&) { a.emit(id, x::mm1, x::mm6); }));
-    forms.push_back(MmxForm(std::string(op.name) + " mm1, m64", [id](x::Assembler& a, const Case&) { a.emit(id, x::mm1, Mq()); }));
+    forms.push_back(WithPrep(SseForm(std::string(op.name) + " xmm5, xmm14", [id](x::Assembler& a, const Case&) { a.emit(id, x::xmm5, x::xmm14); }),
+                             IntEdges({5, 14}, {}, 0)));
+    forms.push_back(WithPrep(Aligned(SseForm(std::string(op.name) + " xmm5, m128", [id](x::Assembler& a, const Case&) { a.emit(id, x::xmm5, M128()); })),
+                             IntEdges({5}, {}, 16)));
+    forms.push_back(WithPrep(MmxForm(std::string(op.name) + " mm1, mm6", [id](x::Assembler& a, const Case&) { a.emit(id, x::mm1, x::mm6); }),
+                             IntEdges({}, {1, 6}, 0)));
+    forms.push_back(WithPrep(MmxForm(std::string(op.name) + " mm1, m64", [id](x::Assembler& a, const Case&) { a.emit(id, x::mm1, Mq()); }),
+                             IntEdges({}, {1}, 8)));
   }
   // PALIGNR: counts 0..40 more often than not, so every shift class shows.
   auto shift = [](const Case& c) {
@@ -204,7 +236,8 @@ std::vector<Form> Sse41Forms() {
   std::vector<Form> forms;
   for (const Op& op : kSse41) {
     asmjit::InstId id = op.id;
-    forms.push_back(SseForm(std::string(op.name) + " xmm1, xmm2", [id](x::Assembler& a, const Case&) { a.emit(id, x::xmm1, x::xmm2); }));
+    forms.push_back(WithPrep(SseForm(std::string(op.name) + " xmm1, xmm2", [id](x::Assembler& a, const Case&) { a.emit(id, x::xmm1, x::xmm2); }),
+                             IntEdges({1, 2}, {}, 0)));
   }
   // PMOVSX/ZX read only the narrow source from memory (no alignment).
   const std::pair<Op, unsigned> pmov_mem[] = {
@@ -216,15 +249,16 @@ std::vector<Form> Sse41Forms() {
   for (auto [op, bits] : pmov_mem) {
     asmjit::InstId id = op.id;
     unsigned b = bits;
-    forms.push_back(SseForm(std::string(op.name) + " xmm4, m" + std::to_string(bits), [id, b](x::Assembler& a, const Case&) {
+    forms.push_back(WithPrep(SseForm(std::string(op.name) + " xmm4, m" + std::to_string(bits), [id, b](x::Assembler& a, const Case&) {
       a.emit(id, x::xmm4, x::ptr(x::rbx, kMemDisp, b / 8));
-    }));
+    }), IntEdges({}, {}, b / 8)));
   }
   for (auto [name, id] : {std::pair{"pmulld", Inst::kIdPmulld}, std::pair{"ptest", Inst::kIdPtest},
                           std::pair{"pminud", Inst::kIdPminud}, std::pair{"packusdw", Inst::kIdPackusdw},
                           std::pair{"phminposuw", Inst::kIdPhminposuw}, std::pair{"pcmpgtq", Inst::kIdPcmpgtq}}) {
     asmjit::InstId i = id;
-    forms.push_back(Aligned(SseForm(std::string(name) + " xmm4, m128", [i](x::Assembler& a, const Case&) { a.emit(i, x::xmm4, M128()); })));
+    forms.push_back(WithPrep(Aligned(SseForm(std::string(name) + " xmm4, m128", [i](x::Assembler& a, const Case&) { a.emit(i, x::xmm4, M128()); })),
+                             IntEdges({4}, {}, 16)));
   }
   forms.push_back(Aligned(SseForm("movntdqa xmm4, m128", [](x::Assembler& a, const Case&) { a.movntdqa(x::xmm4, M128()); })));
   // Variable blends on XMM0's sign bits.
