@@ -1,9 +1,10 @@
-// The x86-64-v2 additions of the CPUID model against the host: SSE3, SSSE3
-// (MMX and XMM forms), SSE4.1, SSE4.2 (PCMPxSTRx per element format and
-// aggregation, CRC32), POPCNT and CMPXCHG16B. Register and memory forms, the
-// imm8 classes of ROUND/DPPS/BLEND/INSERTPS/PCMPxSTRx, float edge values
-// from the harness (NaN, infinities, denormals) plus fractional values for
-// ROUND and string-like lanes for PCMPxSTRx; MXCSR and EFLAGS compared.
+// The x86-64-v2 additions of the CPUID model against the host: SSE3 (with
+// FISTTP), SSSE3 (MMX and XMM forms), SSE4.1, SSE4.2 (PCMPxSTRx per element
+// format and aggregation, CRC32), POPCNT and CMPXCHG16B. Register and memory
+// forms, the imm8 classes of ROUND/DPPS/BLEND/INSERTPS/PCMPxSTRx, float edge
+// values from the harness (NaN, infinities, denormals), integer lane edges
+// (saturation limits), fractional values for ROUND and string-like lanes for
+// PCMPxSTRx; MXCSR, EFLAGS and the x87 state compared.
 #include <Zydis/Zydis.h>
 
 #include <cstring>
@@ -204,6 +205,21 @@ std::vector<Form> Sse3Forms() {
   // m64 and LDDQU's m128 need no alignment: RBX stays anywhere in the buffer.
   forms.push_back(SseForm("movddup xmm3, m64", [](x::Assembler& a, const Case&) { a.movddup(x::xmm3, Mq()); }));
   forms.push_back(SseForm("lddqu xmm3, m128 (unaligned)", [](x::Assembler& a, const Case&) { a.lddqu(x::xmm3, M128()); }));
+  // FISTTP (SSE3's x87 store with truncation): random x87 stacks, C0/C2/C3
+  // undefined as after other stores.
+  for (auto [name, opcode] : {std::pair{"fisttp m16", uint8_t{0xDF}}, std::pair{"fisttp m32", uint8_t{0xDB}},
+                              std::pair{"fisttp m64", uint8_t{0xDD}}}) {
+    Form f;
+    f.name = name;
+    f.x87 = true;
+    f.fsw_undefined = (1 << 8) | (1 << 10) | (1 << 14);
+    const uint8_t op = opcode;
+    f.emit = [op](x::Assembler& a, const Case&) {
+      const uint8_t b[] = {op, static_cast<uint8_t>(0x40 | (1 << 3) | 3), static_cast<uint8_t>(kMemDisp)};
+      a.embed(b, sizeof b);
+    };
+    forms.push_back(f);
+  }
   return forms;
 }
 
