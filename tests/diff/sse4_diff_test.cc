@@ -399,6 +399,14 @@ std::vector<Form> Sse42Forms() {
     Form f = Form2(name, Inst::kIdCrc32, d, s, kArith);
     forms.push_back(f);
   }
+  // The same encodings in 32-bit compatibility-mode code (no REX).
+  for (auto [d, s] : {std::pair{R(kRax, 32), R(kRcx, 8)}, std::pair{R(kRax, 32), R(kRcx, 16)},
+                      std::pair{R(kRdx, 32), R(x86::kRsi, 32)}}) {
+    Form f = Form2("crc32", Inst::kIdCrc32, d, s, kArith);
+    f.name += " (32-bit code)";
+    f.compat32 = true;
+    forms.push_back(f);
+  }
   return forms;
 }
 
@@ -408,6 +416,11 @@ std::vector<Form> V2IntegerForms() {
   for (unsigned w : {16u, 32u, 64u}) {
     forms.push_back(Form2("popcnt", Inst::kIdPopcnt, R(kRcx, w), R(10, w), kArith));
     forms.push_back(Form2("popcnt", Inst::kIdPopcnt, R(kRcx, w), M(w), kArith));
+    if (w == 64) continue;
+    Form f = Form2("popcnt", Inst::kIdPopcnt, R(kRcx, w), R(x86::kRdi, w), kArith);
+    f.name += " (32-bit code)";
+    f.compat32 = true;
+    forms.push_back(f);
   }
   for (bool lock : {false, true}) {
     Form f;
