@@ -119,6 +119,34 @@ TEST(InterpSse4, PshufbReversesAndZeroes) {
   EXPECT_EQ(m.Lo(0), 0xA8A9AAABACADAE00ull);
 }
 
+// ROUNDSS with the precision exception unmasked: an inexact result raises
+// #XM (CR4.OSXMMEXCPT) and leaves the destination alone, unless imm8[3]
+// suppresses it (SDM vol. 2 ROUNDSS, "Precision Mask").
+TEST(InterpSse4, RoundPrecisionSuppression) {
+  const float in = 1.5f, two = 2.0f;
+  uint32_t in_bits, two_bits;
+  std::memcpy(&in_bits, &in, 4);
+  std::memcpy(&two_bits, &two, 4);
+  for (uint8_t imm : {0x00, 0x08}) {
+    V2Machine m({0x66, 0x0F, 0x3A, 0x0A, 0xC1, imm});  // roundss xmm0, xmm1, imm8
+    m.s.cr4 |= kCr4Osxmmexcpt;
+    m.s.fx.mxcsr = 0x1F80 & ~0x1000u;  // PM clear
+    uint8_t src[16] = {}, dst[16] = {};
+    std::memcpy(src, &in_bits, 4);
+    m.SetXmm(1, src);
+    m.SetXmm(0, dst);
+    if (imm == 0x00) {
+      EXPECT_EQ(m.Run(), kXM);
+      EXPECT_EQ(m.Lo(0), 0u);
+      EXPECT_TRUE(m.s.fx.mxcsr & 0x20);  // PE
+    } else {
+      EXPECT_EQ(m.Run(), -1);
+      EXPECT_EQ(m.Lo(0), two_bits);  // round to nearest even
+      EXPECT_FALSE(m.s.fx.mxcsr & 0x20);
+    }
+  }
+}
+
 // SSE-state instructions check CR0.EM/TS and CR4.OSFXSR like SSE2 ones;
 // MMX forms of SSSE3 check CR0.EM/TS only.
 TEST(InterpSse4, ControlRegisterChecks) {
