@@ -27,13 +27,17 @@ done
 #   /proc/interrupts counts: how many timer ticks fit in a run depends on speed;
 #   lines starting with "interp:", "jit:", "kvm:" or "tandem:": tandem's own log on
 #       stderr, not guest output.
+# Kernel messages keep a "K " mark in place of their timestamp: the kernel
+# prints some (e.g. "random: crng init done") whenever it gets there, which
+# may fall inside the user-space part on one engine and before it on another,
+# so they are compared as one set wherever they appear.
 normalize() {
-  sed -E 's/^\[ *[0-9]+\.[0-9]+\] //; s/uptime=[0-9.]+/uptime=T/; s/input[0-9]+/inputN/g; s/^( *[0-9A-Z]+:) +[0-9]+ +/\1 N /' "$1" |
-    grep -Ev '^(tsc: |clocksource: |sched_clock: |Calibrating delay loop|smpboot: Total of|Unstable clock detected|If you want to keep using the local clock|  "trace_clock=local"|on the kernel command line$|microcode[[:space:]]*:|cpu MHz|bogomips|audit: type=2000|rtc_cmos .*setting system clock|interp: |jit: |kvm: |tandem: )' |
-    grep -Ev 'deferred pages initialised in|^Memory: [0-9]+K/[0-9]+K available'
+  sed -E 's/^\[ *[0-9]+\.[0-9]+\] /K /; s/uptime=[0-9.]+/uptime=T/; s/input[0-9]+/inputN/g; s/^( *[0-9A-Z]+:) +[0-9]+ +/\1 N /' "$1" |
+    grep -Ev '^(K )?(tsc: |clocksource: |sched_clock: |Calibrating delay loop|smpboot: Total of|Unstable clock detected|If you want to keep using the local clock|  "trace_clock=local"|on the kernel command line$|microcode[[:space:]]*:|cpu MHz|bogomips|audit: type=2000|rtc_cmos .*setting system clock|interp: |jit: |kvm: |tandem: )' |
+    grep -Ev 'deferred pages initialised in|^(K )?Memory: [0-9]+K/[0-9]+K available'
 }
-user_part() { sed -n '/^TANDEM-LINUX-UP/,/^TANDEM-LINUX-DONE/p'; }
-kernel_part() { sed '/^TANDEM-LINUX-UP/,$d' | sort; }
+user_part() { sed -n '/^TANDEM-LINUX-UP/,/^TANDEM-LINUX-DONE/p' | grep -v '^K '; }
+kernel_part() { awk '/^TANDEM-LINUX-UP/ { user = 1 } !user || /^K / { sub(/^K /, ""); print }' | sort; }
 
 status=0
 if ! diff -u <(normalize "$a" | user_part) <(normalize "$b" | user_part) >/tmp/compare_user.$$; then
