@@ -539,6 +539,12 @@ class Translator {
     const uint64_t written = f ? (f->modified | f->set_0 | f->set_1 | f->undefined) : 0;
     if ((tested | written) & ~kArith) return false;
     const ZydisMnemonic m = zi.mnemonic;
+    // XCHG of a register with itself re-encodes as 90 (NOP), which in 64-bit
+    // mode does not zero-extend a 32-bit register as 87 C0 does.
+    if (m == ZYDIS_MNEMONIC_XCHG && zops[0].type == ZYDIS_OPERAND_TYPE_REGISTER &&
+        zops[1].type == ZYDIS_OPERAND_TYPE_REGISTER && zops[0].reg.value == zops[1].reg.value) {
+      return false;
+    }
     if ((m == ZYDIS_MNEMONIC_BT || m == ZYDIS_MNEMONIC_BTS || m == ZYDIS_MNEMONIC_BTR || m == ZYDIS_MNEMONIC_BTC) &&
         zops[0].type == ZYDIS_OPERAND_TYPE_MEMORY && zops[1].type == ZYDIS_OPERAND_TYPE_REGISTER) {
       return false;  // a bit string: the register offset reaches beyond the operand
