@@ -108,21 +108,5 @@ TEST(DiffBits, LzcntTzcntEncodingsWithoutTheFeature) {
   RunForms("lzcnt/tzcnt as bsr/bsf", forms);
 }
 
-TEST(DiffBits, PopcntWithoutTheFeatureIsUd) {
-  if (Advertised(1, true, 23)) GTEST_SKIP() << "the CPUID model advertises POPCNT";
-  for (auto emit : std::vector<std::function<void(x::Assembler&)>>{
-           [](x::Assembler& a) { a.popcnt(x::ecx, x::edx); }, [](x::Assembler& a) { a.popcnt(x::rcx, x::r10); },
-           [](x::Assembler& a) { a.popcnt(x::cx, x::word_ptr(x::rbx, kMemDisp)); }}) {
-    std::vector<uint8_t> bytes = Assemble(emit);
-    Case c;
-    c.in.gpr[x86::kRbx] = MemBase();
-    c.in.gpr[kRcx] = 0x1234;
-    Outcome out = RunGuestOnce(bytes, c);
-    EXPECT_EQ(out.vector, x86::kUD) << Disassemble(bytes) << " " << out.error;
-    EXPECT_EQ(out.fault_rip, LastGuestRip()) << Disassemble(bytes);
-    EXPECT_EQ(out.regs.gpr[kRcx], 0x1234u) << Disassemble(bytes);
-  }
-}
-
 }  // namespace
 }  // namespace tandem::difftest
