@@ -57,13 +57,7 @@ pm_entry:
 
     bits 64
 lm_entry:
-    mov ax, K_DATA64
-    mov ss, ax
-    mov rsp, STACK_TOP
-    call install_unexpected64
-    mov qword [SYS_TSS + 4], KSTACK_TOP
-    mov qword [SYS_TSS + 0x24], IST1_TOP
-    LOAD_TR
+    LONG_SYS_INIT
     mov eax, 8
     mov rdx, df_handler
     mov bx, 0x018E              ; interrupt gate, IST 1

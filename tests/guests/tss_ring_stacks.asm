@@ -196,13 +196,7 @@ to_long:
 ; ===========================================================================
     bits 64
 lm_entry:
-    mov ax, K_DATA64
-    mov ss, ax
-    mov rsp, STACK_TOP
-    call install_unexpected64
-    mov qword [SYS_TSS + 4], KSTACK_TOP
-    mov qword [SYS_TSS + 0x24], IST1_TOP
-    LOAD_TR
+    LONG_SYS_INIT
     mov eax, 0x28
     mov rdx, h64_28
     mov bx, 0x00EE              ; interrupt gate, DPL 3
