@@ -105,6 +105,19 @@ class Machine {
   void Step(int n = 1) {
     for (int i = 0; i < n; ++i) cpu->Step();
   }
+  // Runs the instruction at RIP alone; returns the vector of the fault it
+  // raised (not delivered), -1 for none.
+  int Run() {
+    try {
+      const DecodedInsn& insn = cpu->Fetch();
+      cpu->next_rip = s.rip + insn.length;
+      insn.handler(*cpu, insn);
+      s.rip = cpu->next_rip;
+    } catch (const GuestFault& f) {
+      return f.vector;
+    }
+    return -1;
+  }
   uint64_t Read(uint64_t pa, unsigned size) {
     uint64_t v = 0;
     board_->memory().ReadPhys(pa, &v, size);

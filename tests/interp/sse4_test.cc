@@ -27,17 +27,6 @@ struct V2Machine : Machine {
     std::memcpy(&v, s.fx.xmm[i].data(), 8);
     return v;
   }
-  int Run() {
-    try {
-      const DecodedInsn& insn = cpu->Fetch();
-      cpu->next_rip = s.rip + insn.length;
-      insn.handler(*cpu, insn);
-      s.rip = cpu->next_rip;
-    } catch (const GuestFault& f) {
-      return f.vector;
-    }
-    return -1;
-  }
 };
 
 // CRC-32C("123456789") = 0xE3069283 with the usual ~0 start and final

@@ -37,17 +37,6 @@ struct SseMachine : Machine {
     std::memcpy(&v, s.fx.st[i].data(), 8);
     return v;
   }
-  int Run() {
-    try {
-      const DecodedInsn& insn = cpu->Fetch();
-      cpu->next_rip = s.rip + insn.length;
-      insn.handler(*cpu, insn);
-      s.rip = cpu->next_rip;
-    } catch (const GuestFault& f) {
-      return f.vector;
-    }
-    return -1;
-  }
   void RunAll(int n) {
     for (int i = 0; i < n; ++i) ASSERT_EQ(Run(), -1) << "instruction " << i;
   }
