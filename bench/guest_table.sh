@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Boots every test guest on each tandem engine and, when it is installed, on
 # QEMU's software emulator (TCG) with the same ROM, and prints a table of
-# wall-clock seconds (best of N runs) plus the interpreter's instruction count
-# and MIPS. Each run is cut off after 30 s. Usage: bench/guest_table.sh [BUILD_DIR] [RUNS]
+# wall-clock seconds (best of N runs) on the interpreter and the JIT plus the
+# interpreter's instruction count and MIPS. Each run is cut off after 30 s. Usage: bench/guest_table.sh [BUILD_DIR] [RUNS]
 set -u
 build=${1:-build}
 runs=${2:-3}
@@ -24,7 +24,7 @@ best_of() {  # command... ; prints the best wall time of $runs runs
 }
 
 kvm_ok=$("$tandem" accels | awk '$1 == "kvm" {print $2}')
-printf '%-16s %10s %12s %8s %10s %10s %9s\n' guest interp_s instructions MIPS kvm_s qemu_tcg_s tcg/interp
+printf '%-16s %10s %12s %8s %8s %10s %10s %9s\n' guest interp_s instructions MIPS jit_s kvm_s qemu_tcg_s tcg/interp
 for rom in "$guests"/*.rom; do
   name=$(basename "$rom" .rom)
   reboot=(--no-reboot)
@@ -33,6 +33,7 @@ for rom in "$guests"/*.rom; do
   stats=$("$tandem" run --accel interp --bios "$rom" --serial none "${reboot[@]}" --stats 2>&1 >/dev/null |
           sed -n 's/.*, \([0-9]*\) instructions, \([0-9.]*\) MIPS/\1 \2/p')
   insns=${stats% *} mips=${stats#* }
+  jit_s=$(best_of "$tandem" run --accel jit --bios "$rom" --serial none "${reboot[@]}")
   kvm_s=-
   [ "$kvm_ok" = available ] && kvm_s=$(best_of "$tandem" run --accel kvm --bios "$rom" --serial none "${reboot[@]}")
   tcg_s=- ratio=-
@@ -43,5 +44,6 @@ for rom in "$guests"/*.rom; do
       -device isa-debug-exit,iobase=0xf4,iosize=4 -bios "$rom" "${qreboot[@]}")
     ratio=$(printf '%.2f' "$(echo "$tcg_s / $interp_s" | bc -l)")
   fi
-  printf '%-16s %10s %12s %8s %10s %10s %9s\n' "$name" "$interp_s" "${insns:--}" "${mips:--}" "$kvm_s" "$tcg_s" "$ratio"
+  printf '%-16s %10s %12s %8s %8s %10s %10s %9s\n' "$name" "$interp_s" "${insns:--}" "${mips:--}" "$jit_s" "$kvm_s" \
+    "$tcg_s" "$ratio"
 done
