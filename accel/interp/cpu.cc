@@ -122,7 +122,9 @@ RunOutcome Cpu::Run() {
       board.Poll();
       if (board.stop_requested()) return RunOutcome{RunOutcome::Kind::kBoardStop, ""};
       if (s.halted) {
-        if (!(s.rflags & x86::kFlagIf)) {
+        // Only an NMI wakes a HLT with interrupts off; without one pending
+        // (and deliverable) nothing ever will.
+        if (!(s.rflags & x86::kFlagIf) && !(irq.HasPendingNmi() && !s.nmi_blocked)) {
           return RunOutcome{RunOutcome::Kind::kHalted, x86::DumpRegisters(s)};
         }
         if (!TakeInterrupt(*this, irq)) {
