@@ -518,7 +518,7 @@ RunOutcome KvmEngine::Run() {
   for (;;) {
     if (board_.stop_requested()) break;
     if (halted_) {
-      if (!InterruptsEnabled()) {
+      if (!InterruptsEnabled() && !board_.interrupts().HasPendingNmi()) {  // only an NMI could wake it
         outcome = Failure(RunOutcome::Kind::kHalted, "vCPU halted with interrupts disabled");
         break;
       }
