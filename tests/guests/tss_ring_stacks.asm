@@ -14,6 +14,28 @@
 %include "ring.inc"
 %include "pic.inc"
 
+; PRINT_RECORDED sp_name: what the handler recorded (vector, error code, the
+; stack it ran on, IF, and the interrupted CS and SS:sp), in either width.
+%macro PRINT_RECORDED 1
+    PUTS ` vector `
+    PUTHEX [R_VEC], 2
+    PUTS ` error `
+    PUTHEX [R_ERR], 4
+    PUTS `, handler on `
+    PUTHEX [R_KSS], 4
+    PUTC ':'
+    PUTHEX [R_KSP], 8
+    PUTS ` IF=`
+    PUTDEC [R_KIF]
+    PUTS `, frame CS=`
+    PUTHEX [R_CS], 4
+    PUTS ` SS:`, %1, `=`
+    PUTHEX [R_SS], 4
+    PUTC ':'
+    PUTHEX [R_SP], 8
+    PUTC `\n`
+%endmacro
+
 R_VEC    equ REC + 0x00
 R_ERR    equ REC + 0x08
 R_IP     equ REC + 0x10     ; frame: RIP/EIP, CS, RFLAGS, RSP, SS
@@ -113,23 +135,7 @@ rec32:                          ; [esp] vector, error, EIP, CS, EFLAGS, ESP, SS
     shr eax, 9
     and eax, 1
     mov [R_KIF], eax
-    PUTS ` vector `
-    PUTHEX [R_VEC], 2
-    PUTS ` error `
-    PUTHEX [R_ERR], 4
-    PUTS `, handler on `
-    PUTHEX [R_KSS], 4
-    PUTC ':'
-    PUTHEX [R_KSP], 8
-    PUTS ` IF=`
-    PUTDEC [R_KIF]
-    PUTS `, frame CS=`
-    PUTHEX [R_CS], 4
-    PUTS ` SS:ESP=`
-    PUTHEX [R_SS], 4
-    PUTC ':'
-    PUTHEX [R_SP], 8
-    PUTC `\n`
+    PRINT_RECORDED `ESP`
     mov eax, [R_RESUME]
     test eax, eax
     jz .ret
@@ -274,23 +280,7 @@ rec64:                          ; [rsp] vector, error, RIP, CS, RFLAGS, RSP, SS
     shr eax, 9
     and eax, 1
     mov [R_KIF], rax
-    PUTS ` vector `
-    PUTHEX [R_VEC], 2
-    PUTS ` error `
-    PUTHEX [R_ERR], 4
-    PUTS `, handler on `
-    PUTHEX [R_KSS], 4
-    PUTC ':'
-    PUTHEX [R_KSP], 8
-    PUTS ` IF=`
-    PUTDEC [R_KIF]
-    PUTS `, frame CS=`
-    PUTHEX [R_CS], 4
-    PUTS ` SS:RSP=`
-    PUTHEX [R_SS], 4
-    PUTC ':'
-    PUTHEX [R_SP], 8
-    PUTC `\n`
+    PRINT_RECORDED `RSP`
     mov rax, [R_RESUME]
     test rax, rax
     jz .ret
