@@ -4,35 +4,17 @@
 // latched NMI however many arrive before the engine takes it.
 #include <gtest/gtest.h>
 
-#include "hw/bus.h"
-#include "hw/intc/i8259.h"
-#include "hw/intc/local_apic.h"
-#include "hw/pc_layout.h"
+#include "tests/hw/intc/local_apic_fixture.h"
 
 namespace tandem::hw {
 namespace {
 
-constexpr uint64_t kBase = layout::kLapicBase;
 constexpr uint32_t kNmiMode = 4u << 8, kMasked = 1u << 16;
 
-class LocalApicNmiTest : public ::testing::Test {
+class LocalApicNmiTest : public testing::LocalApicOnBuses {
  protected:
   LocalApicNmiTest() {
-    EXPECT_TRUE(mmio_.Register(kBase, layout::kLapicSize, &lapic_, "lapic").ok());
-    EXPECT_TRUE(pio_.Register(0x20, 2, &pic_.master(), "master").ok());
-    EXPECT_TRUE(pio_.Register(0xA0, 2, &pic_.slave(), "slave").ok());
     pic_.SetOutputChangedCallback([this] { lapic_.ExtIntChanged(); });  // as PcChipset wires it
-  }
-  void Wr(uint64_t reg, uint32_t value) { mmio_.Write(kBase + reg, 4, value); }
-  void Enable() { Wr(LocalApic::kSvr, 0x1FF); }
-  void InitPic() {
-    for (auto [cmd, base, icw3] : {std::tuple{0x20, 0x20, 0x04}, std::tuple{0xA0, 0x28, 0x02}}) {
-      pio_.Write(cmd, 1, 0x11);
-      pio_.Write(cmd + 1, 1, base);
-      pio_.Write(cmd + 1, 1, icw3);
-      pio_.Write(cmd + 1, 1, 0x01);
-      pio_.Write(cmd + 1, 1, 0x00);
-    }
   }
   // Takes the pending NMI, if any, as an engine does.
   bool TakeNmi() {
@@ -40,12 +22,6 @@ class LocalApicNmiTest : public ::testing::Test {
     lapic_.AcknowledgeNmi();
     return true;
   }
-
-  ManualClock clock_;
-  Bus mmio_{"mmio"};
-  Bus pio_{"pio"};
-  I8259Pair pic_;
-  LocalApic lapic_{clock_, pic_};
 };
 
 TEST_F(LocalApicNmiTest, NoNmiAtReset) {
@@ -128,7 +104,7 @@ TEST_F(LocalApicNmiTest, DisabledApicPassesLint1AsNmi) {
 }
 
 TEST_F(LocalApicNmiTest, Lint0InNmiModeTurnsPicRequestsIntoNmis) {
-  InitPic();
+  InitPicLikeLinux();
   Enable();
   Wr(LocalApic::kLvtLint0, kNmiMode);
   EXPECT_FALSE(lapic_.HasPendingNmi());
@@ -141,7 +117,7 @@ TEST_F(LocalApicNmiTest, Lint0InNmiModeTurnsPicRequestsIntoNmis) {
 }
 
 TEST_F(LocalApicNmiTest, Lint0NmiModeIgnoresAnAlreadyHighIntrAndMasks) {
-  InitPic();
+  InitPicLikeLinux();
   Enable();
   pic_.Input(1).SetLevel(true);
   Wr(LocalApic::kLvtLint0, kNmiMode);  // INTR was already high: no edge

@@ -7,35 +7,16 @@
 
 #include <vector>
 
-#include "hw/bus.h"
-#include "hw/intc/i8259.h"
-#include "hw/pc_layout.h"
+#include "tests/hw/intc/local_apic_fixture.h"
 
 namespace tandem::hw {
 namespace {
 
-constexpr uint64_t kBase = layout::kLapicBase;
-
-class LocalApicTest : public ::testing::Test {
+class LocalApicTest : public testing::LocalApicOnBuses {
  protected:
   LocalApicTest() {
     clock_.Set(5'000'000);
-    EXPECT_TRUE(mmio_.Register(kBase, layout::kLapicSize, &lapic_, "lapic").ok());
-    EXPECT_TRUE(pio_.Register(0x20, 2, &pic_.master(), "master").ok());
-    EXPECT_TRUE(pio_.Register(0xA0, 2, &pic_.slave(), "slave").ok());
     lapic_.SetEoiCallback([this](uint8_t v) { eois_.push_back(v); });
-  }
-  uint32_t Rd(uint64_t reg) { return static_cast<uint32_t>(mmio_.Read(kBase + reg, 4)); }
-  void Wr(uint64_t reg, uint32_t value) { mmio_.Write(kBase + reg, 4, value); }
-  void Enable() { Wr(LocalApic::kSvr, 0x1FF); }  // software enable, spurious vector 0xFF
-  void InitPicLikeLinux() {
-    for (auto [cmd, base, icw3] : {std::tuple{0x20, 0x20, 0x04}, std::tuple{0xA0, 0x28, 0x02}}) {
-      pio_.Write(cmd, 1, 0x11);
-      pio_.Write(cmd + 1, 1, base);
-      pio_.Write(cmd + 1, 1, icw3);
-      pio_.Write(cmd + 1, 1, 0x01);
-      pio_.Write(cmd + 1, 1, 0x00);
-    }
   }
   void Poll() {
     if (lapic_.NextDeadlineNs() <= clock_.NowNs()) lapic_.AdvanceTo(clock_.NowNs());
@@ -47,11 +28,6 @@ class LocalApicTest : public ::testing::Test {
     return v;
   }
 
-  ManualClock clock_;
-  Bus mmio_{"mmio"};
-  Bus pio_{"pio"};
-  I8259Pair pic_;
-  LocalApic lapic_{clock_, pic_};
   std::vector<uint8_t> eois_;
 };
 
