@@ -41,7 +41,10 @@ class KvmEngineTest : public testing::Test {
  protected:
   void SetUp() override {
     Availability a = Probe();
-    if (!a.available) GTEST_SKIP() << "KVM unavailable: " << a.reason;
+    if (!a.available) {
+      GTEST_SKIP() << "KVM unavailable here (" << a.reason
+                   << "); the ctest kvm_engine.in_sandbox runs these tests in the nested KVM sandbox";
+    }
   }
 
   // A board with 16 MiB of RAM, a 64 KiB BIOS (code placed at its end, so
