@@ -19,9 +19,19 @@ class InterpEngine final : public Engine {
   void SetState(const x86::CpuState& state) override {
     state_ = state;
     cpu_.interrupt_shadow = false;
+    // The new state may page differently (a reset, another engine's state):
+    // no translation from before survives, in the TLB or the JIT's slots.
+    cpu_.FlushTlb(/*include_global=*/true);
+    // The guest's TSC continues from state.tsc (the epoch is set at first use).
+    cpu_.sys_.tsc_epoch_set = false;
     UpdateDebugState(cpu_);
   }
-  x86::CpuState GetState() override { return state_; }
+  // CpuState::tsc is the TSC as the guest would read it now.
+  x86::CpuState GetState() override {
+    x86::CpuState s = state_;
+    if (cpu_.sys_.tsc_epoch_set) s.tsc += cpu_.board.clock().NowNs() - cpu_.sys_.tsc_epoch_ns;
+    return s;
+  }
   RunOutcome Run() override { return cpu_.Run(); }
   uint64_t instructions_retired() const override { return cpu_.instructions_retired(); }
   std::string stats() const override {
