@@ -34,6 +34,7 @@ class InterpEngine final : public Engine {
   }
   RunOutcome Run() override { return cpu_.Run(); }
   uint64_t instructions_retired() const override { return cpu_.instructions_retired(); }
+  const Jit* jit() const { return cpu_.jit(); }
   std::string stats() const override {
     const Jit* jit = cpu_.jit();
     if (!jit) return "";
@@ -56,6 +57,12 @@ Result<std::unique_ptr<Engine>> CreateEngine(hw::Board& board, bool with_jit) {
     if (!a.available) return Status::Error("jit: " + a.reason);
   }
   return std::unique_ptr<Engine>(std::make_unique<InterpEngine>(board, with_jit));
+}
+
+uint64_t InstructionsInJitBlocks(const Engine& engine) {
+  const auto* interp = dynamic_cast<const InterpEngine*>(&engine);
+  const Jit* jit = interp ? interp->jit() : nullptr;
+  return jit ? jit->stats().instructions_in_blocks : 0;
 }
 
 Availability ProbeJit() {
