@@ -14,6 +14,7 @@ Piix4Pm::Piix4Pm(AcpiPm& pm) : PciDevice("PIIX4 PM", 0x8086, 0x7113, 0x068000, 0
   Set32(kPmBase, 1);  // bit 0: an I/O space indicator
   SetWritable(kPmBase, 4, kPmBaseMask);
   SetWritable(kPmRegMisc, 1, kPmIoEnable);
+  Set32(kDeviceActivityB, kApmcEnable);
   SetInterruptPin(1);
   Set8(kInterruptLine, kDefaultSci);
   SetWritable(kSmbusBase, 4, 0xFFF0);
