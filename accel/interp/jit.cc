@@ -19,6 +19,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "accel/interp/flags.h"
 #include "accel/interp/system_state.h"
 
 namespace tandem::accel::interp {
@@ -168,11 +169,69 @@ bool NamesSystemRegister(const ZydisDecodedInstruction& zi, const ZydisDecodedOp
   return false;
 }
 
+// What a block is translated under besides its bytes, CPL and CS base (the
+// block key; 0 is 64-bit code). Bits 0-1 code size (1: 32-bit, 2: 16-bit),
+// bit 2 SS.B, bit 3 real mode, bit 4 long mode (compatibility mode); three
+// bits per segment register from bit 8 (kSegRead, kSegWrite, kSegBaseZero:
+// inline accesses may read, may write, need not add a base); the CS limit in
+// the top half. Limits are checked at run time against CpuState, so only
+// the rights and kinds of segments are fixed here (SDM vol. 3A 5.3-5.5).
+constexpr uint64_t kKeyCode32 = 1, kKeyCode16 = 2, kKeyStack32 = 4, kKeyReal = 8, kKeyLong = 16;
+constexpr unsigned kSegRead = 1, kSegWrite = 2, kSegBaseZero = 4;
+constexpr unsigned kKeySegShift = 8;
+
+uint64_t ModeKey(const x86::CpuState& s) {
+  const bool lma = s.msr.efer & x86::kEferLma;
+  if (lma && s.seg[x86::kCs].l()) return 0;
+  const bool pe = s.cr0 & x86::kCr0Pe;
+  uint64_t key = s.seg[x86::kCs].db() ? kKeyCode32 : kKeyCode16;
+  if (s.seg[x86::kSs].db()) key |= kKeyStack32;
+  if (!pe) key |= kKeyReal;
+  if (lma) key |= kKeyLong;
+  for (int i = 0; i < 6; ++i) {
+    const x86::Segment& g = s.seg[i];
+    uint64_t bits = 0;
+    if (!pe) {
+      bits = kSegRead | kSegWrite;  // real mode checks limits only
+    } else if (!g.unusable()) {
+      const uint32_t type = g.type();
+      if ((type & 0xC) != 0x4) {  // expand-down data: left to the interpreter
+        if ((type & 0xA) != 0x8) bits |= kSegRead;
+        if (!(type & 8) && (type & 2)) bits |= kSegWrite;
+      }
+    }
+    if (g.base == 0) bits |= kSegBaseZero;
+    key |= bits << (kKeySegShift + 3 * i);
+  }
+  return key | static_cast<uint64_t>(s.seg[x86::kCs].limit) << 32;
+}
+
+unsigned KeyCodeBits(uint64_t key) { return key == 0 ? 64 : (key & kKeyCode32) ? 32 : 16; }
+
+// The CPL as instruction fetch and the TLB see it (segmentation.cc's cpl()).
+bool UserMode(const x86::CpuState& s) {
+  return (s.cr0 & x86::kCr0Pe) && ((s.rflags & x86::kFlagVm) || s.seg[x86::kSs].dpl() == 3);
+}
+
+int SegmentIndex(ZydisRegister r) {
+  switch (r) {
+    case ZYDIS_REGISTER_ES: return x86::kEs;
+    case ZYDIS_REGISTER_CS: return x86::kCs;
+    case ZYDIS_REGISTER_SS: return x86::kSs;
+    case ZYDIS_REGISTER_DS: return x86::kDs;
+    case ZYDIS_REGISTER_FS: return x86::kFs;
+    case ZYDIS_REGISTER_GS: return x86::kGs;
+    default: return -1;
+  }
+}
+
 }  // namespace
 
 struct Jit::Block {
-  uint64_t rip = 0;
+  uint64_t rip = 0;  // RIP, or EIP/IP outside 64-bit mode
   uint64_t phys = 0;
+  uint64_t key = 0;      // ModeKey()
+  uint64_t cs_base = 0;  // outside 64-bit mode, the linear address is cs_base + rip
   bool user = false;
   bool valid = true;
   BlockFn fn = nullptr;
@@ -195,7 +254,8 @@ namespace {
 class Translator {
  public:
   Translator(Jit* jit, Jit::Block* block, ax::Assembler& a, bool user)
-      : jit_(jit), block_(block), a_(a), user_(user), epilogue_(a.newLabel()), chain_entry_(a.newLabel()) {}
+      : jit_(jit), block_(block), a_(a), user_(user), code_bits_(KeyCodeBits(block->key)),
+        epilogue_(a.newLabel()), chain_entry_(a.newLabel()) {}
 
   void Prologue() {
     for (const ax::Gp& r : {ax::rbx, ax::rbp, ax::r12, ax::r13, ax::r14, ax::r15}) a_.push(r);
@@ -239,19 +299,26 @@ class Translator {
       default:
         break;
     }
-    if (m == ZYDIS_MNEMONIC_MOV && NamesSystemRegister(zi, zops)) return false;  // ends the block before it
+    // A segment register write (MOV, POP, LDS...) changes the block key; in
+    // 64-bit mode only MOV to CR/DR/SS matters (FS/GS bases are read at run time).
+    if ((m == ZYDIS_MNEMONIC_MOV || code_bits_ != 64) && NamesSystemRegister(zi, zops)) return false;
     // (A 66h prefix on a near branch truncates RIP on some CPUs: left to the interpreter.)
-    if (IsCondJump(m) && zops[0].type == ZYDIS_OPERAND_TYPE_IMMEDIATE && zi.operand_width == 64) {
+    const bool rel = zops[0].type == ZYDIS_OPERAND_TYPE_IMMEDIATE && (code_bits_ != 64 || zi.operand_width == 64);
+    if (IsCondJump(m) && rel) {
+      if (!TargetWithinCs(Target(zi, zops))) return false;  // #GP at the jump: the interpreter's
       EmitJcc(zi, zops);
       *ended = true;
       return true;
     }
-    if (m == ZYDIS_MNEMONIC_JMP && zops[0].type == ZYDIS_OPERAND_TYPE_IMMEDIATE && zi.operand_width == 64) {
+    if (m == ZYDIS_MNEMONIC_JMP && rel) {
+      if (!TargetWithinCs(Target(zi, zops))) return false;
       EmitExit(Target(zi, zops), index_ + 1);
       *ended = true;
       return true;
     }
-    if (m == ZYDIS_MNEMONIC_CALL && zops[0].type == ZYDIS_OPERAND_TYPE_IMMEDIATE && zi.operand_width == 64) {
+    if (code_bits_ != 64) {
+      // Stack instructions and near CALL/RET go to the interpreter (SS.B, the stack limit).
+    } else if (m == ZYDIS_MNEMONIC_CALL && zops[0].type == ZYDIS_OPERAND_TYPE_IMMEDIATE && zi.operand_width == 64) {
       EmitCallRel(Target(zi, zops));
       *ended = true;
       return true;
@@ -289,7 +356,9 @@ class Translator {
     a_.mov(ax::rax, rip);
     a_.mov(ax::qword_ptr(kState, kRipOffset), ax::rax);
     a_.sub(kBudget, count);
-    if ((rip >> 12) != (block_->rip >> 12) || block_->links.size() == block_->links.capacity()) {
+    const uint64_t cs_base = block_->cs_base;
+    if (((cs_base + rip) >> 12) != ((cs_base + block_->rip) >> 12) ||
+        block_->links.size() == block_->links.capacity()) {
       a_.jmp(epilogue_);
       return;
     }
@@ -323,10 +392,11 @@ class Translator {
   };
 
   uint64_t Target(const ZydisDecodedInstruction& zi, const ZydisDecodedOperand* zops) const {
-    uint64_t target = 0;
-    ZydisCalcAbsoluteAddress(&zi, &zops[0], rip_, &target);
-    return target;
+    const uint64_t target = next_rip_ + zops[0].imm.value.u;
+    return TruncateIp(target, zi.operand_width);
   }
+
+  bool TargetWithinCs(uint64_t target) const { return code_bits_ == 64 || target <= (block_->key >> 32); }
 
   // host RFLAGS -> CpuState::rflags (clobbers rax, rcx and the host flags).
   void SyncFlags() {
@@ -354,8 +424,12 @@ class Translator {
     flags_in_host_ = true;
   }
 
-  // kLinear = the linear address of memory operand m (flag-free).
-  bool EmitLinear(const ZydisDecodedOperand& m, unsigned address_width) {
+  // kLinear = the linear address of memory operand m (flag-free). Outside
+  // 64-bit mode the offset is checked against the segment's limit, a failing
+  // check jumping to `slow` (the interpreter raises the fault); false when
+  // the segment's kind or rights leave the access to the interpreter.
+  bool EmitLinear(const ZydisDecodedOperand& m, unsigned address_width, unsigned size, bool write, Label slow) {
+    if (code_bits_ != 64 && !SegmentAllows(m.mem.segment, write)) return false;
     const ZydisRegister base = m.mem.base, index = m.mem.index;
     const int64_t disp = m.mem.disp.has_displacement ? m.mem.disp.value : 0;
     if (base == ZYDIS_REGISTER_RIP || base == ZYDIS_REGISTER_EIP) {
@@ -381,6 +455,11 @@ class Translator {
       }
       if (!small) a_.lea(kLinear, ax::ptr(kLinear, disp_reg));
       if (address_width == 32) a_.mov(kLinear.r32(), kLinear.r32());
+      if (address_width == 16) a_.movzx(kLinear.r32(), kLinear.r16());
+    }
+    if (code_bits_ != 64) {
+      EmitSegmented(m.mem.segment, size, slow);
+      return true;
     }
     if (m.mem.segment == ZYDIS_REGISTER_FS || m.mem.segment == ZYDIS_REGISTER_GS) {
       const int seg = m.mem.segment == ZYDIS_REGISTER_FS ? x86::kFs : x86::kGs;
@@ -390,6 +469,36 @@ class Translator {
       a_.lea(kLinear, ax::ptr(kLinear, ax::r9));
     }
     return true;
+  }
+
+  // Offset kLinear in segment `sreg` -> linear address, with the limit check
+  // of an expand-up segment: offset + size - 1 <= limit, computed as the sign
+  // of limit - last byte without touching the flags. Clobbers rcx, r8, r9.
+  unsigned SegmentBits(int seg) const { return (block_->key >> (kKeySegShift + 3 * seg)) & 7; }
+  bool SegmentAllows(ZydisRegister sreg, bool write) const {
+    const int seg = SegmentIndex(sreg);
+    return seg >= 0 && (SegmentBits(seg) & (write ? kSegWrite : kSegRead));
+  }
+
+  void EmitSegmented(ZydisRegister sreg, unsigned size, Label slow) {
+    const int seg = SegmentIndex(sreg);
+    const unsigned bits = SegmentBits(seg);
+    const int32_t seg_offset = static_cast<int32_t>(offsetof(x86::CpuState, seg) + seg * sizeof(x86::Segment));
+    a_.lea(ax::r8, ax::ptr(kLinear, static_cast<int32_t>(size - 1)));
+    a_.not_(ax::r8);
+    a_.mov(ax::r9d, ax::dword_ptr(kState, seg_offset + static_cast<int32_t>(offsetof(x86::Segment, limit))));
+    a_.lea(ax::rcx, ax::ptr(ax::r9, ax::r8, 0, 1));  // limit - last byte
+    a_.mov(ax::r8d, 63);
+    a_.shrx(ax::rcx, ax::rcx, ax::r8);
+    Label within = a_.newLabel();
+    a_.jecxz(ax::rcx, within);
+    a_.jmp(slow);
+    a_.bind(within);
+    if (!(bits & kSegBaseZero)) {
+      a_.mov(ax::r9, ax::qword_ptr(kState, seg_offset + static_cast<int32_t>(offsetof(x86::Segment, base))));
+      a_.lea(kLinear, ax::ptr(kLinear, ax::r9));
+      a_.mov(kLinear.r32(), kLinear.r32());  // linear addresses wrap at 4 GiB outside 64-bit mode
+    }
   }
 
   // kHostAddr = host address of `size` bytes at kLinear, or a jump to `slow`
@@ -611,6 +720,7 @@ class Translator {
     if (!ZYAN_SUCCESS(ZydisEncoderDecodedInstructionToEncoderRequest(&zi, zops, static_cast<ZyanU8>(visible), &req))) {
       return false;
     }
+    req.machine_mode = ZYDIS_MACHINE_MODE_LONG_64;  // the host's: same semantics for 16/32-bit operands
     bool rip_relative_lea = false;
     for (unsigned k = 0; k < visible; ++k) {
       ZydisEncoderOperand& e = req.operands[k];
@@ -679,7 +789,7 @@ class Translator {
       // Nothing emitted yet, so giving up here needs no undo... except the
       // flag load above, which is harmless.
       slow = &NewSlowPath(flags_before, flags_after);
-      if (!EmitLinear(m, zi.address_width)) {
+      if (!EmitLinear(m, zi.address_width, size, write, slow->entry)) {
         slow_paths_.pop_back();
         return false;  // (flags already loaded: still consistent)
       }
@@ -701,6 +811,7 @@ class Translator {
   Jit::Block* block_;
   ax::Assembler& a_;
   bool user_;
+  unsigned code_bits_;  // 64, 32 or 16
   Label epilogue_;
   Label chain_entry_;  // where a chained jump from another block lands
   unsigned index_ = 0;
@@ -734,7 +845,7 @@ uint64_t Jit::Interpret(Jit* jit, Block* block, uint64_t index) {
   x86::CpuState& s = cpu.s;
   const DecodedInsn& insn = block->insns[index];
   s.rip = block->insn_rip[index];
-  cpu.next_rip = s.rip + insn.length;
+  cpu.next_rip = block->key == 0 ? s.rip + insn.length : TruncateIp(s.rip + insn.length, KeyCodeBits(block->key));
   cpu.interrupt_shadow = false;
   cpu.step_on_new_tf = false;
   jit->leave_block_ = false;
@@ -803,27 +914,41 @@ void Jit::FreeDeadBlocks() {
   dead_.clear();
 }
 
-Jit::Block* Jit::Find(uint64_t rip, uint64_t phys, bool user) {
+Jit::Block* Jit::Find(uint64_t rip, uint64_t phys, bool user, uint64_t key, uint64_t cs_base) {
   auto it = blocks_.find(phys);
   if (it == blocks_.end()) return nullptr;
   for (auto& b : it->second) {
-    if (b->rip == rip && b->user == user) return b.get();
+    if (b->rip == rip && b->user == user && b->key == key && b->cs_base == cs_base) return b.get();
   }
   return nullptr;
 }
 
-std::unique_ptr<Jit::Block> Jit::Compile(uint64_t rip, uint64_t phys, bool user) {
+std::unique_ptr<Jit::Block> Jit::Compile(uint64_t rip, uint64_t phys, bool user, uint64_t key) {
   auto block = std::make_unique<Block>();
   block->links.reserve(kMaxLinks);  // links are addressed by translated code: never reallocated
   block->rip = rip;
   block->phys = phys;
   block->user = user;
+  block->key = key;
+  block->cs_base = key == 0 ? 0 : cpu_.s.seg[x86::kCs].base;
   hw::GuestMemory::Span span = cpu_.board.memory().Lookup(phys & ~0xFFFull);
   if (!span.host || span.length < 4096) return block;
   const uint8_t* page = span.host;
 
   ZydisDecoder decoder;
-  ZydisDecoderInit(&decoder, ZYDIS_MACHINE_MODE_LONG_64, ZYDIS_STACK_WIDTH_64);
+  const unsigned code_bits = KeyCodeBits(key);
+  // Decoded as the interpreter's decode cache does (CodeMode there).
+  ZydisMachineMode mode = ZYDIS_MACHINE_MODE_LONG_64;
+  if (code_bits == 32) mode = (key & kKeyLong) ? ZYDIS_MACHINE_MODE_LONG_COMPAT_32 : ZYDIS_MACHINE_MODE_LEGACY_32;
+  if (code_bits == 16) {
+    mode = (key & kKeyReal) ? ZYDIS_MACHINE_MODE_REAL_16
+           : (key & kKeyLong) ? ZYDIS_MACHINE_MODE_LONG_COMPAT_16 : ZYDIS_MACHINE_MODE_LEGACY_16;
+  }
+  ZydisDecoderInit(&decoder, mode,
+                   code_bits == 64 ? ZYDIS_STACK_WIDTH_64 : code_bits == 32 ? ZYDIS_STACK_WIDTH_32 : ZYDIS_STACK_WIDTH_16);
+  // Outside 64-bit mode the block ends before an instruction past the CS
+  // limit or one that would wrap IP/EIP: the interpreter raises or wraps.
+  const uint64_t ip_end = code_bits == 64 ? ~0ull : std::min<uint64_t>(key >> 32, code_bits == 32 ? 0xFFFFFFFF : 0xFFFF);
   asmjit::CodeHolder code;
   code.init(runtime_->rt.environment());
   ax::Assembler a(&code);
@@ -847,7 +972,7 @@ std::unique_ptr<Jit::Block> Jit::Compile(uint64_t rip, uint64_t phys, bool user)
     } catch (...) {
     }
     s.rip = saved_rip;
-    if (!insn || offset + insn->length > 4096) break;
+    if (!insn || offset + insn->length > 4096 || rip_i + insn->length - 1 > ip_end) break;
     ZydisDecodedInstruction zi;
     ZydisDecodedOperand zops[ZYDIS_MAX_OPERAND_COUNT];
     if (!ZYAN_SUCCESS(ZydisDecoderDecodeFull(&decoder, page + offset, 4096 - offset, &zi, zops))) break;
@@ -879,14 +1004,21 @@ uint64_t Jit::RunBlock(uint64_t budget) {
   if (!dead_.empty()) FreeDeadBlocks();
   x86::CpuState& s = cpu_.s;
   const uint64_t rip = s.rip;
-  const bool user = s.seg[x86::kSs].dpl() == 3;  // CPL as Fetch sees it
-  const uint64_t phys = cpu_.Translate(rip, Access::kExecute, user);
+  const uint64_t key = ModeKey(s);
+  uint64_t linear = rip, cs_base = 0;
+  if (key != 0) {
+    if (rip > s.seg[x86::kCs].limit) return 0;  // #GP on the fetch: the interpreter's
+    cs_base = s.seg[x86::kCs].base;
+    linear = (cs_base + rip) & 0xFFFFFFFF;
+  }
+  const bool user = UserMode(s);
+  const uint64_t phys = cpu_.Translate(linear, Access::kExecute, user);
   Block*& slot = lookup_[LookupSlot(rip)];
   Block* b = slot;
-  if (!b || b->rip != rip || b->phys != phys || b->user != user) {
-    b = Find(rip, phys, user);
+  if (!b || b->rip != rip || b->phys != phys || b->user != user || b->key != key || b->cs_base != cs_base) {
+    b = Find(rip, phys, user, key, cs_base);
     if (!b) {
-      std::unique_ptr<Block> fresh = Compile(rip, phys, user);
+      std::unique_ptr<Block> fresh = Compile(rip, phys, user, key);
       b = fresh.get();
       blocks_by_page_[phys >> 12].push_back(b);
       blocks_[phys].push_back(std::move(fresh));
@@ -896,7 +1028,8 @@ uint64_t Jit::RunBlock(uint64_t budget) {
   Link* link = last_link_;
   last_link_ = nullptr;
   if (!b->fn) return 0;
-  if (link && link->target_rip == rip && link->owner->user == user && (link->owner->phys >> 12) == (phys >> 12)) {
+  if (link && link->target_rip == rip && link->owner->user == user && link->owner->key == key &&
+      link->owner->cs_base == cs_base && (link->owner->phys >> 12) == (phys >> 12)) {
     link->code = b->chain_entry;
     link->target = b;
     b->incoming.push_back(link);

@@ -1,5 +1,6 @@
-// The JIT (internal to accel/interp): translates runs of 64-bit guest code
-// into host code with asmjit. Host and guest are both x86-64, so most
+// The JIT (internal to accel/interp): translates runs of guest code in every
+// mode but virtual-8086 (64-bit, compatibility, 32- and 16-bit protected,
+// real) into host code with asmjit. Host and guest are both x86-64, so most
 // integer instructions are re-encoded (Zydis encoder) with host registers
 // that hold the guest's and replayed natively: results and the six
 // arithmetic flags are exactly what a CPU gives. Memory operands go through
@@ -66,8 +67,8 @@ class Jit {
   static uint64_t Interpret(Jit* jit, Block* block, uint64_t index);
 
  private:
-  Block* Find(uint64_t rip, uint64_t phys, bool user);
-  std::unique_ptr<Block> Compile(uint64_t rip, uint64_t phys, bool user);
+  Block* Find(uint64_t rip, uint64_t phys, bool user, uint64_t key, uint64_t cs_base);
+  std::unique_ptr<Block> Compile(uint64_t rip, uint64_t phys, bool user, uint64_t key);
   void FreeDeadBlocks();
 
   Cpu& cpu_;

@@ -1,5 +1,6 @@
-// The JIT's blocks (accel/interp/jit.h) on hand-assembled 64-bit code:
-// results, instruction counts, precise faults, chaining under a budget and
+// The JIT's blocks (accel/interp/jit.h) on hand-assembled code in 64-bit,
+// 32-bit protected and real mode: results, instruction counts, precise
+// faults (segment limits and rights too), chaining under a budget and
 // self-modifying code.
 #include "accel/interp/jit.h"
 
@@ -12,8 +13,8 @@ namespace {
 
 class JitTest : public ::testing::Test {
  protected:
-  void Start(const std::vector<uint8_t>& code) {
-    m = std::make_unique<Machine>(code, Mode::kLong64);
+  void Start(const std::vector<uint8_t>& code, Mode mode = Mode::kLong64) {
+    m = std::make_unique<Machine>(code, mode);
     m->cpu->EnableJit();
   }
   Jit& jit() { return *m->cpu->jit_; }
@@ -127,6 +128,83 @@ TEST_F(JitTest, DataWrittenThenRunThenRewrittenRunsTheNewCode) {
   EXPECT_EQ(m->reg(x86::kRax), 5u);
   RunTo(kCode + 18);
   EXPECT_EQ(m->reg(x86::kRax), 6u);
+}
+
+// A data segment of base 0x40000 and limit 0xFFF (byte granular, read/write).
+x86::Segment SmallData(uint32_t type = 0x3) {
+  return x86::Segment{0x10, 0x40000, 0xFFF, type | x86::Segment::kS | x86::Segment::kP | x86::Segment::kDb};
+}
+
+uint64_t RunExpectingFault(Jit& jit, uint8_t vector) {
+  try {
+    jit.RunBlock(4096);
+    ADD_FAILURE() << "no fault";
+  } catch (const GuestFault& f) {
+    EXPECT_EQ(f.vector, vector);
+  }
+  return 0;
+}
+
+TEST_F(JitTest, ProtectedModeAddsTheSegmentBaseAndFaultsPastTheLimit) {
+  Start({0xA1, 0x10, 0, 0, 0,           // mov eax, [0x10]
+         0xA3, 0x20, 0, 0, 0,           // mov [0x20], eax
+         0x8B, 0x0D, 0xFE, 0x0F, 0, 0,  // mov ecx, [0xFFE]: its last byte is past the limit
+         0xEB, 0xFE},
+        Mode::kFlat32);
+  m->s.seg[x86::kDs] = SmallData();
+  m->Write(0x40010, 4, 0x12345678);
+  m->reg(x86::kRcx) = 0xCC;
+  RunExpectingFault(jit(), x86::kGP);
+  EXPECT_EQ(m->s.rip, kCode + 10);
+  EXPECT_EQ(m->reg(x86::kRax), 0x12345678u);
+  EXPECT_EQ(m->Read(0x40020, 4), 0x12345678u);
+  EXPECT_EQ(m->reg(x86::kRcx), 0xCCu);
+  EXPECT_EQ(m->cpu->instructions_retired(), 2u);
+  EXPECT_EQ(jit().stats().blocks_compiled, 1u);
+}
+
+TEST_F(JitTest, ABlockIsNotReusedAfterTheSegmentBecomesReadOnly) {
+  Start({0xA3, 0x20, 0, 0, 0,  // mov [0x20], eax
+         0xEB, 0xFE},
+        Mode::kFlat32);
+  m->s.seg[x86::kDs] = SmallData();
+  m->reg(x86::kRax) = 7;
+  EXPECT_EQ(jit().RunBlock(4096), 2u);  // the MOV, then the JMP to itself ends the block
+  EXPECT_EQ(m->Read(0x40020, 4), 7u);
+  // The same code with DS read-only: the store is #GP(0) at the MOV.
+  m->s.rip = kCode;
+  m->s.seg[x86::kDs] = SmallData(0x1);
+  m->reg(x86::kRax) = 9;
+  RunExpectingFault(jit(), x86::kGP);
+  EXPECT_EQ(m->s.rip, kCode);
+  EXPECT_EQ(m->Read(0x40020, 4), 7u);
+}
+
+TEST_F(JitTest, RealModeLoopRunsInBlocksWithSegmentBases) {
+  // DS = 0x4000: loop: mov ax, [si]; add ax, bx; mov [si+2], ax; dec cx; jnz loop; jmp $
+  Start({0x8B, 0x04, 0x01, 0xD8, 0x89, 0x44, 0x02, 0x49, 0x75, 0xF6, 0xEB, 0xFE}, Mode::kReal);
+  m->s.seg[x86::kDs].selector = 0x4000;
+  m->s.seg[x86::kDs].base = 0x40000;
+  m->reg(x86::kRsi) = 0x100;
+  m->reg(x86::kRbx) = 3;
+  m->reg(x86::kRcx) = 100;
+  m->Write(0x40100, 2, 1);
+  EXPECT_EQ(RunTo(10), 500u);
+  EXPECT_EQ(m->reg(x86::kRax) & 0xFFFF, 4u);
+  EXPECT_EQ(m->Read(0x40102, 2), 4u);
+  EXPECT_EQ(m->reg(x86::kRcx) & 0xFFFF, 0u);
+  EXPECT_GE(jit().stats().instructions_in_blocks, 500u);
+}
+
+TEST_F(JitTest, RealModeWordAtOffsetFfffFaultsLikeTheInterpreter) {
+  Start({0xB8, 0x01, 0x00,        // mov ax, 1
+         0xA1, 0xFF, 0xFF,        // mov ax, [0xFFFF]: the second byte is past the 64 KiB limit
+         0xEB, 0xFE},
+        Mode::kReal);
+  RunExpectingFault(jit(), x86::kGP);
+  EXPECT_EQ(m->s.rip, 3u);
+  EXPECT_EQ(m->reg(x86::kRax) & 0xFFFF, 1u);
+  EXPECT_EQ(m->cpu->instructions_retired(), 1u);
 }
 
 }  // namespace
