@@ -860,7 +860,7 @@ uint64_t FormSeed(const std::string& name) {
 
 }  // namespace
 
-FormResult EvaluateForm(const Form& form, uint64_t n, std::string* details) {
+FormResult EvaluateForm(const Form& form, uint64_t n, std::string* details, bool compat_twin) {
   constexpr int kMaxReported = 3;
   FormResult result{form.name};
   Rng rng(FormSeed(form.name));
@@ -922,7 +922,7 @@ FormResult EvaluateForm(const Form& form, uint64_t n, std::string* details) {
     }
     bool compat = form.compat32;
     bool native64 = !compat;
-    if (Compat32Twin() && !compat) {
+    if (compat_twin && !compat) {
       if (form.sse || form.x87 || form.guest_emit || !form.guest_prefix.empty() || !SameIn32BitCode(bytes)) {
         ++result.skipped;
         continue;
@@ -952,7 +952,7 @@ FormResult EvaluateForm(const Form& form, uint64_t n, std::string* details) {
 namespace {
 FormResult RunForm(const Form& form) {
   std::string details;
-  FormResult result = EvaluateForm(form, CasesPerForm() * form.weight, &details);
+  FormResult result = EvaluateForm(form, CasesPerForm() * form.weight, &details, Compat32Twin());
   if (Compat32Twin() && result.cases == 0) return result;  // no case means the same in 32-bit code
   if (!result.passed()) {
     ADD_FAILURE() << "form " << form.name << ": " << result.mismatches << " mismatches in " << result.cases
