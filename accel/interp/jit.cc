@@ -232,6 +232,7 @@ struct Jit::Block {
   uint64_t phys = 0;
   uint64_t key = 0;      // ModeKey()
   uint64_t cs_base = 0;  // outside 64-bit mode, the linear address is cs_base + rip
+  uint32_t context = 0;  // numbers (key, user, cs_base) for the jump cache
   bool user = false;
   bool valid = true;
   BlockFn fn = nullptr;
@@ -336,7 +337,7 @@ class Translator {
     }
     if (IsReplayable(m) && EmitReplay(zi, zops)) return true;
     if (EndsBlockInterpreted(m)) {
-      EmitInterpreted(true);
+      EmitInterpreted(true, zi.meta.branch_type != ZYDIS_BRANCH_TYPE_FAR);
       *ended = true;
       return true;
     }
@@ -355,13 +356,15 @@ class Translator {
     SyncFlags();
     a_.mov(ax::rax, rip);
     a_.mov(ax::qword_ptr(kState, kRipOffset), ax::rax);
-    a_.sub(kBudget, count);
     const uint64_t cs_base = block_->cs_base;
     if (((cs_base + rip) >> 12) != ((cs_base + block_->rip) >> 12) ||
         block_->links.size() == block_->links.capacity()) {
-      a_.jmp(epilogue_);
+      // Another page: a patched link would outlive a write to that page, so
+      // go through the jump cache, which loses the entry with the block.
+      EmitJumpCacheExit(count);
       return;
     }
+    a_.sub(kBudget, count);
     block_->links.push_back(Jit::Link{nullptr, rip, block_, nullptr});
     Jit::Link* link = &block_->links.back();
     a_.jle(epilogue_);
@@ -529,10 +532,11 @@ class Translator {
   }
 
   // Calls Jit::Interpret for the instruction; leaves the block when it says so.
-  void EmitInterpretCall(unsigned index) {
+  void EmitInterpretCall(unsigned index, bool branch = false) {
     a_.mov(ax::rdi, reinterpret_cast<uint64_t>(jit_));
     a_.mov(ax::rsi, reinterpret_cast<uint64_t>(block_));
     a_.mov(ax::edx, index);
+    a_.mov(ax::ecx, branch ? 1 : 0);
     a_.mov(ax::rax, reinterpret_cast<uint64_t>(&Jit::Interpret));
     a_.call(ax::rax);
     Label go_on = a_.newLabel();
@@ -553,12 +557,39 @@ class Translator {
     a_.jmp(p.done);
   }
 
-  // The whole instruction on the interpreter, inline.
-  void EmitInterpreted(bool ends_block) {
+  // The whole instruction on the interpreter, inline. A near branch that
+  // ends the block goes on through the jump cache to where it went.
+  void EmitInterpreted(bool ends_block, bool near_branch = false) {
     SyncFlags();
     flags_in_host_ = false;
-    EmitInterpretCall(index_);
-    if (ends_block) EmitLeave(index_ + 1);
+    EmitInterpretCall(index_, ends_block && near_branch);
+    if (ends_block && near_branch) {
+      EmitJumpCacheExit(index_ + 1);
+    } else if (ends_block) {
+      EmitLeave(index_ + 1);
+    }
+  }
+
+  // Leaves after `count` instructions for CpuState::rip, straight into its
+  // block when the jump cache has one for this context and budget remains
+  // (flags already in CpuState; clobbers rax, rcx, rdx and the host flags).
+  void EmitJumpCacheExit(unsigned count) {
+    static_assert(sizeof(Jit::JumpEntry) == 32);
+    a_.sub(kBudget, count);
+    a_.jle(epilogue_);
+    a_.mov(ax::rax, ax::qword_ptr(kState, kRipOffset));
+    a_.mov(ax::rcx, ax::rax);
+    a_.shr(ax::rcx, 12);
+    a_.xor_(ax::rcx, ax::rax);
+    a_.and_(ax::ecx, static_cast<int32_t>(Jit::kJumpSlots - 1));
+    a_.shl(ax::ecx, 5);
+    a_.mov(ax::rdx, reinterpret_cast<uint64_t>(jit_->jump_cache()));
+    a_.add(ax::rdx, ax::rcx);
+    a_.cmp(ax::rax, ax::qword_ptr(ax::rdx, offsetof(Jit::JumpEntry, rip)));
+    a_.jne(epilogue_);
+    a_.cmp(ax::qword_ptr(ax::rdx, offsetof(Jit::JumpEntry, context)), static_cast<int32_t>(block_->context));
+    a_.jne(epilogue_);
+    a_.jmp(ax::qword_ptr(ax::rdx, offsetof(Jit::JumpEntry, code)));
   }
 
   void EmitJcc(const ZydisDecodedInstruction& zi, const ZydisDecodedOperand* zops) {
@@ -632,7 +663,7 @@ class Translator {
     a_.mov(ax::qword_ptr(kState, kRspOffset), kLinear);
     a_.mov(ax::qword_ptr(kState, kRipOffset), ax::rax);
     SyncFlags();
-    EmitLeave(index_ + 1);
+    EmitJumpCacheExit(index_ + 1);
     a_.bind(slow.done);
     SyncFlags();
     EmitLeave(index_ + 1);
@@ -822,7 +853,8 @@ class Translator {
 
 }  // namespace
 
-Jit::Jit(Cpu& cpu) : cpu_(cpu), runtime_(std::make_unique<Runtime>()), lookup_(kLookupSlots, nullptr) {}
+Jit::Jit(Cpu& cpu)
+    : cpu_(cpu), runtime_(std::make_unique<Runtime>()), lookup_(kLookupSlots, nullptr), jump_cache_(kJumpSlots) {}
 
 Jit::~Jit() = default;
 
@@ -840,7 +872,7 @@ bool Jit::HostSupported(std::string* why) {
 #endif
 }
 
-uint64_t Jit::Interpret(Jit* jit, Block* block, uint64_t index) {
+uint64_t Jit::Interpret(Jit* jit, Block* block, uint64_t index, uint64_t branch) {
   Cpu& cpu = jit->cpu_;
   x86::CpuState& s = cpu.s;
   const DecodedInsn& insn = block->insns[index];
@@ -868,10 +900,10 @@ uint64_t Jit::Interpret(Jit* jit, Block* block, uint64_t index) {
   s.rip = cpu.next_rip;
   // An NMI the instruction raised (an ICR write, say) is taken at the next
   // boundary, as the interpreter's loop would.
-  if (s.rip != next || jit->leave_block_ || !block->valid || cpu.board.stop_requested() ||
-      cpu.board.interrupts().HasPendingNmi())
+  if (jit->leave_block_ || !block->valid || cpu.board.stop_requested() || cpu.board.interrupts().HasPendingNmi()) {
     return 2;
-  return 0;
+  }
+  return s.rip != next && !branch ? 2 : 0;
 }
 
 bool Jit::InvalidatePage(uint64_t phys_page) {
@@ -891,6 +923,8 @@ bool Jit::InvalidatePage(uint64_t phys_page) {
     if (last_link_ && last_link_->owner == b) last_link_ = nullptr;
     Block*& slot = lookup_[LookupSlot(b->rip)];
     if (slot == b) slot = nullptr;
+    JumpEntry& jump = jump_cache_[JumpSlot(b->rip)];
+    if (jump.block == b) jump = JumpEntry{};
     auto& list = blocks_[b->phys];
     for (auto& owned : list) {
       if (owned.get() == b) {
@@ -906,6 +940,8 @@ bool Jit::InvalidatePage(uint64_t phys_page) {
   leave_block_ = true;
   return true;
 }
+
+void Jit::FlushJumpCache() { std::fill(jump_cache_.begin(), jump_cache_.end(), JumpEntry{}); }
 
 void Jit::FreeDeadBlocks() {
   for (auto& b : dead_) {
@@ -931,6 +967,9 @@ std::unique_ptr<Jit::Block> Jit::Compile(uint64_t rip, uint64_t phys, bool user,
   block->user = user;
   block->key = key;
   block->cs_base = key == 0 ? 0 : cpu_.s.seg[x86::kCs].base;
+  uint32_t& context = contexts_[{key, user, block->cs_base}];
+  if (context == 0) context = static_cast<uint32_t>(contexts_.size());
+  block->context = context;
   hw::GuestMemory::Span span = cpu_.board.memory().Lookup(phys & ~0xFFFull);
   if (!span.host || span.length < 4096) return block;
   const uint8_t* page = span.host;
@@ -1028,6 +1067,8 @@ uint64_t Jit::RunBlock(uint64_t budget) {
   Link* link = last_link_;
   last_link_ = nullptr;
   if (!b->fn) return 0;
+  JumpEntry& jump = jump_cache_[JumpSlot(rip)];
+  if (jump.block != b) jump = JumpEntry{rip, b->context, b->chain_entry, b};
   if (link && link->target_rip == rip && link->owner->user == user && link->owner->key == key &&
       link->owner->cs_base == cs_base && (link->owner->phys >> 12) == (phys >> 12)) {
     link->code = b->chain_entry;

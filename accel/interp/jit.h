@@ -13,6 +13,8 @@
 #include <memory>
 #include <exception>
 #include <string>
+#include <map>
+#include <tuple>
 #include <unordered_map>
 #include <vector>
 
@@ -42,6 +44,9 @@ class Jit {
   // A guest write hit this physical page (number): its blocks are dropped. Returns
   // true when some were, so a running block stops after the write.
   bool InvalidatePage(uint64_t phys_page);
+  // Linear-to-physical translations changed (a TLB flush, INVLPG): the jump
+  // cache, which maps linear RIPs to blocks, is emptied.
+  void FlushJumpCache();
 
   struct Stats {
     uint64_t blocks_compiled = 0;
@@ -63,8 +68,24 @@ class Jit {
   Link** last_link_slot() { return &last_link_; }
   // The slow path of translated code (jit.cc): interprets instruction
   // `index` of the block. Returns 0 to continue the block, 1 to leave it
-  // before the instruction (a fault is pending), 2 to leave after it.
-  static uint64_t Interpret(Jit* jit, Block* block, uint64_t index);
+  // before the instruction (a fault is pending), 2 to leave after it. With
+  // `branch`, a taken branch alone gives 0 (the caller looks the target up).
+  static uint64_t Interpret(Jit* jit, Block* block, uint64_t index, uint64_t branch);
+
+  // The jump cache: exits whose target is not known at translation time
+  // (RET, indirect JMP/CALL) or lies in another page look the target up here
+  // by linear RIP and translation context (key, CPL, CS base) and jump
+  // straight to its block. RunBlock fills it; an entry goes when its block is
+  // dropped, and all of them when translations change. Per Jit, so per vCPU.
+  struct JumpEntry {
+    uint64_t rip = ~0ull;
+    uint64_t context = 0;  // Block::context; 0 never matches
+    const void* code = nullptr;
+    Block* block = nullptr;
+  };
+  static constexpr unsigned kJumpSlots = 1u << 12;
+  static unsigned JumpSlot(uint64_t rip) { return (rip ^ (rip >> 12)) & (kJumpSlots - 1); }
+  JumpEntry* jump_cache() { return jump_cache_.data(); }
 
  private:
   Block* Find(uint64_t rip, uint64_t phys, bool user, uint64_t key, uint64_t cs_base);
@@ -81,6 +102,9 @@ class Jit {
   static constexpr unsigned kLookupSlots = 1u << 16;
   static unsigned LookupSlot(uint64_t rip) { return (rip ^ (rip >> 16)) & (kLookupSlots - 1); }
   std::vector<Block*> lookup_;  // direct-mapped by linear RIP
+  std::vector<JumpEntry> jump_cache_;  // kJumpSlots, never reallocated (translated code holds its address)
+  // Translation contexts (block key, CPL 3, CS base) numbered from 1.
+  std::map<std::tuple<uint64_t, bool, uint64_t>, uint32_t> contexts_;
   std::vector<std::unique_ptr<Block>> dead_;  // freed outside translated code
   std::exception_ptr pending_exception_;  // thrown by a handler inside a block
   bool leave_block_ = false;

@@ -207,5 +207,55 @@ TEST_F(JitTest, RealModeWordAtOffsetFfffFaultsLikeTheInterpreter) {
   EXPECT_EQ(m->cpu->instructions_retired(), 1u);
 }
 
+// RunBlock calls (dispatcher entries) until RIP reaches `end`.
+int DispatchesTo(Jit& jit, x86::CpuState& s, uint64_t end) {
+  int calls = 0;
+  while (s.rip != end && calls < 100000) {
+    if (jit.RunBlock(1u << 20) == 0) return -1;
+    ++calls;
+  }
+  return calls;
+}
+
+TEST_F(JitTest, BlocksInTwoPagesChainAndSeeWritesToEitherPage) {
+  // kCode: add edx, 0x10; jmp 0x30000 -- 0x30000: add edx, 1; dec edi; jz done; jmp kCode; done: jmp $
+  Start({0x83, 0xC2, 0x10, 0xE9, 0xF8, 0xFF, 0x01, 0x00});
+  m->Load(0x30000, {0x83, 0xC2, 0x01, 0xFF, 0xCF, 0x74, 0x05, 0xE9, 0xF4, 0xFF, 0xFD, 0xFF, 0xEB, 0xFE});
+  auto run = [&] {
+    m->s.rip = kCode;
+    m->reg(x86::kRdi) = 100;
+    m->reg(x86::kRdx) = 0;
+    return DispatchesTo(jit(), m->s, 0x3000C);
+  };
+  EXPECT_LE(run(), 4);  // the exits between the pages go through the jump cache
+  EXPECT_EQ(m->reg(x86::kRdx), 100u * 0x11);
+  m->cpu->WriteLinear(0x30002, 1, 2);  // add edx, 2
+  EXPECT_LE(run(), 4);
+  EXPECT_EQ(m->reg(x86::kRdx), 100u * 0x12);
+  m->cpu->WriteLinear(kCode + 2, 1, 0x20);  // add edx, 0x20
+  EXPECT_LE(run(), 4);
+  EXPECT_EQ(m->reg(x86::kRdx), 100u * 0x22);
+  EXPECT_GE(jit().stats().blocks_invalidated, 2u);
+}
+
+TEST_F(JitTest, IndirectCallsAndReturnsUseTheJumpCacheAndSeeRewrittenCode) {
+  // loop: mov eax, 0x30000; call rax; add edx, eax; mov byte [0x30001], 6; dec edi; jnz loop; jmp $
+  Start({0xB8, 0x00, 0x00, 0x03, 0x00, 0xFF, 0xD0, 0x01, 0xC2, 0xC6, 0x04, 0x25, 0x01, 0x00, 0x03, 0x00, 0x06,
+         0xFF, 0xCF, 0x75, 0xEB, 0xEB, 0xFE});
+  m->Load(0x30000, {0xB8, 0x05, 0, 0, 0, 0xC3});  // mov eax, 5; ret
+  m->reg(x86::kRdi) = 3;
+  DispatchesTo(jit(), m->s, kCode + 21);
+  // The first call ran the old code; the store dropped its block and its jump-cache entry.
+  EXPECT_EQ(m->reg(x86::kRdx), 5u + 6u + 6u);
+  // Without writes, calls and returns stay in translated code:
+  // loop: mov eax, 0x30000; call rax; dec edi; jnz loop; jmp $
+  m->Load(kCode + 0x100, {0xB8, 0x00, 0x00, 0x03, 0x00, 0xFF, 0xD0, 0xFF, 0xCF, 0x75, 0xF5, 0xEB, 0xFE});
+  m->s.rip = kCode + 0x100;
+  m->reg(x86::kRdi) = 200;
+  EXPECT_LE(DispatchesTo(jit(), m->s, kCode + 0x10B), 4);
+  EXPECT_EQ(m->reg(x86::kRax), 6u);
+  EXPECT_EQ(m->reg(x86::kRdi), 0u);
+}
+
 }  // namespace
 }  // namespace tandem::accel::interp::testing
