@@ -233,6 +233,7 @@ struct Jit::Block {
   uint64_t key = 0;      // ModeKey()
   uint64_t cs_base = 0;  // outside 64-bit mode, the linear address is cs_base + rip
   uint32_t context = 0;  // numbers (key, user, cs_base) for the jump cache
+  size_t bytes = 0;      // host code and this record, counted against the cache bound
   bool user = false;
   bool valid = true;
   BlockFn fn = nullptr;
@@ -853,8 +854,12 @@ class Translator {
 
 }  // namespace
 
-Jit::Jit(Cpu& cpu)
-    : cpu_(cpu), runtime_(std::make_unique<Runtime>()), lookup_(kLookupSlots, nullptr), jump_cache_(kJumpSlots) {}
+Jit::Jit(Cpu& cpu, size_t max_cache_bytes)
+    : cpu_(cpu),
+      runtime_(std::make_unique<Runtime>()),
+      lookup_(kLookupSlots, nullptr),
+      jump_cache_(kJumpSlots),
+      max_cache_bytes_(max_cache_bytes) {}
 
 Jit::~Jit() = default;
 
@@ -935,13 +940,31 @@ bool Jit::InvalidatePage(uint64_t phys_page) {
       }
     }
     ++stats_.blocks_invalidated;
+    stats_.cache_bytes -= b->bytes;
   }
   blocks_by_page_.erase(it);
+  SmcPage& smc = smc_pages_[phys_page];
+  if (++smc.drops == kSmcDrops) smc.rest = kSmcRest;
   leave_block_ = true;
   return true;
 }
 
 void Jit::FlushJumpCache() { std::fill(jump_cache_.begin(), jump_cache_.end(), JumpEntry{}); }
+
+// Drops every block at once (outside translated code: RunBlock calls it).
+void Jit::FlushCache() {
+  for (auto& [phys, list] : blocks_) {
+    for (auto& b : list) dead_.push_back(std::move(b));
+  }
+  blocks_.clear();
+  blocks_by_page_.clear();
+  std::fill(lookup_.begin(), lookup_.end(), nullptr);
+  FlushJumpCache();
+  last_link_ = nullptr;
+  stats_.cache_bytes = 0;
+  ++stats_.cache_flushes;
+  FreeDeadBlocks();
+}
 
 void Jit::FreeDeadBlocks() {
   for (auto& b : dead_) {
@@ -961,6 +984,7 @@ Jit::Block* Jit::Find(uint64_t rip, uint64_t phys, bool user, uint64_t key, uint
 
 std::unique_ptr<Jit::Block> Jit::Compile(uint64_t rip, uint64_t phys, bool user, uint64_t key) {
   auto block = std::make_unique<Block>();
+  block->bytes = sizeof(Block) + kMaxLinks * sizeof(Link);
   block->links.reserve(kMaxLinks);  // links are addressed by translated code: never reallocated
   block->rip = rip;
   block->phys = phys;
@@ -1034,6 +1058,7 @@ std::unique_ptr<Jit::Block> Jit::Compile(uint64_t rip, uint64_t phys, bool user,
     return block;
   }
   block->chain_entry = reinterpret_cast<const uint8_t*>(block->fn) + code.labelOffsetFromBase(t.chain_entry());
+  block->bytes += code.codeSize() + block->insns.size() * (sizeof(DecodedInsn) + sizeof(uint64_t));
   ++stats_.blocks_compiled;
   stats_.guest_insns_translated += n;
   return block;
@@ -1057,7 +1082,16 @@ uint64_t Jit::RunBlock(uint64_t budget) {
   if (!b || b->rip != rip || b->phys != phys || b->user != user || b->key != key || b->cs_base != cs_base) {
     b = Find(rip, phys, user, key, cs_base);
     if (!b) {
+      if (!smc_pages_.empty()) {
+        auto smc = smc_pages_.find(phys >> 12);
+        if (smc != smc_pages_.end() && smc->second.rest) {
+          if (--smc->second.rest == 0) smc->second.drops = 0;
+          return 0;  // the interpreter's decode cache copes with patched bytes more cheaply
+        }
+      }
+      if (stats_.cache_bytes >= max_cache_bytes_) FlushCache();
       std::unique_ptr<Block> fresh = Compile(rip, phys, user, key);
+      stats_.cache_bytes += fresh->bytes;
       b = fresh.get();
       blocks_by_page_[phys >> 12].push_back(b);
       blocks_[phys].push_back(std::move(fresh));

@@ -24,7 +24,10 @@ namespace tandem::accel::interp {
 
 class Jit {
  public:
-  explicit Jit(Cpu& cpu);
+  // The code cache holds at most about `max_cache_bytes` of translated code
+  // and block records; when a new block would pass that, it is flushed whole.
+  static constexpr size_t kDefaultCacheBytes = 64u << 20;
+  explicit Jit(Cpu& cpu, size_t max_cache_bytes = kDefaultCacheBytes);
   ~Jit();
   Jit(const Jit&) = delete;
   Jit& operator=(const Jit&) = delete;
@@ -53,6 +56,8 @@ class Jit {
     uint64_t blocks_invalidated = 0;
     uint64_t guest_insns_translated = 0;
     uint64_t instructions_in_blocks = 0;
+    uint64_t cache_flushes = 0;
+    uint64_t cache_bytes = 0;  // live now
   };
   const Stats& stats() const { return stats_; }
 
@@ -91,6 +96,7 @@ class Jit {
   Block* Find(uint64_t rip, uint64_t phys, bool user, uint64_t key, uint64_t cs_base);
   std::unique_ptr<Block> Compile(uint64_t rip, uint64_t phys, bool user, uint64_t key);
   void FreeDeadBlocks();
+  void FlushCache();
 
   Cpu& cpu_;
   struct Runtime;
@@ -99,6 +105,15 @@ class Jit {
   // when it is mapped at more than one linear address or run at both CPLs.
   std::unordered_map<uint64_t, std::vector<std::unique_ptr<Block>>> blocks_;
   std::unordered_map<uint64_t, std::vector<Block*>> blocks_by_page_;
+  // Pages whose blocks keep being dropped by writes (code patched in a loop):
+  // after kSmcDrops drops a page runs on the interpreter for kSmcRest
+  // dispatches before it is translated again.
+  struct SmcPage {
+    uint32_t drops = 0;
+    uint32_t rest = 0;
+  };
+  static constexpr uint32_t kSmcDrops = 16, kSmcRest = 1024;
+  std::unordered_map<uint64_t, SmcPage> smc_pages_;
   static constexpr unsigned kLookupSlots = 1u << 16;
   static unsigned LookupSlot(uint64_t rip) { return (rip ^ (rip >> 16)) & (kLookupSlots - 1); }
   std::vector<Block*> lookup_;  // direct-mapped by linear RIP
@@ -111,6 +126,7 @@ class Jit {
   Link* last_link_ = nullptr;  // the unlinked exit the last block left by
   uint64_t extra_retired_ = 0;  // REP iterations beyond the first, in Interpret  // set by InvalidatePage while a block runs
   Stats stats_;
+  size_t max_cache_bytes_;
 };
 
 }  // namespace tandem::accel::interp

@@ -257,5 +257,29 @@ TEST_F(JitTest, IndirectCallsAndReturnsUseTheJumpCacheAndSeeRewrittenCode) {
   EXPECT_EQ(m->reg(x86::kRdi), 0u);
 }
 
+TEST_F(JitTest, AFullCodeCacheIsFlushedAndStaysBounded) {
+  // 1500 blocks: inc eax; jmp to the next instruction (EB 00 ends a block), then jmp $.
+  std::vector<uint8_t> code;
+  for (int i = 0; i < 1500; ++i) code.insert(code.end(), {0xFF, 0xC0, 0xEB, 0x00});
+  code.insert(code.end(), {0xEB, 0xFE});
+  Start(code);
+  constexpr size_t kBound = 64 << 10;
+  m->cpu->jit_ = std::make_unique<Jit>(*m->cpu, kBound);
+  const uint64_t end = kCode + 1500 * 4;
+  for (int pass = 1; pass <= 2; ++pass) {
+    m->s.rip = kCode;
+    m->reg(x86::kRax) = 0;
+    uint64_t peak = 0;
+    while (m->s.rip != end) {
+      ASSERT_NE(jit().RunBlock(1), 0u);
+      peak = std::max(peak, jit().stats().cache_bytes);
+    }
+    EXPECT_EQ(m->reg(x86::kRax), 1500u);
+    EXPECT_LE(peak, kBound + 4096) << "pass " << pass;
+  }
+  EXPECT_GE(jit().stats().cache_flushes, 2u);
+  EXPECT_EQ(jit().stats().blocks_compiled, 3000u);  // nothing survived a flush for the second pass
+}
+
 }  // namespace
 }  // namespace tandem::accel::interp::testing
