@@ -567,9 +567,13 @@ class GuestRunner {
     // TANDEM_DIFF_ENGINE=jit (or jit32) runs the guest side through the JIT's blocks.
     const char* which = std::getenv("TANDEM_DIFF_ENGINE");
     const bool jit = which && (std::string(which) == "jit" || std::string(which) == "jit32");
-    auto engine = accel::interp::CreateEngine(*board_, jit);
-    if (!engine.ok()) throw std::runtime_error("interp engine: " + engine.message());
-    engine_ = std::move(*engine);
+    engine_.reset();
+    auto machine = accel::interp::CreateMachine(*board_, jit);
+    if (!machine.ok()) throw std::runtime_error("interp engine: " + machine.message());
+    machine_ = std::move(*machine);
+    auto vcpu = machine_->CreateVcpu(0);
+    if (!vcpu.ok()) throw std::runtime_error("interp engine: " + vcpu.message());
+    engine_ = std::move(*vcpu);
     next_slot_ = 0;
     placed_.clear();
   }
@@ -601,7 +605,8 @@ class GuestRunner {
 
   std::unique_ptr<hw::Board> board_;
   std::unique_ptr<StopDevice> stop_;
-  std::unique_ptr<accel::Engine> engine_;
+  std::unique_ptr<accel::Machine> machine_;
+  std::unique_ptr<accel::Vcpu> engine_;  // vCPU 0 of machine_
   x86::CpuState base_;
   x86::Segment compat_cs_;
   uint64_t next_table_ = kPml4;
