@@ -255,9 +255,14 @@ namespace {
 // in the host's RFLAGS (true) or in CpuState::rflags (false).
 class Translator {
  public:
-  Translator(Jit* jit, Jit::Block* block, ax::Assembler& a, bool user)
-      : jit_(jit), block_(block), a_(a), user_(user), code_bits_(KeyCodeBits(block->key)),
-        epilogue_(a.newLabel()), chain_entry_(a.newLabel()) {}
+  // With loop_entry, the block starts by loading the guest flags into the
+  // host's, and a branch back to its own start jumps past that with the flags
+  // still there (a loop pays no flag sync or link lookup per iteration).
+  Translator(Jit* jit, Jit::Block* block, ax::Assembler& a, bool user, bool loop_entry)
+      : jit_(jit), block_(block), a_(a), user_(user), code_bits_(KeyCodeBits(block->key)), loop_entry_(loop_entry),
+        epilogue_(a.newLabel()), chain_entry_(a.newLabel()), loop_body_(a.newLabel()) {}
+
+  bool branches_to_itself() const { return branches_to_itself_; }
 
   void Prologue() {
     for (const ax::Gp& r : {ax::rbx, ax::rbp, ax::r12, ax::r13, ax::r14, ax::r15}) a_.push(r);
@@ -268,6 +273,10 @@ class Translator {
     a_.mov(kTlb, ax::rsi);
     a_.mov(kTwelve.r32(), 12);
     a_.bind(chain_entry_);
+    if (loop_entry_) {
+      NeedFlagsInHost();
+      a_.bind(loop_body_);
+    }
   }
 
   Label chain_entry() const { return chain_entry_; }
@@ -314,7 +323,7 @@ class Translator {
     }
     if (m == ZYDIS_MNEMONIC_JMP && rel) {
       if (!TargetWithinCs(Target(zi, zops))) return false;
-      EmitExit(Target(zi, zops), index_ + 1);
+      EmitDirect(Target(zi, zops), index_ + 1);
       *ended = true;
       return true;
     }
@@ -599,7 +608,27 @@ class Translator {
     a_.j(static_cast<ax::CondCode>(zi.opcode & 0xF), taken);
     EmitExit(next_rip_, index_ + 1);
     a_.bind(taken);
-    EmitExit(Target(zi, zops), index_ + 1);
+    EmitDirect(Target(zi, zops), index_ + 1);
+  }
+
+  // A direct exit to `rip`; back to the block's own start within the budget
+  // it stays in host code with the flags in the host (flag-free budget check).
+  void EmitDirect(uint64_t rip, unsigned count) {
+    if (rip == block_->rip) branches_to_itself_ = true;
+    if (rip == block_->rip && loop_entry_ && flags_in_host_) {
+      a_.lea(kBudget, ax::ptr(kBudget, -static_cast<int32_t>(count)));
+      a_.lea(ax::rcx, ax::ptr(kBudget, -1));
+      a_.mov(ax::r8d, 63);
+      a_.shrx(ax::rcx, ax::rcx, ax::r8);  // 1 when the budget is spent
+      Label stay = a_.newLabel(), spent = a_.newLabel();
+      a_.jecxz(ax::rcx, stay);  // (JRCXZ reaches 127 bytes only)
+      a_.jmp(spent);
+      a_.bind(stay);
+      a_.jmp(loop_body_);
+      a_.bind(spent);
+      a_.lea(kBudget, ax::ptr(kBudget, static_cast<int32_t>(count)));
+    }
+    EmitExit(rip, count);
   }
 
   // kLinear = RSP + delta, then the stack slot's host address (or the slow path).
@@ -844,8 +873,11 @@ class Translator {
   ax::Assembler& a_;
   bool user_;
   unsigned code_bits_;  // 64, 32 or 16
+  bool loop_entry_;
+  bool branches_to_itself_ = false;
   Label epilogue_;
   Label chain_entry_;  // where a chained jump from another block lands
+  Label loop_body_;    // with loop_entry_: after the flag load, for branches to the start
   unsigned index_ = 0;
   uint64_t rip_ = 0, next_rip_ = 0;
   bool flags_in_host_ = false;
@@ -1012,55 +1044,64 @@ std::unique_ptr<Jit::Block> Jit::Compile(uint64_t rip, uint64_t phys, bool user,
   // Outside 64-bit mode the block ends before an instruction past the CS
   // limit or one that would wrap IP/EIP: the interpreter raises or wraps.
   const uint64_t ip_end = code_bits == 64 ? ~0ull : std::min<uint64_t>(key >> 32, code_bits == 32 ? 0xFFFFFFFF : 0xFFFF);
-  asmjit::CodeHolder code;
-  code.init(runtime_->rt.environment());
-  ax::Assembler a(&code);
-  Translator t(this, block.get(), a, user);
-  t.Prologue();
-
   x86::CpuState& s = cpu_.s;
   const uint64_t saved_rip = s.rip;
-  uint64_t rip_i = rip;
-  unsigned n = 0;
-  bool ended = false;
-  while (n < kMaxBlockInsns && !ended) {
-    const unsigned offset = (phys & 0xFFF) + static_cast<unsigned>(rip_i - rip);
-    if (offset >= 4096) break;
-    // The interpreter's decode marks the page as code (writes to it now
-    // reach InvalidateCodePage) and gives the handler for the slow path.
-    const DecodedInsn* insn = nullptr;
-    s.rip = rip_i;
-    try {
-      insn = &cpu_.Fetch();
-    } catch (...) {
-    }
-    s.rip = saved_rip;
-    if (!insn || offset + insn->length > 4096 || rip_i + insn->length - 1 > ip_end) break;
-    ZydisDecodedInstruction zi;
-    ZydisDecodedOperand zops[ZYDIS_MAX_OPERAND_COUNT];
-    if (!ZYAN_SUCCESS(ZydisDecoderDecodeFull(&decoder, page + offset, 4096 - offset, &zi, zops))) break;
-    block->insns.push_back(*insn);
-    block->insn_rip.push_back(rip_i);
-    if (!t.Add(n, rip_i, zi, zops, &ended)) {
-      block->insns.pop_back();
-      block->insn_rip.pop_back();
-      break;
-    }
-    ++n;
-    rip_i += zi.length;
-  }
-  if (n == 0) return block;
-  if (!ended) t.EmitExit(rip_i, n);
-  t.Epilogue();
-  if (runtime_->rt.add(&block->fn, &code) != asmjit::kErrorOk) {
-    block->fn = nullptr;
+  // A block that branches back to its own start is translated a second time
+  // with a loop entry (Translator).
+  for (const bool loop_entry : {false, true}) {
+    block->insns.clear();
+    block->insn_rip.clear();
     block->links.clear();
+    asmjit::CodeHolder code;
+    code.init(runtime_->rt.environment());
+    ax::Assembler a(&code);
+    Translator t(this, block.get(), a, user, loop_entry);
+    t.Prologue();
+
+    uint64_t rip_i = rip;
+    unsigned n = 0;
+    bool ended = false;
+    while (n < kMaxBlockInsns && !ended) {
+      const unsigned offset = (phys & 0xFFF) + static_cast<unsigned>(rip_i - rip);
+      if (offset >= 4096) break;
+      // The interpreter's decode marks the page as code (writes to it now
+      // reach InvalidateCodePage) and gives the handler for the slow path.
+      const DecodedInsn* insn = nullptr;
+      s.rip = rip_i;
+      try {
+        insn = &cpu_.Fetch();
+      } catch (...) {
+      }
+      s.rip = saved_rip;
+      if (!insn || offset + insn->length > 4096 || rip_i + insn->length - 1 > ip_end) break;
+      ZydisDecodedInstruction zi;
+      ZydisDecodedOperand zops[ZYDIS_MAX_OPERAND_COUNT];
+      if (!ZYAN_SUCCESS(ZydisDecoderDecodeFull(&decoder, page + offset, 4096 - offset, &zi, zops))) break;
+      block->insns.push_back(*insn);
+      block->insn_rip.push_back(rip_i);
+      if (!t.Add(n, rip_i, zi, zops, &ended)) {
+        block->insns.pop_back();
+        block->insn_rip.pop_back();
+        break;
+      }
+      ++n;
+      rip_i += zi.length;
+    }
+    if (n == 0) return block;
+    if (!ended) t.EmitExit(rip_i, n);
+    t.Epilogue();
+    if (!loop_entry && t.branches_to_itself()) continue;  // again, with the loop entry
+    if (runtime_->rt.add(&block->fn, &code) != asmjit::kErrorOk) {
+      block->fn = nullptr;
+      block->links.clear();
+      return block;
+    }
+    block->chain_entry = reinterpret_cast<const uint8_t*>(block->fn) + code.labelOffsetFromBase(t.chain_entry());
+    block->bytes += code.codeSize() + block->insns.size() * (sizeof(DecodedInsn) + sizeof(uint64_t));
+    ++stats_.blocks_compiled;
+    stats_.guest_insns_translated += n;
     return block;
   }
-  block->chain_entry = reinterpret_cast<const uint8_t*>(block->fn) + code.labelOffsetFromBase(t.chain_entry());
-  block->bytes += code.codeSize() + block->insns.size() * (sizeof(DecodedInsn) + sizeof(uint64_t));
-  ++stats_.blocks_compiled;
-  stats_.guest_insns_translated += n;
   return block;
 }
 
