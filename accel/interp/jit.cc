@@ -240,7 +240,6 @@ struct Jit::Block {
   const void* chain_entry = nullptr;  // the code after fn's prologue
   std::vector<Link> links;           // exits that may jump straight to another block
   std::vector<Link*> incoming;       // other blocks' links that jump here
-  std::vector<DecodedInsn> insns;  // the interpreter's form, for Interpret()
   std::vector<uint64_t> insn_rip;
 };
 
@@ -912,14 +911,18 @@ bool Jit::HostSupported(std::string* why) {
 uint64_t Jit::Interpret(Jit* jit, Block* block, uint64_t index, uint64_t branch) {
   Cpu& cpu = jit->cpu_;
   x86::CpuState& s = cpu.s;
-  const DecodedInsn& insn = block->insns[index];
   s.rip = block->insn_rip[index];
-  cpu.next_rip = block->key == 0 ? s.rip + insn.length : TruncateIp(s.rip + insn.length, KeyCodeBits(block->key));
   cpu.interrupt_shadow = false;
   cpu.step_on_new_tf = false;
   jit->leave_block_ = false;
-  const uint64_t rip = s.rip, next = cpu.next_rip;
+  const uint64_t rip = s.rip;
+  uint64_t next = 0;
   try {
+    // The interpreter's decoded form from its cache (a hit: the block is
+    // dropped when its bytes change), rather than a copy in every block.
+    const DecodedInsn& insn = cpu.Fetch();
+    next = block->key == 0 ? rip + insn.length : TruncateIp(rip + insn.length, KeyCodeBits(block->key));
+    cpu.next_rip = next;
     insn.handler(cpu, insn);
     // A REP string instruction does one iteration per call and leaves RIP
     // on itself until done; each iteration counts as an instruction, as in
@@ -981,7 +984,10 @@ bool Jit::InvalidatePage(uint64_t phys_page) {
   return true;
 }
 
-void Jit::FlushJumpCache() { std::fill(jump_cache_.begin(), jump_cache_.end(), JumpEntry{}); }
+void Jit::FlushJumpCache() {
+  std::fill(jump_cache_.begin(), jump_cache_.end(), JumpEntry{});
+  ++stats_.jump_cache_flushes;
+}
 
 // Drops every block at once (outside translated code: RunBlock calls it).
 void Jit::FlushCache() {
@@ -1049,7 +1055,6 @@ std::unique_ptr<Jit::Block> Jit::Compile(uint64_t rip, uint64_t phys, bool user,
   // A block that branches back to its own start is translated a second time
   // with a loop entry (Translator).
   for (const bool loop_entry : {false, true}) {
-    block->insns.clear();
     block->insn_rip.clear();
     block->links.clear();
     asmjit::CodeHolder code;
@@ -1077,10 +1082,8 @@ std::unique_ptr<Jit::Block> Jit::Compile(uint64_t rip, uint64_t phys, bool user,
       ZydisDecodedInstruction zi;
       ZydisDecodedOperand zops[ZYDIS_MAX_OPERAND_COUNT];
       if (!ZYAN_SUCCESS(ZydisDecoderDecodeFull(&decoder, page + offset, 4096 - offset, &zi, zops))) break;
-      block->insns.push_back(*insn);
       block->insn_rip.push_back(rip_i);
       if (!t.Add(n, rip_i, zi, zops, &ended)) {
-        block->insns.pop_back();
         block->insn_rip.pop_back();
         break;
       }
@@ -1097,7 +1100,7 @@ std::unique_ptr<Jit::Block> Jit::Compile(uint64_t rip, uint64_t phys, bool user,
       return block;
     }
     block->chain_entry = reinterpret_cast<const uint8_t*>(block->fn) + code.labelOffsetFromBase(t.chain_entry());
-    block->bytes += code.codeSize() + block->insns.size() * (sizeof(DecodedInsn) + sizeof(uint64_t));
+    block->bytes += code.codeSize() + block->insn_rip.size() * sizeof(uint64_t);
     ++stats_.blocks_compiled;
     stats_.guest_insns_translated += n;
     return block;

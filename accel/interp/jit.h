@@ -57,6 +57,7 @@ class Jit {
     uint64_t guest_insns_translated = 0;
     uint64_t instructions_in_blocks = 0;
     uint64_t cache_flushes = 0;
+    uint64_t jump_cache_flushes = 0;
     uint64_t cache_bytes = 0;  // live now
   };
   const Stats& stats() const { return stats_; }
