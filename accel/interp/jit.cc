@@ -326,8 +326,30 @@ class Translator {
       *ended = true;
       return true;
     }
+    if (code_bits_ == 32 && (block_->key & kKeyStack32) && zi.operand_width == 32 && SegmentAllows(ZYDIS_REGISTER_SS, true)) {
+      // 32-bit code on a 32-bit stack: PUSH, POP, CALL and RET in host code,
+      // with SS's limit checked as for any operand.
+      if (m == ZYDIS_MNEMONIC_PUSH && (IsGpr(zops[0]) || zops[0].type == ZYDIS_OPERAND_TYPE_IMMEDIATE)) {
+        EmitPush32(zops[0]);
+        return true;
+      }
+      if (m == ZYDIS_MNEMONIC_POP && IsGpr(zops[0])) {
+        EmitPop32(GprNumber(zops[0].reg.value));
+        return true;
+      }
+      if (m == ZYDIS_MNEMONIC_CALL && rel && TargetWithinCs(Target(zi, zops))) {
+        EmitCallRel32(Target(zi, zops));
+        *ended = true;
+        return true;
+      }
+      if (m == ZYDIS_MNEMONIC_RET && (zi.opcode == 0xC3 || zi.opcode == 0xC2)) {
+        EmitRet32(zi.operand_count_visible ? zops[0].imm.value.u & 0xFFFF : 0);
+        *ended = true;
+        return true;
+      }
+    }
     if (code_bits_ != 64) {
-      // Stack instructions and near CALL/RET go to the interpreter (SS.B, the stack limit).
+      // Other stack instructions and near CALL/RET go to the interpreter (16-bit stacks and operands).
     } else if (m == ZYDIS_MNEMONIC_CALL && zops[0].type == ZYDIS_OPERAND_TYPE_IMMEDIATE && zi.operand_width == 64) {
       EmitCallRel(Target(zi, zops));
       *ended = true;
@@ -636,6 +658,69 @@ class Translator {
     if (delta) a_.lea(kLinear, ax::ptr(kLinear, delta));
     EmitTlbLookup(write, 8, slow.entry);
     return slow.done;
+  }
+
+  // kLinear = the linear address of the dword at SS:ESP + delta, the new
+  // offset in rdx (wrapped to 32 bits), or a jump to the slow path.
+  void StackAccess32(int32_t delta, bool write, const SlowPath& slow) {
+    a_.mov(ax::edx, ax::dword_ptr(kState, kRspOffset));
+    if (delta) a_.lea(ax::edx, ax::ptr(ax::rdx, delta));
+    a_.mov(kLinear.r32(), ax::edx);
+    EmitSegmented(ZYDIS_REGISTER_SS, 4, slow.entry);
+    EmitTlbLookup(write, 4, slow.entry);
+  }
+
+  void EmitPush32(const ZydisDecodedOperand& op) {
+    SlowPath& slow = NewSlowPath(flags_in_host_, flags_in_host_);
+    StackAccess32(-4, true, slow);
+    if (op.type == ZYDIS_OPERAND_TYPE_IMMEDIATE) {
+      a_.mov(ax::eax, static_cast<uint32_t>(op.imm.value.u));
+    } else {
+      a_.mov(ax::eax, ax::dword_ptr(kState, 8 * GprNumber(op.reg.value)));  // PUSH ESP: the old value
+    }
+    a_.mov(ax::dword_ptr(kHostAddr), ax::eax);
+    a_.mov(ax::qword_ptr(kState, kRspOffset), ax::rdx);
+    a_.bind(slow.done);
+  }
+
+  void EmitPop32(int reg) {
+    SlowPath& slow = NewSlowPath(flags_in_host_, flags_in_host_);
+    StackAccess32(0, false, slow);
+    a_.mov(ax::eax, ax::dword_ptr(kHostAddr));
+    a_.lea(ax::edx, ax::ptr(ax::rdx, 4));
+    a_.mov(ax::qword_ptr(kState, kRspOffset), ax::rdx);
+    a_.mov(ax::qword_ptr(kState, 8 * reg), ax::rax);  // after ESP: POP ESP loads ESP
+    a_.bind(slow.done);
+  }
+
+  void EmitCallRel32(uint64_t target) {
+    SlowPath& slow = NewSlowPath(flags_in_host_, flags_in_host_);
+    StackAccess32(-4, true, slow);
+    a_.mov(ax::eax, static_cast<uint32_t>(next_rip_));
+    a_.mov(ax::dword_ptr(kHostAddr), ax::eax);
+    a_.mov(ax::qword_ptr(kState, kRspOffset), ax::rdx);
+    EmitExit(target, index_ + 1);
+    a_.bind(slow.done);  // the slow path interpreted the CALL
+    SyncFlags();
+    EmitLeave(index_ + 1);
+  }
+
+  // A return address past the CS limit is #GP(0) at the RET: the interpreter's.
+  void EmitRet32(uint64_t release) {
+    SyncFlags();  // the limit check below uses the host flags
+    flags_in_host_ = false;
+    SlowPath& slow = NewSlowPath(false, false);
+    StackAccess32(0, false, slow);
+    a_.mov(ax::eax, ax::dword_ptr(kHostAddr));
+    a_.mov(ax::ecx, static_cast<uint32_t>(block_->key >> 32));
+    a_.cmp(ax::rax, ax::rcx);
+    a_.ja(slow.entry);
+    a_.lea(ax::edx, ax::ptr(ax::rdx, static_cast<int32_t>(4 + release)));
+    a_.mov(ax::qword_ptr(kState, kRspOffset), ax::rdx);
+    a_.mov(ax::qword_ptr(kState, kRipOffset), ax::rax);
+    EmitJumpCacheExit(index_ + 1);
+    a_.bind(slow.done);
+    EmitLeave(index_ + 1);
   }
 
   void EmitPush(const ZydisDecodedOperand& op) {

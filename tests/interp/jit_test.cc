@@ -285,5 +285,26 @@ TEST_F(JitTest, AFullCodeCacheIsFlushedAndStaysBounded) {
   EXPECT_EQ(jit().stats().blocks_compiled, 3000u);  // nothing survived a flush for the second pass
 }
 
+TEST_F(JitTest, ThirtyTwoBitStackOpsUseSsBaseAndLimit) {
+  // push eax; call f; pop ebx; jmp $ -- f: push 7; pop ecx; ret
+  Start({0x50, 0xE8, 0x03, 0, 0, 0, 0x5B, 0xEB, 0xFE, 0x6A, 0x07, 0x59, 0xC3}, Mode::kFlat32);
+  m->s.seg[x86::kSs] = SmallData();
+  m->reg(x86::kRsp) = 0x1000;
+  m->reg(x86::kRax) = 0xAABBCCDD;
+  RunTo(kCode + 7);
+  EXPECT_EQ(m->reg(x86::kRcx), 7u);
+  EXPECT_EQ(m->reg(x86::kRbx), 0xAABBCCDDu);
+  EXPECT_EQ(m->reg(x86::kRsp), 0x1000u);
+  EXPECT_EQ(m->Read(0x40FFC, 4), 0xAABBCCDDu);
+  EXPECT_EQ(m->Read(0x40FF8, 4), kCode + 6);  // the return address
+  EXPECT_EQ(m->cpu->instructions_retired(), 7u);  // with the JMP $ that ends the last block
+  // ESP 2: the push wraps to offset FFFFFFFE, past SS's limit: #SS at the PUSH.
+  m->s.rip = kCode;
+  m->reg(x86::kRsp) = 2;
+  RunExpectingFault(jit(), x86::kSS);
+  EXPECT_EQ(m->s.rip, kCode);
+  EXPECT_EQ(m->reg(x86::kRsp), 2u);
+}
+
 }  // namespace
 }  // namespace tandem::accel::interp::testing
