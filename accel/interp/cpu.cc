@@ -94,11 +94,12 @@ inline bool TakeInterrupt(Cpu& cpu, hw::InterruptSource& irq) {
   return true;
 }
 
-// Translated blocks assume 64-bit code without single-step, RF, alignment
-// checks, debug breakpoints or a pending interrupt shadow.
+// Translated blocks assume code outside virtual-8086 mode without
+// single-step, RF, alignment checks, debug breakpoints or a pending
+// interrupt shadow.
 inline bool JitMayRun(const Cpu& cpu) {
   const x86::CpuState& s = cpu.s;
-  return Is64BitCode(s) && !(s.rflags & (x86::kFlagTf | x86::kFlagRf | x86::kFlagAc)) && !cpu.interrupt_shadow &&
+  return !(s.rflags & (x86::kFlagTf | x86::kFlagRf | x86::kFlagAc | x86::kFlagVm)) && !cpu.interrupt_shadow &&
          !(s.dr[7] & 0xFF);
 }
 

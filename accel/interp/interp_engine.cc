@@ -43,7 +43,9 @@ class InterpVcpu final : public Vcpu {
     const Jit::Stats& st = jit->stats();
     return std::to_string(st.blocks_compiled) + " blocks translated (" + std::to_string(st.guest_insns_translated) +
            " instructions), " + std::to_string(st.blocks_invalidated) + " dropped by code writes, " +
-           std::to_string(st.instructions_in_blocks) + " instructions run in blocks";
+           std::to_string(st.instructions_in_blocks) + " instructions run in blocks, " +
+           std::to_string(st.cache_flushes) + " code-cache flushes, " +
+           std::to_string(st.jump_cache_flushes) + " jump-cache flushes";
   }
 
  private:

@@ -9,6 +9,7 @@
 // CR3 write.
 #include <cstring>
 
+#include "accel/interp/jit.h"
 #include "accel/interp/system_internal.h"
 
 namespace tandem::accel::interp {
@@ -216,6 +217,7 @@ uint64_t Cpu::Translate(uint64_t linear, Access access, bool user) {
 }
 
 void Cpu::FlushTlb(bool include_global) {
+  if (jit_) jit_->FlushJumpCache();
   for (unsigned i = 0; i < Tlb::kEntries; ++i) {
     TlbEntry& e = sys_.tlb.entries[i];
     if (include_global || !e.global) {
@@ -234,6 +236,7 @@ void Cpu::MemoryMapChanged(uint64_t gpa, uint64_t size) {
 }
 
 void Cpu::InvalidatePage(uint64_t linear) {
+  if (jit_) jit_->FlushJumpCache();
   uint64_t page = linear >> 12;
   TlbEntry& e = sys_.tlb.entries[page % Tlb::kEntries];
   if (e.page == page) {
