@@ -467,7 +467,8 @@ int Bench(const BenchOptions& opt) {
   for (const std::string& a : opt.run_args) {
     for (const char* own : {"--accel", "--serial", "--stats"}) {
       if (a == own || a.rfind(std::string(own) + "=", 0) == 0) {
-        return Fail(std::string("bench sets ") + own + " of each run itself; give engines with bench's --accel");
+        return Fail(std::string("bench sets ") + own + " of each run itself" +
+                    (std::string(own) == "--accel" ? ": give the engines with bench's own --accel, before --" : ""));
       }
     }
   }
