@@ -106,10 +106,32 @@ std::vector<FieldPair> DiffStates(const CpuState& a, const CpuState& b) {
   return out;
 }
 
+// The same fields as Walk, compared directly: this runs after every slice.
 bool SameState(const CpuState& a, const CpuState& b) {
-  bool same = true;
-  Walk(a, b, [&](auto, uint64_t va, uint64_t vb) { return same = (va == vb); });
-  return same;
+  auto same_segment = [](const Segment& x, const Segment& y) {
+    return x.selector == y.selector && x.base == y.base && x.limit == y.limit && x.attrib == y.attrib;
+  };
+  if (a.gpr != b.gpr || a.rip != b.rip || a.rflags != b.rflags) return false;
+  for (int i = 0; i < 6; ++i) {
+    if (!same_segment(a.seg[i], b.seg[i])) return false;
+  }
+  if (!same_segment(a.ldtr, b.ldtr) || !same_segment(a.tr, b.tr)) return false;
+  if (a.gdtr.base != b.gdtr.base || a.gdtr.limit != b.gdtr.limit || a.idtr.base != b.idtr.base ||
+      a.idtr.limit != b.idtr.limit)
+    return false;
+  if (a.cr0 != b.cr0 || a.cr2 != b.cr2 || a.cr3 != b.cr3 || a.cr4 != b.cr4 || a.cr8 != b.cr8) return false;
+  if (a.dr != b.dr || a.xcr0 != b.xcr0 || a.tsc != b.tsc) return false;
+  static_assert(sizeof(Msrs) % 8 == 0, "Msrs holds only 64-bit values: memcmp sees no padding");
+  if (std::memcmp(&a.msr, &b.msr, sizeof(Msrs)) != 0) return false;
+  const FxState &f = a.fx, &g = b.fx;
+  if (f.fcw != g.fcw || f.fsw != g.fsw || f.ftw != g.ftw || f.fop != g.fop || f.fip != g.fip || f.fdp != g.fdp ||
+      f.mxcsr != g.mxcsr || f.mxcsr_mask != g.mxcsr_mask)
+    return false;
+  for (int i = 0; i < 8; ++i) {
+    if (std::memcmp(f.st[i].data(), g.st[i].data(), 10) != 0) return false;
+  }
+  if (f.xmm != g.xmm) return false;
+  return a.halted == b.halted && a.nmi_blocked == b.nmi_blocked;
 }
 
 }  // namespace tandem::x86
