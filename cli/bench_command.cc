@@ -154,8 +154,7 @@ RunResult RunOnce(const std::vector<std::string>& argv, const std::string& seria
     dup2(in, STDIN_FILENO);
     dup2(out, STDOUT_FILENO);
     dup2(err, STDERR_FILENO);
-    dup2(pipe_fds[1], 3);  // dup2 clears close-on-exec on the copy
-    setpgid(0, 0);         // the terminal's Ctrl-C reaches us; we end the child
+    dup2(pipe_fds[1], 3);  // dup2 clears close-on-exec on the copy (Ctrl-C reaches the child too)
     execv(args[0], args.data());
     std::fprintf(stderr, "tandem bench: cannot run %s: %s\n", args[0], std::strerror(errno));
     _exit(127);
