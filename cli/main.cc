@@ -119,6 +119,12 @@ std::string FormatState(const x86::CpuState& s) {
 }
 
 int Run(const RunOptions& opt) {
+  if (opt.log_items == "help") {
+    std::fputs(hw::GuestLog::Help().c_str(), stdout);
+    return 0;
+  }
+  auto log_mask = hw::GuestLog::ParseCategories(opt.log_items);
+  if (!log_mask.ok()) return Fail(log_mask.message());
   hw::BoardConfig config;
   BootImages images;
   if (Status s = cli::LoadImages(opt, config, images); !s.ok()) return Fail(s.message());
@@ -138,6 +144,14 @@ int Run(const RunOptions& opt) {
   config.serial_out = serial.get();
   FileSink debugcon(stderr);
   config.debugcon_out = &debugcon;
+  config.log_mask = *log_mask;
+  std::unique_ptr<FileSink> log_file;
+  if (!opt.log_file.empty()) {
+    std::FILE* f = std::fopen(opt.log_file.c_str(), "w");
+    if (!f) return Fail("cannot open log file '" + opt.log_file + "'");
+    log_file = std::make_unique<FileSink>(f);
+    config.log_sink = log_file.get();
+  }
 
   auto accelerators = accel::AcceleratorList();
   auto choice = accel::ChooseAccelerator(accelerators, opt.accel);

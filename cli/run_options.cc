@@ -39,6 +39,9 @@ void AddRunOptions(CLI::App& run, RunOptions& opt) {
   run.add_flag("--no-reboot", opt.no_reboot, "end tandem when the guest resets");
   run.add_option("--timeout", opt.timeout_s, "stop the guest after SECONDS (exit status 124)");
   run.add_option("--dump-state", opt.dump_state, "write the final vCPU state to PATH");
+  run.add_option("-d", opt.log_items,
+                 "log what the guest does that tandem tolerates: unimp,guest_errors (-d help lists them)");
+  run.add_option("-D", opt.log_file, "write the -d log to FILE instead of stderr");
   run.add_flag("--stats", opt.stats, "print run time (and instructions and MIPS where counted) on exit");
 }
 

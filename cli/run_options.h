@@ -23,6 +23,8 @@ struct RunOptions {
   std::string initrd;
   std::string serial = "stdio";
   std::string dump_state;
+  std::string log_items;  // -d: guest log categories, as QEMU's
+  std::string log_file;   // -D: where they go (default stderr)
   bool no_reboot = false;
   bool stats = false;
   double timeout_s = 0;
