@@ -377,6 +377,11 @@ PassResult Driver::Pass(uint64_t fine_from, const std::vector<uint64_t>& watch) 
       l.rflags = f.rflags;
       ++result.undefined_flags;
     }
+    if (a.vcpu->interrupt_shadow() != b.vcpu->interrupt_shadow()) {
+      return diverged(std::string("the interrupt shadow differs (") + a.engine + ": " +
+                      (a.vcpu->interrupt_shadow() ? "on" : "off") + ", " + b.engine + ": " +
+                      (b.vcpu->interrupt_shadow() ? "on" : "off") + ")");
+    }
     if ((lead_end == SliceEnd::kTripleFault) != (follow_end == SliceEnd::kTripleFault) ||
         a.board->stop_reason() != b.board->stop_reason() || a.board->exit_status() != b.board->exit_status()) {
       return diverged(std::string("the boards' stop requests differ (") + a.engine + ": " +
