@@ -56,7 +56,7 @@ struct RunResult {
   double mips = 0;        // as --stats reports it (the engine's own run time)
   std::string transcript;  // timestamps masked
   std::string failure;     // the last stderr line when the run did not end as the guest asked
-  std::vector<std::pair<std::string, double>> marks;  // line, seconds from the start
+  std::vector<std::pair<std::string, double>> marks;  // the matched text, seconds from the start
 };
 
 struct Column {
@@ -185,8 +185,10 @@ RunResult RunOnce(const std::vector<std::string>& argv, const std::string& seria
           continue;
         }
         if (!line.empty() && line.back() == '\r') line.pop_back();
-        if (mark && std::regex_search(line, *mark)) {
-          std::string key = MaskTimestamps(line);
+        std::smatch match;
+        if (mark && std::regex_search(line, match, *mark)) {
+          // Keyed by what matched: the rest of the line may differ by engine ("uptime=3.66").
+          std::string key = MaskTimestamps(match.str(0));
           if (!seen[key]) {
             seen[key] = true;
             r.marks.emplace_back(key, now);

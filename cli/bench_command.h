@@ -16,7 +16,7 @@ struct BenchOptions {
   int runs = 3;
   bool json = false;
   bool vs_qemu = false;
-  std::string mark;  // regular expression: time the first serial line matching it
+  std::string mark;  // POSIX extended regular expression: time the first line where each distinct match appears
   std::string out;   // keep transcripts and stderr of each run here; empty: a temporary folder
   std::vector<std::string> run_args;  // RUN-OPTIONS after `--`
 };
