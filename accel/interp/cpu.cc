@@ -158,6 +158,32 @@ RunOutcome Cpu::Run() {
   }
 }
 
+SliceEnd Cpu::RunSlice(uint64_t budget, bool stop_after_fault) {
+  hw::InterruptSource& irq = board.interrupts();
+  const uint64_t target = retired_ + budget;
+  try {
+    // Pending interrupts are taken before the budget check, so a slice ends
+    // with them delivered and RunSlice(0) only delivers them. Deliveries
+    // retire nothing: the bound ends a slice stuck in a fault loop.
+    for (uint64_t events = 0; events <= budget + 1024; ++events) {
+      if (board.stop_requested()) return SliceEnd::kStop;
+      try {
+        if (TakeInterrupt(*this, irq)) continue;
+        if (s.halted) return SliceEnd::kHalted;
+        if (retired_ >= target) return SliceEnd::kBudget;
+        if (!(jit_ && JitMayRun(*this) && jit_->RunBlock(target - retired_) != 0)) ExecuteOne(*this);
+      } catch (const GuestFault& f) {
+        ++slice_faults_;  // before: the delivery may end in a triple fault
+        DeliverFault(*this, f);
+        if (stop_after_fault) return SliceEnd::kBudget;
+      }
+    }
+  } catch (const TripleFault&) {
+    return SliceEnd::kTripleFault;
+  }
+  return SliceEnd::kBudget;
+}
+
 void Cpu::Step() {
   if (TakeInterrupt(*this, board.interrupts())) return;
   if (s.halted) return;

@@ -97,6 +97,17 @@ struct DecodedInsn {
   Operand op[4];
 };
 
+// A handler that misbehaves on purpose, so that `tandem lockstep` can be
+// shown to find it (TANDEM_PLANT_FAULT, read by interp_engine.cc).
+enum class PlantedFault : uint8_t {
+  kNone,
+  kIncParity,  // INC computes PF inverted
+  kCldSetsDf,  // CLD sets DF
+};
+
+// Why Cpu::RunSlice returned.
+enum class SliceEnd : uint8_t { kBudget, kHalted, kStop, kTripleFault };
+
 class Cpu final : public hw::MemoryMapObserver {
  public:
   Cpu(hw::Board& board, x86::CpuState& state);
@@ -108,6 +119,13 @@ class Cpu final : public hw::MemoryMapObserver {
   RunOutcome Run();
   // Executes one instruction (or delivers one pending interrupt); for tests.
   void Step();
+  // Runs until `budget` more instructions retired (a JIT block may go past
+  // it, and deliver the fault of the instruction after it), a HLT nothing
+  // pending can wake, a board stop or a triple fault, without polling the
+  // board or waiting: for lockstep, which owns time. `stop_after_fault`
+  // also ends it after delivering a fault an instruction raised.
+  SliceEnd RunSlice(uint64_t budget, bool stop_after_fault = false);
+  uint64_t slice_faults() const { return slice_faults_; }  // faults RunSlice delivered
   uint64_t instructions_retired() const { return retired_; }
   // Translates hot 64-bit code with the JIT from now on (jit.h).
   void EnableJit();
@@ -195,6 +213,8 @@ class Cpu final : public hw::MemoryMapObserver {
   // TLB, TSC epoch, one-time logs (system_state.h; mmu/segmentation/ops_system).
   SystemState sys_;
   std::unique_ptr<Jit> jit_;  // null: interpret only
+  PlantedFault planted_fault = PlantedFault::kNone;
+  uint64_t slice_faults_ = 0;
 };
 
 // Handler tables: each ops_*.cc registers its mnemonics.
