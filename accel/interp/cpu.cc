@@ -105,7 +105,12 @@ inline bool JitMayRun(const Cpu& cpu) {
 }  // namespace
 
 Cpu::Cpu(hw::Board& board, x86::CpuState& state)
-    : decode_cache_(std::make_unique<DecodeCache>(board)), s(state), board(board) {
+    : decode_cache_(std::make_unique<DecodeCache>(board)),
+      code_pages_(board.memory().code_pages()),
+      seen_write_epoch_(code_pages_.write_epoch()),
+      seen_mark_epoch_(code_pages_.mark_epoch()),
+      s(state),
+      board(board) {
   UpdateDebugState(*this);
 }
 
@@ -136,6 +141,7 @@ RunOutcome Cpu::Run() {
       for (uint64_t n = 0; n < kPollInterval;) {
         try {
           uint64_t ran = 0;
+          SyncCodeWrites();
           if (TakeInterrupt(*this, irq)) {
             ran = 1;
           } else if (jit_ && JitMayRun(*this) && (ran = jit_->RunBlock(kPollInterval - n)) != 0) {
@@ -157,6 +163,7 @@ RunOutcome Cpu::Run() {
 }
 
 void Cpu::Step() {
+  SyncCodeWrites();
   if (TakeInterrupt(*this, board.interrupts())) return;
   if (s.halted) return;
   try {
