@@ -127,6 +127,10 @@ RunOutcome Cpu::Run() {
       board.Poll();
       if (board.stop_requested()) return RunOutcome{RunOutcome::Kind::kBoardStop, ""};
       if (kick.Take()) return RunOutcome{RunOutcome::Kind::kKicked, ""};
+      // Other writers' code changes are picked up every poll interval: a
+      // vCPU that runs code another one wrote must serialize first anyway
+      // (SDM vol. 3A 8.1.3), and loaders write while the world is paused.
+      SyncCodeWrites();
       if (s.halted) {
         // Only an NMI wakes a HLT with interrupts off; without one pending
         // (and deliverable) nothing ever will.
@@ -141,7 +145,6 @@ RunOutcome Cpu::Run() {
       for (uint64_t n = 0; n < kPollInterval;) {
         try {
           uint64_t ran = 0;
-          SyncCodeWrites();
           if (TakeInterrupt(*this, irq)) {
             ran = 1;
           } else if (jit_ && JitMayRun(*this) && (ran = jit_->RunBlock(kPollInterval - n)) != 0) {

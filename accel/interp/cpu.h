@@ -164,7 +164,7 @@ class Cpu {
   // After a write of this vCPU to a code page: tells the other writers' side
   // (hw::CodePages) so other vCPUs drop their copies.
   void NoteOwnCodeWrite(uint64_t pa);
-  // At instruction and block boundaries: drops decodes and blocks of pages
+  // Every poll interval and before Step(): drops decodes and blocks of pages
   // that another writer (a loader, DMA, another vCPU) changed, and JIT
   // direct-write slots of pages another vCPU now caches code from. Two
   // loads when nothing changed.
