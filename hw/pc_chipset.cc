@@ -15,8 +15,8 @@ constexpr uint8_t kEquipmentFpu = 0x02;
 PcChipset::PcChipset(PcChipsetConfig config)
     : config_(std::move(config)),
       clock_(config_.clock ? *config_.clock : static_cast<const Clock&>(host_clock_)),
-      lapic_(clock_, pic_),
-      ioapic_(lapic_, layout::kIoApicId),
+      lapic_(clock_, pic_, 0, &apic_bus_),
+      ioapic_(apic_bus_, layout::kIoApicId),
       isa_irqs_(MakeIsaIrqs()),
       com1_(config_.serial_out ? *config_.serial_out : null_sink_, isa_irqs_[layout::kCom1Irq]),
       pit_(clock_, isa_irqs_[layout::kPitIrq]),
@@ -34,6 +34,7 @@ PcChipset::PcChipset(PcChipsetConfig config)
       acpi_pm_(clock_, [this](int status) {
         if (config_.request_exit) config_.request_exit(status);
       }) {
+  apic_bus_.Attach(&lapic_);
   lapic_.SetEoiCallback([this](uint8_t vector) { ioapic_.EndOfInterrupt(vector); });
   pic_.SetOutputChangedCallback([this] { lapic_.ExtIntChanged(); });
   rtc_.SetMemorySize(config_.ram_below_4g, config_.ram_above_4g);

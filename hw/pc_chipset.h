@@ -123,6 +123,7 @@ class PcChipset {
   const Clock& clock_;
 
   I8259Pair pic_;
+  ApicBus apic_bus_;  // the CPUs' local APICs (one today)
   LocalApic lapic_;
   IoApic ioapic_;
   std::array<SplitIrqLine, 16> isa_irqs_;  // devices raise these
