@@ -112,9 +112,10 @@ Cpu::Cpu(hw::Board& board, x86::CpuState& state)
       s(state),
       board(board) {
   UpdateDebugState(*this);
+  board.memory().AddObserver(this);
 }
 
-Cpu::~Cpu() = default;
+Cpu::~Cpu() { board.memory().RemoveObserver(this); }
 
 void Cpu::EnableJit() {
   if (!jit_) jit_ = std::make_unique<Jit>(*this);

@@ -9,6 +9,7 @@
 #include <array>
 #include <cstdint>
 
+#include "hw/guest_log.h"
 #include "hw/intc/local_apic.h"
 #include "hw/io_device.h"
 #include "hw/irq.h"
@@ -45,6 +46,9 @@ class IoApic final : public IoDevice {
 
   void Reset();
 
+  // Guest diagnostics (unimp: what is not modelled); nullptr: none.
+  void set_log(GuestLog* log) { log_ = log; }
+
  private:
   class Line final : public IrqLine {
    public:
@@ -73,6 +77,7 @@ class IoApic final : public IoDevice {
   uint8_t regsel_ = 0;
   const uint8_t reset_id_;
   uint8_t id_ = 0;
+  GuestLog* log_ = nullptr;
   bool logged_mode_ = false;
 };
 

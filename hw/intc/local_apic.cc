@@ -182,8 +182,10 @@ void LocalApic::Receive(const ApicMessage& m) {
   }
   if (!logged_ipi_) {
     logged_ipi_ = true;
-    std::fprintf(stderr, "tandem: local APIC %u: message (delivery mode %u, vector 0x%02x) not delivered: no CPU takes it\n",
-                 id_, m.mode, m.vector);
+    if (log_) {
+      log_->Log(kLogUnimp, "tandem: local APIC %u: message (delivery mode %u, vector 0x%02x) not delivered: no CPU takes it",
+                id_, m.mode, m.vector);
+    }
   }
 }
 
@@ -199,8 +201,10 @@ bool LocalApic::MatchesDestination(uint8_t dest, bool logical) const {
 void LocalApic::SetApicBase(uint64_t msr) {
   if ((msr & ~0xFFFull) != kDefaultBase && !logged_relocation_) {
     logged_relocation_ = true;
-    std::fprintf(stderr, "tandem: local APIC relocation to 0x%llx not supported; it stays at 0x%llx\n",
-                 static_cast<unsigned long long>(msr & ~0xFFFull), static_cast<unsigned long long>(kDefaultBase));
+    if (log_) {
+      log_->Log(kLogUnimp, "tandem: local APIC relocation to 0x%llx not supported; it stays at 0x%llx",
+                static_cast<unsigned long long>(msr & ~0xFFFull), static_cast<unsigned long long>(kDefaultBase));
+    }
   }
   bool was_enabled = hardware_enabled();
   if (was_enabled && !(msr & kBaseEnable)) {
@@ -292,8 +296,10 @@ void LocalApic::WriteLvt(int index, uint32_t value) {
                    ((index == kLint0 || index == kLint1) && mode == kModeNmi);
   if (!supported && !(value & kLvtMask) && !logged_lvt_mode_) {
     logged_lvt_mode_ = true;
-    std::fprintf(stderr, "tandem: local APIC LVT 0x%x delivery mode %u not delivered (one CPU, no SMI/INIT path)\n",
-                 static_cast<unsigned>(kLvtTimer + index * 0x10), mode);
+    if (log_) {
+      log_->Log(kLogUnimp, "tandem: local APIC LVT 0x%x delivery mode %u not delivered (one CPU, no SMI/INIT path)",
+                static_cast<unsigned>(kLvtTimer + index * 0x10), mode);
+    }
   }
   bool was_periodic = TimerPeriodic();
   lvt_[index] = value;
