@@ -141,11 +141,11 @@ class PcChipset {
   // 0xFEE00000 | destination << 12 | DM << 2, data vector | mode << 8.
   class MsiToLapic final : public MsiTarget {
    public:
-    explicit MsiToLapic(LocalApic& lapic) : lapic_(lapic) {}
+    explicit MsiToLapic(ApicBus& bus) : bus_(bus) {}
     void Deliver(uint64_t address, uint32_t data) override;
 
    private:
-    LocalApic& lapic_;
+    ApicBus& bus_;
     bool logged_address_ = false;
     bool logged_mode_ = false;
   };
@@ -161,6 +161,7 @@ class PcChipset {
   const Clock& clock_;
 
   I8259Pair pic_;
+  ApicBus apic_bus_;  // the CPUs' local APICs (one today)
   LocalApic lapic_;
   IoApic ioapic_;
   std::array<SplitIrqLine, 16> isa_irqs_;  // devices raise these

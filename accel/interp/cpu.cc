@@ -106,7 +106,12 @@ inline bool JitMayRun(const Cpu& cpu) {
 }  // namespace
 
 Cpu::Cpu(hw::Board& board, x86::CpuState& state)
-    : decode_cache_(std::make_unique<DecodeCache>(board)), s(state), board(board) {
+    : decode_cache_(std::make_unique<DecodeCache>(board)),
+      code_pages_(board.memory().code_pages()),
+      seen_write_epoch_(code_pages_.write_epoch()),
+      seen_mark_epoch_(code_pages_.mark_epoch()),
+      s(state),
+      board(board) {
   UpdateDebugState(*this);
   board.memory().AddObserver(this);
 }
@@ -124,6 +129,10 @@ RunOutcome Cpu::Run() {
       board.Poll();
       if (board.stop_requested()) return RunOutcome{RunOutcome::Kind::kBoardStop, ""};
       if (kick.Take()) return RunOutcome{RunOutcome::Kind::kKicked, ""};
+      // Other writers' code changes are picked up every poll interval: a
+      // vCPU that runs code another one wrote must serialize first anyway
+      // (SDM vol. 3A 8.1.3), and loaders write while the world is paused.
+      SyncCodeWrites();
       if (s.halted) {
         // Only an NMI wakes a HLT with interrupts off; without one pending
         // (and deliverable) nothing ever will.
@@ -185,6 +194,7 @@ SliceEnd Cpu::RunSlice(uint64_t budget, bool stop_after_fault) {
 }
 
 void Cpu::Step() {
+  SyncCodeWrites();
   if (TakeInterrupt(*this, board.interrupts())) return;
   if (s.halted) return;
   try {

@@ -183,6 +183,21 @@ class Cpu final : public hw::MemoryMapObserver {
   // ---- decode_cache.cc ----
   // Drops cached decodes of a physical page (called on writes to code pages).
   void InvalidateCodePage(uint64_t pa);
+  // After a write of this vCPU to a code page: tells the other writers' side
+  // (hw::CodePages) so other vCPUs drop their copies.
+  void NoteOwnCodeWrite(uint64_t pa);
+  // Every poll interval and before Step(): drops decodes and blocks of pages
+  // that another writer (a loader, DMA, another vCPU) changed, and JIT
+  // direct-write slots of pages another vCPU now caches code from. Two
+  // loads when nothing changed.
+  void SyncCodeWrites() {
+    if (code_pages_.write_epoch() != seen_write_epoch_ || code_pages_.mark_epoch() != seen_mark_epoch_)
+        [[unlikely]] {
+      SyncCodeWritesSlow();
+    }
+  }
+  void SyncCodeWritesSlow();
+  // The page is marked in the machine-wide hw::CodePages (by any vCPU).
   bool IsCodePage(uint64_t pa) const;
   void MarkCodePage(uint64_t page_number);
   // mmu.cc: the JIT's TLB slots stop allowing direct writes to a page that
@@ -194,6 +209,9 @@ class Cpu final : public hw::MemoryMapObserver {
   const DecodedInsn& FetchSlow(ZydisMachineMode mode, uint64_t linear, uint64_t pa, bool user);
   struct DecodeCache;
   std::unique_ptr<DecodeCache> decode_cache_;
+  hw::CodePages& code_pages_;     // the board memory's, shared by every vCPU
+  uint64_t seen_write_epoch_ = 0;  // code_pages_.write_epoch() as last synced
+  uint64_t seen_mark_epoch_ = 0;   // code_pages_.mark_epoch() as last synced
 
   x86::CpuState& s;
   hw::Board& board;
