@@ -11,8 +11,10 @@
 #include "hw/bus.h"
 #include "hw/char_io.h"
 #include "hw/clock.h"
+#include "hw/dma_memory.h"
 #include "hw/guest_memory.h"
 #include "hw/irq.h"
+#include "hw/misc/fw_cfg.h"
 #include "hw/pc_chipset.h"
 #include "target-x86/cpuid.h"
 
@@ -46,6 +48,7 @@ class Board {
   const x86::CpuidModel& cpuid() const { return cpuid_; }
   const Clock& clock() const { return *clock_; }
   PcChipset& chipset() { return *chipset_; }
+  FwCfg& fw_cfg() { return *fw_cfg_; }
 
   // Requests from devices (debug-exit, i8042/port 0x92 reset) and engines
   // (triple fault). Engines stop running when stop_requested() turns true.
@@ -78,10 +81,12 @@ class Board {
   HostClock host_clock_;
   const Clock* clock_;
   GuestMemory memory_;
+  GuestMemoryDma dma_{memory_};
   Bus pio_{"port I/O"};
   Bus mmio_{"MMIO"};
   x86::CpuidModel cpuid_;
   std::unique_ptr<PcChipset> chipset_;
+  std::unique_ptr<FwCfg> fw_cfg_;
   std::vector<TimedDevice*> timed_;
   StopReason stop_ = StopReason::kNone;
   int exit_status_ = 0;
