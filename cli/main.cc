@@ -27,6 +27,9 @@ namespace {
 using namespace tandem;
 
 constexpr int kUsageError = 2;
+// The firmware booted when neither --bios nor --kernel is given: Debian's
+// SeaBIOS build for QEMU's PC machines (package seabios).
+constexpr const char* kDefaultFirmware = "/usr/share/seabios/bios-256k.bin";
 // Even, so that it never collides with a debug-exit status (v << 1) | 1.
 constexpr int kEngineError = 4;
 
@@ -136,6 +139,7 @@ struct RunOptions {
   std::string append;
   std::string initrd;
   std::string serial = "stdio";
+  std::string debugcon = "none";
   std::string dump_state;
   bool no_reboot = false;
   bool stats = false;
@@ -174,12 +178,17 @@ int Run(const RunOptions& opt) {
   hw::BoardConfig config;
   config.ram_size = *ram_size;
   config.timeout_ns = static_cast<uint64_t>(opt.timeout_s * 1e9);
-  if (opt.bios.empty() && opt.kernel.empty()) return Fail("nothing to boot: give --bios or --kernel");
   if (!opt.bios.empty()) {
     auto rom = ReadFile(opt.bios, hw::layout::kBiosMaxSize, "BIOS image");
     if (!rom.ok()) return Fail(rom.message());
     config.bios = std::move(*rom);
     if (config.bios.empty()) return Fail("BIOS image '" + opt.bios + "' is empty");
+  } else if (opt.kernel.empty()) {
+    auto rom = ReadFile(kDefaultFirmware, hw::layout::kBiosMaxSize, "firmware");
+    if (!rom.ok()) {
+      return Fail(rom.message() + ": install Debian's seabios package, or give --bios or --kernel");
+    }
+    config.bios = std::move(*rom);
   }
   BootImages images;
   if (!opt.kernel.empty()) {
@@ -207,8 +216,17 @@ int Run(const RunOptions& opt) {
     return Fail("--serial must be stdio, file:PATH or none");
   }
   config.serial_out = serial.get();
-  FileSink debugcon(stderr);
-  config.debugcon_out = &debugcon;
+  std::unique_ptr<FileSink> debugcon;
+  if (opt.debugcon == "stdio") {
+    debugcon = std::make_unique<FileSink>(stdout);
+  } else if (opt.debugcon.rfind("file:", 0) == 0) {
+    std::FILE* f = std::fopen(opt.debugcon.substr(5).c_str(), "wb");
+    if (!f) return Fail("cannot open debug console output '" + opt.debugcon.substr(5) + "'");
+    debugcon = std::make_unique<FileSink>(f);
+  } else if (opt.debugcon != "none") {
+    return Fail("--debugcon must be stdio, file:PATH or none");
+  }
+  config.debugcon_out = debugcon.get();
 
   auto accelerators = accel::AcceleratorList();
   auto choice = accel::ChooseAccelerator(accelerators, opt.accel);
@@ -322,11 +340,15 @@ int main(int argc, char** argv) {
   run->add_option("--accel", opt.accel, "accelerators to try, e.g. auto, kvm, interp, kvm:interp")
       ->capture_default_str();
   run->add_option("-m,--memory", opt.memory, "guest RAM size (e.g. 128M, 2G)")->capture_default_str();
-  run->add_option("--bios", opt.bios, "BIOS ROM image, started at the reset vector");
+  run->add_option("--bios", opt.bios,
+                  std::string("BIOS ROM image, started at the reset vector (default without --kernel: ") +
+                      kDefaultFirmware + ")");
   run->add_option("--kernel", opt.kernel, "Linux bzImage or Multiboot kernel");
   run->add_option("--initrd", opt.initrd, "initial ramdisk for a Linux kernel");
   run->add_option("--append", opt.append, "kernel command line");
   run->add_option("--serial", opt.serial, "COM1: stdio, file:PATH or none")->capture_default_str();
+  run->add_option("--debugcon", opt.debugcon, "debug console port 0x402 (firmware log): stdio, file:PATH or none")
+      ->capture_default_str();
   run->add_flag("--no-reboot", opt.no_reboot, "end tandem when the guest resets");
   run->add_option("--timeout", opt.timeout_s, "stop the guest after SECONDS (exit status 124)");
   run->add_option("--dump-state", opt.dump_state, "write the final vCPU state to PATH");
