@@ -31,6 +31,10 @@ struct BoardConfig {
   CharSink* debugcon_out = nullptr;
   Clock* clock = nullptr;          // nullptr: host monotonic clock
   uint64_t timeout_ns = 0;         // 0: no limit; else the board stops itself
+  // No PC firmware runs (a --kernel, or a ROM that is not PC firmware): the
+  // board sets up the chipset as SeaBIOS would (PcChipsetConfig::direct_boot).
+  // False for real firmware, which finds every register at its reset value.
+  bool direct_boot = true;
 };
 
 enum class StopReason { kNone, kExit, kReset, kTimeout };

@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "accel/kvm/kvm_cpuid.h"
+#include "accel/kvm/kvm_memory.h"
 #include "accel/kvm/kvm_state.h"
 #include "accel/kvm/kvm_uapi.h"
 #include "hw/pc_layout.h"
@@ -169,9 +170,10 @@ const char* InternalErrorName(uint32_t suberror) {
 
 class KvmEngine final : public Engine {
  public:
-  KvmEngine(hw::Board& board, Fd kvm, Fd vm, Fd vcpu, kvm_run* run, size_t run_size)
-      : board_(board), kvm_(std::move(kvm)), vm_(std::move(vm)), vcpu_(std::move(vcpu)), run_(run),
-        run_size_(run_size) {}
+  KvmEngine(hw::Board& board, Fd kvm, Fd vm, Fd vcpu, kvm_run* run, size_t run_size,
+            std::unique_ptr<KvmMemorySlots> memory_slots)
+      : board_(board), kvm_(std::move(kvm)), vm_(std::move(vm)), vcpu_(std::move(vcpu)),
+        memory_slots_(std::move(memory_slots)), run_(run), run_size_(run_size) {}
 
   ~KvmEngine() override {
     if (timer_created_) timer_delete(timer_);
@@ -224,6 +226,7 @@ class KvmEngine final : public Engine {
 
   hw::Board& board_;
   Fd kvm_, vm_, vcpu_;
+  std::unique_ptr<KvmMemorySlots> memory_slots_;
   kvm_run* run_;
   size_t run_size_;
   std::vector<uint32_t> msrs_;  // the MSRs KVM lets us read and write
@@ -620,12 +623,12 @@ void KvmEngine::HandlePio() {
   }
 }
 
-// Reads of ROM never exit (its slot is mapped read-only); a write does, and
-// is dropped here as the ROM chip ignores it, instead of reaching the MMIO
-// bus as an access that hits no device.
+// Reads of ROM (and of read-only shadow RAM) never exit: its slot is mapped
+// read-only; a write does, and is dropped here as the ROM chip or the PAM
+// ignores it, instead of reaching the MMIO bus as an access that hits no device.
 bool KvmEngine::IsRom(uint64_t gpa) const {
   const hw::MemoryRegion* region = board_.memory_map().Find(gpa);
-  return region && region->kind == hw::RegionKind::kRom;
+  return region && region->kind != hw::RegionKind::kRam;
 }
 
 void KvmEngine::HandleMmio() {
@@ -727,30 +730,10 @@ Result<std::unique_ptr<Engine>> CreateEngine(hw::Board& board) {
   }
 
   // One memory slot per region; ROM read-only, so guest writes to it exit as
-  // MMIO and reach the board's MMIO bus.
-  const auto& regions = board.memory_map().regions();
-  int max_slots = Ioctl(kvm->get(), KVM_CHECK_EXTENSION, KVM_CAP_NR_MEMSLOTS);
-  if (max_slots > 0 && regions.size() > static_cast<size_t>(max_slots)) {
-    return Status::Error("KVM offers " + std::to_string(max_slots) + " memory slots, the board needs " +
-                         std::to_string(regions.size()));
-  }
-  for (size_t i = 0; i < regions.size(); ++i) {
-    const hw::MemoryRegion& r = regions[i];
-    bool rom = r.kind == hw::RegionKind::kRom;
-    uint8_t* host = (rom ? board.memory().rom() : board.memory().ram()) + r.host_offset;
-    kvm_userspace_memory_region slot{};
-    slot.slot = static_cast<uint32_t>(i);
-    slot.flags = rom ? KVM_MEM_READONLY : 0;
-    slot.guest_phys_addr = r.gpa;
-    slot.memory_size = r.size;
-    slot.userspace_addr = reinterpret_cast<uint64_t>(host);
-    if (Ioctl(vm.get(), KVM_SET_USER_MEMORY_REGION, &slot) < 0) {
-      char what[160];
-      std::snprintf(what, sizeof what, "KVM refused memory slot '%s' (0x%" PRIx64 "-0x%" PRIx64 ")", r.name,
-                    r.gpa, r.end() - 1);
-      return Status::Error(ErrnoMessage(what));
-    }
-  }
+  // MMIO and reach the board's MMIO bus. The slots follow PAM changes.
+  auto slots = std::make_unique<KvmMemorySlots>(vm.get(), board.memory(),
+                                                Ioctl(kvm->get(), KVM_CHECK_EXTENSION, KVM_CAP_NR_MEMSLOTS));
+  if (Status s = slots->Sync(); !s.ok()) return s;
 
   Fd vcpu(Ioctl(vm.get(), KVM_CREATE_VCPU, 0));
   if (vcpu.get() < 0) return Status::Error(ErrnoMessage("KVM_CREATE_VCPU"));
@@ -762,7 +745,9 @@ Result<std::unique_ptr<Engine>> CreateEngine(hw::Board& board) {
   if (run == MAP_FAILED) return Status::Error(ErrnoMessage("mmap of the vCPU run area"));
 
   auto engine = std::make_unique<KvmEngine>(board, std::move(kvm.value()), std::move(vm), std::move(vcpu),
-                                            static_cast<kvm_run*>(run), static_cast<size_t>(run_size));
+                                            static_cast<kvm_run*>(run), static_cast<size_t>(run_size),
+                                            std::move(slots));
+
   if (Status s = engine->Configure(); !s.ok()) return s;
   return std::unique_ptr<Engine>(std::move(engine));
 }
