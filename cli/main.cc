@@ -189,6 +189,8 @@ int Run(const RunOptions& opt) {
       return Fail(rom.message() + ": install Debian's seabios package, or give --bios or --kernel");
     }
     config.bios = std::move(*rom);
+    // Real firmware finds the chipset at its reset values and sets it up itself.
+    config.direct_boot = false;
   }
   BootImages images;
   if (!opt.kernel.empty()) {

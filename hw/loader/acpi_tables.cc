@@ -11,6 +11,7 @@
 #include "hw/loader/aml.h"
 #include "hw/loader/table_loader.h"
 #include "hw/misc/acpi_pm.h"
+#include "hw/pci/piix3.h"
 
 namespace tandem::hw {
 
@@ -29,16 +30,12 @@ constexpr uint32_t kRsdpChecksum = 8, kRsdpRsdtAddress = 16;
 // PIIX pci_irq_mask 0x0E20 less the SCI): the link devices offer them, and
 // the MADT marks them level/active-high, as QEMU does.
 constexpr uint32_t kPciIsaIrqs[] = {5, 10, 11};
-constexpr int kPirqCount = 4;
-// In APIC mode PIRQ A-D arrive at I/O APIC pins 16-19.
-constexpr uint32_t kPirqGsiBase = 16;
-// The PIIX3 ISA bridge (00:01.0) and its PIRQ route registers 0x60-0x63.
-constexpr uint32_t kIsaBridgeAdr = 0x00010000;
-constexpr uint32_t kPirqRouteOffset = 0x60;
-
-// Which PIRQ a PCI device's interrupt pin drives: slot S, pin P (0 = INTA)
-// -> (S + P) mod 4, the swizzle of the board's PCI slots.
-int PirqForSlotPin(int slot, int pin) { return (slot + pin) % kPirqCount; }
+using layout::kPirqCount;
+using layout::PirqForSlotPin;
+// The PIIX3 ISA bridge's _ADR (slot << 16 | function) and the PCI config
+// offset of its PIRQ route registers.
+constexpr uint32_t kIsaBridgeAdr = (layout::kPiix3Devfn >> 3) << 16 | (layout::kPiix3Devfn & 7);
+constexpr uint32_t kPirqRouteOffset = Piix3::kPirqRoute;
 
 class Table {
  public:
@@ -123,10 +120,11 @@ aml::Bytes PirqLink(int pirq) {
                                    Store(NameString("PRRI"), NameString(reg))}))}));
 }
 
-// APIC mode: a fixed link to GSI 16 + pirq (QEMU's q35 GSIx devices).
+// APIC mode: a fixed link to the PIRQ's own I/O APIC pin (GSI 16-19; QEMU's
+// q35 GSIx devices).
 aml::Bytes GsiLink(int pirq) {
   using namespace aml;
-  Bytes crs = ResourceTemplate({InterruptLevelHighShared({kPirqGsiBase + pirq})});
+  Bytes crs = ResourceTemplate({InterruptLevelHighShared({static_cast<uint32_t>(layout::kPirqFirstGsi + pirq)})});
   return Device(LinkName("GSI", pirq),
                 Join({Name("_HID", EisaId("PNP0C0F")), Name("_UID", Integer(kPirqCount + pirq)),
                       Name("_PRS", crs), Name("_CRS", crs), Method("_SRS", 1, false, {}),

@@ -13,7 +13,9 @@ namespace tandem::hw {
 
 class Piix4Pm final : public PciDevice {
  public:
-  static constexpr unsigned kPmBase = 0x40, kPmRegMisc = 0x80, kSmbusBase = 0x90, kSmbusHostConfig = 0xD2;
+  static constexpr unsigned kPmBase = 0x40, kDevActB = 0x58, kPmRegMisc = 0x80, kSmbusBase = 0x90,
+                            kSmbusHostConfig = 0xD2;
+  static constexpr uint32_t kApmcEnable = 1u << 25;  // DEVACTB: SMI on writes to the APM port 0xB2
   static constexpr uint8_t kPmIoEnable = 1u << 0;
   static constexpr uint8_t kDefaultSci = 9;
 
