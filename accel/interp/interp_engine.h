@@ -10,8 +10,8 @@
 namespace tandem::accel::interp {
 
 // The interpreter alone ("interp") or with the JIT translating 64-bit code
-// ("jit"); both run on the same Cpu and state.
-Result<std::unique_ptr<Engine>> CreateEngine(hw::Board& board, bool with_jit = false);
+// ("jit"); every vCPU of the machine runs on its own Cpu and state.
+Result<std::unique_ptr<Machine>> CreateMachine(hw::Board& board, bool with_jit = false);
 // Whether the JIT can run on this host, with the reason when not.
 Availability ProbeJit();
 

@@ -9,6 +9,7 @@
 #
 # Functions:
 #   apt_update_once                       apt-get update, at most once per run
+#   install_packages LOG PACKAGE...       apt-get install, all output into LOG
 #   busybox_static                        path of a statically linked busybox
 #   resolve_kernel_pkg META               e.g. linux-image-6.1.0-56-cloud-amd64
 #   prepare_kernel CACHE META [MODULE...] download and unpack; sets
@@ -19,8 +20,20 @@ apt_updated=${apt_updated:-0}
 apt_update_once() {
   [ "$apt_updated" = 1 ] && return 0
   log "apt-get update"
-  DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2 || fail "apt-get update failed"
+  local out
+  out=$(DEBIAN_FRONTEND=noninteractive apt-get update -qq 2>&1) || { printf '%s\n' "$out" >&2; fail "apt-get update failed"; }
   apt_updated=1
+}
+
+# Output goes to LOG only: the callers' stdout and stderr may be a guest
+# transcript (tests/linux keeps both), where apt's progress must never land.
+install_packages() { # install_packages LOG PACKAGE...
+  local log_file=$1; shift
+  apt_update_once
+  {
+    echo "--- $(date -u '+%F %T') apt-get install $*"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@"
+  } >>"$log_file" 2>&1 || { tail -n 20 "$log_file" >&2; fail "apt-get install $* failed (log: $log_file)"; }
 }
 
 busybox_static() { # path of a statically linked busybox, if any

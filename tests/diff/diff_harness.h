@@ -151,6 +151,22 @@ uint64_t CasesPerForm();
 // mismatches in detail), prints a line per form and records the totals.
 void RunForms(const std::string& family, const std::vector<Form>& forms);
 
+// Linux's 32-bit user code segment (__USER32_CS), where the native side runs
+// the compat32 forms.
+inline constexpr uint16_t kLinuxUser32Cs = 0x23;
+
+// Whether the host runs 32-bit code: some host kernels fault a far call into
+// a 32-bit code segment. reason names the cause when not.
+struct HostSupport {
+  bool ok = false;
+  std::string reason;
+};
+// Far-calls INC EAX in the code segment `selector` in a forked child.
+HostSupport ProbeCompat32(uint16_t selector);
+// ProbeCompat32(kLinuxUser32Cs), probed once; RunForms skips the compat32
+// forms (GTEST_SKIP with the reason) when it is not ok.
+const HostSupport& HostCompat32();
+
 // Runs bytes once on the interpreter only (for fault checks); RSP is the
 // harness's guest stack and RBX is left as given.
 Outcome RunGuestOnce(const std::vector<uint8_t>& bytes, const Case& c, bool compat32 = false);

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstring>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "hw/board.h"
@@ -59,10 +60,13 @@ class KvmEngineTest : public testing::Test {
     board_ = std::move(board.value());
     recorder_.board_ = board_.get();
     ASSERT_TRUE(board_->pio().Register(kTestPort, 2, &recorder_, "recorder").ok());
-    auto engine = CreateEngine(*board_);
-    ASSERT_TRUE(engine.ok()) << engine.message();
-    engine_ = std::move(engine.value());
-    EXPECT_EQ(engine_->name(), "kvm");
+    auto machine = CreateMachine(*board_);
+    ASSERT_TRUE(machine.ok()) << machine.message();
+    machine_ = std::move(machine.value());
+    EXPECT_EQ(machine_->name(), "kvm");
+    auto vcpu = machine_->CreateVcpu(0);
+    ASSERT_TRUE(vcpu.ok()) << vcpu.message();
+    engine_ = std::move(vcpu.value());
   }
 
   // Flat 32-bit code at kCodeAddr in RAM.
@@ -75,7 +79,8 @@ class KvmEngineTest : public testing::Test {
 
   Recorder recorder_;
   std::unique_ptr<hw::Board> board_;
-  std::unique_ptr<Engine> engine_;
+  std::unique_ptr<Machine> machine_;
+  std::unique_ptr<Vcpu> engine_;  // vCPU 0
 };
 
 TEST_F(KvmEngineTest, OutFromTheResetVectorReachesThePortBus) {
@@ -192,6 +197,42 @@ TEST_F(KvmEngineTest, WritesToRomAreDroppedBeforeTheMmioBus) {
   s = engine_->GetState();
   EXPECT_EQ(s.gpr[x86::kRdi], 0xF0020u);  // every store of the REP completed
   EXPECT_EQ(s.gpr[x86::kRcx], 0u);
+}
+
+// PAM shadowing under KVM: the guest switches the i440FX's PAM0 (0xF0000)
+// through 0xCF8/0xCFD and the memory slots follow: ROM alias, then RAM it can
+// write, then read-only RAM (the write exits and is dropped), then ROM again.
+TEST_F(KvmEngineTest, PamSwitchesMemorySlotsWhileTheGuestRuns) {
+  Start();
+  CpuState s = Load32({
+      0xA0, 0x00, 0x00, 0x0F, 0x00,              // mov al, [0xF0000]: the ROM alias
+      0x88, 0xC3,                                // mov bl, al
+      0xB8, 0x58, 0x00, 0x00, 0x80,              // mov eax, 0x80000058 (00:00.0, 0x58)
+      0x66, 0xBA, 0xF8, 0x0C,                    // mov dx, 0xCF8
+      0xEF,                                      // out dx, eax
+      0x66, 0xBA, 0xFD, 0x0C,                    // mov dx, 0xCFD (PAM0)
+      0xB0, 0x30,                                // mov al, 0x30: read-write
+      0xEE,                                      // out dx, al
+      0xC6, 0x05, 0x00, 0x00, 0x0F, 0x00, 0x5A,  // mov byte [0xF0000], 0x5A
+      0x8A, 0x3D, 0x00, 0x00, 0x0F, 0x00,        // mov bh, [0xF0000]
+      0xB0, 0x10,                                // mov al, 0x10: read-only
+      0xEE,                                      // out dx, al
+      0xC6, 0x05, 0x00, 0x00, 0x0F, 0x00, 0x77,  // mov byte [0xF0000], 0x77: dropped
+      0x8A, 0x0D, 0x00, 0x00, 0x0F, 0x00,        // mov cl, [0xF0000]
+      0xB0, 0x00,                                // mov al, 0: off, the ROM alias
+      0xEE,                                      // out dx, al
+      0x8A, 0x2D, 0x00, 0x00, 0x0F, 0x00,        // mov ch, [0xF0000]
+      0x66, 0xBA, 0x11, 0x05,                    // mov dx, 0x511
+      0xEE,                                      // out dx, al: exit
+  });
+  engine_->SetState(s);
+  RunOutcome out = engine_->Run();
+  ASSERT_EQ(out.kind, RunOutcome::Kind::kBoardStop) << out.message;
+  s = engine_->GetState();
+  EXPECT_EQ(s.gpr[x86::kRbx] & 0xFFFF, 0x5AA5u);
+  EXPECT_EQ(s.gpr[x86::kRcx] & 0xFFFF, 0xA55Au);
+  EXPECT_EQ(board_->memory().ram()[0xF0000], 0x5A);
+  EXPECT_EQ(board_->memory().rom()[0], 0xA5);
 }
 
 TEST_F(KvmEngineTest, StringPortIoMovesEveryItem) {
@@ -329,6 +370,38 @@ TEST_F(KvmEngineTest, ExceptionWithAnEmptyIdtIsATripleFault) {
   EXPECT_NE(out.message.find("RIP="), std::string::npos) << out.message;
 }
 
+// Vcpu::Kick from another thread ends KVM_RUN of a guest that never exits
+// (the signal plus immediate_exit), long before the kick timer's 10 ms slices
+// would let the 100 s timeout end it.
+TEST_F(KvmEngineTest, KickFromAnotherThreadEndsTheRunOfASpinningGuest) {
+  Start({0xFA, 0xEB, 0xFE}, 100'000'000'000);  // cli; jmp $
+  for (int round = 0; round < 5; ++round) {
+    std::thread kicker([&] {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      engine_->Kick();
+    });
+    RunOutcome out = engine_->Run();
+    kicker.join();
+    EXPECT_EQ(out.kind, RunOutcome::Kind::kKicked) << out.message;
+    EXPECT_EQ(board_->stop_reason(), hw::StopReason::kNone);
+    EXPECT_EQ(engine_->GetState().rip, 0xFFF1u);
+  }
+}
+
+TEST_F(KvmEngineTest, KickEndsAHaltWaitAndIsLatchedWhenNotRunning) {
+  Start({0xFB, 0xF4, 0xEB, 0xFD}, 100'000'000'000);  // sti; hlt; jmp back
+  std::thread kicker([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    engine_->Kick();
+  });
+  RunOutcome out = engine_->Run();
+  kicker.join();
+  EXPECT_EQ(out.kind, RunOutcome::Kind::kKicked) << out.message;
+  EXPECT_TRUE(engine_->GetState().halted);
+  engine_->Kick();  // before Run(): the next Run() returns at once
+  EXPECT_EQ(engine_->Run().kind, RunOutcome::Kind::kKicked);
+}
+
 TEST_F(KvmEngineTest, RunsAgainAfterATripleFaultWithAResetState) {
   Start({0xBA, 0x31, 0x05, 0xB0, 0x07, 0xEE});  // mov dx, 0x531; mov al, 7; out dx, al
   CpuState s = Load32({0x0F, 0x0B});             // ud2
@@ -344,9 +417,12 @@ TEST_F(KvmEngineTest, RunsAgainAfterATripleFaultWithAResetState) {
 TEST_F(KvmEngineTest, TwoEnginesCanRunOneAfterTheOther) {
   Start({0xBA, 0x31, 0x05, 0xB0, 0x09, 0xEE});  // exit with 9
   engine_.reset();
-  auto again = CreateEngine(*board_);
+  machine_.reset();
+  auto again = CreateMachine(*board_);
   ASSERT_TRUE(again.ok()) << again.message();
-  RunOutcome out = (*again)->Run();
+  auto vcpu = (*again)->CreateVcpu(0);
+  ASSERT_TRUE(vcpu.ok()) << vcpu.message();
+  RunOutcome out = (*vcpu)->Run();
   EXPECT_EQ(out.kind, RunOutcome::Kind::kBoardStop) << out.message;
   EXPECT_EQ(board_->exit_status(), 9);
 }
