@@ -222,7 +222,7 @@ TEST_F(KvmEngineTest, PamSwitchesMemorySlotsWhileTheGuestRuns) {
       0xB0, 0x00,                                // mov al, 0: off, the ROM alias
       0xEE,                                      // out dx, al
       0x8A, 0x2D, 0x00, 0x00, 0x0F, 0x00,        // mov ch, [0xF0000]
-      0x66, 0xBA, 0x11, 0x05,                    // mov dx, 0x511
+      0x66, 0xBA, 0x31, 0x05,                    // mov dx, 0x531
       0xEE,                                      // out dx, al: exit
   });
   engine_->SetState(s);
