@@ -12,6 +12,7 @@
 #include "hw/char_io.h"
 #include "hw/clock.h"
 #include "hw/dma_memory.h"
+#include "hw/guest_log.h"
 #include "hw/guest_memory.h"
 #include "hw/irq.h"
 #include "hw/misc/fw_cfg.h"
@@ -31,6 +32,10 @@ struct BoardConfig {
   CharSink* debugcon_out = nullptr;
   Clock* clock = nullptr;          // nullptr: host monotonic clock
   uint64_t timeout_ns = 0;         // 0: no limit; else the board stops itself
+  // Guest diagnostics (`-d`): enabled LogCategory bits, and where they go
+  // (`-D FILE`; nullptr: stderr).
+  unsigned log_mask = 0;
+  CharSink* log_sink = nullptr;
   // No PC firmware runs (a --kernel, or a ROM that is not PC firmware): the
   // board sets up the chipset as SeaBIOS would (PcChipsetConfig::direct_boot).
   // False for real firmware, which finds every register at its reset value.
@@ -53,6 +58,8 @@ class Board {
   const Clock& clock() const { return *clock_; }
   PcChipset& chipset() { return *chipset_; }
   FwCfg& fw_cfg() { return *fw_cfg_; }
+  // Where devices and engines report what the guest did (-d categories).
+  GuestLog& log() { return log_; }
 
   // Requests from devices (debug-exit, i8042/port 0x92 reset) and engines
   // (triple fault). Engines stop running when stop_requested() turns true.
@@ -87,8 +94,9 @@ class Board {
   const Clock* clock_;
   GuestMemory memory_;
   GuestMemoryDma dma_{memory_};
-  Bus pio_{"port I/O"};
-  Bus mmio_{"MMIO"};
+  GuestLog log_;
+  Bus pio_{"port I/O", &log_};
+  Bus mmio_{"MMIO", &log_};
   x86::CpuidModel cpuid_;
   std::unique_ptr<PcChipset> chipset_;
   std::unique_ptr<FwCfg> fw_cfg_;

@@ -4,7 +4,7 @@
 #include "hw/misc/fw_cfg.h"
 
 #include <algorithm>
-#include <cstdio>
+#include <string>
 #include <cstring>
 
 namespace tandem::hw {
@@ -85,9 +85,10 @@ void FwCfg::RebuildDirectory() {
 void FwCfg::Select(uint16_t key) {
   selector_ = key;
   offset_ = 0;
-  if (!Current() && logged_keys_.insert(key & ~kWriteChannel).second) {
-    std::fprintf(stderr, "tandem: fw_cfg: the guest selected item 0x%x, which does not exist; it reads as 0\n",
-                 key & ~kWriteChannel);
+  if (!Current() && log_) {
+    const unsigned item = key & ~kWriteChannel;
+    log_->LogOnce(kLogGuestErrors, "fw_cfg item " + std::to_string(item),
+                  "tandem: fw_cfg: the guest selected item 0x%x, which does not exist; it reads as 0", item);
   }
 }
 
@@ -147,10 +148,9 @@ void FwCfg::Write(uint64_t offset, unsigned size, uint64_t value) {
     return;
   }
   // Data port writes are ignored since QEMU 2.4; odd widths do nothing.
-  if (!logged_write_) {
-    logged_write_ = true;
-    std::fprintf(stderr, "tandem: fw_cfg: ignored %u-byte write at offset %llu\n", size,
-                 static_cast<unsigned long long>(offset));
+  if (log_) {
+    log_->LogOnce(kLogGuestErrors, "fw_cfg write", "tandem: fw_cfg: ignored %u-byte write at offset %llu", size,
+                  static_cast<unsigned long long>(offset));
   }
 }
 
@@ -160,10 +160,9 @@ void FwCfg::DmaTransfer(uint64_t descriptor) {
     uint8_t error[4];
     StoreBe32(error, kDmaError);
     dma_.Write(descriptor, error, sizeof error);
-    if (!logged_descriptor_) {
-      logged_descriptor_ = true;
-      std::fprintf(stderr, "tandem: fw_cfg: DMA descriptor at 0x%llx is not in RAM\n",
-                   static_cast<unsigned long long>(descriptor));
+    if (log_) {
+      log_->LogOnce(kLogGuestErrors, "fw_cfg descriptor", "tandem: fw_cfg: DMA descriptor at 0x%llx is not in RAM",
+                    static_cast<unsigned long long>(descriptor));
     }
     return;
   }
@@ -209,10 +208,9 @@ void FwCfg::DmaTransfer(uint64_t descriptor) {
     address += len;
     length -= len;
   }
-  if (outside_ram && !logged_outside_ram_) {
-    logged_outside_ram_ = true;
-    std::fprintf(stderr, "tandem: fw_cfg: DMA to 0x%llx outside RAM; error bit set\n",
-                 static_cast<unsigned long long>(address));
+  if (outside_ram && log_) {
+    log_->LogOnce(kLogGuestErrors, "fw_cfg DMA", "tandem: fw_cfg: DMA to 0x%llx outside RAM; error bit set",
+                  static_cast<unsigned long long>(address));
   }
   uint8_t done[4];
   StoreBe32(done, result);

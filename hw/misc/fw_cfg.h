@@ -8,11 +8,11 @@
 
 #include <cstdint>
 #include <map>
-#include <set>
 #include <string>
 #include <vector>
 
 #include "hw/dma_memory.h"
+#include "hw/guest_log.h"
 #include "hw/io_device.h"
 #include "hw/status.h"
 
@@ -64,6 +64,10 @@ class FwCfg final : public IoDevice {
   // Power-on state: the signature selected, offset 0, no DMA address.
   void Reset();
 
+  // Where the guest's misuse (unknown items, DMA outside RAM) is reported,
+  // once each, as guest_errors; nullptr: nowhere.
+  void set_log(GuestLog* log) { log_ = log; }
+
  private:
   void Select(uint16_t key);
   const std::vector<uint8_t>* Current() const;
@@ -78,10 +82,7 @@ class FwCfg final : public IoDevice {
   uint16_t selector_ = kSignature;
   uint32_t offset_ = 0;
   uint64_t dma_address_ = 0;
-  std::set<uint16_t> logged_keys_;
-  bool logged_write_ = false;
-  bool logged_descriptor_ = false;
-  bool logged_outside_ram_ = false;
+  GuestLog* log_ = nullptr;
 };
 
 }  // namespace tandem::hw

@@ -14,15 +14,11 @@ Piix4Pm::Piix4Pm(AcpiPm& pm) : PciDevice("PIIX4 PM", 0x8086, 0x7113, 0x068000, 0
   Set32(kPmBase, 1);  // bit 0: an I/O space indicator
   SetWritable(kPmBase, 4, kPmBaseMask);
   SetWritable(kPmRegMisc, 1, kPmIoEnable);
+  Set32(kDeviceActivityB, kApmcEnable);
   SetInterruptPin(1);
   Set8(kInterruptLine, kDefaultSci);
   SetWritable(kSmbusBase, 4, 0xFFF0);
   SetWritable(kSmbusHostConfig, 1, 0x0F);
-  // DEVACTB (0x58) bit 25, APMC_EN, set at power-on as QEMU's PIIX4 does
-  // without SMM: firmware (SeaBIOS smm_device_setup) then takes SMM as
-  // already set up. The board has no SMM; SeaBIOS would otherwise raise an
-  // SMI through port 0xB2 and wait for ever for its handler.
-  Set8(kDevActB + 3, kApmcEnable >> 24);
 }
 
 void Piix4Pm::ConfigWritten(unsigned offset, unsigned size) {

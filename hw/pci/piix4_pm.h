@@ -3,7 +3,9 @@
 // places the ACPI register block (hw/misc/acpi_pm) on the port bus while
 // PMREGMISC (0x80) bit 0 enables it; the SCI is on the ISA IRQ in the
 // interrupt line register (0x3C, 9 at power-on as on QEMU's board).
-// The SMBus registers (0x90 SMBBA, 0xD2 SMBHSTCFG) are stored only.
+// The SMBus registers (0x90 SMBBA, 0xD2 SMBHSTCFG) are stored only. There
+// is no SMM: DEVACTB (0x58) has APMC_EN set from power-on, as QEMU's PIIX4
+// does without SMM, so SeaBIOS takes SMM as set up and leaves SMRAM closed.
 #pragma once
 
 #include "hw/misc/acpi_pm.h"
@@ -13,9 +15,9 @@ namespace tandem::hw {
 
 class Piix4Pm final : public PciDevice {
  public:
-  static constexpr unsigned kPmBase = 0x40, kDevActB = 0x58, kPmRegMisc = 0x80, kSmbusBase = 0x90,
+  static constexpr unsigned kPmBase = 0x40, kDeviceActivityB = 0x58, kPmRegMisc = 0x80, kSmbusBase = 0x90,
                             kSmbusHostConfig = 0xD2;
-  static constexpr uint32_t kApmcEnable = 1u << 25;  // DEVACTB: SMI on writes to the APM port 0xB2
+  static constexpr uint32_t kApmcEnable = 1u << 25;
   static constexpr uint8_t kPmIoEnable = 1u << 0;
   static constexpr uint8_t kDefaultSci = 9;
 

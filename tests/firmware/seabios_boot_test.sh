@@ -2,7 +2,7 @@
 # The default firmware (Debian's SeaBIOS) on every engine: with nothing to
 # boot it must reach "No bootable device." on the serial console (through
 # fw_cfg's etc/sercon-port), with identical transcripts on each engine,
-# and without tandem's fw_cfg reporting an item it lacks.
+# and without tandem's fw_cfg reporting (-d guest_errors) an item it lacks.
 #
 # Usage: seabios_boot_test.sh TANDEM
 # Environment: TANDEM_GUEST_ENGINES (default "interp jit kvm"),
@@ -45,14 +45,14 @@ for engine in $engines; do
     inner='"$0" "$@" >/tmp/fw-seconds 2>/tmp/fw-stderr; status=$?; cat /tmp/fw-seconds >&2; cat /tmp/fw-stderr >&2; cat /tmp/fw-serial; exit $status'
     "$top/scripts/kvm-sandbox" --file "$tandem" --file "$until_line" --file "$firmware" --file "$bash" -- \
       sh -c "$inner" "$bash" "$until_line" "$text" 300 /tmp/fw-serial \
-      "$tandem" run --accel kvm --serial file:/tmp/fw-serial --timeout 300 >"$transcript" 2>"$out/stderr.$engine"
+      "$tandem" run --accel kvm --serial file:/tmp/fw-serial --timeout 300 -d guest_errors >"$transcript" 2>"$out/stderr.$engine"
     status=$?
   elif ! printf '%s\n' "$accels" | grep -Eq "^$engine +available"; then
     echo "*** SKIPPED: firmware.seabios on $engine: engine unavailable here" >&2
     skipped+=("$engine")
     continue
   else
-    "$until_line" "$text" 120 "$transcript" "$tandem" run --accel "$engine" --serial "file:$transcript" \
+    "$until_line" "$text" 120 "$transcript" "$tandem" run --accel "$engine" --serial "file:$transcript" -d guest_errors \
       --timeout 120 >"$out/seconds.$engine" 2>"$out/stderr.$engine"
     status=$?
   fi

@@ -26,6 +26,7 @@ TEST(Piix4Pm, FirmwareProgramsAndMovesThePmBlock) {
   EXPECT_EQ(CfgRead(*board, kPm, 0x08, 4), 0x06800003u);
   EXPECT_EQ(CfgRead(*board, kPm, 0x3C, 2), 0x0109u);  // SCI on IRQ 9, INTA
   EXPECT_EQ(CfgRead(*board, kPm, 0x40, 4), 1u);
+  EXPECT_EQ(CfgRead(*board, kPm, 0x5B, 1), 0x02u);  // APMC_EN: no SMM to set up
   EXPECT_FALSE(board->pio().Claims(0x600));  // not enabled at power-on
 
   CfgWrite(*board, kPm, 0x40, 4, 0xB001);
