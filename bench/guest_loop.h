@@ -16,7 +16,7 @@
 
 namespace tandem::bench {
 
-inline constexpr uint16_t kStopPort = 0x510;   // unused by the PC board
+inline constexpr uint16_t kStopPort = 0x530;   // unused by the PC board (0x510-0x51B is fw_cfg)
 inline constexpr uint64_t kCodeAddress = 0x10000;
 inline constexpr uint64_t kInstructionsPerIteration = 6;
 

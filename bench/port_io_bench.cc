@@ -8,7 +8,7 @@
 namespace tandem::bench {
 namespace {
 
-constexpr uint16_t kScratchPort = 0x511;
+constexpr uint16_t kScratchPort = 0x531;
 
 class ScratchDevice final : public hw::IoDevice {
  public:

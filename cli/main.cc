@@ -142,8 +142,17 @@ int Run(const RunOptions& opt) {
     return Fail("--serial must be stdio, file:PATH or none");
   }
   config.serial_out = serial.get();
-  FileSink debugcon(stderr);
-  config.debugcon_out = &debugcon;
+  std::unique_ptr<FileSink> debugcon;
+  if (opt.debugcon == "stdio") {
+    debugcon = std::make_unique<FileSink>(stdout);
+  } else if (opt.debugcon.rfind("file:", 0) == 0) {
+    std::FILE* f = std::fopen(opt.debugcon.substr(5).c_str(), "wb");
+    if (!f) return Fail("cannot open debug console output '" + opt.debugcon.substr(5) + "'");
+    debugcon = std::make_unique<FileSink>(f);
+  } else if (opt.debugcon != "none") {
+    return Fail("--debugcon must be stdio, file:PATH or none");
+  }
+  config.debugcon_out = debugcon.get();
   config.log_mask = *log_mask;
   std::unique_ptr<FileSink> log_file;
   if (!opt.log_file.empty()) {

@@ -31,11 +31,14 @@ void AddRunOptions(CLI::App& run, RunOptions& opt) {
   run.add_option("--accel", opt.accel, "accelerators to try, e.g. auto, kvm, interp, kvm:interp")
       ->capture_default_str();
   run.add_option("-m,--memory", opt.memory, "guest RAM size (e.g. 128M, 2G)")->capture_default_str();
-  run.add_option("--bios", opt.bios, "BIOS ROM image, started at the reset vector");
+  run.add_option("--bios", opt.bios, std::string("BIOS ROM image, started at the reset vector (default without --kernel: ") +
+                                          kDefaultFirmware + ")");
   run.add_option("--kernel", opt.kernel, "Linux bzImage or Multiboot kernel");
   run.add_option("--initrd", opt.initrd, "initial ramdisk for a Linux kernel");
   run.add_option("--append", opt.append, "kernel command line");
   run.add_option("--serial", opt.serial, "COM1: stdio, file:PATH or none")->capture_default_str();
+  run.add_option("--debugcon", opt.debugcon, "debug console port 0x402 (firmware log): stdio, file:PATH or none")
+      ->capture_default_str();
   run.add_flag("--no-reboot", opt.no_reboot, "end tandem when the guest resets");
   run.add_option("--timeout", opt.timeout_s, "stop the guest after SECONDS (exit status 124)");
   run.add_option("--dump-state", opt.dump_state, "write the final vCPU state to PATH");
@@ -64,12 +67,19 @@ Status LoadImages(const RunOptions& opt, hw::BoardConfig& config, BootImages& im
   if (opt.timeout_s < 0) return Status::Error("--timeout must not be negative");
   config.ram_size = *ram_size;
   config.timeout_ns = static_cast<uint64_t>(opt.timeout_s * 1e9);
-  if (opt.bios.empty() && opt.kernel.empty()) return Status::Error("nothing to boot: give --bios or --kernel");
   if (!opt.bios.empty()) {
     auto rom = ReadFile(opt.bios, hw::layout::kBiosMaxSize, "BIOS image");
     if (!rom.ok()) return rom.status();
     config.bios = std::move(*rom);
     if (config.bios.empty()) return Status::Error("BIOS image '" + opt.bios + "' is empty");
+  } else if (opt.kernel.empty()) {
+    auto rom = ReadFile(kDefaultFirmware, hw::layout::kBiosMaxSize, "firmware");
+    if (!rom.ok()) {
+      return Status::Error(rom.message() + ": install Debian's seabios package, or give --bios or --kernel");
+    }
+    config.bios = std::move(*rom);
+    // Real firmware finds the chipset at its reset values and sets it up itself.
+    config.direct_boot = false;
   }
   if (!opt.kernel.empty()) {
     auto image = ReadFile(opt.kernel, config.ram_size, "kernel");

@@ -22,6 +22,7 @@ struct RunOptions {
   std::string append;
   std::string initrd;
   std::string serial = "stdio";
+  std::string debugcon = "none";  // port 0x402: stdio, file:PATH or none
   std::string dump_state;
   std::string log_items;  // -d: guest log categories, as QEMU's
   std::string log_file;   // -D: where they go (default stderr)
@@ -41,6 +42,10 @@ struct BootImages {
   std::vector<uint8_t> kernel;
   std::vector<uint8_t> initrd;
 };
+
+// The firmware booted when neither --bios nor --kernel is given: Debian's
+// SeaBIOS build for QEMU's PC machines (package seabios).
+inline constexpr const char* kDefaultFirmware = "/usr/share/seabios/bios-256k.bin";
 
 // Fills the RAM size, the ROM and the timeout of `config` and reads the
 // kernel and initrd: every check on the images a user can get wrong.

@@ -5,6 +5,10 @@
 
 #include <algorithm>
 
+#include "hw/loader/acpi_tables.h"
+#include "hw/pc_fw_cfg.h"
+#include "hw/pc_layout.h"
+
 namespace tandem::hw {
 
 Result<std::unique_ptr<Board>> Board::Create(BoardConfig config) {
@@ -51,6 +55,15 @@ Status Board::Wire() {
   chipset_ = std::make_unique<PcChipset>(std::move(chipset));
   if (Status s = chipset_->Attach(pio_); !s.ok()) return s;
   if (Status s = chipset_->AttachMmio(mmio_); !s.ok()) return s;
+  // fw_cfg on every boot: firmware reads its tables from it, and direct-boot
+  // kernels (kvm-unit-tests) read the CPU count and RAM size.
+  fw_cfg_ = std::make_unique<FwCfg>(dma_);
+  fw_cfg_->set_log(&log_);
+  const MemoryMap& map = memory_.map();
+  if (Status s = PopulatePcFwCfg(*fw_cfg_, map, BuildAcpiTables(AcpiConfigFor(map)), PcFwCfgConfig{}); !s.ok()) {
+    return s;
+  }
+  if (Status s = pio_.Register(layout::kFwCfgPort, FwCfg::kSize, fw_cfg_.get(), "fw_cfg"); !s.ok()) return s;
   timed_ = chipset_->timed_devices();
   serial_in_open_ = config_.serial_in_fd >= 0;
   return Status();
@@ -73,6 +86,7 @@ void Board::Reset() {
   stop_ = StopReason::kNone;
   exit_status_ = 0;
   chipset_->Reset();
+  fw_cfg_->Reset();
 }
 
 void Board::Poll() {

@@ -11,9 +11,11 @@
 #include "hw/bus.h"
 #include "hw/char_io.h"
 #include "hw/clock.h"
+#include "hw/dma_memory.h"
 #include "hw/guest_log.h"
 #include "hw/guest_memory.h"
 #include "hw/irq.h"
+#include "hw/misc/fw_cfg.h"
 #include "hw/pc_chipset.h"
 #include "target-x86/cpuid.h"
 
@@ -56,6 +58,7 @@ class Board {
   const x86::CpuidModel& cpuid() const { return cpuid_; }
   const Clock& clock() const { return *clock_; }
   PcChipset& chipset() { return *chipset_; }
+  FwCfg& fw_cfg() { return *fw_cfg_; }
   // Where devices and engines report what the guest did (-d categories).
   GuestLog& log() { return log_; }
 
@@ -91,11 +94,13 @@ class Board {
   HostClock host_clock_;
   const Clock* clock_;
   GuestMemory memory_;
+  GuestMemoryDma dma_{memory_};
   GuestLog log_;
   Bus pio_{"port I/O", &log_};
   Bus mmio_{"MMIO", &log_};
   x86::CpuidModel cpuid_;
   std::unique_ptr<PcChipset> chipset_;
+  std::unique_ptr<FwCfg> fw_cfg_;
   std::vector<TimedDevice*> timed_;
   StopReason stop_ = StopReason::kNone;
   int exit_status_ = 0;

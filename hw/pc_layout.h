@@ -55,6 +55,7 @@ inline constexpr uint16_t kSystemControlAPort = 0x92;  // A20, fast reset
 inline constexpr uint16_t kDebugExitPort = 0xF4;     // QEMU isa-debug-exit
 inline constexpr uint16_t kCom1Port = 0x3F8;         // 8 ports
 inline constexpr uint16_t kDebugConsolePort = 0x402; // QEMU/Bochs debugcon
+inline constexpr uint16_t kFwCfgPort = 0x510;       // 12 ports: selector, data, DMA address (QEMU's FW_CFG_IO_BASE)
 inline constexpr uint16_t kAcpiPmPort = 0x600;       // PM1a event/control, PM timer (QEMU's PIIX4 base)
 inline constexpr uint16_t kPciConfigPort = 0xCF8;    // 8 ports: CONFIG_ADDRESS, RCR 0xCF9, CONFIG_DATA 0xCFC
 

@@ -1,12 +1,17 @@
 // ACPI 6.4: RSDP 5.2.5.3, RSDT 5.2.7, FADT 5.2.9 (revision 1 layout, 116
-// bytes), FACS 5.2.10, DSDT 5.2.11.1, MADT 5.2.12; AML encoding 20.2.
+// bytes), FACS 5.2.10, DSDT 5.2.11.1, MADT 5.2.12; AML in hw/loader/aml.h.
+// The blob/loader split and the PIIX routing follow QEMU's
+// hw/i386/acpi-build.c for -M pc.
 #include "hw/loader/acpi_tables.h"
 
+#include <algorithm>
 #include <cstring>
 #include <string>
-#include <vector>
 
+#include "hw/loader/aml.h"
+#include "hw/loader/table_loader.h"
 #include "hw/misc/acpi_pm.h"
+#include "hw/pci/piix3.h"
 
 namespace tandem::hw {
 
@@ -14,10 +19,28 @@ namespace {
 
 constexpr uint64_t kRsdpSize = 20;
 constexpr uint64_t kFacsSize = 64;
+constexpr uint32_t kHeaderSize = 36;
+constexpr uint32_t kChecksumOffset = 9;
+// FADT 1.0 field offsets.
+constexpr uint32_t kFadtFirmwareCtrl = 36, kFadtDsdt = 40;
+// RSDP 1.0 field offsets.
+constexpr uint32_t kRsdpChecksum = 8, kRsdpRsdtAddress = 16;
+
+// The ISA IRQs that PCI interrupts may be steered to in PIC mode (QEMU's
+// PIIX pci_irq_mask 0x0E20 less the SCI): the link devices offer them, and
+// the MADT marks them level/active-high, as QEMU does.
+constexpr uint32_t kPciIsaIrqs[] = {5, 10, 11};
+using layout::kPirqCount;
+using layout::PirqForSlotPin;
+// The PIIX3 ISA bridge's _ADR (slot << 16 | function) and the PCI config
+// offset of its PIRQ route registers.
+constexpr uint32_t kIsaBridgeAdr = (layout::kPiix3Devfn >> 3) << 16 | (layout::kPiix3Devfn & 7);
+constexpr uint32_t kPirqRouteOffset = Piix3::kPirqRoute;
 
 class Table {
  public:
-  // A table with the standard 36-byte header; length and checksum are set by Finish().
+  // A table with the standard 36-byte header; the length is set by Finish(),
+  // the checksum by the loader script.
   Table(const char* signature, uint8_t revision) {
     Bytes(signature, 4);
     U32(0);
@@ -36,15 +59,10 @@ class Table {
     auto* c = static_cast<const uint8_t*>(p);
     b_.insert(b_.end(), c, c + n);
   }
-  void Zeros(size_t n) { b_.insert(b_.end(), n, 0); }
   size_t size() const { return b_.size(); }
   std::vector<uint8_t> Finish() {
     uint32_t length = static_cast<uint32_t>(b_.size());
     std::memcpy(&b_[4], &length, 4);
-    b_[9] = 0;
-    uint8_t sum = 0;
-    for (uint8_t c : b_) sum += c;
-    b_[9] = static_cast<uint8_t>(-sum);
     return b_;
   }
 
@@ -60,25 +78,98 @@ std::vector<uint8_t> Facs() {
   return f;
 }
 
-// DefinitionBlock with Name (_S5, Package () { 5, 5, 0, 0 }).
-std::vector<uint8_t> Dsdt() {
+std::string LinkName(const char* prefix, int pirq) { return prefix + std::string(1, static_cast<char>('A' + pirq)); }
+
+// _PRT entries for every slot on bus 0: Package { slot << 16 | 0xFFFF, pin,
+// source, source index }. In PIC mode the source is the PIRQ's link device;
+// in APIC mode its GSI link.
+aml::Bytes RoutingTable(const char* link_prefix) {
+  std::vector<aml::Bytes> entries;
+  for (int slot = 0; slot < 32; ++slot) {
+    for (int pin = 0; pin < 4; ++pin) {
+      int pirq = PirqForSlotPin(slot, pin);
+      entries.push_back(aml::Package({aml::Integer((uint64_t{uint32_t(slot)} << 16) | 0xFFFF), aml::Integer(pin),
+                                      aml::NameString(LinkName(link_prefix, pirq)), aml::Integer(0)}));
+    }
+  }
+  return aml::Package(entries);
+}
+
+// PIC mode: an interrupt link (PNP0C0F) backed by the PIIX3 route register
+// PRQn: bit 7 disables the PIRQ, bits 3:0 name the ISA IRQ.
+aml::Bytes PirqLink(int pirq) {
+  using namespace aml;
+  const std::string reg = "PRQ" + std::to_string(pirq);
+  return Device(LinkName("LNK", pirq),
+                Join({Name("_HID", EisaId("PNP0C0F")), Name("_UID", Integer(pirq)),
+                      Name("_PRS", ResourceTemplate({InterruptLevelHighShared(
+                                       std::vector<uint32_t>(std::begin(kPciIsaIrqs), std::end(kPciIsaIrqs)))})),
+                      Method("_STA", 0, false,
+                             Join({If(And(NameString(reg), Integer(0x80)), Return(Integer(0x09))),
+                                   Return(Integer(0x0B))})),
+                      Method("_DIS", 0, false, Or(NameString(reg), Integer(0x80), NameString(reg))),
+                      // The interrupt number sits at byte 5 of the extended interrupt descriptor.
+                      Method("_CRS", 0, true,
+                             Join({Name("PRR0", ResourceTemplate({InterruptLevelHighShared({0})})),
+                                   CreateDWordField(NameString("PRR0"), Integer(5), "PRRI"),
+                                   If(LLess(NameString(reg), Integer(0x80)),
+                                      Store(And(NameString(reg), Integer(0x0F)), NameString("PRRI"))),
+                                   Return(NameString("PRR0"))})),
+                      Method("_SRS", 1, true,
+                             Join({CreateDWordField(Arg(0), Integer(5), "PRRI"),
+                                   Store(NameString("PRRI"), NameString(reg))}))}));
+}
+
+// APIC mode: a fixed link to the PIRQ's own I/O APIC pin (GSI 16-19; QEMU's
+// q35 GSIx devices).
+aml::Bytes GsiLink(int pirq) {
+  using namespace aml;
+  Bytes crs = ResourceTemplate({InterruptLevelHighShared({static_cast<uint32_t>(layout::kPirqFirstGsi + pirq)})});
+  return Device(LinkName("GSI", pirq),
+                Join({Name("_HID", EisaId("PNP0C0F")), Name("_UID", Integer(kPirqCount + pirq)),
+                      Name("_PRS", crs), Name("_CRS", crs), Method("_SRS", 1, false, {}),
+                      Method("_DIS", 0, false, {})}));
+}
+
+std::vector<uint8_t> Dsdt(const AcpiConfig& config) {
+  using namespace aml;
   Table t("DSDT", 2);
-  const uint8_t s5 = static_cast<uint8_t>(AcpiPm::kSlpTypS5);
-  const uint8_t aml[] = {0x08, '_', 'S', '5', '_',  // NameOp "_S5_"
-                         0x12, 0x08, 0x04,          // PackageOp, PkgLength 8, 4 elements
-                         0x0A, s5, 0x0A, s5,        // BytePrefix 5 (SLP_TYPa), BytePrefix 5 (SLP_TYPb)
-                         0x00, 0x00};               // ZeroOp, ZeroOp (reserved)
-  t.Bytes(aml, sizeof aml);
+  const uint64_t s5 = AcpiPm::kSlpTypS5;
+  Bytes pci0 = Join({
+      Name("_HID", EisaId("PNP0A03")),
+      Name("_UID", Integer(0)),
+      Name("_BBN", Integer(0)),
+      Name("_CRS", ResourceTemplate({WordBusNumber(0x00, 0xFF), IoPort(0xCF8, 0xCF8, 1, 8), WordIo(0x0000, 0x0CF7),
+                                     WordIo(0x0D00, 0xFFFF), DWordMemory(0xA0000, 0xBFFFF, true),
+                                     DWordMemory(config.pci_hole_start, config.pci_hole_end, false)})),
+      Method("_PRT", 0, false, Join({If(NameString("PICF"), Return(NameString("PRTA"))), Return(NameString("PRTP"))})),
+      Name("PRTP", RoutingTable("LNK")),
+      Name("PRTA", RoutingTable("GSI")),
+      Device("ISA", Join({Name("_ADR", Integer(kIsaBridgeAdr)),
+                          OperationRegion("P40C", RegionSpace::kPciConfig, kPirqRouteOffset, kPirqCount)})),
+  });
+  Bytes sb = Join({Device("PCI0", pci0),
+                   Field("PCI0.ISA.P40C", {{"PRQ0", 8}, {"PRQ1", 8}, {"PRQ2", 8}, {"PRQ3", 8}})});
+  for (int pirq = 0; pirq < kPirqCount; ++pirq) Append(sb, PirqLink(pirq));
+  for (int pirq = 0; pirq < kPirqCount; ++pirq) Append(sb, GsiLink(pirq));
+  Bytes body = Join({
+      Name("_S5", Package({Integer(s5), Integer(s5), Integer(0), Integer(0)})),
+      // \_PIC(1) is called by the OS when it switches to the I/O APIC.
+      Name("PICF", Integer(0)),
+      Method("_PIC", 1, false, Store(Arg(0), NameString("PICF"))),
+      Scope("\\_SB", sb),
+  });
+  t.Bytes(body.data(), body.size());
   return t.Finish();
 }
 
-std::vector<uint8_t> Fadt(uint32_t facs, uint32_t dsdt) {
+std::vector<uint8_t> Fadt() {
   const uint32_t pm = layout::kAcpiPmPort;
   Table t("FACP", 1);
-  t.U32(facs);
-  t.U32(dsdt);
-  t.U8(0);  // INT_MODEL (1.0)
-  t.U8(0);  // preferred PM profile: unspecified
+  t.U32(0);  // FIRMWARE_CTRL: offset of the FACS in the tables blob, patched by the loader
+  t.U32(0);  // DSDT: patched likewise
+  t.U8(0);   // INT_MODEL (1.0)
+  t.U8(0);   // preferred PM profile: unspecified
   t.U16(layout::kSciIrq);
   t.U32(0);  // SMI_CMD: none, the board is in ACPI mode from the start
   t.U8(0);
@@ -112,21 +203,23 @@ std::vector<uint8_t> Fadt(uint32_t facs, uint32_t dsdt) {
   t.U8(0);  // CENTURY: no century register
   t.U16(0);  // IAPC_BOOT_ARCH (reserved in 1.0)
   t.U8(0);
-  // Flags: WBINVD, PROC_C1, no fixed power button, no fixed sleep button.
-  t.U32((1u << 0) | (1u << 2) | (1u << 4) | (1u << 5));
+  // Flags: WBINVD, PROC_C1, no fixed sleep button. PWR_BUTTON (bit 4) stays
+  // clear: the power button is the fixed-feature one in PM1 (PWRBTN_STS/EN).
+  t.U32((1u << 0) | (1u << 2) | (1u << 5));
   return t.Finish();
 }
 
-std::vector<uint8_t> Madt() {
+std::vector<uint8_t> Madt(const AcpiConfig& config) {
   Table t("APIC", 1);
   t.U32(static_cast<uint32_t>(layout::kLapicBase));
   t.U32(1);  // PCAT_COMPAT: the dual 8259 is present too
-  // Processor local APIC.
-  t.U8(0);
-  t.U8(8);
-  t.U8(0);  // ACPI processor UID
-  t.U8(layout::kBspApicId);
-  t.U32(1);  // enabled
+  for (int cpu = 0; cpu < config.cpu_count; ++cpu) {
+    t.U8(0);  // processor local APIC
+    t.U8(8);
+    t.U8(static_cast<uint8_t>(cpu));  // ACPI processor UID
+    t.U8(static_cast<uint8_t>(layout::kBspApicId + cpu));
+    t.U32(1);  // enabled
+  }
   // I/O APIC at GSI base 0.
   t.U8(1);
   t.U8(12);
@@ -134,14 +227,22 @@ std::vector<uint8_t> Madt() {
   t.U8(0);
   t.U32(static_cast<uint32_t>(layout::kIoApicBase));
   t.U32(0);
-  // Interrupt source overrides: ISA IRQ0 -> GSI 2 (conforming); SCI level, active high.
+  // Interrupt source overrides: ISA IRQ0 -> GSI 2 (conforming); the SCI and
+  // the PCI-steerable ISA IRQs level, active high (MPS INTI flags 0xD).
   struct Override {
     uint8_t irq;
     uint32_t gsi;
     uint16_t flags;
   };
-  const uint32_t pit_gsi = static_cast<uint32_t>(layout::IoApicPinForIsaIrq(layout::kPitIrq));
-  for (Override o : {Override{layout::kPitIrq, pit_gsi, 0}, Override{layout::kSciIrq, layout::kSciIrq, 0x000D}}) {
+  std::vector<Override> overrides = {
+      {layout::kPitIrq, static_cast<uint32_t>(layout::IoApicPinForIsaIrq(layout::kPitIrq)), 0}};
+  std::vector<uint32_t> level_irqs(std::begin(kPciIsaIrqs), std::end(kPciIsaIrqs));
+  level_irqs.push_back(layout::kSciIrq);
+  std::sort(level_irqs.begin(), level_irqs.end());
+  for (uint32_t irq : level_irqs) {
+    overrides.push_back({static_cast<uint8_t>(irq), static_cast<uint32_t>(layout::IoApicPinForIsaIrq(irq)), 0x000D});
+  }
+  for (const Override& o : overrides) {
     t.U8(2);
     t.U8(10);
     t.U8(0);  // ISA
@@ -158,72 +259,104 @@ std::vector<uint8_t> Madt() {
   return t.Finish();
 }
 
-struct Layout {
-  uint64_t rsdt, fadt, facs, dsdt, madt, end;
-};
-
-Layout Place(uint64_t rsdp, const std::vector<uint8_t>& fadt, const std::vector<uint8_t>& dsdt,
-             const std::vector<uint8_t>& madt, uint64_t rsdt_size) {
-  auto align = [](uint64_t v, uint64_t a) { return (v + a - 1) & ~(a - 1); };
-  Layout l;
-  l.facs = align(rsdp + kRsdpSize, 64);  // the FACS must be 64-byte aligned
-  l.rsdt = l.facs + kFacsSize;
-  l.fadt = align(l.rsdt + rsdt_size, 16);
-  l.dsdt = align(l.fadt + fadt.size(), 16);
-  l.madt = align(l.dsdt + dsdt.size(), 16);
-  l.end = l.madt + madt.size();
-  return l;
+// Appends `table` to the blob (8-byte aligned) and returns its offset.
+uint32_t Push(std::vector<uint8_t>& blob, const std::vector<uint8_t>& table) {
+  blob.resize((blob.size() + 7) & ~size_t{7}, 0);
+  uint32_t offset = static_cast<uint32_t>(blob.size());
+  blob.insert(blob.end(), table.begin(), table.end());
+  return offset;
 }
 
-constexpr uint64_t kRsdtSize = 36 + 2 * 4;
+void PutU32(std::vector<uint8_t>& blob, uint32_t offset, uint32_t value) {
+  std::memcpy(&blob[offset], &value, 4);
+}
 
 }  // namespace
 
-uint64_t AcpiTablesSize() {
-  Layout l = Place(0, Fadt(0, 0), Dsdt(), Madt(), kRsdtSize);
-  return l.end;  // from a 64-byte aligned start
+AcpiConfig AcpiConfigFor(const MemoryMap& map) {
+  AcpiConfig config;
+  config.pci_hole_start = static_cast<uint32_t>(std::min(map.ram_below_4g(), layout::kMmioHoleStart));
+  return config;
+}
+
+AcpiTables BuildAcpiTables(const AcpiConfig& config) {
+  const std::string tables_file = AcpiTables::kTablesFile, rsdp_file = AcpiTables::kRsdpFile;
+  AcpiTables out;
+  TableLoader loader;
+  // The FACS must be 64-byte aligned: it opens the blob, which is allocated so.
+  loader.Allocate(tables_file, 64, TableLoader::Zone::kHigh);
+  const uint32_t facs = Push(out.tables, Facs());
+  const uint32_t dsdt = Push(out.tables, Dsdt(config));
+  const uint32_t fadt = Push(out.tables, Fadt());
+  const uint32_t madt = Push(out.tables, Madt(config));
+
+  auto checksum = [&](uint32_t table) {
+    uint32_t length;
+    std::memcpy(&length, &out.tables[table + 4], 4);
+    loader.AddChecksum(tables_file, table + kChecksumOffset, table, length);
+  };
+  checksum(dsdt);
+  PutU32(out.tables, fadt + kFadtFirmwareCtrl, facs);
+  loader.AddPointer(tables_file, fadt + kFadtFirmwareCtrl, 4, tables_file);
+  PutU32(out.tables, fadt + kFadtDsdt, dsdt);
+  loader.AddPointer(tables_file, fadt + kFadtDsdt, 4, tables_file);
+  checksum(fadt);
+  checksum(madt);
+
+  Table rsdt_table("RSDT", 1);
+  const uint32_t entries[] = {fadt, madt};
+  for (uint32_t e : entries) rsdt_table.U32(e);
+  const uint32_t rsdt = Push(out.tables, rsdt_table.Finish());
+  for (size_t i = 0; i < std::size(entries); ++i) {
+    loader.AddPointer(tables_file, static_cast<uint32_t>(rsdt + kHeaderSize + 4 * i), 4, tables_file);
+  }
+  checksum(rsdt);
+
+  // The RSDP goes where an OS scans for it: the F segment, 16-byte aligned.
+  out.rsdp.assign(kRsdpSize, 0);
+  std::memcpy(out.rsdp.data(), "RSD PTR ", 8);
+  std::memcpy(&out.rsdp[9], "TANDEM", 6);
+  out.rsdp[15] = 0;  // revision 0: ACPI 1.0, RSDT only
+  PutU32(out.rsdp, kRsdpRsdtAddress, rsdt);
+  loader.Allocate(rsdp_file, 16, TableLoader::Zone::kFSeg);
+  loader.AddPointer(rsdp_file, kRsdpRsdtAddress, 4, tables_file);
+  loader.AddChecksum(rsdp_file, kRsdpChecksum, 0, kRsdpSize);
+  out.loader = loader.script();
+  return out;
 }
 
 Status WriteAcpiTables(GuestMemory& memory, const AcpiTablesConfig& config) {
-  std::vector<uint8_t> dsdt = Dsdt(), madt = Madt();
-  Layout l = Place(config.address, Fadt(0, 0), dsdt, madt, kRsdtSize);
-  if (config.address % 16 || config.address < 0xE0000 || l.end > layout::kHighMemoryStart) {
+  AcpiTables tables = BuildAcpiTables(AcpiConfigFor(memory.map()));
+  if (config.address % 16 || config.address < 0xE0000 || config.address >= layout::kHighMemoryStart) {
     return Status::Error("the ACPI tables must start 16-byte aligned and lie in 0xE0000-0xFFFFF");
   }
-  std::vector<uint8_t> fadt = Fadt(static_cast<uint32_t>(l.facs), static_cast<uint32_t>(l.dsdt));
-  Table rsdt("RSDT", 1);
-  rsdt.U32(static_cast<uint32_t>(l.fadt));
-  rsdt.U32(static_cast<uint32_t>(l.madt));
-  std::vector<uint8_t> rsdt_bytes = rsdt.Finish();
-
-  std::vector<uint8_t> rsdp(kRsdpSize, 0);
-  std::memcpy(rsdp.data(), "RSD PTR ", 8);
-  std::memcpy(&rsdp[9], "TANDEM", 6);
-  rsdp[15] = 0;  // revision 0: ACPI 1.0, RSDT only
-  uint32_t rsdt_address = static_cast<uint32_t>(l.rsdt);
-  std::memcpy(&rsdp[16], &rsdt_address, 4);
-  uint8_t sum = 0;
-  for (uint8_t c : rsdp) sum += c;
-  rsdp[8] = static_cast<uint8_t>(-sum);
-
-  for (uint64_t gpa : {config.address, l.end - 1}) {
-    const MemoryRegion* region = memory.map().Find(gpa);
-    if (!region || region->kind != RegionKind::kRam) {
-      return Status::Error("no RAM at the ACPI table address (is a BIOS ROM mapped there?)");
+  // Both zones come from the scan area: the RSDP (the F-segment blob) at
+  // config.address, the tables after it.
+  constexpr uint64_t kFSegRoom = 64;
+  uint64_t next_fseg = config.address, next_high = config.address + kFSegRoom;
+  TableAllocator allocate = [&](const std::string& file, uint64_t size, uint32_t align,
+                                TableLoader::Zone zone) -> Result<uint64_t> {
+    uint64_t& next = zone == TableLoader::Zone::kFSeg ? next_fseg : next_high;
+    uint64_t at = (next + align - 1) & ~uint64_t{align - 1};
+    if (zone == TableLoader::Zone::kFSeg && at + size > config.address + kFSegRoom) {
+      return Status::Error("ACPI: no room for " + file);
     }
-  }
-  std::vector<uint8_t> facs = Facs();
-  struct Piece {
-    uint64_t at;
-    const std::vector<uint8_t>* bytes;
+    if (at + size > layout::kHighMemoryStart) {
+      return Status::Error("the ACPI tables do not fit below 1 MiB");
+    }
+    for (uint64_t gpa : {at, at + size - 1}) {
+      const MemoryRegion* region = memory.map().Find(gpa);
+      if (!region || region->kind != RegionKind::kRam) {
+        return Status::Error("no RAM at the ACPI table address (is a BIOS ROM mapped there?)");
+      }
+    }
+    next = at + size;
+    return at;
   };
-  for (Piece p : {Piece{config.address, &rsdp}, Piece{l.facs, &facs}, Piece{l.rsdt, &rsdt_bytes},
-                  Piece{l.fadt, &fadt}, Piece{l.dsdt, &dsdt}, Piece{l.madt, &madt}}) {
-    if (!memory.WritePhys(p.at, p.bytes->data(), p.bytes->size())) {
-      return Status::Error("cannot write the ACPI tables to guest RAM");
-    }
-  }
-  return Status();
+  std::map<std::string, std::vector<uint8_t>> files = {{AcpiTables::kTablesFile, tables.tables},
+                                                       {AcpiTables::kRsdpFile, tables.rsdp}};
+  auto placed = RunTableLoader(tables.loader, files, allocate, memory);
+  return placed.status();
 }
 
 }  // namespace tandem::hw

@@ -18,7 +18,7 @@ namespace tandem::accel::interp::testing {
 
 inline constexpr uint64_t kCode = 0x10000;
 inline constexpr uint64_t kData = 0x20000;
-inline constexpr uint16_t kTestPort = 0x510;
+inline constexpr uint16_t kTestPort = 0x530;
 
 // Records OUTs; IN returns next_in; a write of 0xE0 to port+1 asks the board to exit.
 class RecordingDevice final : public hw::IoDevice {

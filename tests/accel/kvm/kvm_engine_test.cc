@@ -21,7 +21,7 @@ namespace {
 
 using x86::CpuState;
 
-constexpr uint16_t kTestPort = 0x510;  // +0: bytes recorded, +1: exit with the value
+constexpr uint16_t kTestPort = 0x530;  // +0: bytes recorded, +1: exit with the value
 constexpr uint64_t kCodeAddr = 0x1000;
 
 class Recorder final : public hw::IoDevice {
@@ -89,7 +89,7 @@ class KvmEngineTest : public testing::Test {
 
 TEST_F(KvmEngineTest, OutFromTheResetVectorReachesThePortBus) {
   Start({
-      0xBA, 0x10, 0x05,  // mov dx, 0x510
+      0xBA, 0x30, 0x05,  // mov dx, 0x530
       0xB0, 'O',         // mov al, 'O'
       0xEE,              // out dx, al
       0xB0, 'K',         // mov al, 'K'
@@ -147,7 +147,7 @@ TEST_F(KvmEngineTest, UnassignedMmioReadsAllOnesAndRomIgnoresWrites) {
       0x66, 0x8B, 0x0D, 0x10, 0x00, 0x00, 0xD0,                    // mov cx, [0xD0000010]
       0xC6, 0x05, 0x00, 0x00, 0xFF, 0xFF, 0x55,                    // mov byte [0xFFFF0000], 0x55
       0xA0, 0x00, 0x00, 0xFF, 0xFF,                                // mov al, [0xFFFF0000]
-      0x66, 0xBA, 0x11, 0x05,                                      // mov dx, 0x511
+      0x66, 0xBA, 0x31, 0x05,                                      // mov dx, 0x531
       0xEE,                                                        // out dx, al
   });
   engine_->SetState(s);
@@ -188,7 +188,7 @@ TEST_F(KvmEngineTest, WritesToRomAreDroppedBeforeTheMmioBus) {
       0xFC,                                                        // cld
       0xF3, 0xAB,                                                  // rep stosd
       0xA0, 0x00, 0x00, 0x0F, 0x00,                                // mov al, [0xF0000]
-      0x66, 0xBA, 0x11, 0x05,                                      // mov dx, 0x511
+      0x66, 0xBA, 0x31, 0x05,                                      // mov dx, 0x531
       0xEE,                                                        // out dx, al
   });
   engine_->SetState(s);
@@ -226,7 +226,7 @@ TEST_F(KvmEngineTest, PamSwitchesMemorySlotsWhileTheGuestRuns) {
       0xB0, 0x00,                                // mov al, 0: off, the ROM alias
       0xEE,                                      // out dx, al
       0x8A, 0x2D, 0x00, 0x00, 0x0F, 0x00,        // mov ch, [0xF0000]
-      0x66, 0xBA, 0x11, 0x05,                    // mov dx, 0x511
+      0x66, 0xBA, 0x31, 0x05,                    // mov dx, 0x531
       0xEE,                                      // out dx, al: exit
   });
   engine_->SetState(s);
@@ -244,7 +244,7 @@ TEST_F(KvmEngineTest, StringPortIoMovesEveryItem) {
   CpuState s = Load32({
       0xBE, 0x00, 0x20, 0x00, 0x00,  // mov esi, 0x2000
       0xB9, 0x05, 0x00, 0x00, 0x00,  // mov ecx, 5
-      0x66, 0xBA, 0x10, 0x05,        // mov dx, 0x510
+      0x66, 0xBA, 0x30, 0x05,        // mov dx, 0x530
       0xF3, 0x6E,                    // rep outsb
       0xBF, 0x00, 0x30, 0x00, 0x00,  // mov edi, 0x3000
       0xB9, 0x04, 0x00, 0x00, 0x00,  // mov ecx, 4
@@ -274,7 +274,7 @@ TEST_F(KvmEngineTest, StateRoundTripsThroughTheGuest) {
       0x0F, 0x28, 0xC8,  // movaps xmm1, xmm0
       0x50,              // push eax
       0x5F,              // pop edi
-      0xEE,              // out dx, al (dx = 0x511: exit)
+      0xEE,              // out dx, al (dx = 0x531: exit)
   });
   s.gpr[x86::kRax] = 1;
   s.gpr[x86::kRbx] = 2;
@@ -343,7 +343,7 @@ TEST_F(KvmEngineTest, GuestCpuidComesFromTheBoardsModel) {
       0x89, 0xD6,        // mov esi, edx
       0x31, 0xC0,        // xor eax, eax
       0x0F, 0xA2,        // cpuid (eax = 0): vendor in ebx, edx, ecx
-      0x66, 0xBA, 0x11, 0x05,  // mov dx, 0x511
+      0x66, 0xBA, 0x31, 0x05,  // mov dx, 0x531
       0xEE,              // out dx, al
   });
   s.gpr[x86::kRax] = 1;
@@ -434,7 +434,7 @@ TEST_F(KvmEngineTest, VcpuThreadsPauseAndResumeAGuestOnItsOwnThread) {
 }
 
 TEST_F(KvmEngineTest, RunsAgainAfterATripleFaultWithAResetState) {
-  Start({0xBA, 0x11, 0x05, 0xB0, 0x07, 0xEE});  // mov dx, 0x511; mov al, 7; out dx, al
+  Start({0xBA, 0x31, 0x05, 0xB0, 0x07, 0xEE});  // mov dx, 0x531; mov al, 7; out dx, al
   CpuState s = Load32({0x0F, 0x0B});             // ud2
   s.idtr = {0, 0};
   engine_->SetState(s);
@@ -446,7 +446,7 @@ TEST_F(KvmEngineTest, RunsAgainAfterATripleFaultWithAResetState) {
 }
 
 TEST_F(KvmEngineTest, TwoEnginesCanRunOneAfterTheOther) {
-  Start({0xBA, 0x11, 0x05, 0xB0, 0x09, 0xEE});  // exit with 9
+  Start({0xBA, 0x31, 0x05, 0xB0, 0x09, 0xEE});  // exit with 9
   engine_.reset();
   machine_.reset();
   auto again = CreateMachine(*board_);
@@ -463,8 +463,8 @@ TEST_F(KvmEngineTest, TwoEnginesCanRunOneAfterTheOther) {
 // IA32_TSC as "synchronize"), so the engine moves the TSC offset itself.
 TEST_F(KvmEngineTest, SetStateWithTscZeroRestartsTheGuestsTsc) {
   Start();
-  // rdtsc; mov ecx, edx; mov dx, 0x511; out dx, al
-  CpuState s = Load32({0x0F, 0x31, 0x89, 0xD1, 0x66, 0xBA, 0x11, 0x05, 0xEE});
+  // rdtsc; mov ecx, edx; mov dx, 0x531; out dx, al
+  CpuState s = Load32({0x0F, 0x31, 0x89, 0xD1, 0x66, 0xBA, 0x31, 0x05, 0xEE});
   s.tsc = 0;
   engine_->SetState(s);
   ASSERT_EQ(engine_->Run().kind, RunOutcome::Kind::kBoardStop);
@@ -490,7 +490,7 @@ TEST_F(KvmEngineTest, GuestWriteOfApicBaseReachesTheBoardsApic) {
       0x0F, 0x32,                    // rdmsr
       0x25, 0xFF, 0xF7, 0xFF, 0xFF,  // and eax, ~0x800 (global enable off)
       0x0F, 0x30,                    // wrmsr
-      0x66, 0xBA, 0x11, 0x05, 0xEE,  // mov dx, 0x511; out dx, al
+      0x66, 0xBA, 0x31, 0x05, 0xEE,  // mov dx, 0x531; out dx, al
   });
   engine_->SetState(s);
   ASSERT_EQ(engine_->Run().kind, RunOutcome::Kind::kBoardStop);
