@@ -136,6 +136,10 @@ bool RunsInline(const ZydisDecodedInstruction& zi) {
     case ZYDIS_MNEMONIC_MOVBE: case ZYDIS_MNEMONIC_CRC32: case ZYDIS_MNEMONIC_XLAT: case ZYDIS_MNEMONIC_PUSH:
     case ZYDIS_MNEMONIC_POP: case ZYDIS_MNEMONIC_FXSAVE: case ZYDIS_MNEMONIC_FXSAVE64: case ZYDIS_MNEMONIC_FXRSTOR:
     case ZYDIS_MNEMONIC_FXRSTOR64: case ZYDIS_MNEMONIC_FWAIT:
+    // IF does not change how a block runs; a POPF that sets TF or AC, or
+    // enables a pending interrupt, leaves the block after it (Interpret).
+    case ZYDIS_MNEMONIC_CLI: case ZYDIS_MNEMONIC_PUSHF: case ZYDIS_MNEMONIC_PUSHFD: case ZYDIS_MNEMONIC_POPF:
+    case ZYDIS_MNEMONIC_POPFD: case ZYDIS_MNEMONIC_POPFQ:
       return true;
     // Anything replayable whose operands the replay cannot take (high-byte
     // registers beside REX operands, bit strings in memory, ...).
@@ -1006,6 +1010,7 @@ uint64_t Jit::Interpret(Jit* jit, Block* block, uint64_t index, uint64_t branch)
   cpu.step_on_new_tf = false;
   jit->leave_block_ = false;
   const uint64_t rip = s.rip;
+  const uint64_t flags_before = s.rflags;
   uint64_t next = 0;
   try {
     // The interpreter's decoded form from its cache (the block is dropped
@@ -1043,6 +1048,10 @@ uint64_t Jit::Interpret(Jit* jit, Block* block, uint64_t index, uint64_t branch)
   if (jit->leave_block_ || !block->valid || cpu.board.stop_requested() || cpu.board.interrupts().HasPendingNmi()) {
     return 2;
   }
+  // Blocks run without TF, AC and RF (JitMayRun); a newly enabled interrupt
+  // is taken at this boundary, as the interpreter's loop would.
+  if (s.rflags & (x86::kFlagTf | x86::kFlagAc | x86::kFlagRf)) return 2;
+  if ((s.rflags & ~flags_before & x86::kFlagIf) && cpu.board.interrupts().HasPendingInterrupt()) return 2;
   return s.rip != next && !branch ? 2 : 0;
 }
 
