@@ -1,7 +1,5 @@
 #include "hw/bus.h"
 
-#include <cstdio>
-
 namespace tandem::hw {
 
 Status Bus::Register(uint64_t base, uint64_t length, IoDevice* device, std::string device_name) {
@@ -23,6 +21,13 @@ Status Bus::Register(uint64_t base, uint64_t length, IoDevice* device, std::stri
   return Status();
 }
 
+bool Bus::Unregister(uint64_t base, IoDevice* device) {
+  auto it = ranges_.find(base);
+  if (it == ranges_.end() || it->second.device != device) return false;
+  ranges_.erase(it);
+  return true;
+}
+
 const Bus::Range* Bus::Find(uint64_t address) const {
   auto it = ranges_.upper_bound(address);
   if (it == ranges_.begin()) return nullptr;
@@ -31,9 +36,9 @@ const Bus::Range* Bus::Find(uint64_t address) const {
 }
 
 void Bus::LogUnassigned(const char* what, uint64_t address, unsigned size) {
-  if (logged_unassigned_.insert(address).second) {
-    std::fprintf(stderr, "tandem: %s %s of %u bytes at 0x%llx hits no device\n", name_.c_str(), what,
-                 size, static_cast<unsigned long long>(address));
+  if (log_ && log_->enabled(kLogGuestErrors) && logged_unassigned_.insert(address).second) {
+    log_->Log(kLogGuestErrors, "tandem: %s %s of %u bytes at 0x%llx hits no device", name_.c_str(), what, size,
+              static_cast<unsigned long long>(address));
   }
 }
 

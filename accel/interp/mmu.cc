@@ -228,6 +228,13 @@ void Cpu::FlushTlb(bool include_global) {
   if (include_global) sys_.tlb.has_large = false;
 }
 
+void Cpu::MemoryMapChanged(uint64_t gpa, uint64_t size) {
+  FlushTlb(true);
+  for (uint64_t pa = gpa & kPageMask; pa < gpa + size; pa += 4096) {
+    if (IsCodePage(pa)) InvalidateCodePage(pa);
+  }
+}
+
 void Cpu::InvalidatePage(uint64_t linear) {
   if (jit_) jit_->FlushJumpCache();
   uint64_t page = linear >> 12;
