@@ -50,8 +50,10 @@ inline x86::CpuState GuestLoopState(uint32_t iterations) {
 // Runs `code` at kCodeAddress in GuestLoopState(state.range(0)) on one engine
 // for every benchmark iteration; `attach` registers extra devices on the board.
 // Returns false (and marks the benchmark skipped) when the engine is missing.
+// Without KVM, `with_jit` selects the JIT over the interpreter alone.
 template <typename Attach>
-bool RunGuestCode(benchmark::State& state, bool use_kvm, const std::vector<uint8_t>& code, Attach attach) {
+bool RunGuestCode(benchmark::State& state, bool use_kvm, const std::vector<uint8_t>& code, Attach attach,
+                  bool with_jit = false) {
   if (use_kvm && !accel::kvm::Probe().available) {
     state.SkipWithError("kvm unavailable");
     return false;
@@ -61,7 +63,7 @@ bool RunGuestCode(benchmark::State& state, bool use_kvm, const std::vector<uint8
   (void)(*board)->pio().Register(kStopPort, 1, &stop, "bench stop");
   attach(**board);
   (*board)->memory().WritePhys(kCodeAddress, code.data(), code.size());
-  auto machine = use_kvm ? accel::kvm::CreateMachine(**board) : accel::interp::CreateMachine(**board);
+  auto machine = use_kvm ? accel::kvm::CreateMachine(**board) : accel::interp::CreateMachine(**board, with_jit);
   if (!machine.ok()) {
     state.SkipWithError(machine.message().c_str());
     return false;

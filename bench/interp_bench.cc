@@ -1,6 +1,5 @@
 // Guest instructions per second on a tight loop (ALU, load, store, taken
-// branch), for each engine available here: in 32-bit code (what the
-// interpreter alone runs) and in 64-bit code (what the JIT translates).
+// branch), for each engine available here, in 32-bit and in 64-bit code.
 #include <benchmark/benchmark.h>
 
 #include "bench/guest_loop.h"
@@ -9,8 +8,8 @@
 namespace tandem::bench {
 namespace {
 
-void RunLoop(benchmark::State& state, bool use_kvm) {
-  if (RunGuestCode(state, use_kvm, GuestLoopCode(), [](hw::Board&) {})) {
+void RunLoop(benchmark::State& state, bool use_kvm, bool with_jit = false) {
+  if (RunGuestCode(state, use_kvm, GuestLoopCode(), [](hw::Board&) {}, with_jit)) {
     state.SetItemsProcessed(state.iterations() * state.range(0) * kInstructionsPerIteration);
   }
 }
@@ -19,6 +18,8 @@ void BM_InterpGuestLoop(benchmark::State& state) { RunLoop(state, false); }
 void BM_KvmGuestLoop(benchmark::State& state) { RunLoop(state, true); }
 BENCHMARK(BM_InterpGuestLoop)->Arg(1000000)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_KvmGuestLoop)->Arg(1000000)->Unit(benchmark::kMillisecond);
+void BM_Jit32GuestLoop(benchmark::State& state) { RunLoop(state, false, true); }
+BENCHMARK(BM_Jit32GuestLoop)->Arg(1000000)->Unit(benchmark::kMillisecond);
 
 // The same loop in 64-bit code (DEC EDI as FF CF: 4F is a REX prefix there).
 void RunLoop64(benchmark::State& state, bool with_jit) {

@@ -19,6 +19,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "accel/interp/decode_cache.h"
 #include "accel/interp/flags.h"
 #include "accel/interp/system_state.h"
 
@@ -135,6 +136,10 @@ bool RunsInline(const ZydisDecodedInstruction& zi) {
     case ZYDIS_MNEMONIC_MOVBE: case ZYDIS_MNEMONIC_CRC32: case ZYDIS_MNEMONIC_XLAT: case ZYDIS_MNEMONIC_PUSH:
     case ZYDIS_MNEMONIC_POP: case ZYDIS_MNEMONIC_FXSAVE: case ZYDIS_MNEMONIC_FXSAVE64: case ZYDIS_MNEMONIC_FXRSTOR:
     case ZYDIS_MNEMONIC_FXRSTOR64: case ZYDIS_MNEMONIC_FWAIT:
+    // IF does not change how a block runs; a POPF that sets TF or AC, or
+    // enables a pending interrupt, leaves the block after it (Interpret).
+    case ZYDIS_MNEMONIC_CLI: case ZYDIS_MNEMONIC_PUSHF: case ZYDIS_MNEMONIC_PUSHFD: case ZYDIS_MNEMONIC_POPF:
+    case ZYDIS_MNEMONIC_POPFD: case ZYDIS_MNEMONIC_POPFQ:
       return true;
     // Anything replayable whose operands the replay cannot take (high-byte
     // registers beside REX operands, bit strings in memory, ...).
@@ -234,6 +239,10 @@ struct Jit::Block {
   uint64_t cs_base = 0;  // outside 64-bit mode, the linear address is cs_base + rip
   uint32_t context = 0;  // numbers (key, user, cs_base) for the jump cache
   size_t bytes = 0;      // host code and this record, counted against the cache bound
+  // The decode cache's page of these bytes and the mode they were decoded in:
+  // Interpret() takes its instructions' decoded forms from there.
+  const Cpu::DecodeCache::Page* code_page = nullptr;
+  uint8_t mode = 0;
   bool user = false;
   bool valid = true;
   BlockFn fn = nullptr;
@@ -1001,11 +1010,22 @@ uint64_t Jit::Interpret(Jit* jit, Block* block, uint64_t index, uint64_t branch)
   cpu.step_on_new_tf = false;
   jit->leave_block_ = false;
   const uint64_t rip = s.rip;
+  const uint64_t flags_before = s.rflags;
   uint64_t next = 0;
   try {
-    // The interpreter's decoded form from its cache (a hit: the block is
-    // dropped when its bytes change), rather than a copy in every block.
-    const DecodedInsn& insn = cpu.Fetch();
+    // The interpreter's decoded form from its cache (the block is dropped
+    // when its bytes change), rather than a copy in every block.
+    const DecodedInsn* cached = nullptr;
+    if (const Cpu::DecodeCache::Page* page = block->code_page) {
+      if (const uint16_t idx = page->index[(block->phys + (rip - block->rip)) & 0xFFF]) {
+        const Cpu::DecodeCache::Slot& slot = page->slots[idx - 1];
+        if (slot.mode == block->mode && slot.generation == page->generation &&
+            slot.second_page_pa == Cpu::DecodeCache::kNoSecondPage) {
+          cached = &slot.insn;
+        }
+      }
+    }
+    const DecodedInsn& insn = cached ? *cached : cpu.Fetch();
     next = block->key == 0 ? rip + insn.length : TruncateIp(rip + insn.length, KeyCodeBits(block->key));
     cpu.next_rip = next;
     insn.handler(cpu, insn);
@@ -1028,6 +1048,10 @@ uint64_t Jit::Interpret(Jit* jit, Block* block, uint64_t index, uint64_t branch)
   if (jit->leave_block_ || !block->valid || cpu.board.stop_requested() || cpu.board.interrupts().HasPendingNmi()) {
     return 2;
   }
+  // Blocks run without TF, AC and RF (JitMayRun); a newly enabled interrupt
+  // is taken at this boundary, as the interpreter's loop would.
+  if (s.rflags & (x86::kFlagTf | x86::kFlagAc | x86::kFlagRf)) return 2;
+  if ((s.rflags & ~flags_before & x86::kFlagIf) && cpu.board.interrupts().HasPendingInterrupt()) return 2;
   return s.rip != next && !branch ? 2 : 0;
 }
 
@@ -1189,6 +1213,8 @@ std::unique_ptr<Jit::Block> Jit::Compile(uint64_t rip, uint64_t phys, bool user,
       return block;
     }
     block->chain_entry = reinterpret_cast<const uint8_t*>(block->fn) + code.labelOffsetFromBase(t.chain_entry());
+    block->code_page = cpu_.decode_cache_->FindPage(phys);
+    block->mode = static_cast<uint8_t>(mode);
     block->bytes += code.codeSize() + block->insn_rip.size() * sizeof(uint64_t);
     ++stats_.blocks_compiled;
     stats_.guest_insns_translated += n;

@@ -25,6 +25,8 @@ done
 #   microcode: KVM reports the host's microcode patch level (MSR 0x8B), the
 #       interpreter's CPU model has none;
 #   /proc/interrupts counts: how many timer ticks fit in a run depends on speed;
+#   random: crng init done: printed once the entropy pool has filled, which
+#       takes guest time; a fast run (the JIT's) can power off before it;
 #   lines starting with "interp:", "jit:", "kvm:" or "tandem:": tandem's own log on
 #       stderr, not guest output.
 # Kernel messages keep a "K " mark in place of their timestamp: the kernel
@@ -34,7 +36,7 @@ done
 normalize() {
   sed -E 's/^\[ *[0-9]+\.[0-9]+\] /K /; s/uptime=[0-9.]+/uptime=T/; s/input[0-9]+/inputN/g; s/^( *[0-9A-Z]+:) +[0-9]+ +/\1 N /' "$1" |
     grep -Ev '^(K )?(tsc: |clocksource: |sched_clock: |Calibrating delay loop|smpboot: Total of|Unstable clock detected|If you want to keep using the local clock|  "trace_clock=local"|on the kernel command line$|microcode[[:space:]]*:|cpu MHz|bogomips|audit: type=2000|rtc_cmos .*setting system clock|interp: |jit: |kvm: |tandem: )' |
-    grep -Ev 'deferred pages initialised in|^(K )?Memory: [0-9]+K/[0-9]+K available'
+    grep -Ev 'deferred pages initialised in|^(K )?Memory: [0-9]+K/[0-9]+K available|^(K )?random: crng init done$'
 }
 user_part() { sed -n '/^TANDEM-LINUX-UP/,/^TANDEM-LINUX-DONE/p' | grep -v '^K '; }
 kernel_part() { awk '/^TANDEM-LINUX-UP/ { user = 1 } !user || /^K / { sub(/^K /, ""); print }' | sort; }
