@@ -138,6 +138,8 @@ struct RunOptions {
   std::string initrd;
   std::string serial = "stdio";
   std::string dump_state;
+  std::string log_items;  // -d: guest log categories, as QEMU's
+  std::string log_file;   // -D: where they go (default stderr)
   bool no_reboot = false;
   bool stats = false;
   double timeout_s = 0;
@@ -168,6 +170,12 @@ Result<x86::CpuState> PrepareBoot(const RunOptions& opt, hw::Board& board, const
 }
 
 int Run(const RunOptions& opt) {
+  if (opt.log_items == "help") {
+    std::fputs(hw::GuestLog::Help().c_str(), stdout);
+    return 0;
+  }
+  auto log_mask = hw::GuestLog::ParseCategories(opt.log_items);
+  if (!log_mask.ok()) return Fail(log_mask.message());
   auto ram_size = hw::ParseSize(opt.memory);
   if (!ram_size.ok()) return Fail(ram_size.message());
   if (opt.timeout_s < 0) return Fail("--timeout must not be negative");
@@ -210,6 +218,14 @@ int Run(const RunOptions& opt) {
   config.serial_out = serial.get();
   FileSink debugcon(stderr);
   config.debugcon_out = &debugcon;
+  config.log_mask = *log_mask;
+  std::unique_ptr<FileSink> log_file;
+  if (!opt.log_file.empty()) {
+    std::FILE* f = std::fopen(opt.log_file.c_str(), "w");
+    if (!f) return Fail("cannot open log file '" + opt.log_file + "'");
+    log_file = std::make_unique<FileSink>(f);
+    config.log_sink = log_file.get();
+  }
 
   auto accelerators = accel::AcceleratorList();
   auto choice = accel::ChooseAccelerator(accelerators, opt.accel);
@@ -355,6 +371,9 @@ int main(int argc, char** argv) {
   run->add_flag("--no-reboot", opt.no_reboot, "end tandem when the guest resets");
   run->add_option("--timeout", opt.timeout_s, "stop the guest after SECONDS (exit status 124)");
   run->add_option("--dump-state", opt.dump_state, "write the final vCPU state to PATH");
+  run->add_option("-d", opt.log_items,
+                  "log what the guest does that tandem tolerates: unimp,guest_errors (-d help lists them)");
+  run->add_option("-D", opt.log_file, "write the -d log to FILE instead of stderr");
   run->add_flag("--stats", opt.stats, "print run time (and instructions and MIPS where counted) on exit");
   auto* accels = app.add_subcommand("accels", "list accelerators and their availability");
 

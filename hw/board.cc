@@ -21,6 +21,7 @@ Board::Board(BoardConfig config, GuestMemory memory)
     : config_(std::move(config)),
       clock_(config_.clock ? config_.clock : &host_clock_),
       memory_(std::move(memory)),
+      log_(config_.log_mask, config_.log_sink),
       cpuid_(x86::CpuidModel::Default()) {
   if (config_.timeout_ns) deadline_ns_ = clock_->NowNs() + config_.timeout_ns;
 }
@@ -36,6 +37,7 @@ Status Board::Wire() {
   chipset.request_exit = [this](int status) { RequestExit(status); };
   chipset.ram_below_4g = memory_.map().ram_below_4g();
   chipset.ram_above_4g = memory_.map().ram_above_4g();
+  chipset.log = &log_;
   chipset.set_shadow = [this](const MemoryMap::ShadowModes& modes) { memory_.SetShadow(modes); };
   chipset.overlaps_memory = [this](uint64_t base, uint64_t size) {
     for (const MemoryRegion& r : memory_.map().regions()) {

@@ -11,6 +11,7 @@
 #include "hw/bus.h"
 #include "hw/char_io.h"
 #include "hw/clock.h"
+#include "hw/guest_log.h"
 #include "hw/guest_memory.h"
 #include "hw/irq.h"
 #include "hw/pc_chipset.h"
@@ -29,6 +30,10 @@ struct BoardConfig {
   CharSink* debugcon_out = nullptr;
   Clock* clock = nullptr;          // nullptr: host monotonic clock
   uint64_t timeout_ns = 0;         // 0: no limit; else the board stops itself
+  // Guest diagnostics (`-d`): enabled LogCategory bits, and where they go
+  // (`-D FILE`; nullptr: stderr).
+  unsigned log_mask = 0;
+  CharSink* log_sink = nullptr;
   // No PC firmware runs (a --kernel, or a ROM that is not PC firmware): the
   // board sets up the chipset as SeaBIOS would (PcChipsetConfig::direct_boot).
   // False for real firmware, which finds every register at its reset value.
@@ -50,6 +55,8 @@ class Board {
   const x86::CpuidModel& cpuid() const { return cpuid_; }
   const Clock& clock() const { return *clock_; }
   PcChipset& chipset() { return *chipset_; }
+  // Where devices and engines report what the guest did (-d categories).
+  GuestLog& log() { return log_; }
 
   // Requests from devices (debug-exit, i8042/port 0x92 reset) and engines
   // (triple fault). Engines stop running when stop_requested() turns true.
@@ -83,8 +90,9 @@ class Board {
   HostClock host_clock_;
   const Clock* clock_;
   GuestMemory memory_;
-  Bus pio_{"port I/O"};
-  Bus mmio_{"MMIO"};
+  GuestLog log_;
+  Bus pio_{"port I/O", &log_};
+  Bus mmio_{"MMIO", &log_};
   x86::CpuidModel cpuid_;
   std::unique_ptr<PcChipset> chipset_;
   std::vector<TimedDevice*> timed_;

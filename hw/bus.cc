@@ -1,7 +1,5 @@
 #include "hw/bus.h"
 
-#include <cstdio>
-
 namespace tandem::hw {
 
 Status Bus::Register(uint64_t base, uint64_t length, IoDevice* device, std::string device_name) {
@@ -38,9 +36,9 @@ const Bus::Range* Bus::Find(uint64_t address) const {
 }
 
 void Bus::LogUnassigned(const char* what, uint64_t address, unsigned size) {
-  if (logged_unassigned_.insert(address).second) {
-    std::fprintf(stderr, "tandem: %s %s of %u bytes at 0x%llx hits no device\n", name_.c_str(), what,
-                 size, static_cast<unsigned long long>(address));
+  if (log_ && log_->enabled(kLogGuestErrors) && logged_unassigned_.insert(address).second) {
+    log_->Log(kLogGuestErrors, "tandem: %s %s of %u bytes at 0x%llx hits no device", name_.c_str(), what, size,
+              static_cast<unsigned long long>(address));
   }
 }
 

@@ -2,7 +2,8 @@
 // devices. Overlapping registrations are refused, as Firecracker's bus does;
 // ranges may be removed and added while the guest runs (PCI BARs).
 // An access that hits no device behaves like a master abort: reads return all
-// ones, writes are dropped, and each unassigned address is logged once.
+// ones, writes are dropped, and each unassigned address is logged once
+// (category guest_errors: guests probe for absent devices all the time).
 #pragma once
 
 #include <cstdint>
@@ -10,6 +11,7 @@
 #include <set>
 #include <string>
 
+#include "hw/guest_log.h"
 #include "hw/io_device.h"
 #include "hw/status.h"
 
@@ -17,7 +19,8 @@ namespace tandem::hw {
 
 class Bus {
  public:
-  explicit Bus(std::string name) : name_(std::move(name)) {}
+  // log: where accesses to no device are reported (nullptr: nowhere).
+  explicit Bus(std::string name, GuestLog* log = nullptr) : name_(std::move(name)), log_(log) {}
 
   // Maps [base, base + length) to device; fails on overlap or empty range.
   Status Register(uint64_t base, uint64_t length, IoDevice* device, std::string device_name);
@@ -42,6 +45,7 @@ class Bus {
   void LogUnassigned(const char* what, uint64_t address, unsigned size);
 
   std::string name_;
+  GuestLog* log_;
   std::map<uint64_t, Range> ranges_;  // keyed by base
   std::set<uint64_t> logged_unassigned_;
 };

@@ -55,6 +55,10 @@ PcChipset::PcChipset(PcChipsetConfig config)
   rtc_.SetMemorySize(config_.ram_below_4g, config_.ram_above_4g);
   rtc_.set_cmos(kCmosEquipment, kEquipmentFpu);
   a20_ = kbc_.a20_enabled() || system_control_a_.a20_enabled();
+  pic_.set_log(config_.log);
+  lapic_.set_log(config_.log);
+  ioapic_.set_log(config_.log);
+  acpi_pm_.set_log(config_.log);
   pci_.set_intx_router(&piix3_);
   pci_.set_msi_target(&msi_);
 }

@@ -14,6 +14,7 @@
 #include "hw/char/uart16550.h"
 #include "hw/char_io.h"
 #include "hw/clock.h"
+#include "hw/guest_log.h"
 #include "hw/input/i8042.h"
 #include "hw/intc/i8259.h"
 #include "hw/intc/ioapic.h"
@@ -43,6 +44,7 @@ struct PcChipsetConfig {
   Mc146818::WallClock wall_clock;       // RTC time source; empty: host time
   uint64_t ram_below_4g = 0;            // for the CMOS memory-size bytes
   uint64_t ram_above_4g = 0;
+  GuestLog* log = nullptr;              // guest diagnostics; nullptr: none
   // The i440FX's PAM state changed: switch the guest-physical map.
   std::function<void(const MemoryMap::ShadowModes&)> set_shadow;
   // Whether guest RAM/ROM covers part of a range (a memory BAR is refused there).

@@ -353,10 +353,11 @@ decode:
   }
   if (!ZYAN_SUCCESS(status)) {
     uint32_t key = (uint32_t{bytes[0]} << 16) | (uint32_t{bytes[1]} << 8) | uint32_t(mode);
-    if (std::find(dc.logged_bytes.begin(), dc.logged_bytes.end(), key) == dc.logged_bytes.end()) {
+    if (board.log().enabled(hw::kLogGuestErrors) &&
+        std::find(dc.logged_bytes.begin(), dc.logged_bytes.end(), key) == dc.logged_bytes.end()) {
       dc.logged_bytes.push_back(key);
-      std::fprintf(stderr, "interp: undecodable instruction %02x %02x %02x %02x at %04x:%llx (#UD)\n", bytes[0],
-                   bytes[1], bytes[2], bytes[3], cs.selector, static_cast<unsigned long long>(rip));
+      board.log().Log(hw::kLogGuestErrors, "interp: undecodable instruction %02x %02x %02x %02x at %04x:%llx (#UD)",
+                      bytes[0], bytes[1], bytes[2], bytes[3], cs.selector, static_cast<unsigned long long>(rip));
     }
     Raise(x86::kUD);
   }
@@ -395,7 +396,7 @@ decode:
     h = RaiseUd;
     if (!dc.logged_mnemonic[zi.mnemonic]) {
       dc.logged_mnemonic[zi.mnemonic] = true;
-      std::fprintf(stderr, "interp: %s is not implemented (#UD)\n", ZydisMnemonicGetString(zi.mnemonic));
+      board.log().Log(hw::kLogUnimp, "interp: %s is not implemented (#UD)", ZydisMnemonicGetString(zi.mnemonic));
     }
   }
   insn.handler = h;

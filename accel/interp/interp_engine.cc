@@ -20,12 +20,23 @@ class InterpVcpu final : public Vcpu {
   void SetState(const x86::CpuState& state) override {
     state_ = state;
     cpu_.interrupt_shadow = false;
+    // The new state may page differently (a reset, another engine's state):
+    // no translation from before survives, in the TLB or the JIT's slots.
+    cpu_.FlushTlb(/*include_global=*/true);
+    // The guest's TSC continues from state.tsc (the epoch is set at first use).
+    cpu_.sys_.tsc_epoch_set = false;
     UpdateDebugState(cpu_);
   }
-  x86::CpuState GetState() override { return state_; }
+  // CpuState::tsc is the TSC as the guest would read it now.
+  x86::CpuState GetState() override {
+    x86::CpuState s = state_;
+    if (cpu_.sys_.tsc_epoch_set) s.tsc += cpu_.board.clock().NowNs() - cpu_.sys_.tsc_epoch_ns;
+    return s;
+  }
   RunOutcome Run() override { return cpu_.Run(); }
   void Kick() override { cpu_.kick.Set(); }
   uint64_t instructions_retired() const override { return cpu_.instructions_retired(); }
+  const Jit* jit() const { return cpu_.jit(); }
   std::string stats() const override {
     const Jit* jit = cpu_.jit();
     if (!jit) return "";
@@ -64,6 +75,12 @@ Result<std::unique_ptr<Machine>> CreateMachine(hw::Board& board, bool with_jit) 
     if (!a.available) return Status::Error("jit: " + a.reason);
   }
   return std::unique_ptr<Machine>(std::make_unique<InterpMachine>(board, with_jit));
+}
+
+uint64_t InstructionsInJitBlocks(const Vcpu& vcpu) {
+  const auto* interp = dynamic_cast<const InterpVcpu*>(&vcpu);
+  const Jit* jit = interp ? interp->jit() : nullptr;
+  return jit ? jit->stats().instructions_in_blocks : 0;
 }
 
 Availability ProbeJit() {

@@ -840,11 +840,15 @@ std::unique_ptr<Jit::Block> Jit::Compile(uint64_t rip, uint64_t phys, bool user)
     if (offset >= 4096) break;
     // The interpreter's decode marks the page as code (writes to it now
     // reach InvalidateCodePage) and gives the handler for the slow path.
+    // A fetch that faults (the instruction runs into a page that is not
+    // present) only ends the block: no #PF is delivered, so CR2 keeps its value.
     const DecodedInsn* insn = nullptr;
+    const uint64_t saved_cr2 = s.cr2;
     s.rip = rip_i;
     try {
       insn = &cpu_.Fetch();
     } catch (...) {
+      s.cr2 = saved_cr2;
     }
     s.rip = saved_rip;
     if (!insn || offset + insn->length > 4096) break;

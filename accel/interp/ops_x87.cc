@@ -183,7 +183,8 @@ void CheckPending(Cpu& cpu) {
   if (!(cpu.s.fx.fsw & kES)) return;
   if (cpu.s.cr0 & kCr0Ne) Raise(kMF);
   if (cpu.sys_.logged.insert("x87-ferr").second) {
-    std::fprintf(stderr, "interp: unmasked x87 exception with CR0.NE=0: FERR#/IRQ 13 is not modelled, ignored\n");
+    cpu.board.log().Log(hw::kLogUnimp,
+                        "interp: unmasked x87 exception with CR0.NE=0: FERR#/IRQ 13 is not modelled, ignored");
   }
 }
 

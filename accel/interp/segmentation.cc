@@ -195,13 +195,14 @@ uint64_t PushValues(Cpu& cpu, const Segment& ss, uint64_t sp, uint64_t mask, uns
 }
 
 void LogOnce(Cpu& cpu, const std::string& key, const char* fmt, ...) {
-  if (!cpu.sys_.logged.insert(key).second) return;
+  hw::GuestLog& log = cpu.board.log();
+  if (!log.enabled(hw::kLogUnimp) || !cpu.sys_.logged.insert(key).second) return;
+  char text[400];
   std::va_list args;
   va_start(args, fmt);
-  std::fputs("interp: ", stderr);
-  std::vfprintf(stderr, fmt, args);
-  std::fputs(" (logged once)\n", stderr);
+  std::vsnprintf(text, sizeof text, fmt, args);
   va_end(args);
+  log.Log(hw::kLogUnimp, "interp: %s (logged once)", text);
 }
 
 }  // namespace tandem::accel::interp

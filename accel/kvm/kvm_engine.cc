@@ -239,6 +239,7 @@ class KvmVcpu final : public Vcpu {
  private:
   Status FetchState();
   Status PushState();
+  Status PutTsc();
   Status FetchFpu(x86::FxState* fx);
   Status PrepareThread();
   Status InjectInterrupt();
@@ -483,8 +484,36 @@ Status KvmVcpu::PushState() {
     msrs_.erase(msrs_.begin() + first + n);
     first += n;
   }
+  if (Status s = PutTsc(); !s.ok()) return s;
   dirty_ = false;
   run_fields_fresh_ = false;  // if_flag and ready_for_interrupt_injection are stale
+  return Status();
+}
+
+// KVM takes a host write of IA32_TSC that is 0, or near the value it
+// expects, as "synchronize with the other vCPUs" and keeps the running
+// offset (x86.c, kvm_synchronize_tsc): after SetState(tsc = 0) the guest
+// would read on from the old count. Where KVM lets us set the offset
+// (KVM_VCPU_TSC_OFFSET, Linux 5.16), move it by what the guest reads now
+// minus state_.tsc, whatever the TSC scaling.
+Status KvmVcpu::PutTsc() {
+  kvm_device_attr attr{};
+  attr.group = KVM_VCPU_TSC_CTRL;
+  attr.attr = KVM_VCPU_TSC_OFFSET;
+  if (Ioctl(vcpu_.get(), KVM_HAS_DEVICE_ATTR, &attr) != 0) return Status();
+  uint64_t offset = 0;
+  attr.addr = reinterpret_cast<uint64_t>(&offset);
+  if (Ioctl(vcpu_.get(), KVM_GET_DEVICE_ATTR, &attr) < 0) {
+    return Status::Error(ErrnoMessage("KVM_GET_DEVICE_ATTR (TSC offset)"));
+  }
+  FlexBuffer<kvm_msrs, kvm_msr_entry> tsc(1);
+  tsc.get()->nmsrs = 1;
+  tsc.get()->entries[0].index = 0x10;  // IA32_TSC
+  if (Ioctl(vcpu_.get(), KVM_GET_MSRS, tsc.get()) != 1) return Status::Error(ErrnoMessage("KVM_GET_MSRS (IA32_TSC)"));
+  offset += state_.tsc - tsc.get()->entries[0].data;
+  if (Ioctl(vcpu_.get(), KVM_SET_DEVICE_ATTR, &attr) < 0) {
+    return Status::Error(ErrnoMessage("KVM_SET_DEVICE_ATTR (TSC offset)"));
+  }
   return Status();
 }
 
@@ -607,6 +636,10 @@ RunOutcome KvmVcpu::Run() {
     int err = errno;
     pthread_sigmask(SIG_BLOCK, &kick, nullptr);
     if (run_->cr8 != (lapic.tpr() >> 4u)) lapic.set_tpr(static_cast<uint8_t>(run_->cr8 << 4));
+    // KVM keeps a WRMSR IA32_APIC_BASE to itself and reports the MSR on every
+    // exit (api.rst, "apic_base"): the board's APIC gets the change, as the
+    // interpreter's WRMSR gives it.
+    if (run_->apic_base != lapic.apic_base()) lapic.SetApicBase(run_->apic_base);
     run_->immediate_exit = 0;
     state_valid_ = false;
     io_pending_ = false;

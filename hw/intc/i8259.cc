@@ -122,7 +122,7 @@ void I8259::Write(uint64_t offset, unsigned size, uint64_t value64) {
       single_mode_ = value & 0x02;
       if ((value & 0x08) && !logged_ltim_) {
         logged_ltim_ = true;
-        std::fprintf(stderr, "tandem: i8259 ICW1 LTIM (level mode) ignored; use the ELCR\n");
+        if (log_) log_->Log(kLogUnimp, "tandem: i8259 ICW1 LTIM (level mode) ignored; use the ELCR");
       }
       UpdateOutput();
     } else if (value & 0x08) {

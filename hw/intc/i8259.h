@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <functional>
 
+#include "hw/guest_log.h"
 #include "hw/io_device.h"
 #include "hw/irq.h"
 
@@ -42,6 +43,9 @@ class I8259 final : public IoDevice {
 
   void Reset();
 
+  // Guest diagnostics (unimp: what is not modelled); nullptr: none.
+  void set_log(GuestLog* log) { log_ = log; }
+
  private:
   int Priority(uint8_t mask) const;
   void InitReset();  // the part of the state ICW1 clears
@@ -68,6 +72,7 @@ class I8259 final : public IoDevice {
   bool rotate_on_auto_eoi_ = false;
   bool special_fully_nested_ = false;
   bool output_ = false;
+  GuestLog* log_ = nullptr;
   bool logged_ltim_ = false;
 };
 
@@ -107,6 +112,11 @@ class I8259Pair final : public InterruptSource {
   I8259Elcr& elcr() { return elcr_; }
 
   void Reset();
+
+  void set_log(GuestLog* log) {
+    master_.set_log(log);
+    slave_.set_log(log);
+  }
 
  private:
   class Line final : public IrqLine {

@@ -57,8 +57,10 @@ void IoApic::Service(int pin) {
   if (mode != kModeFixed && mode != kModeLowest) {
     if (!logged_mode_) {
       logged_mode_ = true;
-      std::fprintf(stderr, "tandem: I/O APIC pin %d delivery mode %u not delivered (only fixed/lowest priority)\n",
-                   pin, mode);
+      if (log_) {
+        log_->Log(kLogUnimp, "tandem: I/O APIC pin %d delivery mode %u not delivered (only fixed/lowest priority)",
+                  pin, mode);
+      }
     }
     return;
   }

@@ -8,6 +8,7 @@
 #include <array>
 #include <cstdint>
 
+#include "hw/guest_log.h"
 #include "hw/intc/local_apic.h"
 #include "hw/io_device.h"
 #include "hw/irq.h"
@@ -44,6 +45,9 @@ class IoApic final : public IoDevice {
 
   void Reset();
 
+  // Guest diagnostics (unimp: what is not modelled); nullptr: none.
+  void set_log(GuestLog* log) { log_ = log; }
+
  private:
   class Line final : public IrqLine {
    public:
@@ -72,6 +76,7 @@ class IoApic final : public IoDevice {
   uint8_t regsel_ = 0;
   const uint8_t reset_id_;
   uint8_t id_ = 0;
+  GuestLog* log_ = nullptr;
   bool logged_mode_ = false;
 };
 

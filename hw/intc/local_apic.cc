@@ -152,8 +152,10 @@ bool LocalApic::MatchesDestination(uint8_t dest, bool logical) const {
 void LocalApic::SetApicBase(uint64_t msr) {
   if ((msr & ~0xFFFull) != kDefaultBase && !logged_relocation_) {
     logged_relocation_ = true;
-    std::fprintf(stderr, "tandem: local APIC relocation to 0x%llx not supported; it stays at 0x%llx\n",
-                 static_cast<unsigned long long>(msr & ~0xFFFull), static_cast<unsigned long long>(kDefaultBase));
+    if (log_) {
+      log_->Log(kLogUnimp, "tandem: local APIC relocation to 0x%llx not supported; it stays at 0x%llx",
+                static_cast<unsigned long long>(msr & ~0xFFFull), static_cast<unsigned long long>(kDefaultBase));
+    }
   }
   bool was_enabled = hardware_enabled();
   if (was_enabled && !(msr & kBaseEnable)) {
@@ -204,10 +206,12 @@ void LocalApic::SendIpi() {
     default:
       if (!logged_ipi_) {
         logged_ipi_ = true;
-        std::fprintf(stderr,
-                     "tandem: local APIC IPI (delivery mode %u, vector 0x%02x, shorthand %u, destination 0x%02x) "
-                     "ignored: tandem has one CPU\n",
-                     mode, vector, shorthand, dest);
+        if (log_) {
+          log_->Log(kLogUnimp,
+                    "tandem: local APIC IPI (delivery mode %u, vector 0x%02x, shorthand %u, destination 0x%02x) "
+                    "ignored: tandem has one CPU",
+                    mode, vector, shorthand, dest);
+        }
       }
       return;
   }
@@ -258,8 +262,10 @@ void LocalApic::WriteLvt(int index, uint32_t value) {
                    ((index == kLint0 || index == kLint1) && mode == kModeNmi);
   if (!supported && !(value & kLvtMask) && !logged_lvt_mode_) {
     logged_lvt_mode_ = true;
-    std::fprintf(stderr, "tandem: local APIC LVT 0x%x delivery mode %u not delivered (one CPU, no SMI/INIT path)\n",
-                 static_cast<unsigned>(kLvtTimer + index * 0x10), mode);
+    if (log_) {
+      log_->Log(kLogUnimp, "tandem: local APIC LVT 0x%x delivery mode %u not delivered (one CPU, no SMI/INIT path)",
+                static_cast<unsigned>(kLvtTimer + index * 0x10), mode);
+    }
   }
   bool was_periodic = TimerPeriodic();
   lvt_[index] = value;

@@ -29,6 +29,7 @@
 #include <functional>
 
 #include "hw/clock.h"
+#include "hw/guest_log.h"
 #include "hw/io_device.h"
 #include "hw/irq.h"
 
@@ -101,6 +102,9 @@ class LocalApic final : public IoDevice, public InterruptSource, public TimedDev
   // its reset value.
   void Reset();
 
+  // Guest diagnostics (unimp: what is not modelled); nullptr: none.
+  void set_log(GuestLog* log) { log_ = log; }
+
  private:
   using Bits = std::array<uint32_t, 8>;
   static constexpr uint32_t kSvrEnable = 1u << 8;
@@ -151,6 +155,7 @@ class LocalApic final : public IoDevice, public InterruptSource, public TimedDev
   uint64_t timer_deadline_ns_ = kNoDeadline;  // next expiry, or none
   bool lint0_level_ = false;  // the i8259's INTR as last seen
   bool lint1_level_ = false;
+  GuestLog* log_ = nullptr;
   bool logged_ipi_ = false;
   bool logged_relocation_ = false;
   bool logged_lvt_mode_ = false;

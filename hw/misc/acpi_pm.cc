@@ -61,7 +61,7 @@ void AcpiPm::Write(uint64_t offset, unsigned size, uint64_t value) {
             if (request_exit_) request_exit_(0);
           } else if (!logged_sleep_) {
             logged_sleep_ = true;
-            std::fprintf(stderr, "tandem: ACPI sleep type %u not supported (only S5 power-off)\n", type);
+            if (log_) log_->Log(kLogUnimp, "tandem: ACPI sleep type %u not supported (only S5 power-off)", type);
           }
         }
         break;

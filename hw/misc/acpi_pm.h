@@ -11,6 +11,7 @@
 #include <functional>
 
 #include "hw/clock.h"
+#include "hw/guest_log.h"
 #include "hw/io_device.h"
 
 namespace tandem::hw {
@@ -34,6 +35,9 @@ class AcpiPm final : public IoDevice {
   uint32_t TimerValue() const;
   void Reset();
 
+  // Guest diagnostics (unimp: what is not modelled); nullptr: none.
+  void set_log(GuestLog* log) { log_ = log; }
+
  private:
   uint32_t ReadRegister(uint64_t reg) const;  // reg: 0, 2, 4 or 8
 
@@ -42,6 +46,7 @@ class AcpiPm final : public IoDevice {
   uint16_t status_ = 0;
   uint16_t enable_ = 0;
   uint16_t control_ = kSciEn;
+  GuestLog* log_ = nullptr;
   bool logged_sleep_ = false;
 };
 

@@ -532,7 +532,9 @@ class GuestRunner {
     board_->memory().WritePhys(kBufferPage1, c.mem.data() + kPageSplit, kMemSize - kPageSplit);
     board_->Reset();
     engine_->SetState(s);
+    const uint64_t in_blocks = accel::interp::InstructionsInJitBlocks(*engine_);
     accel::RunOutcome r = engine_->Run();
+    out.in_jit_block = accel::interp::InstructionsInJitBlocks(*engine_) > in_blocks;
     x86::CpuState e = engine_->GetState();
     out.regs.gpr = e.gpr;
     out.regs.rflags = e.rflags;
@@ -564,11 +566,8 @@ class GuestRunner {
 
  private:
   void NewEngine() {
-    // TANDEM_DIFF_ENGINE=jit runs the guest side through the JIT's blocks.
-    const char* which = std::getenv("TANDEM_DIFF_ENGINE");
-    const bool jit = which && std::string(which) == "jit";
     engine_.reset();
-    auto machine = accel::interp::CreateMachine(*board_, jit);
+    auto machine = accel::interp::CreateMachine(*board_, GuestUsesJit());
     if (!machine.ok()) throw std::runtime_error("interp engine: " + machine.message());
     machine_ = std::move(*machine);
     auto vcpu = machine_->CreateVcpu(0);
@@ -614,6 +613,18 @@ class GuestRunner {
   uint64_t rip_ = 0;
   std::vector<uint8_t> placed_;
 };
+
+}  // namespace
+
+bool GuestUsesJit() {
+  static const bool jit = [] {
+    const char* which = std::getenv("TANDEM_DIFF_ENGINE");
+    return which && std::string(which) == "jit";
+  }();
+  return jit;
+}
+
+namespace {
 
 GuestRunner& Guest() {
   static GuestRunner runner;
@@ -701,6 +712,11 @@ std::string X87Diff(const Check& check, const Outcome& native, const Outcome& gu
   return s;
 }
 
+// 32-bit code never runs in the JIT (it translates 64-bit code only).
+bool MissedTheJit(const Form& form, const Outcome& guest) {
+  return GuestUsesJit() && !form.compat32 && !guest.in_jit_block;
+}
+
 std::string Describe(const Form& form, const std::vector<uint8_t>& bytes, const Case& c, const Check& check,
                      const Outcome& native, const Outcome& guest) {
   std::string s = "  " + form.name + ": " + Disassemble(bytes, form.compat32);
@@ -721,6 +737,7 @@ std::string Describe(const Form& form, const std::vector<uint8_t>& bytes, const 
   s += "\n";
   if (guest.vector >= 0) s += "    interpreter raised exception vector " + std::to_string(guest.vector) + "\n";
   if (!guest.error.empty()) s += "    interpreter: " + guest.error + "\n";
+  if (MissedTheJit(form, guest)) s += "    the instruction did not run in a JIT block (TANDEM_DIFF_ENGINE=jit)\n";
   for (int i = 0; i < 16; ++i) {
     uint64_t d = (native.regs.gpr[i] ^ guest.regs.gpr[i]) & check.gpr_mask[i];
     if (d) s += "    " + std::string(kRegNames[i]) + ": host " + Hex(native.regs.gpr[i]) + "  interp " + Hex(guest.regs.gpr[i]) + "\n";
@@ -847,6 +864,7 @@ FormResult EvaluateForm(const Form& form, uint64_t n, std::string* details) {
     c.in.rflags = f;
     c.imm = static_cast<int64_t>(RandomValue(rng));
     c.guest_system_flags = rng.Next() & kGuestSystemFlags;
+    if (GuestUsesJit()) c.guest_system_flags &= ~x86::kFlagAc;
     if (form.x87) RandomX87(rng, c.in.fx);
     check_fsw_mask = static_cast<uint16_t>(~form.fsw_undefined);
     if (form.sse) {
@@ -885,7 +903,7 @@ FormResult EvaluateForm(const Form& form, uint64_t n, std::string* details) {
     }
     Guest().Run(guest_bytes, c, guest, form.compat32);
     ++result.cases;
-    if (!Matches(c, check, native, guest)) {
+    if (!Matches(c, check, native, guest) || MissedTheJit(form, guest)) {
       ++result.mismatches;
       if (reported < kMaxReported) {
         if (details) *details += Describe(form, guest_bytes, c, check, native, guest);

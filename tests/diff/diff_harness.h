@@ -65,6 +65,7 @@ struct Outcome {
   uint64_t fault_rip = 0;  // with vector: the RIP the exception pushed
   uint64_t rip = 0;
   std::string error;  // the engine stopped for another reason
+  bool in_jit_block = false;  // some of it ran in a JIT block (TANDEM_DIFF_ENGINE=jit)
 };
 
 // xoshiro256** seeded through splitmix64.
@@ -166,6 +167,12 @@ HostSupport ProbeCompat32(uint16_t selector);
 // ProbeCompat32(kLinuxUser32Cs), probed once; RunForms skips the compat32
 // forms (GTEST_SKIP with the reason) when it is not ok.
 const HostSupport& HostCompat32();
+
+// Whether the guest side runs through the JIT (TANDEM_DIFF_ENGINE=jit). Its
+// cases keep EFLAGS.AC clear (the JIT leaves code with AC set to the
+// interpreter), and a case whose instruction did not run in a JIT block
+// fails: the jit. tests must test the JIT.
+bool GuestUsesJit();
 
 // Runs bytes once on the interpreter only (for fault checks); RSP is the
 // harness's guest stack and RBX is left as given.

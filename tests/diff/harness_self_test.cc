@@ -75,6 +75,21 @@ TEST(DiffHarness, GuestFaultIsReported) {
   EXPECT_EQ(out.regs.gpr[x86::kRcx], 0u);
 }
 
+// Under TANDEM_DIFF_ENGINE=jit (the jit. twins) a case whose instruction
+// ran on the interpreter instead, here because EFLAGS.AC keeps the JIT out,
+// fails: the jit. tests would otherwise pass without testing the JIT.
+TEST(DiffHarness, JitCaseOutsideAJitBlockFails) {
+  if (!GuestUsesJit()) GTEST_SKIP() << "checks the jit. runs only (TANDEM_DIFF_ENGINE=jit)";
+  Form f;
+  f.name = "self-test";
+  f.emit = [](x::Assembler& a, const Case&) { a.add(x::ecx, x::edx); };
+  EXPECT_TRUE(EvaluateForm(f, 50, nullptr).passed());
+  f.prepare = [](Case& c, Rng&, Check&) { c.guest_system_flags |= x86::kFlagAc; };
+  std::string details;
+  EXPECT_FALSE(EvaluateForm(f, 50, &details).passed());
+  EXPECT_NE(details.find("did not run in a JIT block"), std::string::npos) << details;
+}
+
 // Whether a child far-calling "mov eax, 0x1234; retf" in selector 0x23 comes
 // back with EAX set: hand-written bytes, independent of the harness's runner.
 bool ChildRunsCompat32Code() {

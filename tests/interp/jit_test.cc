@@ -129,5 +129,24 @@ TEST_F(JitTest, DataWrittenThenRunThenRewrittenRunsTheNewCode) {
   EXPECT_EQ(m->reg(x86::kRax), 6u);
 }
 
+// Compiling a block decodes ahead: an instruction that runs into a page that
+// is not present ends the block there, and CR2 keeps its value, since no
+// #PF is delivered (only executing that instruction would fault).
+TEST_F(JitTest, DecodingUpToANotPresentPageLeavesCr2Alone) {
+  Start({});
+  const uint64_t pd1 = 0;  // linear 2 MiB..4 MiB not present
+  ASSERT_TRUE(m->board().memory().WritePhys(0x3000 + 8, &pd1, 8));
+  const uint64_t start = 0x200000 - 15;
+  m->Load(start, Cat({{0xB8, 0x01, 0x00, 0x00, 0x00},  // mov eax, 1
+                      {0x90},                          // nop
+                      {0x48, 0xB9}, Imm64(2)}));       // mov rcx, imm64: its last byte is at 2 MiB
+  m->s.rip = start;
+  m->s.cr2 = 0x1234;
+  EXPECT_EQ(jit().RunBlock(100), 2u);
+  EXPECT_EQ(m->s.rip, start + 6);
+  EXPECT_EQ(m->reg(x86::kRax), 1u);
+  EXPECT_EQ(m->s.cr2, 0x1234u) << "the block's compilation set CR2 without a #PF";
+}
+
 }  // namespace
 }  // namespace tandem::accel::interp::testing

@@ -49,12 +49,14 @@ case $engine in
   kvm-sandbox) accel=kvm ;;
   kvm)
     if [ -d /sys/module/kvm_pvm ]; then
-      echo "$name: SKIP: /dev/kvm is kvm_pvm, which emulates non-PVM guests (too slow); see kvm-sandbox"
+      echo "$name: SKIP: /dev/kvm is kvm_pvm, which emulates non-PVM guests (too slow); linux.boot.kvm-sandbox.$profile runs this boot in the nested KVM sandbox"
       exit 77
     fi ;;
 esac
 if [ "$engine" != kvm-sandbox ] && ! "$tandem" accels | grep -Eq "^$accel +available"; then
-  echo "$name: SKIP: $("$tandem" accels | grep -E "^$accel " || echo "no engine $accel")"
+  twin=
+  [ "$engine" = kvm ] && twin="; linux.boot.kvm-sandbox.$profile runs this boot in the nested KVM sandbox"
+  echo "$name: SKIP: $("$tandem" accels | grep -E "^$accel " || echo "no engine $accel")$twin"
   exit 77
 fi
 paths=$("$here/../../scripts/linux-guest" --print) || fail "scripts/linux-guest failed"
@@ -92,6 +94,8 @@ grep -q "^$want_md5  /tmp/tandem.txt\$" "$log" ||
 grep -q '^TANDEM-FORK-EXEC 200 ' "$log" ||
   fail "fork/exec count wrong: $(grep TANDEM-FORK-EXEC "$log" || echo none)"
 grep -q '^TANDEM-LINUX-DONE' "$log" || fail "no TANDEM-LINUX-DONE marker"
+# A guest probing absent hardware is normal; tandem keeps it behind -d.
+grep -q 'hits no device' "$log" && fail "the console shows tandem's guest diagnostics: $(grep -m1 'hits no device' "$log")"
 # PCI bus 0 as /sys/bus/pci/devices lists it: the i440FX, the PIIX3 and its
 # PM function. Without ACPI the kernel probes with configuration mechanism #1;
 # with ACPI it scans only what the DSDT's PCI root bridge describes.
@@ -105,7 +109,6 @@ $want_pci
 got
 ${got_pci:-(none)}"
 fi
-! grep -Eiq 'at 0xcf[89a-f] hits no device' "$log" || fail "PCI configuration ports hit no device"
 [ "$status" -eq 0 ] || fail "tandem exit status $status after the guest powered off (want 0)"
 awk -v a="$t0" -v b="$t1" -v u="$up_s" -v e="$engine" -v n="$name" \
   'BEGIN{printf "%s: PASS (whole run %.2fs)\n", n, b-a}'

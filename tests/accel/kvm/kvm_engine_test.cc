@@ -42,7 +42,10 @@ class KvmEngineTest : public testing::Test {
  protected:
   void SetUp() override {
     Availability a = Probe();
-    if (!a.available) GTEST_SKIP() << "KVM unavailable: " << a.reason;
+    if (!a.available) {
+      GTEST_SKIP() << "KVM unavailable here (" << a.reason
+                   << "); the ctest kvm_engine.in_sandbox runs these tests in the nested KVM sandbox";
+    }
   }
 
   // A board with 16 MiB of RAM, a 64 KiB BIOS (code placed at its end, so
@@ -425,6 +428,47 @@ TEST_F(KvmEngineTest, TwoEnginesCanRunOneAfterTheOther) {
   RunOutcome out = (*vcpu)->Run();
   EXPECT_EQ(out.kind, RunOutcome::Kind::kBoardStop) << out.message;
   EXPECT_EQ(board_->exit_status(), 9);
+}
+
+// SetState(tsc = 0) two seconds after the guest first read the TSC: it reads
+// about 0 again. KVM alone keeps counting (it takes a host write of 0 to
+// IA32_TSC as "synchronize"), so the engine moves the TSC offset itself.
+TEST_F(KvmEngineTest, SetStateWithTscZeroRestartsTheGuestsTsc) {
+  Start();
+  // rdtsc; mov ecx, edx; mov dx, 0x511; out dx, al
+  CpuState s = Load32({0x0F, 0x31, 0x89, 0xD1, 0x66, 0xBA, 0x11, 0x05, 0xEE});
+  s.tsc = 0;
+  engine_->SetState(s);
+  ASSERT_EQ(engine_->Run().kind, RunOutcome::Kind::kBoardStop);
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  board_->Reset();
+  engine_->SetState(s);
+  ASSERT_EQ(engine_->Run().kind, RunOutcome::Kind::kBoardStop);
+  CpuState out = engine_->GetState();
+  const uint64_t read = ((out.gpr[x86::kRcx] & 0xFFFFFFFF) << 32) | (out.gpr[x86::kRax] & 0xFFFFFFFF);
+  EXPECT_LT(read, 500'000'000u) << "the guest's TSC kept counting across SetState(tsc = 0)";
+  // GetState reports the TSC as the guest would read it, not less.
+  EXPECT_GE(out.tsc, read);
+  EXPECT_LT(out.tsc, read + 1'000'000'000u);
+}
+
+// A guest's WRMSR IA32_APIC_BASE reaches the board's local APIC, as the
+// interpreter's does: here it disables the APIC globally.
+TEST_F(KvmEngineTest, GuestWriteOfApicBaseReachesTheBoardsApic) {
+  Start();
+  ASSERT_TRUE(board_->chipset().lapic().hardware_enabled());
+  CpuState s = Load32({
+      0xB9, 0x1B, 0x00, 0x00, 0x00,  // mov ecx, 0x1b (IA32_APIC_BASE)
+      0x0F, 0x32,                    // rdmsr
+      0x25, 0xFF, 0xF7, 0xFF, 0xFF,  // and eax, ~0x800 (global enable off)
+      0x0F, 0x30,                    // wrmsr
+      0x66, 0xBA, 0x11, 0x05, 0xEE,  // mov dx, 0x511; out dx, al
+  });
+  engine_->SetState(s);
+  ASSERT_EQ(engine_->Run().kind, RunOutcome::Kind::kBoardStop);
+  EXPECT_EQ(engine_->GetState().msr.apic_base, 0xFEE00100u);
+  EXPECT_EQ(board_->chipset().lapic().apic_base(), 0xFEE00100u);
+  EXPECT_FALSE(board_->chipset().lapic().hardware_enabled());
 }
 
 }  // namespace
