@@ -141,13 +141,12 @@ class PcChipset {
   // 0xFEE00000 | destination << 12 | DM << 2, data vector | mode << 8.
   class MsiToLapic final : public MsiTarget {
    public:
-    explicit MsiToLapic(LocalApic& lapic) : lapic_(lapic) {}
+    MsiToLapic(LocalApic& lapic, GuestLog* log) : lapic_(lapic), log_(log) {}
     void Deliver(uint64_t address, uint32_t data) override;
 
    private:
     LocalApic& lapic_;
-    bool logged_address_ = false;
-    bool logged_mode_ = false;
+    GuestLog* log_;
   };
 
   std::array<SplitIrqLine, 16> MakeIsaIrqs();
