@@ -1,8 +1,6 @@
 // Wiring of the PC/AT chipset: ports and IRQs from hw/pc_layout.h.
 #include "hw/pc_chipset.h"
 
-#include <cstdio>
-
 #include "hw/pc_layout.h"
 
 namespace tandem::hw {
@@ -42,7 +40,7 @@ PcChipset::PcChipset(PcChipsetConfig config)
       acpi_pm_(clock_, [this](int status) {
         if (config_.request_exit) config_.request_exit(status);
       }),
-      msi_(apic_bus_),
+      msi_(apic_bus_, config_.log),
       pci_(config_.overlaps_memory),
       pci_ports_(pci_, [this] { RequestReset(); }),
       i440fx_(config_.set_shadow, config_.direct_boot ? I440fx::PamFor(config_.direct_boot_shadow)
@@ -62,6 +60,7 @@ PcChipset::PcChipset(PcChipsetConfig config)
   acpi_pm_.set_log(config_.log);
   pci_.set_intx_router(&piix3_);
   pci_.set_msi_target(&msi_);
+  pci_.set_log(config_.log);
 }
 
 Status PcChipset::Attach(Bus& pio) {
@@ -123,18 +122,17 @@ void PcChipset::ProgramLikeFirmware() {
 void PcChipset::MsiToLapic::Deliver(uint64_t address, uint32_t data) {
   constexpr uint64_t kMsiWindow = 0xFEE00000;
   if ((address & ~0xFFFFFull) != kMsiWindow) {
-    if (!logged_address_) {
-      logged_address_ = true;
-      std::fprintf(stderr, "tandem: MSI to 0x%llx, outside the APIC window 0xFEExxxxx: dropped\n",
-                   static_cast<unsigned long long>(address));
+    if (log_) {
+      log_->LogOnce(kLogGuestErrors, "msi-address", "tandem: MSI to 0x%llx, outside the APIC window 0xFEExxxxx: dropped",
+                    static_cast<unsigned long long>(address));
     }
     return;
   }
   unsigned mode = (data >> 8) & 7;
   if (mode != 0 && mode != 1) {  // fixed, lowest priority
-    if (!logged_mode_) {
-      logged_mode_ = true;
-      std::fprintf(stderr, "tandem: MSI delivery mode %u not delivered (only fixed/lowest priority)\n", mode);
+    if (log_) {
+      log_->LogOnce(kLogUnimp, "msi-mode", "tandem: MSI delivery mode %u not delivered (only fixed/lowest priority)",
+                    mode);
     }
     return;
   }

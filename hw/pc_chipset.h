@@ -141,13 +141,12 @@ class PcChipset {
   // 0xFEE00000 | destination << 12 | DM << 2, data vector | mode << 8.
   class MsiToLapic final : public MsiTarget {
    public:
-    explicit MsiToLapic(ApicBus& bus) : bus_(bus) {}
+    MsiToLapic(ApicBus& bus, GuestLog* log) : bus_(bus), log_(log) {}
     void Deliver(uint64_t address, uint32_t data) override;
 
    private:
     ApicBus& bus_;
-    bool logged_address_ = false;
-    bool logged_mode_ = false;
+    GuestLog* log_;
   };
 
   std::array<SplitIrqLine, 16> MakeIsaIrqs();

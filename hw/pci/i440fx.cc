@@ -56,13 +56,13 @@ void I440fx::ConfigWritten(unsigned offset, unsigned size) {
   if (offset < kPam0 + kPamCount && offset + size > kPam0) {
     for (int i = 0; i < layout::kShadowSegments; ++i) {
       if (((Get8(kPam0 + PamRegister(i)) >> PamShift(i)) & 3) == kWrite) {
-        LogOnce(kLogWriteOnly, "PAM segment set write-only: treated as read-write");
+        LogOnce(kLogUnimp, kLogWriteOnly, "PAM segment set write-only: treated as read-write");
       }
     }
     ApplyPam();
   }
   if (offset <= kSmram && offset + size > kSmram && (Get8(kSmram) & 0x40)) {
-    LogOnce(kLogSmramOpen, "SMRAM D_OPEN set: SMRAM is not modelled and stays closed");
+    LogOnce(kLogUnimp, kLogSmramOpen, "SMRAM D_OPEN set: SMRAM is not modelled and stays closed");
   }
 }
 

@@ -11,6 +11,7 @@
 #include <functional>
 
 #include "hw/bus.h"
+#include "hw/guest_log.h"
 #include "hw/io_device.h"
 #include "hw/status.h"
 
@@ -48,6 +49,9 @@ class PciBus {
   void set_mmio(Bus* mmio) { mmio_ = mmio; }
   void set_intx_router(PciIntxRouter* router) { intx_router_ = router; }
   void set_msi_target(MsiTarget* target) { msi_target_ = target; }
+  // Where the devices report what the guest got wrong (nullptr: nowhere).
+  void set_log(GuestLog* log) { log_ = log; }
+  GuestLog* log() const { return log_; }
   Bus* pio() const { return pio_; }
   Bus* mmio() const { return mmio_; }
   PciIntxRouter* intx_router() const { return intx_router_; }
@@ -75,6 +79,7 @@ class PciBus {
   Bus* mmio_ = nullptr;
   PciIntxRouter* intx_router_ = nullptr;
   MsiTarget* msi_target_ = nullptr;
+  GuestLog* log_ = nullptr;
   std::array<PciDevice*, 256> devices_{};
 };
 

@@ -200,10 +200,11 @@ void PciDevice::Reset() {
   DeviceReset();
 }
 
-void PciDevice::LogOnce(unsigned key, const std::string& what) {
-  if (key < 64 && (logged_ >> key & 1)) return;
+void PciDevice::LogOnce(LogCategory category, unsigned key, const std::string& what) {
+  GuestLog* log = bus_ ? bus_->log() : nullptr;
+  if (!log || !log->enabled(category) || (key < 64 && (logged_ >> key & 1))) return;
   if (key < 64) logged_ |= 1ull << key;
-  std::fprintf(stderr, "tandem: PCI %02x.%x %s: %s\n", devfn_ >> 3, devfn_ & 7, name_.c_str(), what.c_str());
+  log->Log(category, "tandem: PCI %02x.%x %s: %s", devfn_ >> 3, devfn_ & 7, name_.c_str(), what.c_str());
 }
 
 // As QEMU's pci_bar_address: decode disabled, an address of 0, a range that
@@ -252,13 +253,13 @@ void PciDevice::UpdateBars() {
     std::snprintf(where, sizeof where, "BAR%d (%s) at 0x%llx, %llu bytes", i, io ? "I/O" : "memory",
                   static_cast<unsigned long long>(want[i]), static_cast<unsigned long long>(bar.size));
     if (!io && bus_->OverlapsMemory(want[i], bar.size)) {
-      LogOnce(i, std::string(where) + " overlaps guest RAM/ROM: not mapped");
+      LogOnce(kLogGuestErrors, i, std::string(where) + " overlaps guest RAM/ROM: not mapped");
       continue;
     }
     if (!target) continue;
     Status s = target->Register(want[i], bar.size, bar.device, name_ + " BAR" + std::to_string(i));
     if (!s.ok()) {
-      LogOnce(i, std::string(where) + " not mapped: " + s.message());
+      LogOnce(kLogGuestErrors, i, std::string(where) + " not mapped: " + s.message());
       continue;
     }
     bar.mapped_at = want[i];
@@ -302,7 +303,7 @@ bool PciDevice::NotifyMsi(unsigned vector) {
   if (bus_ && bus_->msi_target()) {
     bus_->msi_target()->Deliver(address, data);
   } else {
-    LogOnce(kLogMsiNoTarget, "MSI with nowhere to go");
+    LogOnce(kLogGuestErrors, kLogMsiNoTarget, "MSI with nowhere to go");
   }
   return true;
 }

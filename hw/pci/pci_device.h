@@ -90,8 +90,10 @@ class PciDevice {
   virtual void DeviceReset() {}
 
   PciBus* bus() const { return bus_; }
-  // Logs a guest error once per key per device (guest_errors style).
-  void LogOnce(unsigned key, const std::string& what);
+  // Reports once per key per device through the bus's GuestLog (`-d
+  // guest_errors` / `-d unimp`). Keys 0-7 are this class's (0-5: the BARs);
+  // derived devices use 8-63.
+  void LogOnce(LogCategory category, unsigned key, const std::string& what);
 
  private:
   friend class PciBus;

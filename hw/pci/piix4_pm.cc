@@ -38,7 +38,7 @@ void Piix4Pm::UpdatePmIo() {
   if (!s.ok()) {
     char what[64];
     std::snprintf(what, sizeof what, "PM base 0x%llx not mapped: ", static_cast<unsigned long long>(want));
-    LogOnce(kLogPmBase, what + s.message());
+    LogOnce(kLogGuestErrors, kLogPmBase, what + s.message());
     return;
   }
   mapped_at_ = want;

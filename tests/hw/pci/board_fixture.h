@@ -8,16 +8,13 @@
 #include <vector>
 
 #include "hw/board.h"
-#include "hw/clock.h"
 
 namespace tandem::hw::testing {
 
 inline std::unique_ptr<Board> MakeBoard(bool direct_boot, std::vector<uint8_t> bios = {}) {
-  static ManualClock clock;  // devices only read it
-  BoardConfig config;
+  BoardConfig config;  // the host clock: nothing here depends on time
   config.ram_size = 16ull << 20;
   config.bios = std::move(bios);
-  config.clock = &clock;
   config.direct_boot = direct_boot;
   auto board = Board::Create(std::move(config));
   EXPECT_TRUE(board.ok()) << board.message();

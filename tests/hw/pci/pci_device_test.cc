@@ -117,6 +117,25 @@ TEST_F(PciDeviceTest, BarOverRamOrAnotherRangeIsRefusedAndTheGuestRunsOn) {
   EXPECT_EQ(dev_.bar_address(1), 0xFEB00000u);
 }
 
+TEST_F(PciDeviceTest, BarOverAnotherDevicesBarIsRefused) {
+  testing::TestPciDevice second;
+  Attach();
+  ASSERT_TRUE(pci_.Attach(4 << 3, &second).ok());
+  SetCfg(0x14, 0xFEB00000);
+  SetCfg(0x04, PciDevice::kCommandMemory, 2);
+  pci_.ConfigWrite(4 << 3, 0x14, 4, 0xFEB00000);
+  pci_.ConfigWrite(4 << 3, 0x04, 2, PciDevice::kCommandMemory);
+  EXPECT_EQ(dev_.bar_address(1), 0xFEB00000u);
+  EXPECT_EQ(second.bar_address(1), PciDevice::kUnmapped);
+  mmio_.Write(0xFEB00000, 4, 1);
+  EXPECT_EQ(dev_.mmio.writes.size(), 1u);  // the first owner keeps it
+  EXPECT_TRUE(second.mmio.writes.empty());
+  // Once the first moves away, reprogramming the second maps it.
+  SetCfg(0x14, 0xFEB10000);
+  pci_.ConfigWrite(4 << 3, 0x14, 4, 0xFEB00000);
+  EXPECT_EQ(second.bar_address(1), 0xFEB00000u);
+}
+
 TEST_F(PciDeviceTest, ResetUnmapsAndRestoresPowerOnConfig) {
   Attach();
   SetCfg(0x10, 0xC000);
