@@ -1,5 +1,6 @@
 // tandem's command line: `tandem run` boots a guest on the chosen engine,
-// `tandem accels` lists the accelerators and why any is unavailable.
+// `tandem accels` lists the accelerators and why any is unavailable;
+// `tandem bench` and `tandem lockstep` compare engines (their own files).
 // Errors a user can cause end with one line on stderr and exit status 2.
 #include <CLI/CLI.hpp>
 #include <termios.h>
@@ -17,15 +18,16 @@
 
 #include "accel/accelerator.h"
 #include "accel/vcpu_threads.h"
+#include "cli/bench_command.h"
+#include "cli/lockstep_command.h"
+#include "cli/run_options.h"
 #include "hw/board.h"
-#include "hw/loader/linux_boot.h"
-#include "hw/loader/multiboot.h"
-#include "hw/memory_map.h"
-#include "hw/pc_layout.h"
 
 namespace {
 
 using namespace tandem;
+using cli::BootImages;
+using cli::RunOptions;
 
 constexpr int kUsageError = 2;
 // Even, so that it never collides with a debug-exit status (v << 1) | 1.
@@ -88,19 +90,6 @@ class ConsoleTerminal {
   bool active_ = false;
 };
 
-Result<std::vector<uint8_t>> ReadFile(const std::string& path, uint64_t max_size, const char* what) {
-  std::ifstream in(path, std::ios::binary | std::ios::ate);
-  if (!in) return Status::Error(std::string("cannot open ") + what + " '" + path + "'");
-  auto size = static_cast<uint64_t>(in.tellg());
-  if (size > max_size) return Status::Error(std::string(what) + " '" + path + "' is too large");
-  std::vector<uint8_t> data(size);
-  in.seekg(0);
-  if (!in.read(reinterpret_cast<char*>(data.data()), static_cast<std::streamsize>(size))) {
-    return Status::Error(std::string("cannot read ") + what + " '" + path + "'");
-  }
-  return data;
-}
-
 std::string FormatState(const x86::CpuState& s) {
   static const char* kGprNames[] = {"rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi", "rdi",
                                     "r8",  "r9",  "r10", "r11", "r12", "r13", "r14", "r15"};
@@ -129,46 +118,6 @@ std::string FormatState(const x86::CpuState& s) {
   return out;
 }
 
-struct RunOptions {
-  std::string accel = "auto";
-  std::string memory = "128M";
-  std::string bios;
-  std::string kernel;
-  std::string append;
-  std::string initrd;
-  std::string serial = "stdio";
-  std::string dump_state;
-  std::string log_items;  // -d: guest log categories, as QEMU's
-  std::string log_file;   // -D: where they go (default stderr)
-  bool no_reboot = false;
-  bool stats = false;
-  double timeout_s = 0;
-};
-
-struct BootImages {
-  std::vector<uint8_t> kernel;
-  std::vector<uint8_t> initrd;
-};
-
-// Puts the vCPU where the guest image wants it: the reset vector for a BIOS,
-// the boot-protocol entry for a bzImage, the Multiboot entry otherwise.
-Result<x86::CpuState> PrepareBoot(const RunOptions& opt, hw::Board& board, const BootImages& images) {
-  if (opt.kernel.empty()) return x86::ResetState();
-  const auto& kernel = images.kernel;
-  if (hw::IsBzImage(kernel)) {
-    auto boot = hw::LoadLinux(board.memory(), kernel, images.initrd, opt.append);
-    if (!boot.ok()) return Status::Error(opt.kernel + ": " + boot.message());
-    return boot->state;
-  }
-  if (!opt.initrd.empty()) return Status::Error("--initrd needs a Linux bzImage kernel");
-  auto boot = hw::LoadMultiboot(board.memory(), kernel, opt.append);
-  if (!boot.ok()) return Status::Error(opt.kernel + ": " + boot.message());
-  x86::CpuState state = x86::Flat32State(boot->entry);
-  state.gpr[x86::kRax] = hw::kMultibootBootloaderMagic;
-  state.gpr[x86::kRbx] = boot->info_address;
-  return state;
-}
-
 int Run(const RunOptions& opt) {
   if (opt.log_items == "help") {
     std::fputs(hw::GuestLog::Help().c_str(), stdout);
@@ -176,32 +125,9 @@ int Run(const RunOptions& opt) {
   }
   auto log_mask = hw::GuestLog::ParseCategories(opt.log_items);
   if (!log_mask.ok()) return Fail(log_mask.message());
-  auto ram_size = hw::ParseSize(opt.memory);
-  if (!ram_size.ok()) return Fail(ram_size.message());
-  if (opt.timeout_s < 0) return Fail("--timeout must not be negative");
-
   hw::BoardConfig config;
-  config.ram_size = *ram_size;
-  config.timeout_ns = static_cast<uint64_t>(opt.timeout_s * 1e9);
-  if (opt.bios.empty() && opt.kernel.empty()) return Fail("nothing to boot: give --bios or --kernel");
-  if (!opt.bios.empty()) {
-    auto rom = ReadFile(opt.bios, hw::layout::kBiosMaxSize, "BIOS image");
-    if (!rom.ok()) return Fail(rom.message());
-    config.bios = std::move(*rom);
-    if (config.bios.empty()) return Fail("BIOS image '" + opt.bios + "' is empty");
-  }
   BootImages images;
-  if (!opt.kernel.empty()) {
-    auto image = ReadFile(opt.kernel, config.ram_size, "kernel");
-    if (!image.ok()) return Fail(image.message());
-    images.kernel = std::move(*image);
-  }
-  if (!opt.initrd.empty()) {
-    if (opt.kernel.empty()) return Fail("--initrd needs --kernel");
-    auto image = ReadFile(opt.initrd, config.ram_size, "initrd");
-    if (!image.ok()) return Fail(image.message());
-    images.initrd = std::move(*image);
-  }
+  if (Status s = cli::LoadImages(opt, config, images); !s.ok()) return Fail(s.message());
 
   std::unique_ptr<FileSink> serial;
   if (opt.serial == "stdio") {
@@ -260,7 +186,7 @@ int Run(const RunOptions& opt) {
   std::vector<std::unique_ptr<accel::Vcpu>> vcpus;
   vcpus.push_back(std::move(*vcpu));
   accel::Vcpu& bsp = *vcpus[0];
-  auto state = PrepareBoot(opt, b, images);
+  auto state = cli::PrepareBoot(opt, b, images);
   if (!state.ok()) return Fail(state.message());
   bsp.SetState(*state);
   std::optional<ConsoleTerminal> terminal;
@@ -332,7 +258,7 @@ int Run(const RunOptions& opt) {
     }
     if (reset) {
       b.Reset();
-      auto again = PrepareBoot(opt, b, images);
+      auto again = cli::PrepareBoot(opt, b, images);
       if (!again.ok()) return Fail(again.message());
       bsp.SetState(*again);
     }
@@ -360,22 +286,14 @@ int main(int argc, char** argv) {
 
   RunOptions opt;
   auto* run = app.add_subcommand("run", "boot a guest");
-  run->add_option("--accel", opt.accel, "accelerators to try, e.g. auto, kvm, interp, kvm:interp")
-      ->capture_default_str();
-  run->add_option("-m,--memory", opt.memory, "guest RAM size (e.g. 128M, 2G)")->capture_default_str();
-  run->add_option("--bios", opt.bios, "BIOS ROM image, started at the reset vector");
-  run->add_option("--kernel", opt.kernel, "Linux bzImage or Multiboot kernel");
-  run->add_option("--initrd", opt.initrd, "initial ramdisk for a Linux kernel");
-  run->add_option("--append", opt.append, "kernel command line");
-  run->add_option("--serial", opt.serial, "COM1: stdio, file:PATH or none")->capture_default_str();
-  run->add_flag("--no-reboot", opt.no_reboot, "end tandem when the guest resets");
-  run->add_option("--timeout", opt.timeout_s, "stop the guest after SECONDS (exit status 124)");
-  run->add_option("--dump-state", opt.dump_state, "write the final vCPU state to PATH");
-  run->add_option("-d", opt.log_items,
-                  "log what the guest does that tandem tolerates: unimp,guest_errors (-d help lists them)");
-  run->add_option("-D", opt.log_file, "write the -d log to FILE instead of stderr");
-  run->add_flag("--stats", opt.stats, "print run time (and instructions and MIPS where counted) on exit");
+  cli::AddRunOptions(*run, opt);
   auto* accels = app.add_subcommand("accels", "list accelerators and their availability");
+  cli::BenchOptions bench_opt;
+  auto* bench = app.add_subcommand("bench", "run a guest on several engines and compare time and output");
+  cli::AddBenchOptions(*bench, bench_opt);
+  cli::LockstepOptions lockstep_opt;
+  auto* lockstep = app.add_subcommand("lockstep", "run a guest on two engines, comparing their CPU state");
+  cli::AddLockstepOptions(*lockstep, lockstep_opt);
 
   try {
     app.parse(argc, argv);
@@ -390,5 +308,7 @@ int main(int argc, char** argv) {
     return kUsageError;
   }
   if (accels->parsed()) return ListAccelerators();
+  if (bench->parsed()) return cli::Bench(bench_opt);
+  if (lockstep->parsed()) return cli::Lockstep(lockstep_opt);
   return Run(opt);
 }

@@ -31,6 +31,7 @@ Board::~Board() = default;
 Status Board::Wire() {
   PcChipsetConfig chipset;
   chipset.clock = const_cast<Clock*>(clock_);
+  chipset.wall_clock = config_.wall_clock;
   chipset.serial_out = config_.serial_out;
   chipset.debugcon_out = config_.debugcon_out;
   chipset.request_reset = [this] { RequestReset(); };

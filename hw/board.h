@@ -29,6 +29,7 @@ struct BoardConfig {
   bool console_escapes = false;
   CharSink* debugcon_out = nullptr;
   Clock* clock = nullptr;          // nullptr: host monotonic clock
+  Mc146818::WallClock wall_clock;  // the RTC's time of day; empty: the host's
   uint64_t timeout_ns = 0;         // 0: no limit; else the board stops itself
   // Guest diagnostics (`-d`): enabled LogCategory bits, and where they go
   // (`-D FILE`; nullptr: stderr).

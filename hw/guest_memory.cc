@@ -2,6 +2,7 @@
 
 #include <sys/mman.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -29,8 +30,18 @@ Result<GuestMemory> GuestMemory::Create(const MemoryMap& map, const std::vector<
   return GuestMemory(map, static_cast<uint8_t*>(ram), rom_host);
 }
 
+GuestMemory::GuestMemory(MemoryMap map, uint8_t* ram, uint8_t* rom) : map_(std::move(map)), ram_(ram), rom_(rom) {
+  uint64_t end = 0;
+  for (const MemoryRegion& r : map_.regions()) end = std::max(end, r.end());
+  code_pages_ = std::make_unique<CodePages>((end + 4095) >> 12);
+}
+
 GuestMemory::GuestMemory(GuestMemory&& other) noexcept
-    : map_(std::move(other.map_)), ram_(other.ram_), rom_(other.rom_), observers_(std::move(other.observers_)) {
+    : map_(std::move(other.map_)),
+      code_pages_(std::move(other.code_pages_)),
+      ram_(other.ram_),
+      rom_(other.rom_),
+      observers_(std::move(other.observers_)) {
   other.ram_ = nullptr;
   other.rom_ = nullptr;
 }
@@ -68,6 +79,7 @@ bool GuestMemory::WritePhys(uint64_t gpa, const void* data, uint64_t size) {
     if (!span.host) return false;
     uint64_t n = std::min(size, span.length);
     std::memcpy(span.host, src, n);
+    code_pages_->NoteWriteRange(gpa, n);
     gpa += n;
     src += n;
     size -= n;

@@ -5,8 +5,10 @@
 
 #include <cstdint>
 #include <cstring>
+#include <memory>
 #include <vector>
 
+#include "hw/code_pages.h"
 #include "hw/memory_map.h"
 #include "hw/status.h"
 
@@ -45,7 +47,8 @@ class GuestMemory {
   };
   Span Lookup(uint64_t gpa) const;
 
-  // Copies into guest RAM/ROM as a loader does (ROM included); false when the
+  // Copies into guest RAM/ROM as a loader or DMA does (ROM included), and
+  // makes engines' cached code of the pages it hits stale; false when the
   // range is not fully backed by memory.
   bool WritePhys(uint64_t gpa, const void* data, uint64_t size);
   bool ReadPhys(uint64_t gpa, void* data, uint64_t size) const;
@@ -57,11 +60,16 @@ class GuestMemory {
   void RemoveObserver(MemoryMapObserver* observer);
 
   // Host pointer to a RAM range that must lie inside one region, else nullptr.
+  // Writes through it bypass code_pages(): call code_pages().NoteWriteRange.
   uint8_t* RamPointer(uint64_t gpa, uint64_t size) const;
 
+  // Pages holding code that engines cache, with their write generations.
+  CodePages& code_pages() const { return *code_pages_; }
+
  private:
-  GuestMemory(MemoryMap map, uint8_t* ram, uint8_t* rom) : map_(std::move(map)), ram_(ram), rom_(rom) {}
+  GuestMemory(MemoryMap map, uint8_t* ram, uint8_t* rom);
   MemoryMap map_;
+  std::unique_ptr<CodePages> code_pages_;
   uint8_t* ram_ = nullptr;
   uint8_t* rom_ = nullptr;
   std::vector<MemoryMapObserver*> observers_;

@@ -21,8 +21,8 @@ constexpr uint8_t kEquipmentFpu = 0x02;
 PcChipset::PcChipset(PcChipsetConfig config)
     : config_(std::move(config)),
       clock_(config_.clock ? *config_.clock : static_cast<const Clock&>(host_clock_)),
-      lapic_(clock_, pic_),
-      ioapic_(lapic_, layout::kIoApicId),
+      lapic_(clock_, pic_, 0, &apic_bus_),
+      ioapic_(apic_bus_, layout::kIoApicId),
       isa_irqs_(MakeIsaIrqs()),
       com1_(config_.serial_out ? *config_.serial_out : null_sink_, isa_irqs_[layout::kCom1Irq]),
       pit_(clock_, isa_irqs_[layout::kPitIrq]),
@@ -40,7 +40,7 @@ PcChipset::PcChipset(PcChipsetConfig config)
       acpi_pm_(clock_, [this](int status) {
         if (config_.request_exit) config_.request_exit(status);
       }),
-      msi_(lapic_, config_.log),
+      msi_(apic_bus_, config_.log),
       pci_(config_.overlaps_memory),
       pci_ports_(pci_, [this] { RequestReset(); }),
       i440fx_(config_.set_shadow, config_.direct_boot ? I440fx::PamFor(config_.direct_boot_shadow)
@@ -48,6 +48,7 @@ PcChipset::PcChipset(PcChipsetConfig config)
       piix3_(PicInputs(pic_), {&ioapic_.Input(layout::kPirqFirstGsi), &ioapic_.Input(layout::kPirqFirstGsi + 1),
                                &ioapic_.Input(layout::kPirqFirstGsi + 2), &ioapic_.Input(layout::kPirqFirstGsi + 3)}),
       piix4_pm_(acpi_pm_) {
+  apic_bus_.Attach(&lapic_);
   lapic_.SetEoiCallback([this](uint8_t vector) { ioapic_.EndOfInterrupt(vector); });
   pic_.SetOutputChangedCallback([this] { lapic_.ExtIntChanged(); });
   rtc_.SetMemorySize(config_.ram_below_4g, config_.ram_above_4g);
@@ -135,10 +136,12 @@ void PcChipset::MsiToLapic::Deliver(uint64_t address, uint32_t data) {
     }
     return;
   }
-  uint8_t dest = static_cast<uint8_t>(address >> 12);
-  bool logical = address & (1u << 2);
-  if (!lapic_.MatchesDestination(dest, logical)) return;
-  lapic_.AcceptInterrupt(static_cast<uint8_t>(data), false);
+  ApicMessage m;
+  m.vector = static_cast<uint8_t>(data);
+  m.mode = static_cast<uint8_t>(mode);
+  m.dest = static_cast<uint8_t>(address >> 12);
+  m.logical = address & (1u << 2);
+  bus_.Deliver(m, nullptr);
 }
 
 // ISA IRQ n drives i8259 input n and I/O APIC pin IoApicPinForIsaIrq(n); the

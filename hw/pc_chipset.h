@@ -141,11 +141,11 @@ class PcChipset {
   // 0xFEE00000 | destination << 12 | DM << 2, data vector | mode << 8.
   class MsiToLapic final : public MsiTarget {
    public:
-    MsiToLapic(LocalApic& lapic, GuestLog* log) : lapic_(lapic), log_(log) {}
+    MsiToLapic(ApicBus& bus, GuestLog* log) : bus_(bus), log_(log) {}
     void Deliver(uint64_t address, uint32_t data) override;
 
    private:
-    LocalApic& lapic_;
+    ApicBus& bus_;
     GuestLog* log_;
   };
 
@@ -160,6 +160,7 @@ class PcChipset {
   const Clock& clock_;
 
   I8259Pair pic_;
+  ApicBus apic_bus_;  // the CPUs' local APICs (one today)
   LocalApic lapic_;
   IoApic ioapic_;
   std::array<SplitIrqLine, 16> isa_irqs_;  // devices raise these

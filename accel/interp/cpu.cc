@@ -94,18 +94,24 @@ inline bool TakeInterrupt(Cpu& cpu, hw::InterruptSource& irq) {
   return true;
 }
 
-// Translated blocks assume 64-bit code without single-step, RF, alignment
-// checks, debug breakpoints or a pending interrupt shadow.
+// Translated blocks assume code outside virtual-8086 mode without
+// single-step, RF, alignment checks, debug breakpoints or a pending
+// interrupt shadow.
 inline bool JitMayRun(const Cpu& cpu) {
   const x86::CpuState& s = cpu.s;
-  return Is64BitCode(s) && !(s.rflags & (x86::kFlagTf | x86::kFlagRf | x86::kFlagAc)) && !cpu.interrupt_shadow &&
+  return !(s.rflags & (x86::kFlagTf | x86::kFlagRf | x86::kFlagAc | x86::kFlagVm)) && !cpu.interrupt_shadow &&
          !(s.dr[7] & 0xFF);
 }
 
 }  // namespace
 
 Cpu::Cpu(hw::Board& board, x86::CpuState& state)
-    : decode_cache_(std::make_unique<DecodeCache>(board)), s(state), board(board) {
+    : decode_cache_(std::make_unique<DecodeCache>(board)),
+      code_pages_(board.memory().code_pages()),
+      seen_write_epoch_(code_pages_.write_epoch()),
+      seen_mark_epoch_(code_pages_.mark_epoch()),
+      s(state),
+      board(board) {
   UpdateDebugState(*this);
   board.memory().AddObserver(this);
 }
@@ -123,6 +129,10 @@ RunOutcome Cpu::Run() {
       board.Poll();
       if (board.stop_requested()) return RunOutcome{RunOutcome::Kind::kBoardStop, ""};
       if (kick.Take()) return RunOutcome{RunOutcome::Kind::kKicked, ""};
+      // Other writers' code changes are picked up every poll interval: a
+      // vCPU that runs code another one wrote must serialize first anyway
+      // (SDM vol. 3A 8.1.3), and loaders write while the world is paused.
+      SyncCodeWrites();
       if (s.halted) {
         // Only an NMI wakes a HLT with interrupts off; without one pending
         // (and deliverable) nothing ever will.
@@ -157,7 +167,34 @@ RunOutcome Cpu::Run() {
   }
 }
 
+SliceEnd Cpu::RunSlice(uint64_t budget, bool stop_after_fault) {
+  hw::InterruptSource& irq = board.interrupts();
+  const uint64_t target = retired_ + budget;
+  try {
+    // Pending interrupts are taken before the budget check, so a slice ends
+    // with them delivered and RunSlice(0) only delivers them. Deliveries
+    // retire nothing: the bound ends a slice stuck in a fault loop.
+    for (uint64_t events = 0; events <= budget + 1024; ++events) {
+      if (board.stop_requested()) return SliceEnd::kStop;
+      try {
+        if (TakeInterrupt(*this, irq)) continue;
+        if (s.halted) return SliceEnd::kHalted;
+        if (retired_ >= target) return SliceEnd::kBudget;
+        if (!(jit_ && JitMayRun(*this) && jit_->RunBlock(target - retired_) != 0)) ExecuteOne(*this);
+      } catch (const GuestFault& f) {
+        ++slice_faults_;  // before: the delivery may end in a triple fault
+        DeliverFault(*this, f);
+        if (stop_after_fault) return SliceEnd::kBudget;
+      }
+    }
+  } catch (const TripleFault&) {
+    return SliceEnd::kTripleFault;
+  }
+  return SliceEnd::kBudget;
+}
+
 void Cpu::Step() {
+  SyncCodeWrites();
   if (TakeInterrupt(*this, board.interrupts())) return;
   if (s.halted) return;
   try {

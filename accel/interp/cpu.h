@@ -97,6 +97,17 @@ struct DecodedInsn {
   Operand op[4];
 };
 
+// A handler that misbehaves on purpose, so that `tandem lockstep` can be
+// shown to find it (TANDEM_PLANT_FAULT, read by interp_engine.cc).
+enum class PlantedFault : uint8_t {
+  kNone,
+  kIncParity,  // INC computes PF inverted
+  kCldSetsDf,  // CLD sets DF
+};
+
+// Why Cpu::RunSlice returned.
+enum class SliceEnd : uint8_t { kBudget, kHalted, kStop, kTripleFault };
+
 class Cpu final : public hw::MemoryMapObserver {
  public:
   Cpu(hw::Board& board, x86::CpuState& state);
@@ -108,6 +119,13 @@ class Cpu final : public hw::MemoryMapObserver {
   RunOutcome Run();
   // Executes one instruction (or delivers one pending interrupt); for tests.
   void Step();
+  // Runs until `budget` more instructions retired (a JIT block may go past
+  // it, and deliver the fault of the instruction after it), a HLT nothing
+  // pending can wake, a board stop or a triple fault, without polling the
+  // board or waiting: for lockstep, which owns time. `stop_after_fault`
+  // also ends it after delivering a fault an instruction raised.
+  SliceEnd RunSlice(uint64_t budget, bool stop_after_fault = false);
+  uint64_t slice_faults() const { return slice_faults_; }  // faults RunSlice delivered
   uint64_t instructions_retired() const { return retired_; }
   // Translates hot 64-bit code with the JIT from now on (jit.h).
   void EnableJit();
@@ -165,6 +183,21 @@ class Cpu final : public hw::MemoryMapObserver {
   // ---- decode_cache.cc ----
   // Drops cached decodes of a physical page (called on writes to code pages).
   void InvalidateCodePage(uint64_t pa);
+  // After a write of this vCPU to a code page: tells the other writers' side
+  // (hw::CodePages) so other vCPUs drop their copies.
+  void NoteOwnCodeWrite(uint64_t pa);
+  // Every poll interval and before Step(): drops decodes and blocks of pages
+  // that another writer (a loader, DMA, another vCPU) changed, and JIT
+  // direct-write slots of pages another vCPU now caches code from. Two
+  // loads when nothing changed.
+  void SyncCodeWrites() {
+    if (code_pages_.write_epoch() != seen_write_epoch_ || code_pages_.mark_epoch() != seen_mark_epoch_)
+        [[unlikely]] {
+      SyncCodeWritesSlow();
+    }
+  }
+  void SyncCodeWritesSlow();
+  // The page is marked in the machine-wide hw::CodePages (by any vCPU).
   bool IsCodePage(uint64_t pa) const;
   void MarkCodePage(uint64_t page_number);
   // mmu.cc: the JIT's TLB slots stop allowing direct writes to a page that
@@ -176,6 +209,9 @@ class Cpu final : public hw::MemoryMapObserver {
   const DecodedInsn& FetchSlow(ZydisMachineMode mode, uint64_t linear, uint64_t pa, bool user);
   struct DecodeCache;
   std::unique_ptr<DecodeCache> decode_cache_;
+  hw::CodePages& code_pages_;     // the board memory's, shared by every vCPU
+  uint64_t seen_write_epoch_ = 0;  // code_pages_.write_epoch() as last synced
+  uint64_t seen_mark_epoch_ = 0;   // code_pages_.mark_epoch() as last synced
 
   x86::CpuState& s;
   hw::Board& board;
@@ -195,6 +231,8 @@ class Cpu final : public hw::MemoryMapObserver {
   // TLB, TSC epoch, one-time logs (system_state.h; mmu/segmentation/ops_system).
   SystemState sys_;
   std::unique_ptr<Jit> jit_;  // null: interpret only
+  PlantedFault planted_fault = PlantedFault::kNone;
+  uint64_t slice_faults_ = 0;
 };
 
 // Handler tables: each ops_*.cc registers its mnemonics.

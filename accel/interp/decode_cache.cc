@@ -172,7 +172,7 @@ bool IsStringLike(ZydisMnemonic m) {
 
 }  // namespace
 
-Cpu::DecodeCache::DecodeCache(hw::Board& board) {
+Cpu::DecodeCache::DecodeCache(hw::Board& board) : shared(board.memory().code_pages()) {
   RegisterAluHandlers(table);
   RegisterShiftHandlers(table);
   RegisterMulDivHandlers(table);
@@ -214,7 +214,6 @@ Cpu::DecodeCache::DecodeCache(hw::Board& board) {
   for (const hw::MemoryRegion& r : board.memory_map().regions()) end = std::max(end, r.end());
   uint64_t pages = (end + 4095) >> 12;
   directory.resize((pages + (1u << kLeafShift) - 1) >> kLeafShift);
-  code_bitmap.resize((directory.size() << kLeafShift) / 64);
 }
 
 Cpu::DecodeCache::Page* Cpu::DecodeCache::FindPage(uint64_t pa) const {
@@ -229,30 +228,30 @@ Cpu::DecodeCache::Page* Cpu::DecodeCache::GetPage(uint64_t pa) {
   uint64_t pn = pa >> 12;
   if (pn == last_page_number) return last_page;
   uint64_t d = pn >> kLeafShift;
-  if (d >= directory.size()) {
-    directory.resize(d + 1);
-    code_bitmap.resize((directory.size() << kLeafShift) / 64);
-  }
+  if (d >= directory.size()) directory.resize(d + 1);
   if (!directory[d]) directory[d] = std::make_unique<Leaf>();
   auto& slot = (*directory[d])[pn & ((1u << kLeafShift) - 1)];
-  if (!slot) slot = std::make_unique<Page>();
+  if (!slot) {
+    // The generation is read before any byte of the page is: a write after
+    // this point is seen by SyncCodeWrites.
+    slot = std::make_unique<Page>();
+    slot->shared_generation = shared.generation(pn);
+    page_numbers.push_back(pn);
+  }
   last_page_number = pn;
   last_page = slot.get();
   return last_page;
 }
 
 void Cpu::MarkCodePage(uint64_t pn) {
-  uint64_t& word = decode_cache_->code_bitmap[pn >> 6];
-  if (word >> (pn & 63) & 1) return;
-  word |= 1ull << (pn & 63);
+  DecodeCache& dc = *decode_cache_;
+  const uint64_t before = dc.shared.Mark(pn);
+  if (before == ~0ull) return;
+  if (before == seen_mark_epoch_) ++seen_mark_epoch_;  // only our own mark since the last sync
   ForgetJitWrites(pn << 12);
 }
 
-bool Cpu::IsCodePage(uint64_t pa) const {
-  const DecodeCache& dc = *decode_cache_;
-  uint64_t pn = pa >> 12;
-  return (pn >> 6) < dc.code_bitmap.size() && ((dc.code_bitmap[pn >> 6] >> (pn & 63)) & 1);
-}
+bool Cpu::IsCodePage(uint64_t pa) const { return decode_cache_->shared.IsMarked(pa >> 12); }
 
 // Called before a guest write to the page holding pa: the page's cached
 // decodes (and those of instructions spilling into it) are checked against
@@ -265,6 +264,46 @@ void Cpu::InvalidateCodePage(uint64_t pa) {
   ++page->generation;
   for (uint64_t source : page->spill_sources) {
     if (DecodeCache::Page* p = dc.FindPage(source << 12)) ++p->generation;
+  }
+}
+
+// After this vCPU's own write to a code page (InvalidateCodePage ran before
+// it): other vCPUs learn of it, and this one need not scan for it.
+void Cpu::NoteOwnCodeWrite(uint64_t pa) {
+  DecodeCache& dc = *decode_cache_;
+  const uint64_t pn = pa >> 12;
+  const uint64_t before = dc.shared.NoteWrite(pn);
+  if (before == ~0ull) return;
+  if (before == seen_write_epoch_) ++seen_write_epoch_;
+  // Our InvalidateCodePage already dropped whatever was cached from the page
+  // before the bytes changed, so its current generation counts as seen.
+  if (DecodeCache::Page* page = dc.FindPage(pa)) page->shared_generation = dc.shared.generation(pn);
+}
+
+void Cpu::SyncCodeWritesSlow() {
+  DecodeCache& dc = *decode_cache_;
+  const uint64_t marks = dc.shared.mark_epoch();
+  if (marks != seen_mark_epoch_) {
+    // Another vCPU cached code from a page this one may write through the
+    // JIT's direct-write slots: those writes must take the noting path.
+    seen_mark_epoch_ = marks;
+    for (const TlbEntry& e : sys_.tlb.entries) {
+      if (e.page != TlbEntry::kInvalid && e.host && dc.shared.IsMarked(e.phys >> 12)) ForgetJitWrites(e.phys);
+    }
+  }
+  const uint64_t writes = dc.shared.write_epoch();
+  if (writes != seen_write_epoch_) {
+    // Read the epoch before the generations: a write noted during the scan
+    // moves the epoch again and is found next time.
+    seen_write_epoch_ = writes;
+    for (uint64_t pn : dc.page_numbers) {
+      DecodeCache::Page* page = dc.FindPage(pn << 12);
+      const uint32_t g = dc.shared.generation(pn);
+      if (page && page->shared_generation != g) {
+        page->shared_generation = g;
+        InvalidateCodePage(pn << 12);
+      }
+    }
   }
 }
 

@@ -35,6 +35,10 @@ struct Cpu::DecodeCache {
     std::vector<Slot> slots;             // only grows: a running handler's insn stays put
     uint32_t generation = 0;
     std::vector<uint64_t> spill_sources; // page numbers whose instructions continue here
+    // The page's hw::CodePages generation as of the last write this vCPU
+    // made or noticed; another writer's change makes SyncCodeWrites drop
+    // the page's decodes and blocks.
+    uint32_t shared_generation = 0;
   };
   using Leaf = std::array<std::unique_ptr<Page>, 1u << kLeafShift>;
 
@@ -45,7 +49,8 @@ struct Cpu::DecodeCache {
   HandlerTable core{};   // the core handlers alone, for mnemonics shared with system forms
   std::array<ZydisDecoder, ZYDIS_MACHINE_MODE_MAX_VALUE + 1> decoders{};
   std::vector<std::unique_ptr<Leaf>> directory;
-  std::vector<uint64_t> code_bitmap;  // one bit per page number covered by the directory
+  hw::CodePages& shared;             // the machine-wide code-page marks and write generations
+  std::vector<uint64_t> page_numbers;  // of every Page, for SyncCodeWrites' scan
   uint64_t last_page_number = ~0ull;  // the 1-entry "current code page" fast path
   Page* last_page = nullptr;
   std::array<bool, ZYDIS_MNEMONIC_MAX_VALUE + 1> logged_mnemonic{};

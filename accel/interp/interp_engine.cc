@@ -2,6 +2,11 @@
 // the board; each vCPU is a Cpu running directly on its own x86::CpuState.
 #include "accel/interp/interp_engine.h"
 
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+
 #include "accel/interp/cpu.h"
 #include "accel/interp/jit.h"
 
@@ -9,11 +14,26 @@ namespace tandem::accel::interp {
 
 namespace {
 
+// The fault TANDEM_PLANT_FAULT asks for on this engine, read when an engine
+// is created; unknown names plant nothing and say so once.
+PlantedFault PlantedFaultFromEnvironment(std::string_view engine) {
+  const char* spec = std::getenv("TANDEM_PLANT_FAULT");
+  if (!spec || !*spec) return PlantedFault::kNone;
+  std::string_view s(spec);
+  size_t colon = s.find(':');
+  if (colon == std::string_view::npos || s.substr(0, colon) != engine) return PlantedFault::kNone;
+  if (s.substr(colon + 1) == "inc-pf") return PlantedFault::kIncParity;
+  if (s.substr(colon + 1) == "cld-df") return PlantedFault::kCldSetsDf;
+  std::fprintf(stderr, "tandem: TANDEM_PLANT_FAULT=%s: unknown fault (known: inc-pf, cld-df)\n", spec);
+  return PlantedFault::kNone;
+}
+
 class InterpVcpu final : public Vcpu {
  public:
   InterpVcpu(hw::Board& board, int index, bool with_jit)
       : index_(index), state_(x86::ResetState()), cpu_(board, state_) {
     if (with_jit) cpu_.EnableJit();
+    cpu_.planted_fault = PlantedFaultFromEnvironment(with_jit ? "jit" : "interp");
   }
 
   int index() const override { return index_; }
@@ -43,7 +63,9 @@ class InterpVcpu final : public Vcpu {
     const Jit::Stats& st = jit->stats();
     return std::to_string(st.blocks_compiled) + " blocks translated (" + std::to_string(st.guest_insns_translated) +
            " instructions), " + std::to_string(st.blocks_invalidated) + " dropped by code writes, " +
-           std::to_string(st.instructions_in_blocks) + " instructions run in blocks";
+           std::to_string(st.instructions_in_blocks) + " instructions run in blocks, " +
+           std::to_string(st.cache_flushes) + " code-cache flushes, " +
+           std::to_string(st.jump_cache_flushes) + " jump-cache flushes";
   }
 
  private:
@@ -75,6 +97,56 @@ Result<std::unique_ptr<Machine>> CreateMachine(hw::Board& board, bool with_jit) 
     if (!a.available) return Status::Error("jit: " + a.reason);
   }
   return std::unique_ptr<Machine>(std::make_unique<InterpMachine>(board, with_jit));
+}
+
+SliceVcpu::SliceVcpu(hw::Board& board, bool with_jit)
+    : state_(std::make_unique<x86::CpuState>(x86::ResetState())), cpu_(std::make_unique<Cpu>(board, *state_)) {
+  if (with_jit) cpu_->EnableJit();
+  cpu_->planted_fault = PlantedFaultFromEnvironment(name());
+}
+
+SliceVcpu::~SliceVcpu() = default;
+
+Result<std::unique_ptr<SliceVcpu>> SliceVcpu::Create(hw::Board& board, bool with_jit) {
+  if (with_jit) {
+    Availability a = ProbeJit();
+    if (!a.available) return Status::Error("jit: " + a.reason);
+  }
+  return std::unique_ptr<SliceVcpu>(new SliceVcpu(board, with_jit));
+}
+
+std::string_view SliceVcpu::name() const { return cpu_->jit() ? "jit" : "interp"; }
+
+void SliceVcpu::SetState(const x86::CpuState& state) {
+  *state_ = state;
+  cpu_->interrupt_shadow = false;
+  UpdateDebugState(*cpu_);
+}
+
+SliceEnd SliceVcpu::RunSlice(uint64_t budget, bool stop_after_fault) {
+  return cpu_->RunSlice(budget, stop_after_fault);
+}
+uint64_t SliceVcpu::instructions_retired() const { return cpu_->instructions_retired(); }
+uint64_t SliceVcpu::faults_delivered() const { return cpu_->slice_faults(); }
+bool SliceVcpu::interrupt_shadow() const { return cpu_->interrupt_shadow; }
+
+size_t SliceVcpu::ReadCode(uint64_t linear, uint8_t* out, size_t n) {
+  const bool user = state_->seg[x86::kSs].dpl() == 3;
+  const uint64_t cr2 = state_->cr2;  // a faulting walk must leave no trace
+  size_t got = 0;
+  try {
+    while (got < n) {  // one walk per page
+      uint64_t pa = cpu_->Translate(linear + got, Access::kExecute, user);
+      hw::GuestMemory::Span span = cpu_->board.memory().Lookup(pa);
+      if (!span.host) break;
+      size_t take = std::min<uint64_t>({n - got, span.length, 4096 - (pa & 0xFFF)});
+      std::memcpy(out + got, span.host, take);
+      got += take;
+    }
+  } catch (const GuestFault&) {
+  }
+  state_->cr2 = cr2;
+  return got;
 }
 
 uint64_t InstructionsInJitBlocks(const Vcpu& vcpu) {

@@ -19,6 +19,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "accel/interp/flags.h"
 #include "accel/interp/system_state.h"
 
 namespace tandem::accel::interp {
@@ -168,18 +169,77 @@ bool NamesSystemRegister(const ZydisDecodedInstruction& zi, const ZydisDecodedOp
   return false;
 }
 
+// What a block is translated under besides its bytes, CPL and CS base (the
+// block key; 0 is 64-bit code). Bits 0-1 code size (1: 32-bit, 2: 16-bit),
+// bit 2 SS.B, bit 3 real mode, bit 4 long mode (compatibility mode); three
+// bits per segment register from bit 8 (kSegRead, kSegWrite, kSegBaseZero:
+// inline accesses may read, may write, need not add a base); the CS limit in
+// the top half. Limits are checked at run time against CpuState, so only
+// the rights and kinds of segments are fixed here (SDM vol. 3A 5.3-5.5).
+constexpr uint64_t kKeyCode32 = 1, kKeyCode16 = 2, kKeyStack32 = 4, kKeyReal = 8, kKeyLong = 16;
+constexpr unsigned kSegRead = 1, kSegWrite = 2, kSegBaseZero = 4;
+constexpr unsigned kKeySegShift = 8;
+
+uint64_t ModeKey(const x86::CpuState& s) {
+  const bool lma = s.msr.efer & x86::kEferLma;
+  if (lma && s.seg[x86::kCs].l()) return 0;
+  const bool pe = s.cr0 & x86::kCr0Pe;
+  uint64_t key = s.seg[x86::kCs].db() ? kKeyCode32 : kKeyCode16;
+  if (s.seg[x86::kSs].db()) key |= kKeyStack32;
+  if (!pe) key |= kKeyReal;
+  if (lma) key |= kKeyLong;
+  for (int i = 0; i < 6; ++i) {
+    const x86::Segment& g = s.seg[i];
+    uint64_t bits = 0;
+    if (!pe) {
+      bits = kSegRead | kSegWrite;  // real mode checks limits only
+    } else if (!g.unusable()) {
+      const uint32_t type = g.type();
+      if ((type & 0xC) != 0x4) {  // expand-down data: left to the interpreter
+        if ((type & 0xA) != 0x8) bits |= kSegRead;
+        if (!(type & 8) && (type & 2)) bits |= kSegWrite;
+      }
+    }
+    if (g.base == 0) bits |= kSegBaseZero;
+    key |= bits << (kKeySegShift + 3 * i);
+  }
+  return key | static_cast<uint64_t>(s.seg[x86::kCs].limit) << 32;
+}
+
+unsigned KeyCodeBits(uint64_t key) { return key == 0 ? 64 : (key & kKeyCode32) ? 32 : 16; }
+
+// The CPL as instruction fetch and the TLB see it (segmentation.cc's cpl()).
+bool UserMode(const x86::CpuState& s) {
+  return (s.cr0 & x86::kCr0Pe) && ((s.rflags & x86::kFlagVm) || s.seg[x86::kSs].dpl() == 3);
+}
+
+int SegmentIndex(ZydisRegister r) {
+  switch (r) {
+    case ZYDIS_REGISTER_ES: return x86::kEs;
+    case ZYDIS_REGISTER_CS: return x86::kCs;
+    case ZYDIS_REGISTER_SS: return x86::kSs;
+    case ZYDIS_REGISTER_DS: return x86::kDs;
+    case ZYDIS_REGISTER_FS: return x86::kFs;
+    case ZYDIS_REGISTER_GS: return x86::kGs;
+    default: return -1;
+  }
+}
+
 }  // namespace
 
 struct Jit::Block {
-  uint64_t rip = 0;
+  uint64_t rip = 0;  // RIP, or EIP/IP outside 64-bit mode
   uint64_t phys = 0;
+  uint64_t key = 0;      // ModeKey()
+  uint64_t cs_base = 0;  // outside 64-bit mode, the linear address is cs_base + rip
+  uint32_t context = 0;  // numbers (key, user, cs_base) for the jump cache
+  size_t bytes = 0;      // host code and this record, counted against the cache bound
   bool user = false;
   bool valid = true;
   BlockFn fn = nullptr;
   const void* chain_entry = nullptr;  // the code after fn's prologue
   std::vector<Link> links;           // exits that may jump straight to another block
   std::vector<Link*> incoming;       // other blocks' links that jump here
-  std::vector<DecodedInsn> insns;  // the interpreter's form, for Interpret()
   std::vector<uint64_t> insn_rip;
 };
 
@@ -194,8 +254,14 @@ namespace {
 // in the host's RFLAGS (true) or in CpuState::rflags (false).
 class Translator {
  public:
-  Translator(Jit* jit, Jit::Block* block, ax::Assembler& a, bool user)
-      : jit_(jit), block_(block), a_(a), user_(user), epilogue_(a.newLabel()), chain_entry_(a.newLabel()) {}
+  // With loop_entry, the block starts by loading the guest flags into the
+  // host's, and a branch back to its own start jumps past that with the flags
+  // still there (a loop pays no flag sync or link lookup per iteration).
+  Translator(Jit* jit, Jit::Block* block, ax::Assembler& a, bool user, bool loop_entry)
+      : jit_(jit), block_(block), a_(a), user_(user), code_bits_(KeyCodeBits(block->key)), loop_entry_(loop_entry),
+        epilogue_(a.newLabel()), chain_entry_(a.newLabel()), loop_body_(a.newLabel()) {}
+
+  bool branches_to_itself() const { return branches_to_itself_; }
 
   void Prologue() {
     for (const ax::Gp& r : {ax::rbx, ax::rbp, ax::r12, ax::r13, ax::r14, ax::r15}) a_.push(r);
@@ -206,6 +272,10 @@ class Translator {
     a_.mov(kTlb, ax::rsi);
     a_.mov(kTwelve.r32(), 12);
     a_.bind(chain_entry_);
+    if (loop_entry_) {
+      NeedFlagsInHost();
+      a_.bind(loop_body_);
+    }
   }
 
   Label chain_entry() const { return chain_entry_; }
@@ -239,19 +309,48 @@ class Translator {
       default:
         break;
     }
-    if (m == ZYDIS_MNEMONIC_MOV && NamesSystemRegister(zi, zops)) return false;  // ends the block before it
+    // A segment register write (MOV, POP, LDS...) changes the block key; in
+    // 64-bit mode only MOV to CR/DR/SS matters (FS/GS bases are read at run time).
+    if ((m == ZYDIS_MNEMONIC_MOV || code_bits_ != 64) && NamesSystemRegister(zi, zops)) return false;
     // (A 66h prefix on a near branch truncates RIP on some CPUs: left to the interpreter.)
-    if (IsCondJump(m) && zops[0].type == ZYDIS_OPERAND_TYPE_IMMEDIATE && zi.operand_width == 64) {
+    const bool rel = zops[0].type == ZYDIS_OPERAND_TYPE_IMMEDIATE && (code_bits_ != 64 || zi.operand_width == 64);
+    if (IsCondJump(m) && rel) {
+      if (!TargetWithinCs(Target(zi, zops))) return false;  // #GP at the jump: the interpreter's
       EmitJcc(zi, zops);
       *ended = true;
       return true;
     }
-    if (m == ZYDIS_MNEMONIC_JMP && zops[0].type == ZYDIS_OPERAND_TYPE_IMMEDIATE && zi.operand_width == 64) {
-      EmitExit(Target(zi, zops), index_ + 1);
+    if (m == ZYDIS_MNEMONIC_JMP && rel) {
+      if (!TargetWithinCs(Target(zi, zops))) return false;
+      EmitDirect(Target(zi, zops), index_ + 1);
       *ended = true;
       return true;
     }
-    if (m == ZYDIS_MNEMONIC_CALL && zops[0].type == ZYDIS_OPERAND_TYPE_IMMEDIATE && zi.operand_width == 64) {
+    if (code_bits_ == 32 && (block_->key & kKeyStack32) && zi.operand_width == 32 && SegmentAllows(ZYDIS_REGISTER_SS, true)) {
+      // 32-bit code on a 32-bit stack: PUSH, POP, CALL and RET in host code,
+      // with SS's limit checked as for any operand.
+      if (m == ZYDIS_MNEMONIC_PUSH && (IsGpr(zops[0]) || zops[0].type == ZYDIS_OPERAND_TYPE_IMMEDIATE)) {
+        EmitPush32(zops[0]);
+        return true;
+      }
+      if (m == ZYDIS_MNEMONIC_POP && IsGpr(zops[0])) {
+        EmitPop32(GprNumber(zops[0].reg.value));
+        return true;
+      }
+      if (m == ZYDIS_MNEMONIC_CALL && rel && TargetWithinCs(Target(zi, zops))) {
+        EmitCallRel32(Target(zi, zops));
+        *ended = true;
+        return true;
+      }
+      if (m == ZYDIS_MNEMONIC_RET && (zi.opcode == 0xC3 || zi.opcode == 0xC2)) {
+        EmitRet32(zi.operand_count_visible ? zops[0].imm.value.u & 0xFFFF : 0);
+        *ended = true;
+        return true;
+      }
+    }
+    if (code_bits_ != 64) {
+      // Other stack instructions and near CALL/RET go to the interpreter (16-bit stacks and operands).
+    } else if (m == ZYDIS_MNEMONIC_CALL && zops[0].type == ZYDIS_OPERAND_TYPE_IMMEDIATE && zi.operand_width == 64) {
       EmitCallRel(Target(zi, zops));
       *ended = true;
       return true;
@@ -269,7 +368,7 @@ class Translator {
     }
     if (IsReplayable(m) && EmitReplay(zi, zops)) return true;
     if (EndsBlockInterpreted(m)) {
-      EmitInterpreted(true);
+      EmitInterpreted(true, zi.meta.branch_type != ZYDIS_BRANCH_TYPE_FAR);
       *ended = true;
       return true;
     }
@@ -288,11 +387,15 @@ class Translator {
     SyncFlags();
     a_.mov(ax::rax, rip);
     a_.mov(ax::qword_ptr(kState, kRipOffset), ax::rax);
-    a_.sub(kBudget, count);
-    if ((rip >> 12) != (block_->rip >> 12) || block_->links.size() == block_->links.capacity()) {
-      a_.jmp(epilogue_);
+    const uint64_t cs_base = block_->cs_base;
+    if (((cs_base + rip) >> 12) != ((cs_base + block_->rip) >> 12) ||
+        block_->links.size() == block_->links.capacity()) {
+      // Another page: a patched link would outlive a write to that page, so
+      // go through the jump cache, which loses the entry with the block.
+      EmitJumpCacheExit(count);
       return;
     }
+    a_.sub(kBudget, count);
     block_->links.push_back(Jit::Link{nullptr, rip, block_, nullptr});
     Jit::Link* link = &block_->links.back();
     a_.jle(epilogue_);
@@ -323,10 +426,11 @@ class Translator {
   };
 
   uint64_t Target(const ZydisDecodedInstruction& zi, const ZydisDecodedOperand* zops) const {
-    uint64_t target = 0;
-    ZydisCalcAbsoluteAddress(&zi, &zops[0], rip_, &target);
-    return target;
+    const uint64_t target = next_rip_ + zops[0].imm.value.u;
+    return TruncateIp(target, zi.operand_width);
   }
+
+  bool TargetWithinCs(uint64_t target) const { return code_bits_ == 64 || target <= (block_->key >> 32); }
 
   // host RFLAGS -> CpuState::rflags (clobbers rax, rcx and the host flags).
   void SyncFlags() {
@@ -354,8 +458,12 @@ class Translator {
     flags_in_host_ = true;
   }
 
-  // kLinear = the linear address of memory operand m (flag-free).
-  bool EmitLinear(const ZydisDecodedOperand& m, unsigned address_width) {
+  // kLinear = the linear address of memory operand m (flag-free). Outside
+  // 64-bit mode the offset is checked against the segment's limit, a failing
+  // check jumping to `slow` (the interpreter raises the fault); false when
+  // the segment's kind or rights leave the access to the interpreter.
+  bool EmitLinear(const ZydisDecodedOperand& m, unsigned address_width, unsigned size, bool write, Label slow) {
+    if (code_bits_ != 64 && !SegmentAllows(m.mem.segment, write)) return false;
     const ZydisRegister base = m.mem.base, index = m.mem.index;
     const int64_t disp = m.mem.disp.has_displacement ? m.mem.disp.value : 0;
     if (base == ZYDIS_REGISTER_RIP || base == ZYDIS_REGISTER_EIP) {
@@ -381,6 +489,11 @@ class Translator {
       }
       if (!small) a_.lea(kLinear, ax::ptr(kLinear, disp_reg));
       if (address_width == 32) a_.mov(kLinear.r32(), kLinear.r32());
+      if (address_width == 16) a_.movzx(kLinear.r32(), kLinear.r16());
+    }
+    if (code_bits_ != 64) {
+      EmitSegmented(m.mem.segment, size, slow);
+      return true;
     }
     if (m.mem.segment == ZYDIS_REGISTER_FS || m.mem.segment == ZYDIS_REGISTER_GS) {
       const int seg = m.mem.segment == ZYDIS_REGISTER_FS ? x86::kFs : x86::kGs;
@@ -390,6 +503,36 @@ class Translator {
       a_.lea(kLinear, ax::ptr(kLinear, ax::r9));
     }
     return true;
+  }
+
+  // Offset kLinear in segment `sreg` -> linear address, with the limit check
+  // of an expand-up segment: offset + size - 1 <= limit, computed as the sign
+  // of limit - last byte without touching the flags. Clobbers rcx, r8, r9.
+  unsigned SegmentBits(int seg) const { return (block_->key >> (kKeySegShift + 3 * seg)) & 7; }
+  bool SegmentAllows(ZydisRegister sreg, bool write) const {
+    const int seg = SegmentIndex(sreg);
+    return seg >= 0 && (SegmentBits(seg) & (write ? kSegWrite : kSegRead));
+  }
+
+  void EmitSegmented(ZydisRegister sreg, unsigned size, Label slow) {
+    const int seg = SegmentIndex(sreg);
+    const unsigned bits = SegmentBits(seg);
+    const int32_t seg_offset = static_cast<int32_t>(offsetof(x86::CpuState, seg) + seg * sizeof(x86::Segment));
+    a_.lea(ax::r8, ax::ptr(kLinear, static_cast<int32_t>(size - 1)));
+    a_.not_(ax::r8);
+    a_.mov(ax::r9d, ax::dword_ptr(kState, seg_offset + static_cast<int32_t>(offsetof(x86::Segment, limit))));
+    a_.lea(ax::rcx, ax::ptr(ax::r9, ax::r8, 0, 1));  // limit - last byte
+    a_.mov(ax::r8d, 63);
+    a_.shrx(ax::rcx, ax::rcx, ax::r8);
+    Label within = a_.newLabel();
+    a_.jecxz(ax::rcx, within);
+    a_.jmp(slow);
+    a_.bind(within);
+    if (!(bits & kSegBaseZero)) {
+      a_.mov(ax::r9, ax::qword_ptr(kState, seg_offset + static_cast<int32_t>(offsetof(x86::Segment, base))));
+      a_.lea(kLinear, ax::ptr(kLinear, ax::r9));
+      a_.mov(kLinear.r32(), kLinear.r32());  // linear addresses wrap at 4 GiB outside 64-bit mode
+    }
   }
 
   // kHostAddr = host address of `size` bytes at kLinear, or a jump to `slow`
@@ -420,10 +563,11 @@ class Translator {
   }
 
   // Calls Jit::Interpret for the instruction; leaves the block when it says so.
-  void EmitInterpretCall(unsigned index) {
+  void EmitInterpretCall(unsigned index, bool branch = false) {
     a_.mov(ax::rdi, reinterpret_cast<uint64_t>(jit_));
     a_.mov(ax::rsi, reinterpret_cast<uint64_t>(block_));
     a_.mov(ax::edx, index);
+    a_.mov(ax::ecx, branch ? 1 : 0);
     a_.mov(ax::rax, reinterpret_cast<uint64_t>(&Jit::Interpret));
     a_.call(ax::rax);
     Label go_on = a_.newLabel();
@@ -444,12 +588,39 @@ class Translator {
     a_.jmp(p.done);
   }
 
-  // The whole instruction on the interpreter, inline.
-  void EmitInterpreted(bool ends_block) {
+  // The whole instruction on the interpreter, inline. A near branch that
+  // ends the block goes on through the jump cache to where it went.
+  void EmitInterpreted(bool ends_block, bool near_branch = false) {
     SyncFlags();
     flags_in_host_ = false;
-    EmitInterpretCall(index_);
-    if (ends_block) EmitLeave(index_ + 1);
+    EmitInterpretCall(index_, ends_block && near_branch);
+    if (ends_block && near_branch) {
+      EmitJumpCacheExit(index_ + 1);
+    } else if (ends_block) {
+      EmitLeave(index_ + 1);
+    }
+  }
+
+  // Leaves after `count` instructions for CpuState::rip, straight into its
+  // block when the jump cache has one for this context and budget remains
+  // (flags already in CpuState; clobbers rax, rcx, rdx and the host flags).
+  void EmitJumpCacheExit(unsigned count) {
+    static_assert(sizeof(Jit::JumpEntry) == 32);
+    a_.sub(kBudget, count);
+    a_.jle(epilogue_);
+    a_.mov(ax::rax, ax::qword_ptr(kState, kRipOffset));
+    a_.mov(ax::rcx, ax::rax);
+    a_.shr(ax::rcx, 12);
+    a_.xor_(ax::rcx, ax::rax);
+    a_.and_(ax::ecx, static_cast<int32_t>(Jit::kJumpSlots - 1));
+    a_.shl(ax::ecx, 5);
+    a_.mov(ax::rdx, reinterpret_cast<uint64_t>(jit_->jump_cache()));
+    a_.add(ax::rdx, ax::rcx);
+    a_.cmp(ax::rax, ax::qword_ptr(ax::rdx, offsetof(Jit::JumpEntry, rip)));
+    a_.jne(epilogue_);
+    a_.cmp(ax::qword_ptr(ax::rdx, offsetof(Jit::JumpEntry, context)), static_cast<int32_t>(block_->context));
+    a_.jne(epilogue_);
+    a_.jmp(ax::qword_ptr(ax::rdx, offsetof(Jit::JumpEntry, code)));
   }
 
   void EmitJcc(const ZydisDecodedInstruction& zi, const ZydisDecodedOperand* zops) {
@@ -458,7 +629,27 @@ class Translator {
     a_.j(static_cast<ax::CondCode>(zi.opcode & 0xF), taken);
     EmitExit(next_rip_, index_ + 1);
     a_.bind(taken);
-    EmitExit(Target(zi, zops), index_ + 1);
+    EmitDirect(Target(zi, zops), index_ + 1);
+  }
+
+  // A direct exit to `rip`; back to the block's own start within the budget
+  // it stays in host code with the flags in the host (flag-free budget check).
+  void EmitDirect(uint64_t rip, unsigned count) {
+    if (rip == block_->rip) branches_to_itself_ = true;
+    if (rip == block_->rip && loop_entry_ && flags_in_host_) {
+      a_.lea(kBudget, ax::ptr(kBudget, -static_cast<int32_t>(count)));
+      a_.lea(ax::rcx, ax::ptr(kBudget, -1));
+      a_.mov(ax::r8d, 63);
+      a_.shrx(ax::rcx, ax::rcx, ax::r8);  // 1 when the budget is spent
+      Label stay = a_.newLabel(), spent = a_.newLabel();
+      a_.jecxz(ax::rcx, stay);  // (JRCXZ reaches 127 bytes only)
+      a_.jmp(spent);
+      a_.bind(stay);
+      a_.jmp(loop_body_);
+      a_.bind(spent);
+      a_.lea(kBudget, ax::ptr(kBudget, static_cast<int32_t>(count)));
+    }
+    EmitExit(rip, count);
   }
 
   // kLinear = RSP + delta, then the stack slot's host address (or the slow path).
@@ -467,6 +658,69 @@ class Translator {
     if (delta) a_.lea(kLinear, ax::ptr(kLinear, delta));
     EmitTlbLookup(write, 8, slow.entry);
     return slow.done;
+  }
+
+  // kLinear = the linear address of the dword at SS:ESP + delta, the new
+  // offset in rdx (wrapped to 32 bits), or a jump to the slow path.
+  void StackAccess32(int32_t delta, bool write, const SlowPath& slow) {
+    a_.mov(ax::edx, ax::dword_ptr(kState, kRspOffset));
+    if (delta) a_.lea(ax::edx, ax::ptr(ax::rdx, delta));
+    a_.mov(kLinear.r32(), ax::edx);
+    EmitSegmented(ZYDIS_REGISTER_SS, 4, slow.entry);
+    EmitTlbLookup(write, 4, slow.entry);
+  }
+
+  void EmitPush32(const ZydisDecodedOperand& op) {
+    SlowPath& slow = NewSlowPath(flags_in_host_, flags_in_host_);
+    StackAccess32(-4, true, slow);
+    if (op.type == ZYDIS_OPERAND_TYPE_IMMEDIATE) {
+      a_.mov(ax::eax, static_cast<uint32_t>(op.imm.value.u));
+    } else {
+      a_.mov(ax::eax, ax::dword_ptr(kState, 8 * GprNumber(op.reg.value)));  // PUSH ESP: the old value
+    }
+    a_.mov(ax::dword_ptr(kHostAddr), ax::eax);
+    a_.mov(ax::qword_ptr(kState, kRspOffset), ax::rdx);
+    a_.bind(slow.done);
+  }
+
+  void EmitPop32(int reg) {
+    SlowPath& slow = NewSlowPath(flags_in_host_, flags_in_host_);
+    StackAccess32(0, false, slow);
+    a_.mov(ax::eax, ax::dword_ptr(kHostAddr));
+    a_.lea(ax::edx, ax::ptr(ax::rdx, 4));
+    a_.mov(ax::qword_ptr(kState, kRspOffset), ax::rdx);
+    a_.mov(ax::qword_ptr(kState, 8 * reg), ax::rax);  // after ESP: POP ESP loads ESP
+    a_.bind(slow.done);
+  }
+
+  void EmitCallRel32(uint64_t target) {
+    SlowPath& slow = NewSlowPath(flags_in_host_, flags_in_host_);
+    StackAccess32(-4, true, slow);
+    a_.mov(ax::eax, static_cast<uint32_t>(next_rip_));
+    a_.mov(ax::dword_ptr(kHostAddr), ax::eax);
+    a_.mov(ax::qword_ptr(kState, kRspOffset), ax::rdx);
+    EmitExit(target, index_ + 1);
+    a_.bind(slow.done);  // the slow path interpreted the CALL
+    SyncFlags();
+    EmitLeave(index_ + 1);
+  }
+
+  // A return address past the CS limit is #GP(0) at the RET: the interpreter's.
+  void EmitRet32(uint64_t release) {
+    SyncFlags();  // the limit check below uses the host flags
+    flags_in_host_ = false;
+    SlowPath& slow = NewSlowPath(false, false);
+    StackAccess32(0, false, slow);
+    a_.mov(ax::eax, ax::dword_ptr(kHostAddr));
+    a_.mov(ax::ecx, static_cast<uint32_t>(block_->key >> 32));
+    a_.cmp(ax::rax, ax::rcx);
+    a_.ja(slow.entry);
+    a_.lea(ax::edx, ax::ptr(ax::rdx, static_cast<int32_t>(4 + release)));
+    a_.mov(ax::qword_ptr(kState, kRspOffset), ax::rdx);
+    a_.mov(ax::qword_ptr(kState, kRipOffset), ax::rax);
+    EmitJumpCacheExit(index_ + 1);
+    a_.bind(slow.done);
+    EmitLeave(index_ + 1);
   }
 
   void EmitPush(const ZydisDecodedOperand& op) {
@@ -523,7 +777,7 @@ class Translator {
     a_.mov(ax::qword_ptr(kState, kRspOffset), kLinear);
     a_.mov(ax::qword_ptr(kState, kRipOffset), ax::rax);
     SyncFlags();
-    EmitLeave(index_ + 1);
+    EmitJumpCacheExit(index_ + 1);
     a_.bind(slow.done);
     SyncFlags();
     EmitLeave(index_ + 1);
@@ -611,6 +865,7 @@ class Translator {
     if (!ZYAN_SUCCESS(ZydisEncoderDecodedInstructionToEncoderRequest(&zi, zops, static_cast<ZyanU8>(visible), &req))) {
       return false;
     }
+    req.machine_mode = ZYDIS_MACHINE_MODE_LONG_64;  // the host's: same semantics for 16/32-bit operands
     bool rip_relative_lea = false;
     for (unsigned k = 0; k < visible; ++k) {
       ZydisEncoderOperand& e = req.operands[k];
@@ -679,7 +934,7 @@ class Translator {
       // Nothing emitted yet, so giving up here needs no undo... except the
       // flag load above, which is harmless.
       slow = &NewSlowPath(flags_before, flags_after);
-      if (!EmitLinear(m, zi.address_width)) {
+      if (!EmitLinear(m, zi.address_width, size, write, slow->entry)) {
         slow_paths_.pop_back();
         return false;  // (flags already loaded: still consistent)
       }
@@ -701,8 +956,12 @@ class Translator {
   Jit::Block* block_;
   ax::Assembler& a_;
   bool user_;
+  unsigned code_bits_;  // 64, 32 or 16
+  bool loop_entry_;
+  bool branches_to_itself_ = false;
   Label epilogue_;
   Label chain_entry_;  // where a chained jump from another block lands
+  Label loop_body_;    // with loop_entry_: after the flag load, for branches to the start
   unsigned index_ = 0;
   uint64_t rip_ = 0, next_rip_ = 0;
   bool flags_in_host_ = false;
@@ -711,7 +970,12 @@ class Translator {
 
 }  // namespace
 
-Jit::Jit(Cpu& cpu) : cpu_(cpu), runtime_(std::make_unique<Runtime>()), lookup_(kLookupSlots, nullptr) {}
+Jit::Jit(Cpu& cpu, size_t max_cache_bytes)
+    : cpu_(cpu),
+      runtime_(std::make_unique<Runtime>()),
+      lookup_(kLookupSlots, nullptr),
+      jump_cache_(kJumpSlots),
+      max_cache_bytes_(max_cache_bytes) {}
 
 Jit::~Jit() = default;
 
@@ -729,17 +993,21 @@ bool Jit::HostSupported(std::string* why) {
 #endif
 }
 
-uint64_t Jit::Interpret(Jit* jit, Block* block, uint64_t index) {
+uint64_t Jit::Interpret(Jit* jit, Block* block, uint64_t index, uint64_t branch) {
   Cpu& cpu = jit->cpu_;
   x86::CpuState& s = cpu.s;
-  const DecodedInsn& insn = block->insns[index];
   s.rip = block->insn_rip[index];
-  cpu.next_rip = s.rip + insn.length;
   cpu.interrupt_shadow = false;
   cpu.step_on_new_tf = false;
   jit->leave_block_ = false;
-  const uint64_t rip = s.rip, next = cpu.next_rip;
+  const uint64_t rip = s.rip;
+  uint64_t next = 0;
   try {
+    // The interpreter's decoded form from its cache (a hit: the block is
+    // dropped when its bytes change), rather than a copy in every block.
+    const DecodedInsn& insn = cpu.Fetch();
+    next = block->key == 0 ? rip + insn.length : TruncateIp(rip + insn.length, KeyCodeBits(block->key));
+    cpu.next_rip = next;
     insn.handler(cpu, insn);
     // A REP string instruction does one iteration per call and leaves RIP
     // on itself until done; each iteration counts as an instruction, as in
@@ -757,10 +1025,10 @@ uint64_t Jit::Interpret(Jit* jit, Block* block, uint64_t index) {
   s.rip = cpu.next_rip;
   // An NMI the instruction raised (an ICR write, say) is taken at the next
   // boundary, as the interpreter's loop would.
-  if (s.rip != next || jit->leave_block_ || !block->valid || cpu.board.stop_requested() ||
-      cpu.board.interrupts().HasPendingNmi())
+  if (jit->leave_block_ || !block->valid || cpu.board.stop_requested() || cpu.board.interrupts().HasPendingNmi()) {
     return 2;
-  return 0;
+  }
+  return s.rip != next && !branch ? 2 : 0;
 }
 
 bool Jit::InvalidatePage(uint64_t phys_page) {
@@ -780,6 +1048,8 @@ bool Jit::InvalidatePage(uint64_t phys_page) {
     if (last_link_ && last_link_->owner == b) last_link_ = nullptr;
     Block*& slot = lookup_[LookupSlot(b->rip)];
     if (slot == b) slot = nullptr;
+    JumpEntry& jump = jump_cache_[JumpSlot(b->rip)];
+    if (jump.block == b) jump = JumpEntry{};
     auto& list = blocks_[b->phys];
     for (auto& owned : list) {
       if (owned.get() == b) {
@@ -790,10 +1060,33 @@ bool Jit::InvalidatePage(uint64_t phys_page) {
       }
     }
     ++stats_.blocks_invalidated;
+    stats_.cache_bytes -= b->bytes;
   }
   blocks_by_page_.erase(it);
+  SmcPage& smc = smc_pages_[phys_page];
+  if (++smc.drops == kSmcDrops) smc.rest = kSmcRest;
   leave_block_ = true;
   return true;
+}
+
+void Jit::FlushJumpCache() {
+  std::fill(jump_cache_.begin(), jump_cache_.end(), JumpEntry{});
+  ++stats_.jump_cache_flushes;
+}
+
+// Drops every block at once (outside translated code: RunBlock calls it).
+void Jit::FlushCache() {
+  for (auto& [phys, list] : blocks_) {
+    for (auto& b : list) dead_.push_back(std::move(b));
+  }
+  blocks_.clear();
+  blocks_by_page_.clear();
+  std::fill(lookup_.begin(), lookup_.end(), nullptr);
+  FlushJumpCache();
+  last_link_ = nullptr;
+  stats_.cache_bytes = 0;
+  ++stats_.cache_flushes;
+  FreeDeadBlocks();
 }
 
 void Jit::FreeDeadBlocks() {
@@ -803,79 +1096,104 @@ void Jit::FreeDeadBlocks() {
   dead_.clear();
 }
 
-Jit::Block* Jit::Find(uint64_t rip, uint64_t phys, bool user) {
+Jit::Block* Jit::Find(uint64_t rip, uint64_t phys, bool user, uint64_t key, uint64_t cs_base) {
   auto it = blocks_.find(phys);
   if (it == blocks_.end()) return nullptr;
   for (auto& b : it->second) {
-    if (b->rip == rip && b->user == user) return b.get();
+    if (b->rip == rip && b->user == user && b->key == key && b->cs_base == cs_base) return b.get();
   }
   return nullptr;
 }
 
-std::unique_ptr<Jit::Block> Jit::Compile(uint64_t rip, uint64_t phys, bool user) {
+std::unique_ptr<Jit::Block> Jit::Compile(uint64_t rip, uint64_t phys, bool user, uint64_t key) {
   auto block = std::make_unique<Block>();
+  block->bytes = sizeof(Block) + kMaxLinks * sizeof(Link);
   block->links.reserve(kMaxLinks);  // links are addressed by translated code: never reallocated
   block->rip = rip;
   block->phys = phys;
   block->user = user;
+  block->key = key;
+  block->cs_base = key == 0 ? 0 : cpu_.s.seg[x86::kCs].base;
+  uint32_t& context = contexts_[{key, user, block->cs_base}];
+  if (context == 0) context = static_cast<uint32_t>(contexts_.size());
+  block->context = context;
   hw::GuestMemory::Span span = cpu_.board.memory().Lookup(phys & ~0xFFFull);
   if (!span.host || span.length < 4096) return block;
   const uint8_t* page = span.host;
 
   ZydisDecoder decoder;
-  ZydisDecoderInit(&decoder, ZYDIS_MACHINE_MODE_LONG_64, ZYDIS_STACK_WIDTH_64);
-  asmjit::CodeHolder code;
-  code.init(runtime_->rt.environment());
-  ax::Assembler a(&code);
-  Translator t(this, block.get(), a, user);
-  t.Prologue();
-
+  const unsigned code_bits = KeyCodeBits(key);
+  // Decoded as the interpreter's decode cache does (CodeMode there).
+  ZydisMachineMode mode = ZYDIS_MACHINE_MODE_LONG_64;
+  if (code_bits == 32) mode = (key & kKeyLong) ? ZYDIS_MACHINE_MODE_LONG_COMPAT_32 : ZYDIS_MACHINE_MODE_LEGACY_32;
+  if (code_bits == 16) {
+    mode = (key & kKeyReal) ? ZYDIS_MACHINE_MODE_REAL_16
+           : (key & kKeyLong) ? ZYDIS_MACHINE_MODE_LONG_COMPAT_16 : ZYDIS_MACHINE_MODE_LEGACY_16;
+  }
+  ZydisDecoderInit(&decoder, mode,
+                   code_bits == 64 ? ZYDIS_STACK_WIDTH_64 : code_bits == 32 ? ZYDIS_STACK_WIDTH_32 : ZYDIS_STACK_WIDTH_16);
+  // Outside 64-bit mode the block ends before an instruction past the CS
+  // limit or one that would wrap IP/EIP: the interpreter raises or wraps.
+  const uint64_t ip_end = code_bits == 64 ? ~0ull : std::min<uint64_t>(key >> 32, code_bits == 32 ? 0xFFFFFFFF : 0xFFFF);
   x86::CpuState& s = cpu_.s;
   const uint64_t saved_rip = s.rip;
-  uint64_t rip_i = rip;
-  unsigned n = 0;
-  bool ended = false;
-  while (n < kMaxBlockInsns && !ended) {
-    const unsigned offset = (phys & 0xFFF) + static_cast<unsigned>(rip_i - rip);
-    if (offset >= 4096) break;
-    // The interpreter's decode marks the page as code (writes to it now
-    // reach InvalidateCodePage) and gives the handler for the slow path.
-    // A fetch that faults (the instruction runs into a page that is not
-    // present) only ends the block: no #PF is delivered, so CR2 keeps its value.
-    const DecodedInsn* insn = nullptr;
-    const uint64_t saved_cr2 = s.cr2;
-    s.rip = rip_i;
-    try {
-      insn = &cpu_.Fetch();
-    } catch (...) {
-      s.cr2 = saved_cr2;
-    }
-    s.rip = saved_rip;
-    if (!insn || offset + insn->length > 4096) break;
-    ZydisDecodedInstruction zi;
-    ZydisDecodedOperand zops[ZYDIS_MAX_OPERAND_COUNT];
-    if (!ZYAN_SUCCESS(ZydisDecoderDecodeFull(&decoder, page + offset, 4096 - offset, &zi, zops))) break;
-    block->insns.push_back(*insn);
-    block->insn_rip.push_back(rip_i);
-    if (!t.Add(n, rip_i, zi, zops, &ended)) {
-      block->insns.pop_back();
-      block->insn_rip.pop_back();
-      break;
-    }
-    ++n;
-    rip_i += zi.length;
-  }
-  if (n == 0) return block;
-  if (!ended) t.EmitExit(rip_i, n);
-  t.Epilogue();
-  if (runtime_->rt.add(&block->fn, &code) != asmjit::kErrorOk) {
-    block->fn = nullptr;
+  // A block that branches back to its own start is translated a second time
+  // with a loop entry (Translator).
+  for (const bool loop_entry : {false, true}) {
+    block->insn_rip.clear();
     block->links.clear();
+    asmjit::CodeHolder code;
+    code.init(runtime_->rt.environment());
+    ax::Assembler a(&code);
+    Translator t(this, block.get(), a, user, loop_entry);
+    t.Prologue();
+
+    uint64_t rip_i = rip;
+    unsigned n = 0;
+    bool ended = false;
+    while (n < kMaxBlockInsns && !ended) {
+      const unsigned offset = (phys & 0xFFF) + static_cast<unsigned>(rip_i - rip);
+      if (offset >= 4096) break;
+      // The interpreter's decode marks the page as code (writes to it now
+      // reach InvalidateCodePage) and gives the handler for the slow path.
+      // A fetch that faults (the instruction runs into a page that is not
+      // present) only ends the block: no #PF is delivered, so CR2 keeps its value.
+      const DecodedInsn* insn = nullptr;
+      const uint64_t saved_cr2 = s.cr2;
+      s.rip = rip_i;
+      try {
+        insn = &cpu_.Fetch();
+      } catch (...) {
+        s.cr2 = saved_cr2;
+      }
+      s.rip = saved_rip;
+      if (!insn || offset + insn->length > 4096 || rip_i + insn->length - 1 > ip_end) break;
+      ZydisDecodedInstruction zi;
+      ZydisDecodedOperand zops[ZYDIS_MAX_OPERAND_COUNT];
+      if (!ZYAN_SUCCESS(ZydisDecoderDecodeFull(&decoder, page + offset, 4096 - offset, &zi, zops))) break;
+      block->insn_rip.push_back(rip_i);
+      if (!t.Add(n, rip_i, zi, zops, &ended)) {
+        block->insn_rip.pop_back();
+        break;
+      }
+      ++n;
+      rip_i += zi.length;
+    }
+    if (n == 0) return block;
+    if (!ended) t.EmitExit(rip_i, n);
+    t.Epilogue();
+    if (!loop_entry && t.branches_to_itself()) continue;  // again, with the loop entry
+    if (runtime_->rt.add(&block->fn, &code) != asmjit::kErrorOk) {
+      block->fn = nullptr;
+      block->links.clear();
+      return block;
+    }
+    block->chain_entry = reinterpret_cast<const uint8_t*>(block->fn) + code.labelOffsetFromBase(t.chain_entry());
+    block->bytes += code.codeSize() + block->insn_rip.size() * sizeof(uint64_t);
+    ++stats_.blocks_compiled;
+    stats_.guest_insns_translated += n;
     return block;
   }
-  block->chain_entry = reinterpret_cast<const uint8_t*>(block->fn) + code.labelOffsetFromBase(t.chain_entry());
-  ++stats_.blocks_compiled;
-  stats_.guest_insns_translated += n;
   return block;
 }
 
@@ -883,14 +1201,30 @@ uint64_t Jit::RunBlock(uint64_t budget) {
   if (!dead_.empty()) FreeDeadBlocks();
   x86::CpuState& s = cpu_.s;
   const uint64_t rip = s.rip;
-  const bool user = s.seg[x86::kSs].dpl() == 3;  // CPL as Fetch sees it
-  const uint64_t phys = cpu_.Translate(rip, Access::kExecute, user);
+  const uint64_t key = ModeKey(s);
+  uint64_t linear = rip, cs_base = 0;
+  if (key != 0) {
+    if (rip > s.seg[x86::kCs].limit) return 0;  // #GP on the fetch: the interpreter's
+    cs_base = s.seg[x86::kCs].base;
+    linear = (cs_base + rip) & 0xFFFFFFFF;
+  }
+  const bool user = UserMode(s);
+  const uint64_t phys = cpu_.Translate(linear, Access::kExecute, user);
   Block*& slot = lookup_[LookupSlot(rip)];
   Block* b = slot;
-  if (!b || b->rip != rip || b->phys != phys || b->user != user) {
-    b = Find(rip, phys, user);
+  if (!b || b->rip != rip || b->phys != phys || b->user != user || b->key != key || b->cs_base != cs_base) {
+    b = Find(rip, phys, user, key, cs_base);
     if (!b) {
-      std::unique_ptr<Block> fresh = Compile(rip, phys, user);
+      if (!smc_pages_.empty()) {
+        auto smc = smc_pages_.find(phys >> 12);
+        if (smc != smc_pages_.end() && smc->second.rest) {
+          if (--smc->second.rest == 0) smc->second.drops = 0;
+          return 0;  // the interpreter's decode cache copes with patched bytes more cheaply
+        }
+      }
+      if (stats_.cache_bytes >= max_cache_bytes_) FlushCache();
+      std::unique_ptr<Block> fresh = Compile(rip, phys, user, key);
+      stats_.cache_bytes += fresh->bytes;
       b = fresh.get();
       blocks_by_page_[phys >> 12].push_back(b);
       blocks_[phys].push_back(std::move(fresh));
@@ -900,7 +1234,10 @@ uint64_t Jit::RunBlock(uint64_t budget) {
   Link* link = last_link_;
   last_link_ = nullptr;
   if (!b->fn) return 0;
-  if (link && link->target_rip == rip && link->owner->user == user && (link->owner->phys >> 12) == (phys >> 12)) {
+  JumpEntry& jump = jump_cache_[JumpSlot(rip)];
+  if (jump.block != b) jump = JumpEntry{rip, b->context, b->chain_entry, b};
+  if (link && link->target_rip == rip && link->owner->user == user && link->owner->key == key &&
+      link->owner->cs_base == cs_base && (link->owner->phys >> 12) == (phys >> 12)) {
     link->code = b->chain_entry;
     link->target = b;
     b->incoming.push_back(link);

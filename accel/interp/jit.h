@@ -1,5 +1,6 @@
-// The JIT (internal to accel/interp): translates runs of 64-bit guest code
-// into host code with asmjit. Host and guest are both x86-64, so most
+// The JIT (internal to accel/interp): translates runs of guest code in every
+// mode but virtual-8086 (64-bit, compatibility, 32- and 16-bit protected,
+// real) into host code with asmjit. Host and guest are both x86-64, so most
 // integer instructions are re-encoded (Zydis encoder) with host registers
 // that hold the guest's and replayed natively: results and the six
 // arithmetic flags are exactly what a CPU gives. Memory operands go through
@@ -12,6 +13,8 @@
 #include <memory>
 #include <exception>
 #include <string>
+#include <map>
+#include <tuple>
 #include <unordered_map>
 #include <vector>
 
@@ -21,7 +24,10 @@ namespace tandem::accel::interp {
 
 class Jit {
  public:
-  explicit Jit(Cpu& cpu);
+  // The code cache holds at most about `max_cache_bytes` of translated code
+  // and block records; when a new block would pass that, it is flushed whole.
+  static constexpr size_t kDefaultCacheBytes = 64u << 20;
+  explicit Jit(Cpu& cpu, size_t max_cache_bytes = kDefaultCacheBytes);
   ~Jit();
   Jit(const Jit&) = delete;
   Jit& operator=(const Jit&) = delete;
@@ -41,12 +47,18 @@ class Jit {
   // A guest write hit this physical page (number): its blocks are dropped. Returns
   // true when some were, so a running block stops after the write.
   bool InvalidatePage(uint64_t phys_page);
+  // Linear-to-physical translations changed (a TLB flush, INVLPG): the jump
+  // cache, which maps linear RIPs to blocks, is emptied.
+  void FlushJumpCache();
 
   struct Stats {
     uint64_t blocks_compiled = 0;
     uint64_t blocks_invalidated = 0;
     uint64_t guest_insns_translated = 0;
     uint64_t instructions_in_blocks = 0;
+    uint64_t cache_flushes = 0;
+    uint64_t jump_cache_flushes = 0;
+    uint64_t cache_bytes = 0;  // live now
   };
   const Stats& stats() const { return stats_; }
 
@@ -62,13 +74,30 @@ class Jit {
   Link** last_link_slot() { return &last_link_; }
   // The slow path of translated code (jit.cc): interprets instruction
   // `index` of the block. Returns 0 to continue the block, 1 to leave it
-  // before the instruction (a fault is pending), 2 to leave after it.
-  static uint64_t Interpret(Jit* jit, Block* block, uint64_t index);
+  // before the instruction (a fault is pending), 2 to leave after it. With
+  // `branch`, a taken branch alone gives 0 (the caller looks the target up).
+  static uint64_t Interpret(Jit* jit, Block* block, uint64_t index, uint64_t branch);
+
+  // The jump cache: exits whose target is not known at translation time
+  // (RET, indirect JMP/CALL) or lies in another page look the target up here
+  // by linear RIP and translation context (key, CPL, CS base) and jump
+  // straight to its block. RunBlock fills it; an entry goes when its block is
+  // dropped, and all of them when translations change. Per Jit, so per vCPU.
+  struct JumpEntry {
+    uint64_t rip = ~0ull;
+    uint64_t context = 0;  // Block::context; 0 never matches
+    const void* code = nullptr;
+    Block* block = nullptr;
+  };
+  static constexpr unsigned kJumpSlots = 1u << 12;
+  static unsigned JumpSlot(uint64_t rip) { return (rip ^ (rip >> 12)) & (kJumpSlots - 1); }
+  JumpEntry* jump_cache() { return jump_cache_.data(); }
 
  private:
-  Block* Find(uint64_t rip, uint64_t phys, bool user);
-  std::unique_ptr<Block> Compile(uint64_t rip, uint64_t phys, bool user);
+  Block* Find(uint64_t rip, uint64_t phys, bool user, uint64_t key, uint64_t cs_base);
+  std::unique_ptr<Block> Compile(uint64_t rip, uint64_t phys, bool user, uint64_t key);
   void FreeDeadBlocks();
+  void FlushCache();
 
   Cpu& cpu_;
   struct Runtime;
@@ -77,15 +106,28 @@ class Jit {
   // when it is mapped at more than one linear address or run at both CPLs.
   std::unordered_map<uint64_t, std::vector<std::unique_ptr<Block>>> blocks_;
   std::unordered_map<uint64_t, std::vector<Block*>> blocks_by_page_;
+  // Pages whose blocks keep being dropped by writes (code patched in a loop):
+  // after kSmcDrops drops a page runs on the interpreter for kSmcRest
+  // dispatches before it is translated again.
+  struct SmcPage {
+    uint32_t drops = 0;
+    uint32_t rest = 0;
+  };
+  static constexpr uint32_t kSmcDrops = 16, kSmcRest = 1024;
+  std::unordered_map<uint64_t, SmcPage> smc_pages_;
   static constexpr unsigned kLookupSlots = 1u << 16;
   static unsigned LookupSlot(uint64_t rip) { return (rip ^ (rip >> 16)) & (kLookupSlots - 1); }
   std::vector<Block*> lookup_;  // direct-mapped by linear RIP
+  std::vector<JumpEntry> jump_cache_;  // kJumpSlots, never reallocated (translated code holds its address)
+  // Translation contexts (block key, CPL 3, CS base) numbered from 1.
+  std::map<std::tuple<uint64_t, bool, uint64_t>, uint32_t> contexts_;
   std::vector<std::unique_ptr<Block>> dead_;  // freed outside translated code
   std::exception_ptr pending_exception_;  // thrown by a handler inside a block
   bool leave_block_ = false;
   Link* last_link_ = nullptr;  // the unlinked exit the last block left by
   uint64_t extra_retired_ = 0;  // REP iterations beyond the first, in Interpret  // set by InvalidatePage while a block runs
   Stats stats_;
+  size_t max_cache_bytes_;
 };
 
 }  // namespace tandem::accel::interp

@@ -9,6 +9,7 @@
 // CR3 write.
 #include <cstring>
 
+#include "accel/interp/jit.h"
 #include "accel/interp/system_internal.h"
 
 namespace tandem::accel::interp {
@@ -216,6 +217,7 @@ uint64_t Cpu::Translate(uint64_t linear, Access access, bool user) {
 }
 
 void Cpu::FlushTlb(bool include_global) {
+  if (jit_) jit_->FlushJumpCache();
   for (unsigned i = 0; i < Tlb::kEntries; ++i) {
     TlbEntry& e = sys_.tlb.entries[i];
     if (include_global || !e.global) {
@@ -234,6 +236,7 @@ void Cpu::MemoryMapChanged(uint64_t gpa, uint64_t size) {
 }
 
 void Cpu::InvalidatePage(uint64_t linear) {
+  if (jit_) jit_->FlushJumpCache();
   uint64_t page = linear >> 12;
   TlbEntry& e = sys_.tlb.entries[page % Tlb::kEntries];
   if (e.page == page) {
@@ -269,7 +272,12 @@ uint64_t ReadFrom(Cpu& cpu, const TlbEntry& e, unsigned off, unsigned size) {
 void WriteTo(Cpu& cpu, const TlbEntry& e, unsigned off, unsigned size, uint64_t value) {
   if (e.host) {
     if (!e.ram) return;  // ROM
-    if (cpu.IsCodePage(e.phys)) [[unlikely]] cpu.InvalidateCodePage(e.phys);
+    if (cpu.IsCodePage(e.phys)) [[unlikely]] {
+      cpu.InvalidateCodePage(e.phys);
+      std::memcpy(e.host + off, &value, size);
+      cpu.NoteOwnCodeWrite(e.phys);
+      return;
+    }
     std::memcpy(e.host + off, &value, size);
     return;
   }
@@ -347,11 +355,13 @@ void Cpu::WritePhys(uint64_t pa, unsigned size, uint64_t value) {
       return;
     }
     if (!span.writable) return;  // ROM
-    if (IsCodePage(pa & kPageMask)) InvalidateCodePage(pa & kPageMask);
-    if (((pa & 0xFFF) + size > 4096) && IsCodePage((pa + size - 1) & kPageMask)) {
-      InvalidateCodePage((pa + size - 1) & kPageMask);
-    }
+    const uint64_t first = pa & kPageMask, last = (pa + size - 1) & kPageMask;
+    const bool code_first = IsCodePage(first), code_last = last != first && IsCodePage(last);
+    if (code_first) InvalidateCodePage(first);
+    if (code_last) InvalidateCodePage(last);
     std::memcpy(span.host, &value, size);
+    if (code_first) NoteOwnCodeWrite(first);
+    if (code_last) NoteOwnCodeWrite(last);
     return;
   }
   board.mmio().Write(pa, size, value);

@@ -43,6 +43,7 @@ void IncDec(Cpu& cpu, const DecodedInsn& insn) {
   uint64_t a = cpu.ReadOperand(insn, 0);
   uint64_t r = kInc ? AddWithFlags(a, 1, false, size, &flags) : SubWithFlags(a, 1, false, size, &flags);
   cpu.WriteOperand(insn, 0, r);
+  if (kInc && cpu.planted_fault == PlantedFault::kIncParity) [[unlikely]] flags ^= x86::kFlagPf;
   SetFlags(cpu.s, kArithFlags & ~kFlagCf, flags);
 }
 

@@ -16,6 +16,9 @@ constexpr uint64_t kLahfFlags = kFlagSf | kFlagZf | kFlagAf | kFlagPf | kFlagCf;
 template <uint64_t kFlag, int kAction>  // 0 clear, 1 set, 2 complement
 void FlagOp(Cpu& cpu, const DecodedInsn&) {
   if (kAction == 0) cpu.s.rflags &= ~kFlag;
+  if (kFlag == x86::kFlagDf && kAction == 0 && cpu.planted_fault == PlantedFault::kCldSetsDf) [[unlikely]] {
+    cpu.s.rflags |= kFlag;
+  }
   if (kAction == 1) cpu.s.rflags |= kFlag;
   if (kAction == 2) cpu.s.rflags ^= kFlag;
 }

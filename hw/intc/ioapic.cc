@@ -15,7 +15,7 @@ constexpr uint64_t kWritable = 0xFF0000000001AFFFull;
 constexpr uint32_t kModeFixed = 0, kModeLowest = 1;
 }  // namespace
 
-IoApic::IoApic(LocalApic& lapic, uint8_t id) : lapic_(lapic), reset_id_(id & 0xF) {
+IoApic::IoApic(ApicBus& bus, uint8_t id) : bus_(bus), reset_id_(id & 0xF) {
   for (int pin = 0; pin < kPins; ++pin) lines_[pin].Bind(this, pin);
   Reset();
 }
@@ -64,11 +64,15 @@ void IoApic::Service(int pin) {
     }
     return;
   }
-  uint8_t dest = static_cast<uint8_t>(entry >> 56);
-  // Lowest priority among the addressed APICs is the one APIC if it is addressed.
-  if (!lapic_.MatchesDestination(dest, entry & kLogical)) return;
+  ApicMessage m;
+  m.vector = static_cast<uint8_t>(entry & 0xFF);
+  m.mode = static_cast<uint8_t>(mode);
+  m.dest = static_cast<uint8_t>(entry >> 56);
+  m.logical = entry & kLogical;
+  m.level = level;
+  // Remote IRR waits for an EOI only when some APIC took the interrupt.
   if (level) redirection_[pin] |= kRemoteIrr;
-  lapic_.AcceptInterrupt(static_cast<uint8_t>(entry & 0xFF), level);
+  if (bus_.Deliver(m, nullptr) == 0 && level) redirection_[pin] &= ~kRemoteIrr;
 }
 
 void IoApic::EndOfInterrupt(uint8_t vector) {

@@ -1,8 +1,9 @@
 // An Intel 82093AA-style I/O APIC with 24 input pins (82093AA datasheet
 // 290566, ICH I/O APIC version 0x11): IOREGSEL/IOWIN at offsets 0x00/0x10,
 // the ID, version and arbitration registers and the redirection table.
-// Interrupt messages go to the board's one local APIC (ID 0); fixed and
-// lowest-priority delivery are modelled, SMI/NMI/INIT/ExtINT are logged once.
+// Interrupt messages go out on the APIC bus to the local APICs their
+// destination selects; fixed and lowest-priority delivery are modelled,
+// SMI/NMI/INIT/ExtINT are logged once.
 #pragma once
 
 #include <array>
@@ -27,7 +28,7 @@ class IoApic final : public IoDevice {
                             kMasked = 1ull << 16;
 
   // id: the APIC ID the chip reports after reset (the firmware tables name it).
-  explicit IoApic(LocalApic& lapic, uint8_t id = 0);
+  explicit IoApic(ApicBus& bus, uint8_t id = 0);
   IoApic(const IoApic&) = delete;
   IoApic& operator=(const IoApic&) = delete;
 
@@ -69,7 +70,7 @@ class IoApic final : public IoDevice {
   uint32_t ReadIndirect(uint8_t index) const;
   void WriteIndirect(uint8_t index, uint32_t value);
 
-  LocalApic& lapic_;
+  ApicBus& bus_;
   std::array<Line, kPins> lines_;
   std::array<uint64_t, kPins> redirection_{};
   uint32_t levels_ = 0;  // input wire levels, bit per pin

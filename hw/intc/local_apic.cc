@@ -29,13 +29,18 @@ uint32_t DeliveryMode(uint32_t reg) { return (reg >> kDeliveryModeShift) & 7; }
 
 }  // namespace
 
-LocalApic::LocalApic(const Clock& clock, InterruptSource& ext_int) : clock_(clock), ext_int_(ext_int) {
+LocalApic::LocalApic(const Clock& clock, InterruptSource& ext_int, uint8_t apic_id, ApicBus* bus)
+    : clock_(clock), ext_int_(ext_int), initial_id_(apic_id), bus_(bus) {
+  if (!bus_) {
+    own_bus_ = std::make_unique<ApicBus>(std::vector<LocalApic*>{this});
+    bus_ = own_bus_.get();
+  }
   Reset();
 }
 
 void LocalApic::Reset() {
-  apic_base_ = kDefaultBase | kBaseBsp | kBaseEnable;
-  id_ = 0;
+  apic_base_ = kDefaultBase | (initial_id_ == 0 ? kBaseBsp : 0) | kBaseEnable;
+  id_ = initial_id_;
   tpr_ = 0;
   ldr_ = 0;
   dfr_ = 0xFFFFFFFF;
@@ -138,6 +143,50 @@ void LocalApic::AcceptInterrupt(uint8_t vector, bool level) {
   } else {
     Clear(tmr_, vector);
   }
+  Wake();
+}
+
+void LocalApic::Receive(const ApicMessage& m) {
+  switch (m.mode) {
+    case ApicMessage::kFixed:
+    case ApicMessage::kLowest:
+      AcceptInterrupt(m.vector, m.level);
+      return;
+    case ApicMessage::kNmi:
+      RequestNmi();
+      Wake();
+      return;
+    case ApicMessage::kInit:
+      if (links_.init) {
+        // Everything but the APIC ID and the base MSR returns to its power-up
+        // state (SDM 10.4.7.3); the CPU waits for a SIPI.
+        const uint8_t id = id_;
+        const uint64_t base = apic_base_;
+        Reset();
+        id_ = id;
+        apic_base_ = base;
+        links_.init();
+        Wake();
+        return;
+      }
+      break;
+    case ApicMessage::kStartup:
+      if (links_.startup) {
+        links_.startup(m.vector);
+        Wake();
+        return;
+      }
+      break;
+    default:
+      break;
+  }
+  if (!logged_ipi_) {
+    logged_ipi_ = true;
+    if (log_) {
+      log_->Log(kLogUnimp, "tandem: local APIC %u: message (delivery mode %u, vector 0x%02x) not delivered: no CPU takes it",
+                id_, m.mode, m.vector);
+    }
+  }
 }
 
 bool LocalApic::MatchesDestination(uint8_t dest, bool logical) const {
@@ -178,43 +227,28 @@ void LocalApic::SignalError(uint32_t bits) {
 }
 
 void LocalApic::SendIpi() {
-  uint8_t vector = static_cast<uint8_t>(icr_low_ & 0xFF);
-  uint32_t mode = DeliveryMode(icr_low_);
-  uint32_t shorthand = (icr_low_ >> 18) & 3;
-  uint8_t dest = static_cast<uint8_t>(icr_high_ >> 24);
-  bool to_self = shorthand == 1 || shorthand == 2 ||
-                 (shorthand == 0 && MatchesDestination(dest, icr_low_ & kIcrLogical));
-  switch (mode) {
+  ApicMessage m;
+  m.vector = static_cast<uint8_t>(icr_low_ & 0xFF);
+  m.mode = static_cast<uint8_t>(DeliveryMode(icr_low_));
+  m.dest = static_cast<uint8_t>(icr_high_ >> 24);
+  m.logical = icr_low_ & kIcrLogical;
+  m.shorthand = static_cast<ApicMessage::Shorthand>((icr_low_ >> 18) & 3);
+  switch (m.mode) {
     case kModeFixed:
     case kModeLowest:
-      if (vector < 16) {
+      if (m.vector < 16) {
         SignalError(kEsrSendIllegalVector);
-      } else if (to_self) {
-        AcceptInterrupt(vector, false);
+        return;
       }
-      return;
-    case kModeNmi:
-      // The vector field is ignored (SDM 10.6.1); NMIs to other CPUs have
-      // no one to reach.
-      if (to_self) RequestNmi();
-      return;
+      break;
     case kModeInit:
       if (!(icr_low_ & kIcrLevelAssert)) return;  // INIT level de-assert: no effect on xAPIC
-      [[fallthrough]];
-    case kModeSmi:
-    case kModeStartup:
+      break;
     default:
-      if (!logged_ipi_) {
-        logged_ipi_ = true;
-        if (log_) {
-          log_->Log(kLogUnimp,
-                    "tandem: local APIC IPI (delivery mode %u, vector 0x%02x, shorthand %u, destination 0x%02x) "
-                    "ignored: tandem has one CPU",
-                    mode, vector, shorthand, dest);
-        }
-      }
-      return;
+      break;
   }
+  // Delivery is immediate, so the ICR's delivery status (bit 12) never reads busy.
+  bus_->Deliver(m, this);
 }
 
 unsigned LocalApic::TimerShift() const {

@@ -27,9 +27,11 @@
 #include <array>
 #include <cstdint>
 #include <functional>
+#include <memory>
 
 #include "hw/clock.h"
 #include "hw/guest_log.h"
+#include "hw/intc/apic_bus.h"
 #include "hw/io_device.h"
 #include "hw/irq.h"
 
@@ -50,8 +52,10 @@ class LocalApic final : public IoDevice, public InterruptSource, public TimedDev
   // IA32_APIC_BASE bits (SDM vol. 3A 10.4.4).
   static constexpr uint64_t kBaseBsp = 1u << 8, kBaseEnable = 1u << 11;
 
-  // ext_int: the i8259 pair behind LINT0. The clock drives the timer.
-  LocalApic(const Clock& clock, InterruptSource& ext_int);
+  // ext_int: the i8259 pair behind LINT0 (a PC wires it to every CPU's
+  // LINT0; only the BSP's is unmasked in practice). The clock drives the
+  // timer. bus: where IPIs go (nullptr: this APIC alone).
+  LocalApic(const Clock& clock, InterruptSource& ext_int, uint8_t apic_id = 0, ApicBus* bus = nullptr);
   LocalApic(const LocalApic&) = delete;
   LocalApic& operator=(const LocalApic&) = delete;
 
@@ -78,6 +82,20 @@ class LocalApic final : public IoDevice, public InterruptSource, public TimedDev
   // Whether an interrupt message addressed to dest (physical APIC ID or
   // logical MDA) reaches this APIC.
   bool MatchesDestination(uint8_t dest, bool logical) const;
+  // A message from the APIC bus addressed to this APIC.
+  void Receive(const ApicMessage& m);
+
+  // What the APIC needs from its CPU (the engine sets these; all optional):
+  // wake kicks the vCPU when an interrupt, NMI, INIT or SIPI becomes pending
+  // (it may run on another thread), init and startup deliver INIT and SIPI.
+  struct CpuLinks {
+    std::function<void()> wake;
+    std::function<void()> init;
+    std::function<void(uint8_t vector)> startup;
+  };
+  void SetCpuLinks(CpuLinks links) { links_ = std::move(links); }
+  uint8_t initial_apic_id() const { return initial_id_; }
+
   // Called with the vector when the guest EOIs a level-triggered interrupt
   // (the IOAPIC clears its remote IRR).
   void SetEoiCallback(std::function<void(uint8_t vector)> callback) { on_eoi_ = std::move(callback); }
@@ -134,8 +152,16 @@ class LocalApic final : public IoDevice, public InterruptSource, public TimedDev
   void StartTimer(uint64_t now_ns);
   bool TimerPeriodic() const { return lvt_[kTimer] & (1u << 17); }
 
+  void Wake() {
+    if (links_.wake) links_.wake();
+  }
+
   const Clock& clock_;
   InterruptSource& ext_int_;
+  const uint8_t initial_id_;
+  ApicBus* bus_;                      // nullptr: own_bus_, this APIC alone
+  std::unique_ptr<ApicBus> own_bus_;
+  CpuLinks links_;
   std::function<void(uint8_t)> on_eoi_;
 
   uint64_t apic_base_ = kDefaultBase | kBaseBsp | kBaseEnable;
@@ -156,7 +182,7 @@ class LocalApic final : public IoDevice, public InterruptSource, public TimedDev
   bool lint0_level_ = false;  // the i8259's INTR as last seen
   bool lint1_level_ = false;
   GuestLog* log_ = nullptr;
-  bool logged_ipi_ = false;
+  bool logged_ipi_ = false;  // an INIT/SIPI/SMI nobody could take
   bool logged_relocation_ = false;
   bool logged_lvt_mode_ = false;
 };

@@ -143,7 +143,9 @@ struct FormResult {
 
 // Runs `cases` cases of a form; the first few mismatches are described in
 // *details. Stops after a few mismatches.
-FormResult EvaluateForm(const Form& form, uint64_t cases, std::string* details);
+// With compat_twin, only cases whose bytes mean the same in 32-bit code run,
+// with the guest in compatibility mode (TANDEM_DIFF_ENGINE=jit32, see RunForms).
+FormResult EvaluateForm(const Form& form, uint64_t cases, std::string* details, bool compat_twin = false);
 
 // Cases per form: TANDEM_DIFF_CASES or the default.
 uint64_t CasesPerForm();

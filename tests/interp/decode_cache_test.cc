@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "accel/interp/interp_engine.h"
+#include "accel/interp/jit.h"
 #include "tests/interp/interp_test_util.h"
 
 namespace tandem::accel::interp::testing {
@@ -26,6 +27,60 @@ TEST(InterpDecode, WriteToTheNextInstructionInThePage) {
   m.Step();
   m.Step(2);
   EXPECT_EQ(m.reg(kRax), 1u);
+}
+
+// Writes that do not come through the vCPU itself (a loader's or DMA's
+// GuestMemory::WritePhys, another vCPU's store) make its decodes and blocks
+// stale too (hw::CodePages).
+TEST(InterpDecode, ALoaderWriteBetweenRunsReplacesCachedDecodes) {
+  Machine m({0xB0, 0x01, 0xEB, 0xFC});  // 0: mov al, 1; 2: jmp 0
+  m.Step(4);
+  EXPECT_EQ(m.reg(kRax) & 0xFF, 1u);
+  m.Load(kCode + 1, {0x07});  // from outside: mov al, 7
+  m.Step(2);
+  EXPECT_EQ(m.reg(kRax) & 0xFF, 7u);
+}
+
+TEST(InterpDecode, AnotherVcpusStoreReplacesCachedDecodes) {
+  Machine m({0xB0, 0x01, 0xEB, 0xFC});  // 0: mov al, 1; 2: jmp 0
+  m.Step(4);  // both instructions decoded and run from the cache
+  EXPECT_EQ(m.reg(kRax) & 0xFF, 1u);
+  // A second vCPU on the same board: mov byte [kCode + 1], 7
+  m.Load(kData, {0xC6, 0x05, (kCode + 1) & 0xFF, ((kCode + 1) >> 8) & 0xFF, (kCode + 1) >> 16, 0x00, 0x07});
+  x86::CpuState other = x86::Flat32State(kData);
+  Cpu cpu2(m.board(), other);
+  cpu2.Step();
+  EXPECT_EQ(m.Read(kCode + 1, 1), 7u);
+  m.Step(2);
+  EXPECT_EQ(m.reg(kRax) & 0xFF, 7u);
+}
+
+// The same for the JIT's translated blocks: mov al, N; out to the exit port.
+TEST(InterpDecode, OutsideWritesReplaceTranslatedBlocks) {
+  const uint8_t exit_port = (kTestPort + 1) & 0xFF;
+  // 0: mov al, 1; 2: mov dx, kTestPort + 1; 6: out dx, al; 7: jmp $
+  Machine m({0xB0, 0x01, 0x66, 0xBA, exit_port, (kTestPort + 1) >> 8, 0xEE, 0xEB, 0xFE}, Mode::kLong64);
+  m.cpu->EnableJit();
+  const x86::CpuState start = m.s;
+  auto run = [&] {
+    m.board().Reset();
+    m.s = start;
+    EXPECT_EQ(m.cpu->Run().kind, RunOutcome::Kind::kBoardStop);
+    return m.board().exit_status();
+  };
+  EXPECT_EQ(run(), 1);
+  EXPECT_EQ(run(), 1);  // the block is translated by now
+  m.Load(kCode + 1, {0x07});
+  EXPECT_EQ(run(), 7);
+  // Another vCPU's store: mov byte [kCode + 1], 9 (64-bit, RIP-free absolute form)
+  m.Load(kData, {0xC6, 0x04, 0x25, (kCode + 1) & 0xFF, ((kCode + 1) >> 8) & 0xFF, (kCode + 1) >> 16, 0x00, 0x09});
+  x86::CpuState other = start;
+  other.rip = kData;
+  Cpu cpu2(m.board(), other);
+  cpu2.Step();
+  EXPECT_EQ(m.Read(kCode + 1, 1), 9u);
+  EXPECT_EQ(run(), 9);
+  EXPECT_GT(m.cpu->jit()->stats().blocks_invalidated, 0u);
 }
 
 TEST(InterpDecode, DataWritesToACodePageKeepDecodes) {

@@ -1,5 +1,6 @@
-// The JIT's blocks (accel/interp/jit.h) on hand-assembled 64-bit code:
-// results, instruction counts, precise faults, chaining under a budget and
+// The JIT's blocks (accel/interp/jit.h) on hand-assembled code in 64-bit,
+// 32-bit protected and real mode: results, instruction counts, precise
+// faults (segment limits and rights too), chaining under a budget and
 // self-modifying code.
 #include "accel/interp/jit.h"
 
@@ -12,8 +13,8 @@ namespace {
 
 class JitTest : public ::testing::Test {
  protected:
-  void Start(const std::vector<uint8_t>& code) {
-    m = std::make_unique<Machine>(code, Mode::kLong64);
+  void Start(const std::vector<uint8_t>& code, Mode mode = Mode::kLong64) {
+    m = std::make_unique<Machine>(code, mode);
     m->cpu->EnableJit();
   }
   Jit& jit() { return *m->cpu->jit_; }
@@ -97,11 +98,15 @@ TEST_F(JitTest, ChainedLoopReturnsWhenTheBudgetIsSpent) {
              {0x75, 0xFB},        // jnz loop
              {0xEB, 0xFE}}));
   m->reg(x86::kRcx) = 1000;
-  // The first exit links the loop to itself; later runs stay in code.
-  uint64_t n = jit().RunBlock(100);
-  n += jit().RunBlock(100);
-  EXPECT_GE(n, 100u);
-  EXPECT_LE(n, 104u);
+  // A block that branches to its own start loops in host code (its loop
+  // entry) until the budget is spent, and no further.
+  uint64_t n = 0;
+  for (int i = 0; i < 2; ++i) {
+    const uint64_t ran = jit().RunBlock(100);
+    EXPECT_GE(ran, 100u);
+    EXPECT_LE(ran, 102u);
+    n += ran;
+  }
   EXPECT_EQ(RunTo(kCode + 5) + n, 2000u);
   EXPECT_EQ(m->reg(x86::kRcx), 0u);
 }
@@ -146,6 +151,178 @@ TEST_F(JitTest, DecodingUpToANotPresentPageLeavesCr2Alone) {
   EXPECT_EQ(m->s.rip, start + 6);
   EXPECT_EQ(m->reg(x86::kRax), 1u);
   EXPECT_EQ(m->s.cr2, 0x1234u) << "the block's compilation set CR2 without a #PF";
+}
+
+// A data segment of base 0x40000 and limit 0xFFF (byte granular, read/write).
+x86::Segment SmallData(uint32_t type = 0x3) {
+  return x86::Segment{0x10, 0x40000, 0xFFF, type | x86::Segment::kS | x86::Segment::kP | x86::Segment::kDb};
+}
+
+uint64_t RunExpectingFault(Jit& jit, uint8_t vector) {
+  try {
+    jit.RunBlock(4096);
+    ADD_FAILURE() << "no fault";
+  } catch (const GuestFault& f) {
+    EXPECT_EQ(f.vector, vector);
+  }
+  return 0;
+}
+
+TEST_F(JitTest, ProtectedModeAddsTheSegmentBaseAndFaultsPastTheLimit) {
+  Start({0xA1, 0x10, 0, 0, 0,           // mov eax, [0x10]
+         0xA3, 0x20, 0, 0, 0,           // mov [0x20], eax
+         0x8B, 0x0D, 0xFE, 0x0F, 0, 0,  // mov ecx, [0xFFE]: its last byte is past the limit
+         0xEB, 0xFE},
+        Mode::kFlat32);
+  m->s.seg[x86::kDs] = SmallData();
+  m->Write(0x40010, 4, 0x12345678);
+  m->reg(x86::kRcx) = 0xCC;
+  RunExpectingFault(jit(), x86::kGP);
+  EXPECT_EQ(m->s.rip, kCode + 10);
+  EXPECT_EQ(m->reg(x86::kRax), 0x12345678u);
+  EXPECT_EQ(m->Read(0x40020, 4), 0x12345678u);
+  EXPECT_EQ(m->reg(x86::kRcx), 0xCCu);
+  EXPECT_EQ(m->cpu->instructions_retired(), 2u);
+  EXPECT_EQ(jit().stats().blocks_compiled, 1u);
+}
+
+TEST_F(JitTest, ABlockIsNotReusedAfterTheSegmentBecomesReadOnly) {
+  Start({0xA3, 0x20, 0, 0, 0,  // mov [0x20], eax
+         0xEB, 0xFE},
+        Mode::kFlat32);
+  m->s.seg[x86::kDs] = SmallData();
+  m->reg(x86::kRax) = 7;
+  EXPECT_EQ(jit().RunBlock(4096), 2u);  // the MOV, then the JMP to itself ends the block
+  EXPECT_EQ(m->Read(0x40020, 4), 7u);
+  // The same code with DS read-only: the store is #GP(0) at the MOV.
+  m->s.rip = kCode;
+  m->s.seg[x86::kDs] = SmallData(0x1);
+  m->reg(x86::kRax) = 9;
+  RunExpectingFault(jit(), x86::kGP);
+  EXPECT_EQ(m->s.rip, kCode);
+  EXPECT_EQ(m->Read(0x40020, 4), 7u);
+}
+
+TEST_F(JitTest, RealModeLoopRunsInBlocksWithSegmentBases) {
+  // DS = 0x4000: loop: mov ax, [si]; add ax, bx; mov [si+2], ax; dec cx; jnz loop; jmp $
+  Start({0x8B, 0x04, 0x01, 0xD8, 0x89, 0x44, 0x02, 0x49, 0x75, 0xF6, 0xEB, 0xFE}, Mode::kReal);
+  m->s.seg[x86::kDs].selector = 0x4000;
+  m->s.seg[x86::kDs].base = 0x40000;
+  m->reg(x86::kRsi) = 0x100;
+  m->reg(x86::kRbx) = 3;
+  m->reg(x86::kRcx) = 100;
+  m->Write(0x40100, 2, 1);
+  EXPECT_EQ(RunTo(10), 500u);
+  EXPECT_EQ(m->reg(x86::kRax) & 0xFFFF, 4u);
+  EXPECT_EQ(m->Read(0x40102, 2), 4u);
+  EXPECT_EQ(m->reg(x86::kRcx) & 0xFFFF, 0u);
+  EXPECT_GE(jit().stats().instructions_in_blocks, 500u);
+}
+
+TEST_F(JitTest, RealModeWordAtOffsetFfffFaultsLikeTheInterpreter) {
+  Start({0xB8, 0x01, 0x00,        // mov ax, 1
+         0xA1, 0xFF, 0xFF,        // mov ax, [0xFFFF]: the second byte is past the 64 KiB limit
+         0xEB, 0xFE},
+        Mode::kReal);
+  RunExpectingFault(jit(), x86::kGP);
+  EXPECT_EQ(m->s.rip, 3u);
+  EXPECT_EQ(m->reg(x86::kRax) & 0xFFFF, 1u);
+  EXPECT_EQ(m->cpu->instructions_retired(), 1u);
+}
+
+// RunBlock calls (dispatcher entries) until RIP reaches `end`.
+int DispatchesTo(Jit& jit, x86::CpuState& s, uint64_t end) {
+  int calls = 0;
+  while (s.rip != end && calls < 100000) {
+    if (jit.RunBlock(1u << 20) == 0) return -1;
+    ++calls;
+  }
+  return calls;
+}
+
+TEST_F(JitTest, BlocksInTwoPagesChainAndSeeWritesToEitherPage) {
+  // kCode: add edx, 0x10; jmp 0x30000 -- 0x30000: add edx, 1; dec edi; jz done; jmp kCode; done: jmp $
+  Start({0x83, 0xC2, 0x10, 0xE9, 0xF8, 0xFF, 0x01, 0x00});
+  m->Load(0x30000, {0x83, 0xC2, 0x01, 0xFF, 0xCF, 0x74, 0x05, 0xE9, 0xF4, 0xFF, 0xFD, 0xFF, 0xEB, 0xFE});
+  auto run = [&] {
+    m->s.rip = kCode;
+    m->reg(x86::kRdi) = 100;
+    m->reg(x86::kRdx) = 0;
+    return DispatchesTo(jit(), m->s, 0x3000C);
+  };
+  EXPECT_LE(run(), 4);  // the exits between the pages go through the jump cache
+  EXPECT_EQ(m->reg(x86::kRdx), 100u * 0x11);
+  m->cpu->WriteLinear(0x30002, 1, 2);  // add edx, 2
+  EXPECT_LE(run(), 4);
+  EXPECT_EQ(m->reg(x86::kRdx), 100u * 0x12);
+  m->cpu->WriteLinear(kCode + 2, 1, 0x20);  // add edx, 0x20
+  EXPECT_LE(run(), 4);
+  EXPECT_EQ(m->reg(x86::kRdx), 100u * 0x22);
+  EXPECT_GE(jit().stats().blocks_invalidated, 2u);
+}
+
+TEST_F(JitTest, IndirectCallsAndReturnsUseTheJumpCacheAndSeeRewrittenCode) {
+  // loop: mov eax, 0x30000; call rax; add edx, eax; mov byte [0x30001], 6; dec edi; jnz loop; jmp $
+  Start({0xB8, 0x00, 0x00, 0x03, 0x00, 0xFF, 0xD0, 0x01, 0xC2, 0xC6, 0x04, 0x25, 0x01, 0x00, 0x03, 0x00, 0x06,
+         0xFF, 0xCF, 0x75, 0xEB, 0xEB, 0xFE});
+  m->Load(0x30000, {0xB8, 0x05, 0, 0, 0, 0xC3});  // mov eax, 5; ret
+  m->reg(x86::kRdi) = 3;
+  DispatchesTo(jit(), m->s, kCode + 21);
+  // The first call ran the old code; the store dropped its block and its jump-cache entry.
+  EXPECT_EQ(m->reg(x86::kRdx), 5u + 6u + 6u);
+  // Without writes, calls and returns stay in translated code:
+  // loop: mov eax, 0x30000; call rax; dec edi; jnz loop; jmp $
+  m->Load(kCode + 0x100, {0xB8, 0x00, 0x00, 0x03, 0x00, 0xFF, 0xD0, 0xFF, 0xCF, 0x75, 0xF5, 0xEB, 0xFE});
+  m->s.rip = kCode + 0x100;
+  m->reg(x86::kRdi) = 200;
+  EXPECT_LE(DispatchesTo(jit(), m->s, kCode + 0x10B), 4);
+  EXPECT_EQ(m->reg(x86::kRax), 6u);
+  EXPECT_EQ(m->reg(x86::kRdi), 0u);
+}
+
+TEST_F(JitTest, AFullCodeCacheIsFlushedAndStaysBounded) {
+  // 1500 blocks: inc eax; jmp to the next instruction (EB 00 ends a block), then jmp $.
+  std::vector<uint8_t> code;
+  for (int i = 0; i < 1500; ++i) code.insert(code.end(), {0xFF, 0xC0, 0xEB, 0x00});
+  code.insert(code.end(), {0xEB, 0xFE});
+  Start(code);
+  constexpr size_t kBound = 64 << 10;
+  m->cpu->jit_ = std::make_unique<Jit>(*m->cpu, kBound);
+  const uint64_t end = kCode + 1500 * 4;
+  for (int pass = 1; pass <= 2; ++pass) {
+    m->s.rip = kCode;
+    m->reg(x86::kRax) = 0;
+    uint64_t peak = 0;
+    while (m->s.rip != end) {
+      ASSERT_NE(jit().RunBlock(1), 0u);
+      peak = std::max(peak, jit().stats().cache_bytes);
+    }
+    EXPECT_EQ(m->reg(x86::kRax), 1500u);
+    EXPECT_LE(peak, kBound + 4096) << "pass " << pass;
+  }
+  EXPECT_GE(jit().stats().cache_flushes, 2u);
+  EXPECT_EQ(jit().stats().blocks_compiled, 3000u);  // nothing survived a flush for the second pass
+}
+
+TEST_F(JitTest, ThirtyTwoBitStackOpsUseSsBaseAndLimit) {
+  // push eax; call f; pop ebx; jmp $ -- f: push 7; pop ecx; ret
+  Start({0x50, 0xE8, 0x03, 0, 0, 0, 0x5B, 0xEB, 0xFE, 0x6A, 0x07, 0x59, 0xC3}, Mode::kFlat32);
+  m->s.seg[x86::kSs] = SmallData();
+  m->reg(x86::kRsp) = 0x1000;
+  m->reg(x86::kRax) = 0xAABBCCDD;
+  RunTo(kCode + 7);
+  EXPECT_EQ(m->reg(x86::kRcx), 7u);
+  EXPECT_EQ(m->reg(x86::kRbx), 0xAABBCCDDu);
+  EXPECT_EQ(m->reg(x86::kRsp), 0x1000u);
+  EXPECT_EQ(m->Read(0x40FFC, 4), 0xAABBCCDDu);
+  EXPECT_EQ(m->Read(0x40FF8, 4), kCode + 6);  // the return address
+  EXPECT_EQ(m->cpu->instructions_retired(), 7u);  // with the JMP $ that ends the last block
+  // ESP 2: the push wraps to offset FFFFFFFE, past SS's limit: #SS at the PUSH.
+  m->s.rip = kCode;
+  m->reg(x86::kRsp) = 2;
+  RunExpectingFault(jit(), x86::kSS);
+  EXPECT_EQ(m->s.rip, kCode);
+  EXPECT_EQ(m->reg(x86::kRsp), 2u);
 }
 
 }  // namespace

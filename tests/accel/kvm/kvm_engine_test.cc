@@ -11,6 +11,7 @@
 #include <thread>
 #include <vector>
 
+#include "accel/vcpu_threads.h"
 #include "hw/board.h"
 #include "hw/io_device.h"
 #include "target-x86/cpu_state.h"
@@ -403,6 +404,33 @@ TEST_F(KvmEngineTest, KickEndsAHaltWaitAndIsLatchedWhenNotRunning) {
   EXPECT_TRUE(engine_->GetState().halted);
   engine_->Kick();  // before Run(): the next Run() returns at once
   EXPECT_EQ(engine_->Run().kind, RunOutcome::Kind::kKicked);
+}
+
+// Stop-the-world on a KVM vCPU thread: Pause() kicks it out of KVM_RUN, the
+// guest's counter stands still, Resume() lets it count on.
+TEST_F(KvmEngineTest, VcpuThreadsPauseAndResumeAGuestOnItsOwnThread) {
+  Start({0xFF, 0x06, 0x00, 0x20, 0xEB, 0xFA}, 100'000'000'000);  // inc word [0x2000]; jmp back
+  auto counter = [&] {
+    uint16_t v = 0;
+    board_->memory().ReadPhys(0x2000, &v, 2);
+    return v;
+  };
+  VcpuThreads threads({engine_.get()});
+  threads.Start();
+  for (int round = 0; round < 5; ++round) {
+    uint16_t before = counter();
+    auto end = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (counter() == before && std::chrono::steady_clock::now() < end) std::this_thread::yield();
+    threads.Pause();
+    uint16_t at_pause = counter();
+    EXPECT_NE(at_pause, before);
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    EXPECT_EQ(counter(), at_pause);
+    uint64_t rip = engine_->GetState().rip;
+    EXPECT_TRUE(rip == 0xFFF0 || rip == 0xFFF4) << std::hex << rip;
+    threads.Resume();
+  }
+  threads.Stop();
 }
 
 TEST_F(KvmEngineTest, RunsAgainAfterATripleFaultWithAResetState) {

@@ -51,7 +51,8 @@ class IoApicTest : public ::testing::Test {
   Bus mmio_{"mmio"};
   I8259Pair pic_;
   LocalApic lapic_{clock_, pic_};
-  IoApic ioapic_{lapic_, 1};
+  ApicBus bus_{{&lapic_}};
+  IoApic ioapic_{bus_, 1};
 };
 
 TEST_F(IoApicTest, IdentificationRegisters) {

@@ -1,0 +1,105 @@
+// The options of `tandem run`, shared with `tandem bench` and `tandem lockstep`.
+#include "cli/run_options.h"
+
+#include <fstream>
+
+#include "hw/loader/linux_boot.h"
+#include "hw/loader/multiboot.h"
+#include "hw/memory_map.h"
+#include "hw/pc_layout.h"
+
+namespace tandem::cli {
+
+namespace {
+
+Result<std::vector<uint8_t>> ReadFile(const std::string& path, uint64_t max_size, const char* what) {
+  std::ifstream in(path, std::ios::binary | std::ios::ate);
+  if (!in) return Status::Error(std::string("cannot open ") + what + " '" + path + "'");
+  auto size = static_cast<uint64_t>(in.tellg());
+  if (size > max_size) return Status::Error(std::string(what) + " '" + path + "' is too large");
+  std::vector<uint8_t> data(size);
+  in.seekg(0);
+  if (!in.read(reinterpret_cast<char*>(data.data()), static_cast<std::streamsize>(size))) {
+    return Status::Error(std::string("cannot read ") + what + " '" + path + "'");
+  }
+  return data;
+}
+
+}  // namespace
+
+void AddRunOptions(CLI::App& run, RunOptions& opt) {
+  run.add_option("--accel", opt.accel, "accelerators to try, e.g. auto, kvm, interp, kvm:interp")
+      ->capture_default_str();
+  run.add_option("-m,--memory", opt.memory, "guest RAM size (e.g. 128M, 2G)")->capture_default_str();
+  run.add_option("--bios", opt.bios, "BIOS ROM image, started at the reset vector");
+  run.add_option("--kernel", opt.kernel, "Linux bzImage or Multiboot kernel");
+  run.add_option("--initrd", opt.initrd, "initial ramdisk for a Linux kernel");
+  run.add_option("--append", opt.append, "kernel command line");
+  run.add_option("--serial", opt.serial, "COM1: stdio, file:PATH or none")->capture_default_str();
+  run.add_flag("--no-reboot", opt.no_reboot, "end tandem when the guest resets");
+  run.add_option("--timeout", opt.timeout_s, "stop the guest after SECONDS (exit status 124)");
+  run.add_option("--dump-state", opt.dump_state, "write the final vCPU state to PATH");
+  run.add_option("-d", opt.log_items,
+                 "log what the guest does that tandem tolerates: unimp,guest_errors (-d help lists them)");
+  run.add_option("-D", opt.log_file, "write the -d log to FILE instead of stderr");
+  run.add_flag("--stats", opt.stats, "print run time (and instructions and MIPS where counted) on exit");
+}
+
+Result<RunOptions> ParseRunOptions(const std::vector<std::string>& args) {
+  RunOptions opt;
+  CLI::App run{"RUN-OPTIONS"};
+  AddRunOptions(run, opt);
+  std::vector<std::string> reversed(args.rbegin(), args.rend());  // CLI11 takes them last first
+  try {
+    run.parse(reversed);
+  } catch (const CLI::ParseError& e) {
+    return Status::Error(std::string("run options: ") + e.what());
+  }
+  return opt;
+}
+
+Status LoadImages(const RunOptions& opt, hw::BoardConfig& config, BootImages& images) {
+  auto ram_size = hw::ParseSize(opt.memory);
+  if (!ram_size.ok()) return ram_size.status();
+  if (opt.timeout_s < 0) return Status::Error("--timeout must not be negative");
+  config.ram_size = *ram_size;
+  config.timeout_ns = static_cast<uint64_t>(opt.timeout_s * 1e9);
+  if (opt.bios.empty() && opt.kernel.empty()) return Status::Error("nothing to boot: give --bios or --kernel");
+  if (!opt.bios.empty()) {
+    auto rom = ReadFile(opt.bios, hw::layout::kBiosMaxSize, "BIOS image");
+    if (!rom.ok()) return rom.status();
+    config.bios = std::move(*rom);
+    if (config.bios.empty()) return Status::Error("BIOS image '" + opt.bios + "' is empty");
+  }
+  if (!opt.kernel.empty()) {
+    auto image = ReadFile(opt.kernel, config.ram_size, "kernel");
+    if (!image.ok()) return image.status();
+    images.kernel = std::move(*image);
+  }
+  if (!opt.initrd.empty()) {
+    if (opt.kernel.empty()) return Status::Error("--initrd needs --kernel");
+    auto image = ReadFile(opt.initrd, config.ram_size, "initrd");
+    if (!image.ok()) return image.status();
+    images.initrd = std::move(*image);
+  }
+  return Status();
+}
+
+Result<x86::CpuState> PrepareBoot(const RunOptions& opt, hw::Board& board, const BootImages& images) {
+  if (opt.kernel.empty()) return x86::ResetState();
+  const auto& kernel = images.kernel;
+  if (hw::IsBzImage(kernel)) {
+    auto boot = hw::LoadLinux(board.memory(), kernel, images.initrd, opt.append);
+    if (!boot.ok()) return Status::Error(opt.kernel + ": " + boot.message());
+    return boot->state;
+  }
+  if (!opt.initrd.empty()) return Status::Error("--initrd needs a Linux bzImage kernel");
+  auto boot = hw::LoadMultiboot(board.memory(), kernel, opt.append);
+  if (!boot.ok()) return Status::Error(opt.kernel + ": " + boot.message());
+  x86::CpuState state = x86::Flat32State(boot->entry);
+  state.gpr[x86::kRax] = hw::kMultibootBootloaderMagic;
+  state.gpr[x86::kRbx] = boot->info_address;
+  return state;
+}
+
+}  // namespace tandem::cli

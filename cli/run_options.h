@@ -1,0 +1,53 @@
+// The options of `tandem run` and what they load: `tandem bench` passes them
+// on to child runs and `tandem lockstep` builds its two boards from them.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "hw/board.h"
+#include "hw/status.h"
+#include "target-x86/cpu_state.h"
+
+namespace tandem::cli {
+
+struct RunOptions {
+  std::string accel = "auto";
+  std::string memory = "128M";
+  std::string bios;
+  std::string kernel;
+  std::string append;
+  std::string initrd;
+  std::string serial = "stdio";
+  std::string dump_state;
+  std::string log_items;  // -d: guest log categories, as QEMU's
+  std::string log_file;   // -D: where they go (default stderr)
+  bool no_reboot = false;
+  bool stats = false;
+  double timeout_s = 0;
+};
+
+// Declares the options of `tandem run` on `command`, filling `opt`.
+void AddRunOptions(CLI::App& command, RunOptions& opt);
+
+// Parses RUN-OPTIONS given after `--` to bench or lockstep, as `tandem run`
+// would; the error is CLI11's message.
+Result<RunOptions> ParseRunOptions(const std::vector<std::string>& args);
+
+struct BootImages {
+  std::vector<uint8_t> kernel;
+  std::vector<uint8_t> initrd;
+};
+
+// Fills the RAM size, the ROM and the timeout of `config` and reads the
+// kernel and initrd: every check on the images a user can get wrong.
+Status LoadImages(const RunOptions& opt, hw::BoardConfig& config, BootImages& images);
+
+// Puts the vCPU where the guest image wants it: the reset vector for a BIOS,
+// the boot-protocol entry for a bzImage, the Multiboot entry otherwise.
+Result<x86::CpuState> PrepareBoot(const RunOptions& opt, hw::Board& board, const BootImages& images);
+
+}  // namespace tandem::cli
