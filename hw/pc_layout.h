@@ -65,11 +65,13 @@ inline constexpr int kI440fxDevfn = PciDevfn(0, 0);   // host bridge 00:00.0
 inline constexpr int kPiix3Devfn = PciDevfn(1, 0);    // ISA bridge 00:01.0
 inline constexpr int kPiix4PmDevfn = PciDevfn(1, 3);  // ACPI PM 00:01.3
 // INTx routing, shared with the DSDT's _PRT: the device in slot S drives
-// with pin P (0 = INTA) the PIIX3's PIRQ (S + P) % 4. PIRQ A-D always reach
-// I/O APIC pins (GSIs) 16-19, and the i8259 input that the PIIX3's route
-// register names when enabled. (QEMU and SeaBIOS use (S + P - 1) % 4.)
+// with pin P (0 = INTA) the PIIX3's PIRQ (S + P - 1) % 4, the swizzle QEMU's
+// piix (pci_slot_get_pirq) and SeaBIOS (piix_pci_slot_get_irq) hard-code, so
+// the interrupt line SeaBIOS writes matches. PIRQ A-D always reach I/O APIC
+// pins (GSIs) 16-19, and the i8259 input that the PIIX3's route register
+// names when enabled.
 inline constexpr int kPirqCount = 4;
-inline constexpr int PirqForSlotPin(int slot, int pin) { return (slot + pin) % kPirqCount; }
+inline constexpr int PirqForSlotPin(int slot, int pin) { return (slot + pin + kPirqCount - 1) % kPirqCount; }
 inline constexpr int kPirqFirstGsi = 16;
 // What SeaBIOS programs and the board programs itself for direct boots:
 // PIRQ A-D on ISA IRQs 10, 10, 11, 11 (level-triggered through the ELCR).

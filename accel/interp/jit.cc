@@ -1033,8 +1033,11 @@ uint64_t Jit::Interpret(Jit* jit, Block* block, uint64_t index, uint64_t branch)
     // on itself until done; each iteration counts as an instruction, as in
     // the interpreter's loop. The block gives up after a bounded number so
     // that interrupts and timers still run between iterations.
+    // The handler leaves next_rip alone on the last iteration, so it starts
+    // as the following instruction each time (found by tandem lockstep).
     for (unsigned i = 1; cpu.next_rip == rip && i < kRepIterationsPerCall; ++i) {
       ++jit->extra_retired_;
+      cpu.next_rip = next;
       insn.handler(cpu, insn);
     }
   } catch (...) {

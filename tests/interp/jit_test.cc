@@ -59,6 +59,25 @@ TEST_F(JitTest, RunsStraightLineCodeAndCountsInstructions) {
   EXPECT_EQ(m->cpu->instructions_retired(), 4u);
 }
 
+// A REP string instruction inside a block counts one instruction per
+// iteration and, once done, goes on to the next instruction (the handler's
+// last iteration leaves next_rip alone; lockstep found the block repeating it).
+TEST_F(JitTest, RepStringCountsEachIterationAndMovesOn) {
+  Start(Cat({{0xB9, 0x05, 0, 0, 0},  // mov ecx, 5
+             {0xF3, 0xAA},           // rep stosb
+             {0x90},                 // nop
+             {0xEB, 0xFE}}));        // jmp $
+  m->reg(x86::kRax) = 0x5A;
+  m->reg(x86::kRdi) = 0x50000;
+  const uint64_t end = kCode + 5 + 2 + 1;
+  RunTo(end);
+  EXPECT_EQ(m->s.rip, end);
+  EXPECT_EQ(m->reg(x86::kRcx), 0u);
+  EXPECT_EQ(m->reg(x86::kRdi), 0x50005u);
+  EXPECT_EQ(m->Read(0x50004, 1), 0x5Au);
+  EXPECT_EQ(m->cpu->instructions_retired(), 1u + 5u + 1u);
+}
+
 TEST_F(JitTest, FaultInTheMiddleOfABlockIsPrecise) {
   Start(Cat({{0xB8, 0x01, 0, 0, 0},                 // mov eax, 1
              {0x48, 0x8B, 0x0C, 0x25, 0, 0, 0, 0x40},  // mov rcx, [0x40000000] (not mapped)
