@@ -1,7 +1,8 @@
 // The accelerator interface and the accelerator list (after QEMU's
 // accel_list): each entry has a name, an availability probe that says why it
-// is unavailable, and a factory for its engine. Engines are folders behind
-// this interface: accel/kvm, accel/interp.
+// is unavailable, and a factory for its engine's Machine, which creates the
+// vCPUs. Engines are folders behind this interface: accel/kvm, accel/interp.
+// accel/vcpu_threads.h runs the vCPUs, one host thread each, and pauses them.
 #pragma once
 
 #include <functional>
@@ -16,7 +17,7 @@
 
 namespace tandem::accel {
 
-// Why Engine::Run() returned.
+// Why Vcpu::Run() returned.
 struct RunOutcome {
   enum class Kind {
     kBoardStop,   // the board asked to stop: exit, reset request or timeout
@@ -24,25 +25,48 @@ struct RunOutcome {
     kHalted,      // HLT with interrupts disabled: nothing can wake the vCPU
                   // (NMIs are not modelled), e.g. Linux's `poweroff -f` without ACPI
     kError,       // the engine cannot go on (KVM internal error, failed entry)
+    kKicked,      // Vcpu::Kick() asked Run() to return (the vCPU is at an
+                  // instruction boundary, its state complete)
   };
   Kind kind = Kind::kBoardStop;
   std::string message;  // for kTripleFault/kError: what happened, with a register dump
 };
 
-// One vCPU running on one engine, attached to one board.
-class Engine {
+// One vCPU of a Machine (Firecracker's vstate/vcpu.rs, kvmtool's kvm-cpu.c).
+//
+// Threading: Run(), SetState() and GetState() are called by one thread at a
+// time, and never while Run() is under way on another thread (VcpuThreads
+// pauses the vCPU first). Kick() may be called from any thread at any time.
+class Vcpu {
  public:
-  virtual ~Engine() = default;
-  virtual std::string_view name() const = 0;
+  virtual ~Vcpu() = default;
+  // 0 is the bootstrap processor.
+  virtual int index() const = 0;
   // Replaces the vCPU state (at reset, or after a loader prepared it).
   virtual void SetState(const x86::CpuState& state) = 0;
   virtual x86::CpuState GetState() = 0;
-  // Runs until the board asks to stop or the vCPU cannot go on.
+  // Runs until the board asks to stop, Kick() is called, or the vCPU cannot go on.
   virtual RunOutcome Run() = 0;
+  // Makes Run() return kKicked soon: at the next instruction boundary, out of
+  // KVM_RUN, out of a HLT wait. A kick while Run() is not under way makes the
+  // next Run() return at once (it is latched, and consumed by that return).
+  virtual void Kick() = 0;
   // Guest instructions retired so far, where the engine can count them (0 otherwise).
   virtual uint64_t instructions_retired() const { return 0; }
   // Engine-specific figures for --stats ("1234 blocks translated, ..."), or "".
   virtual std::string stats() const { return ""; }
+};
+
+// The machine-level part of an engine, created once per board (Firecracker's
+// vstate/vm.rs, kvmtool's kvm.c): the board's memory as the engine sees it
+// (KVM's VM fd and memory slots; the interpreter's shared code-page state).
+// It must outlive the vCPUs it creates; creating vCPUs is done before any runs.
+class Machine {
+ public:
+  virtual ~Machine() = default;
+  virtual std::string_view name() const = 0;
+  // Creates vCPU `index` (0 ... board CPU count - 1) in its reset state.
+  virtual Result<std::unique_ptr<Vcpu>> CreateVcpu(int index) = 0;
 };
 
 struct Availability {
@@ -58,7 +82,7 @@ struct Accelerator {
   std::string name;
   std::string description;
   std::function<Availability()> probe;
-  std::function<Result<std::unique_ptr<Engine>>(hw::Board&)> create;
+  std::function<Result<std::unique_ptr<Machine>>(hw::Board&)> create;  // the machine part
 };
 
 // Every accelerator tandem knows, best first.

@@ -61,7 +61,12 @@ bool RunGuestCode(benchmark::State& state, bool use_kvm, const std::vector<uint8
   (void)(*board)->pio().Register(kStopPort, 1, &stop, "bench stop");
   attach(**board);
   (*board)->memory().WritePhys(kCodeAddress, code.data(), code.size());
-  auto engine = use_kvm ? accel::kvm::CreateEngine(**board) : accel::interp::CreateEngine(**board);
+  auto machine = use_kvm ? accel::kvm::CreateMachine(**board) : accel::interp::CreateMachine(**board);
+  if (!machine.ok()) {
+    state.SkipWithError(machine.message().c_str());
+    return false;
+  }
+  auto engine = (*machine)->CreateVcpu(0);
   if (!engine.ok()) {
     state.SkipWithError(engine.message().c_str());
     return false;

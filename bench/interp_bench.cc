@@ -27,7 +27,12 @@ void RunLoop64(benchmark::State& state, bool with_jit) {
   auto board = hw::Board::Create(hw::BoardConfig{});
   StopDevice stop(**board);
   (void)(*board)->pio().Register(kStopPort, 1, &stop, "bench stop");
-  auto engine = accel::interp::CreateEngine(**board, with_jit);
+  auto machine = accel::interp::CreateMachine(**board, with_jit);
+  if (!machine.ok()) {
+    state.SkipWithError(machine.message().c_str());
+    return;
+  }
+  auto engine = (*machine)->CreateVcpu(0);
   if (!engine.ok()) {
     state.SkipWithError(engine.message().c_str());
     return;

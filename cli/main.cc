@@ -16,6 +16,7 @@
 #include <string>
 
 #include "accel/accelerator.h"
+#include "accel/vcpu_threads.h"
 #include "hw/board.h"
 #include "hw/loader/linux_boot.h"
 #include "hw/loader/multiboot.h"
@@ -245,47 +246,69 @@ int Run(const RunOptions& opt) {
 
   auto board = hw::Board::Create(std::move(config));
   if (!board.ok()) return Fail(board.message());
-  auto engine = choice->accelerator->create(**board);
-  if (!engine.ok()) {
-    std::fprintf(stderr, "tandem: %s: %s\n", choice->accelerator->name.c_str(), engine.message().c_str());
+  hw::Board& b = **board;
+  auto machine = choice->accelerator->create(b);
+  if (!machine.ok()) {
+    std::fprintf(stderr, "tandem: %s: %s\n", choice->accelerator->name.c_str(), machine.message().c_str());
     return kEngineError;
   }
-  auto state = PrepareBoot(opt, **board, images);
+  auto vcpu = (*machine)->CreateVcpu(0);
+  if (!vcpu.ok()) {
+    std::fprintf(stderr, "tandem: %s: %s\n", choice->accelerator->name.c_str(), vcpu.message().c_str());
+    return kEngineError;
+  }
+  std::vector<std::unique_ptr<accel::Vcpu>> vcpus;
+  vcpus.push_back(std::move(*vcpu));
+  accel::Vcpu& bsp = *vcpus[0];
+  auto state = PrepareBoot(opt, b, images);
   if (!state.ok()) return Fail(state.message());
-  (*engine)->SetState(*state);
+  bsp.SetState(*state);
   std::optional<ConsoleTerminal> terminal;
   if (opt.serial == "stdio") terminal.emplace();
 
   hw::HostClock wall;
   const uint64_t started_ns = wall.NowNs();
-  // Printed on every way out of the run loop when --stats is given.
+  const std::string name((*machine)->name());
+  // Printed on every way out of the run loop when --stats is given (after
+  // the vCPU threads have stopped: VcpuThreads is declared below it).
   struct StatsPrinter {
     const RunOptions& opt;
-    accel::Engine& engine;
+    const std::string& name;
+    const std::vector<std::unique_ptr<accel::Vcpu>>& vcpus;
     const hw::HostClock& wall;
     uint64_t started_ns;
     ~StatsPrinter() {
       if (!opt.stats) return;
       double seconds = static_cast<double>(wall.NowNs() - started_ns) / 1e9;
-      uint64_t n = engine.instructions_retired();
-      std::fprintf(stderr, "tandem: %s: %.3f s", std::string(engine.name()).c_str(), seconds);
+      uint64_t n = 0;
+      for (const auto& vcpu : vcpus) n += vcpu->instructions_retired();
+      std::fprintf(stderr, "tandem: %s: %.3f s", name.c_str(), seconds);
       if (n) std::fprintf(stderr, ", %" PRIu64 " instructions, %.1f MIPS", n, n / seconds / 1e6);
       std::fprintf(stderr, "\n");
-      if (std::string more = engine.stats(); !more.empty()) {
-        std::fprintf(stderr, "tandem: %s: %s\n", std::string(engine.name()).c_str(), more.c_str());
+      for (const auto& vcpu : vcpus) {
+        if (std::string more = vcpu->stats(); !more.empty()) {
+          std::fprintf(stderr, "tandem: %s", name.c_str());
+          if (vcpus.size() > 1) std::fprintf(stderr, " vCPU %d", vcpu->index());
+          std::fprintf(stderr, ": %s\n", more.c_str());
+        }
       }
     }
-  } stats_printer{opt, **engine, wall, started_ns};
+  } stats_printer{opt, name, vcpus, wall, started_ns};
 
+  // The world is paused whenever this is called (WaitForExit returns so).
   auto DumpState = [&] {
-    if (!opt.dump_state.empty()) std::ofstream(opt.dump_state) << FormatState((*engine)->GetState());
+    if (!opt.dump_state.empty()) std::ofstream(opt.dump_state) << FormatState(bsp.GetState());
   };
+  std::vector<accel::Vcpu*> running;
+  for (auto& v : vcpus) running.push_back(v.get());
+  accel::VcpuThreads threads(std::move(running));
+  threads.Start();
   for (;;) {
-    accel::RunOutcome outcome = (*engine)->Run();
-    hw::Board& b = **board;
+    // Every way out below leaves the world paused; ~VcpuThreads joins the threads.
+    accel::VcpuThreads::Exit exit = threads.WaitForExit();
+    const accel::RunOutcome& outcome = exit.outcome;
     if (outcome.kind == accel::RunOutcome::Kind::kError) {
-      std::fprintf(stderr, "tandem: %s engine error: %s\n", std::string((*engine)->name()).c_str(),
-                   outcome.message.c_str());
+      std::fprintf(stderr, "tandem: %s engine error: %s\n", name.c_str(), outcome.message.c_str());
       return kEngineError;
     }
     if (outcome.kind == accel::RunOutcome::Kind::kHalted) {
@@ -311,8 +334,10 @@ int Run(const RunOptions& opt) {
       b.Reset();
       auto again = PrepareBoot(opt, b, images);
       if (!again.ok()) return Fail(again.message());
-      (*engine)->SetState(*again);
+      bsp.SetState(*again);
     }
+    // Else a stop request some other exit already handled (a reset).
+    threads.Resume();
   }
 }
 

@@ -80,17 +80,19 @@ uint64_t Board::NextDeadlineNs() const {
   return next;
 }
 
-void Board::WaitForEvent(uint64_t max_ns) {
+void Board::WaitForEvent(uint64_t max_ns, int wake_fd) {
   uint64_t now = clock_->NowNs();
   uint64_t next = NextDeadlineNs();
   uint64_t wait_ns = next > now ? std::min(next - now, max_ns) : 0;
   if (wait_ns == 0) return;
-  pollfd fd{config_.serial_in_fd, POLLIN, 0};
-  int timeout_ms = static_cast<int>(std::min<uint64_t>((wait_ns + 999999) / 1000000, 1000));
-  if (serial_in_open_ && pending_input_.empty()) {
-    poll(&fd, 1, timeout_ms);
+  pollfd fds[2];
+  nfds_t n = 0;
+  if (serial_in_open_ && pending_input_.empty()) fds[n++] = pollfd{config_.serial_in_fd, POLLIN, 0};
+  if (wake_fd >= 0) fds[n++] = pollfd{wake_fd, POLLIN, 0};
+  timespec ts{static_cast<time_t>(wait_ns / 1000000000), static_cast<long>(wait_ns % 1000000000)};
+  if (n) {
+    ppoll(fds, n, &ts, nullptr);
   } else {
-    timespec ts{static_cast<time_t>(wait_ns / 1000000000), static_cast<long>(wait_ns % 1000000000)};
     nanosleep(&ts, nullptr);
   }
 }

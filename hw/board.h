@@ -71,9 +71,10 @@ class Board {
   void Poll();
   // The earliest time a timed device needs Poll(), in clock nanoseconds.
   uint64_t NextDeadlineNs() const;
-  // Sleeps (for a halted vCPU) until the next deadline, serial input, or
-  // max_ns, whichever comes first.
-  void WaitForEvent(uint64_t max_ns);
+  // Sleeps (for a halted vCPU) until the next deadline, serial input, wake_fd
+  // turning readable (a kick of that vCPU; -1 for none), or max_ns, whichever
+  // comes first.
+  void WaitForEvent(uint64_t max_ns, int wake_fd = -1);
 
  private:
   Board(BoardConfig config, GuestMemory memory);

@@ -121,6 +121,7 @@ RunOutcome Cpu::Run() {
     for (;;) {
       board.Poll();
       if (board.stop_requested()) return RunOutcome{RunOutcome::Kind::kBoardStop, ""};
+      if (kick.Take()) return RunOutcome{RunOutcome::Kind::kKicked, ""};
       if (s.halted) {
         // Only an NMI wakes a HLT with interrupts off; without one pending
         // (and deliverable) nothing ever will.
@@ -128,7 +129,7 @@ RunOutcome Cpu::Run() {
           return RunOutcome{RunOutcome::Kind::kHalted, x86::DumpRegisters(s)};
         }
         if (!TakeInterrupt(*this, irq)) {
-          board.WaitForEvent(kHaltWaitNs);
+          if (kick.ReadyToWait()) board.WaitForEvent(kHaltWaitNs, kick.wake_fd());
           continue;
         }
       }
@@ -147,7 +148,7 @@ RunOutcome Cpu::Run() {
           DeliverFault(*this, f);
           ++n;
         }
-        if (s.halted || board.stop_requested()) [[unlikely]] break;
+        if (s.halted || board.stop_requested() || kick.pending()) [[unlikely]] break;
       }
     }
   } catch (const TripleFault&) {

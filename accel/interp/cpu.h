@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "accel/accelerator.h"
+#include "accel/kick_latch.h"
 #include "accel/interp/debug_regs.h"
 #include "accel/interp/system_state.h"
 #include "hw/board.h"
@@ -102,7 +103,8 @@ class Cpu {
   ~Cpu();
 
   // ---- cpu.cc ----
-  // Runs until the board asks to stop or a triple fault.
+  // Runs until the board asks to stop, a kick (returns kKicked at an
+  // instruction boundary) or a triple fault.
   RunOutcome Run();
   // Executes one instruction (or delivers one pending interrupt); for tests.
   void Step();
@@ -182,6 +184,8 @@ class Cpu {
   // found it (a SYSRET that sets TF traps at once; FMASK can suppress the trap).
   bool step_on_new_tf = false;
   uint64_t retired_ = 0;
+  // Vcpu::Kick: checked after every instruction or block and in HLT waits.
+  KickLatch kick;
   // DR7 breakpoints (debug_regs.cc); the run loop checks debug_.armed only.
   DebugState debug_;
   // TLB, TSC epoch, one-time logs (system_state.h; mmu/segmentation/ops_system).

@@ -1,5 +1,5 @@
-// The interpreter engine behind the accelerator interface: one vCPU (Cpu)
-// running directly on an engine-owned x86::CpuState.
+// The interpreter engine behind the accelerator interface: the machine holds
+// the board; each vCPU is a Cpu running directly on its own x86::CpuState.
 #include "accel/interp/interp_engine.h"
 
 #include "accel/interp/cpu.h"
@@ -9,13 +9,14 @@ namespace tandem::accel::interp {
 
 namespace {
 
-class InterpEngine final : public Engine {
+class InterpVcpu final : public Vcpu {
  public:
-  InterpEngine(hw::Board& board, bool with_jit) : state_(x86::ResetState()), cpu_(board, state_) {
+  InterpVcpu(hw::Board& board, int index, bool with_jit)
+      : index_(index), state_(x86::ResetState()), cpu_(board, state_) {
     if (with_jit) cpu_.EnableJit();
   }
 
-  std::string_view name() const override { return cpu_.jit() ? "jit" : "interp"; }
+  int index() const override { return index_; }
   void SetState(const x86::CpuState& state) override {
     state_ = state;
     cpu_.interrupt_shadow = false;
@@ -33,6 +34,7 @@ class InterpEngine final : public Engine {
     return s;
   }
   RunOutcome Run() override { return cpu_.Run(); }
+  void Kick() override { cpu_.kick.Set(); }
   uint64_t instructions_retired() const override { return cpu_.instructions_retired(); }
   const Jit* jit() const { return cpu_.jit(); }
   std::string stats() const override {
@@ -45,22 +47,38 @@ class InterpEngine final : public Engine {
   }
 
  private:
+  int index_;
   x86::CpuState state_;
   Cpu cpu_;
 };
 
+class InterpMachine final : public Machine {
+ public:
+  InterpMachine(hw::Board& board, bool with_jit) : board_(board), with_jit_(with_jit) {}
+
+  std::string_view name() const override { return with_jit_ ? "jit" : "interp"; }
+  Result<std::unique_ptr<Vcpu>> CreateVcpu(int index) override {
+    if (index != 0) return Status::Error("vCPU " + std::to_string(index) + ": the board has one CPU");
+    return std::unique_ptr<Vcpu>(std::make_unique<InterpVcpu>(board_, index, with_jit_));
+  }
+
+ private:
+  hw::Board& board_;
+  bool with_jit_;
+};
+
 }  // namespace
 
-Result<std::unique_ptr<Engine>> CreateEngine(hw::Board& board, bool with_jit) {
+Result<std::unique_ptr<Machine>> CreateMachine(hw::Board& board, bool with_jit) {
   if (with_jit) {
     Availability a = ProbeJit();
     if (!a.available) return Status::Error("jit: " + a.reason);
   }
-  return std::unique_ptr<Engine>(std::make_unique<InterpEngine>(board, with_jit));
+  return std::unique_ptr<Machine>(std::make_unique<InterpMachine>(board, with_jit));
 }
 
-uint64_t InstructionsInJitBlocks(const Engine& engine) {
-  const auto* interp = dynamic_cast<const InterpEngine*>(&engine);
+uint64_t InstructionsInJitBlocks(const Vcpu& vcpu) {
+  const auto* interp = dynamic_cast<const InterpVcpu*>(&vcpu);
   const Jit* jit = interp ? interp->jit() : nullptr;
   return jit ? jit->stats().instructions_in_blocks : 0;
 }

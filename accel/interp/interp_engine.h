@@ -10,12 +10,12 @@
 namespace tandem::accel::interp {
 
 // The interpreter alone ("interp") or with the JIT translating 64-bit code
-// ("jit"); both run on the same Cpu and state.
-Result<std::unique_ptr<Engine>> CreateEngine(hw::Board& board, bool with_jit = false);
+// ("jit"); every vCPU of the machine runs on its own Cpu and state.
+Result<std::unique_ptr<Machine>> CreateMachine(hw::Board& board, bool with_jit = false);
 // Whether the JIT can run on this host, with the reason when not.
 Availability ProbeJit();
-// Instructions an engine from CreateEngine has run inside JIT blocks so far
-// (0 for any other engine); tests use it to see that code ran in the JIT.
-uint64_t InstructionsInJitBlocks(const Engine& engine);
+// Instructions a vCPU of CreateMachine's machine has run inside JIT blocks so
+// far (0 for any other vCPU); tests use it to see that code ran in the JIT.
+uint64_t InstructionsInJitBlocks(const Vcpu& vcpu);
 
 }  // namespace tandem::accel::interp

@@ -1,4 +1,4 @@
-// The KVM engine: one vCPU on /dev/kvm (Linux Documentation/virt/kvm/api.rst),
+// The KVM engine: a VM with vCPUs on /dev/kvm (Linux Documentation/virt/kvm/api.rst),
 // with every interrupt controller and timer in userspace on the board. The
 // vCPU loop is kvmtool's: KVM_RUN, then a short switch on the exit reason that
 // hands port I/O and MMIO to the board's buses. Registers are synced lazily
@@ -19,6 +19,7 @@
 #include <cinttypes>
 #include <cstdio>
 #include <cstring>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -26,6 +27,7 @@
 #include "accel/kvm/kvm_cpuid.h"
 #include "accel/kvm/kvm_state.h"
 #include "accel/kvm/kvm_uapi.h"
+#include "accel/kick_latch.h"
 #include "hw/pc_layout.h"
 
 namespace tandem::accel::kvm {
@@ -167,20 +169,40 @@ const char* InternalErrorName(uint32_t suberror) {
   }
 }
 
-class KvmEngine final : public Engine {
+// The VM: /dev/kvm, the VM fd with the board's memory slots, and the CPUID
+// model less what KVM cannot give (computed once for every vCPU).
+class KvmMachine final : public Machine {
  public:
-  KvmEngine(hw::Board& board, Fd kvm, Fd vm, Fd vcpu, kvm_run* run, size_t run_size)
-      : board_(board), kvm_(std::move(kvm)), vm_(std::move(vm)), vcpu_(std::move(vcpu)), run_(run),
-        run_size_(run_size) {}
+  KvmMachine(hw::Board& board, Fd kvm, Fd vm, int run_size)
+      : board_(board), kvm_(std::move(kvm)), vm_(std::move(vm)), run_size_(run_size) {}
 
-  ~KvmEngine() override {
+  std::string_view name() const override { return "kvm"; }
+  Result<std::unique_ptr<Vcpu>> CreateVcpu(int index) override;
+
+  // The CPUID model as KVM can give it (logs the bits it cannot, once).
+  void PrepareCpuid();
+
+  hw::Board& board_;
+  Fd kvm_, vm_;
+  int run_size_;
+  std::vector<x86::CpuidEntry> cpuid_;
+};
+
+// One vCPU: its fd, its kvm_run area, its register cache and its kick timer.
+class KvmVcpu final : public Vcpu {
+ public:
+  KvmVcpu(KvmMachine& machine, int index, Fd vcpu, kvm_run* run, size_t run_size)
+      : machine_(machine), board_(machine.board_), kvm_(machine.kvm_), vm_(machine.vm_), index_(index),
+        vcpu_(std::move(vcpu)), run_(run), run_size_(run_size) {}
+
+  ~KvmVcpu() override {
     if (timer_created_) timer_delete(timer_);
     if (run_) munmap(run_, run_size_);
   }
 
-  std::string_view name() const override { return "kvm"; }
+  int index() const override { return index_; }
 
-  // Engine setup after the vCPU exists: CPUID, the MSR list, optional state.
+  // Setup after the vCPU exists: CPUID, the MSR list, optional state.
   Status Configure();
 
   void SetState(const CpuState& state) override {
@@ -198,6 +220,15 @@ class KvmEngine final : public Engine {
     CpuState s = state_;
     s.halted = halted_;
     return s;
+  }
+
+  // The kick latch first, then the signal: a thread about to enter KVM_RUN
+  // either sees the latch or takes the signal as it unblocks it, so a kick is
+  // never lost (the handler sets immediate_exit; api.rst, immediate_exit).
+  void Kick() override {
+    kick_.Set();
+    std::lock_guard<std::mutex> lock(thread_mutex_);
+    if (in_run_) pthread_kill(thread_, KickSignal());
   }
 
   RunOutcome Run() override;
@@ -223,10 +254,19 @@ class KvmEngine final : public Engine {
     return RunOutcome{kind, std::move(what) + "\n" + x86::DumpRegisters(GetState())};
   }
 
+  KvmMachine& machine_;
   hw::Board& board_;
-  Fd kvm_, vm_, vcpu_;
+  const Fd& kvm_;
+  const Fd& vm_;
+  int index_;
+  Fd vcpu_;
   kvm_run* run_;
   size_t run_size_;
+  KickLatch kick_;
+  // The thread inside Run(), for Kick()'s signal.
+  std::mutex thread_mutex_;
+  pthread_t thread_{};
+  bool in_run_ = false;
   std::vector<uint32_t> msrs_;  // the MSRs KVM lets us read and write
   std::vector<uint64_t> xsave_;  // KVM_GET_XSAVE buffer; empty: use kvm_fpu
   bool has_xcrs_ = false;
@@ -251,8 +291,7 @@ class KvmEngine final : public Engine {
   uint64_t armed_at_ns_ = 0;  // host CLOCK_MONOTONIC expiry of the armed timer
 };
 
-Status KvmEngine::Configure() {
-  // --- CPUID: the board's model, less what KVM cannot give.
+void KvmMachine::PrepareCpuid() {
   const auto& model = board_.cpuid().entries();
   std::vector<x86::CpuidEntry> supported;
   bool from_kvm = false;
@@ -278,10 +317,16 @@ Status KvmEngine::Configure() {
     std::fprintf(stderr, "kvm: the host cannot give CPUID %s; the guest does not see these bits\n",
                  line.c_str());
   }
-  FlexBuffer<kvm_cpuid2, kvm_cpuid_entry2> cpuid(masked.entries.size());
-  cpuid.get()->nent = static_cast<uint32_t>(masked.entries.size());
-  for (size_t i = 0; i < masked.entries.size(); ++i) {
-    const auto& e = masked.entries[i];
+  cpuid_ = std::move(masked.entries);
+}
+
+Status KvmVcpu::Configure() {
+  // --- CPUID: the board's model, less what KVM cannot give.
+  const std::vector<x86::CpuidEntry>& entries = machine_.cpuid_;
+  FlexBuffer<kvm_cpuid2, kvm_cpuid_entry2> cpuid(entries.size());
+  cpuid.get()->nent = static_cast<uint32_t>(entries.size());
+  for (size_t i = 0; i < entries.size(); ++i) {
+    const auto& e = entries[i];
     kvm_cpuid_entry2& k = cpuid.get()->entries[i];
     k.function = e.function;
     k.index = e.index;
@@ -335,7 +380,7 @@ Status KvmEngine::Configure() {
   return Status();
 }
 
-Status KvmEngine::FetchState() {
+Status KvmVcpu::FetchState() {
   kvm_regs regs;
   if (Ioctl(vcpu_.get(), KVM_GET_REGS, &regs) < 0) return Status::Error(ErrnoMessage("KVM_GET_REGS"));
   FromKvmRegs(regs, &state_);
@@ -369,7 +414,7 @@ Status KvmEngine::FetchState() {
 }
 
 // x87/SSE state into xsave_ (and state_.fx when fetching for GetState).
-Status KvmEngine::FetchFpu(x86::FxState* fx) {
+Status KvmVcpu::FetchFpu(x86::FxState* fx) {
   if (xsave_.empty()) {
     kvm_fpu fpu;
     if (Ioctl(vcpu_.get(), KVM_GET_FPU, &fpu) < 0) return Status::Error(ErrnoMessage("KVM_GET_FPU"));
@@ -384,7 +429,7 @@ Status KvmEngine::FetchFpu(x86::FxState* fx) {
   return Status();
 }
 
-Status KvmEngine::PushState() {
+Status KvmVcpu::PushState() {
   // Control registers and EFER first: KVM checks the rest against the mode.
   kvm_sregs sregs;
   ToKvmSregs(state_, &sregs);
@@ -448,7 +493,7 @@ Status KvmEngine::PushState() {
 // would read on from the old count. Where KVM lets us set the offset
 // (KVM_VCPU_TSC_OFFSET, Linux 5.16), move it by what the guest reads now
 // minus state_.tsc, whatever the TSC scaling.
-Status KvmEngine::PutTsc() {
+Status KvmVcpu::PutTsc() {
   kvm_device_attr attr{};
   attr.group = KVM_VCPU_TSC_CTRL;
   attr.attr = KVM_VCPU_TSC_OFFSET;
@@ -470,7 +515,7 @@ Status KvmEngine::PutTsc() {
 }
 
 // The kick timer and signal mask belong to the thread that calls Run().
-Status KvmEngine::PrepareThread() {
+Status KvmVcpu::PrepareThread() {
   pid_t tid = static_cast<pid_t>(syscall(SYS_gettid));
   if (timer_created_ && timer_tid_ == tid) return Status();
   if (timer_created_) timer_delete(timer_);
@@ -490,7 +535,7 @@ Status KvmEngine::PrepareThread() {
   return Status();
 }
 
-void KvmEngine::ArmTimer() {
+void KvmVcpu::ArmTimer() {
   uint64_t now = board_.clock().NowNs();
   uint64_t deadline = board_.NextDeadlineNs();
   uint64_t delay = deadline > now ? std::min(deadline - now, kMaxSliceNs) : kMinSliceNs;
@@ -510,7 +555,7 @@ void KvmEngine::ArmTimer() {
 // take an interrupt now, else ask KVM to exit when it can.
 // NMIs go to KVM as soon as the board has one (KVM_NMI): KVM itself holds
 // them while the guest blocks NMIs and injects at the next NMI window.
-Status KvmEngine::InjectInterrupt() {
+Status KvmVcpu::InjectInterrupt() {
   hw::InterruptSource& irqs = board_.interrupts();
   if (irqs.HasPendingNmi()) {
     irqs.AcknowledgeNmi();
@@ -533,7 +578,7 @@ Status KvmEngine::InjectInterrupt() {
   return Status();
 }
 
-RunOutcome KvmEngine::Run() {
+RunOutcome KvmVcpu::Run() {
   if (Status s = PrepareThread(); !s.ok()) return RunOutcome{RunOutcome::Kind::kError, s.message()};
   // The kick signal stays blocked except around KVM_RUN, so it interrupts
   // nothing else this thread does (device writes to a terminal, say).
@@ -542,10 +587,19 @@ RunOutcome KvmEngine::Run() {
   sigaddset(&kick, KickSignal());
   pthread_sigmask(SIG_BLOCK, &kick, &saved);
   t_kicked_run = run_;
+  {
+    std::lock_guard<std::mutex> lock(thread_mutex_);
+    thread_ = pthread_self();
+    in_run_ = true;
+  }
 
   RunOutcome outcome;
   for (;;) {
     if (board_.stop_requested()) break;
+    if (kick_.Take()) {
+      outcome = RunOutcome{RunOutcome::Kind::kKicked, ""};
+      break;
+    }
     if (halted_) {
       if (!InterruptsEnabled() && !board_.interrupts().HasPendingNmi()) {  // only an NMI could wake it
         outcome = Failure(RunOutcome::Kind::kHalted, "vCPU halted with interrupts disabled");
@@ -554,7 +608,7 @@ RunOutcome KvmEngine::Run() {
       if (board_.interrupts().HasPendingInterrupt() || board_.interrupts().HasPendingNmi()) {
         halted_ = false;
       } else {
-        board_.WaitForEvent(kMaxSliceNs);
+        if (kick_.ReadyToWait()) board_.WaitForEvent(kMaxSliceNs, kick_.wake_fd());
         board_.Poll();
         continue;
       }
@@ -607,6 +661,11 @@ RunOutcome KvmEngine::Run() {
   itimerspec off{};
   timer_settime(timer_, 0, &off, nullptr);
   armed_at_ns_ = 0;
+  {
+    std::lock_guard<std::mutex> lock(thread_mutex_);
+    in_run_ = false;
+  }
+  // Drop kick signals still pending (a later kick is kept by the latch).
   timespec zero{};
   while (sigtimedwait(&kick, nullptr, &zero) > 0) {
   }
@@ -620,7 +679,7 @@ RunOutcome KvmEngine::Run() {
 // immediate_exit set, which completes the instruction and runs nothing more
 // (api.rst, KVM_EXIT_IO note). A string instruction may exit again for its
 // next chunk; those exits are served too.
-void KvmEngine::CompletePendingIo() {
+void KvmVcpu::CompletePendingIo() {
   for (int i = 0; io_pending_ && i < 4096; ++i) {
     io_pending_ = false;
     if (dirty_) return;  // a new state replaces the unfinished instruction
@@ -638,7 +697,7 @@ void KvmEngine::CompletePendingIo() {
   }
 }
 
-void KvmEngine::HandlePio() {
+void KvmVcpu::HandlePio() {
   auto& io = run_->io;
   uint8_t* data = reinterpret_cast<uint8_t*>(run_) + io.data_offset;
   for (uint32_t i = 0; i < io.count; ++i, data += io.size) {
@@ -656,12 +715,12 @@ void KvmEngine::HandlePio() {
 // Reads of ROM never exit (its slot is mapped read-only); a write does, and
 // is dropped here as the ROM chip ignores it, instead of reaching the MMIO
 // bus as an access that hits no device.
-bool KvmEngine::IsRom(uint64_t gpa) const {
+bool KvmVcpu::IsRom(uint64_t gpa) const {
   const hw::MemoryRegion* region = board_.memory_map().Find(gpa);
   return region && region->kind == hw::RegionKind::kRom;
 }
 
-void KvmEngine::HandleMmio() {
+void KvmVcpu::HandleMmio() {
   auto& mmio = run_->mmio;
   unsigned len = std::min<unsigned>(mmio.len, 8);
   bool whole = len == 1 || len == 2 || len == 4 || len == 8;
@@ -688,7 +747,7 @@ void KvmEngine::HandleMmio() {
   }
 }
 
-std::optional<RunOutcome> KvmEngine::HandleExit() {
+std::optional<RunOutcome> KvmVcpu::HandleExit() {
   using Kind = RunOutcome::Kind;
   char buf[256];
   switch (run_->exit_reason) {
@@ -744,7 +803,7 @@ Availability Probe() {
   return Availability{true, ""};
 }
 
-Result<std::unique_ptr<Engine>> CreateEngine(hw::Board& board) {
+Result<std::unique_ptr<Machine>> CreateMachine(hw::Board& board) {
   Result<Fd> kvm = OpenKvm();
   if (!kvm.ok()) return kvm.status();
   Fd vm(Ioctl(kvm->get(), KVM_CREATE_VM, 0));
@@ -785,19 +844,25 @@ Result<std::unique_ptr<Engine>> CreateEngine(hw::Board& board) {
     }
   }
 
-  Fd vcpu(Ioctl(vm.get(), KVM_CREATE_VCPU, 0));
-  if (vcpu.get() < 0) return Status::Error(ErrnoMessage("KVM_CREATE_VCPU"));
   int run_size = Ioctl(kvm->get(), KVM_GET_VCPU_MMAP_SIZE, 0);
   if (run_size < static_cast<int>(sizeof(kvm_run))) {
     return Status::Error(ErrnoMessage("KVM_GET_VCPU_MMAP_SIZE"));
   }
-  void* run = mmap(nullptr, static_cast<size_t>(run_size), PROT_READ | PROT_WRITE, MAP_SHARED, vcpu.get(), 0);
-  if (run == MAP_FAILED) return Status::Error(ErrnoMessage("mmap of the vCPU run area"));
+  auto machine = std::make_unique<KvmMachine>(board, std::move(kvm.value()), std::move(vm), run_size);
+  machine->PrepareCpuid();
+  return std::unique_ptr<Machine>(std::move(machine));
+}
 
-  auto engine = std::make_unique<KvmEngine>(board, std::move(kvm.value()), std::move(vm), std::move(vcpu),
-                                            static_cast<kvm_run*>(run), static_cast<size_t>(run_size));
-  if (Status s = engine->Configure(); !s.ok()) return s;
-  return std::unique_ptr<Engine>(std::move(engine));
+Result<std::unique_ptr<Vcpu>> KvmMachine::CreateVcpu(int index) {
+  if (index != 0) return Status::Error("vCPU " + std::to_string(index) + ": the board has one CPU");
+  Fd vcpu(Ioctl(vm_.get(), KVM_CREATE_VCPU, static_cast<unsigned long>(index)));
+  if (vcpu.get() < 0) return Status::Error(ErrnoMessage("KVM_CREATE_VCPU"));
+  void* run = mmap(nullptr, static_cast<size_t>(run_size_), PROT_READ | PROT_WRITE, MAP_SHARED, vcpu.get(), 0);
+  if (run == MAP_FAILED) return Status::Error(ErrnoMessage("mmap of the vCPU run area"));
+  auto cpu = std::make_unique<KvmVcpu>(*this, index, std::move(vcpu), static_cast<kvm_run*>(run),
+                                       static_cast<size_t>(run_size_));
+  if (Status s = cpu->Configure(); !s.ok()) return s;
+  return std::unique_ptr<Vcpu>(std::move(cpu));
 }
 
 }  // namespace tandem::accel::kvm

@@ -7,7 +7,7 @@ namespace {
 
 Accelerator Fake(std::string name, bool available, std::string reason = "") {
   return Accelerator{name, "fake", [=] { return Availability{available, reason}; },
-                     [](hw::Board&) -> Result<std::unique_ptr<Engine>> { return Status::Error("fake"); }};
+                     [](hw::Board&) -> Result<std::unique_ptr<Machine>> { return Status::Error("fake"); }};
 }
 
 TEST(ChooseAccelerator, AutoPicksFirstAvailableAndRecordsWhy) {

@@ -566,9 +566,13 @@ class GuestRunner {
 
  private:
   void NewEngine() {
-    auto engine = accel::interp::CreateEngine(*board_, GuestUsesJit());
-    if (!engine.ok()) throw std::runtime_error("interp engine: " + engine.message());
-    engine_ = std::move(*engine);
+    engine_.reset();
+    auto machine = accel::interp::CreateMachine(*board_, GuestUsesJit());
+    if (!machine.ok()) throw std::runtime_error("interp engine: " + machine.message());
+    machine_ = std::move(*machine);
+    auto vcpu = machine_->CreateVcpu(0);
+    if (!vcpu.ok()) throw std::runtime_error("interp engine: " + vcpu.message());
+    engine_ = std::move(*vcpu);
     next_slot_ = 0;
     placed_.clear();
   }
@@ -600,7 +604,8 @@ class GuestRunner {
 
   std::unique_ptr<hw::Board> board_;
   std::unique_ptr<StopDevice> stop_;
-  std::unique_ptr<accel::Engine> engine_;
+  std::unique_ptr<accel::Machine> machine_;
+  std::unique_ptr<accel::Vcpu> engine_;  // vCPU 0 of machine_
   x86::CpuState base_;
   x86::Segment compat_cs_;
   uint64_t next_table_ = kPml4;

@@ -122,9 +122,11 @@ TEST(InterpRun, EngineWrapsTheCpu) {
   ASSERT_TRUE((*board)->pio().Register(kTestPort, 2, &device, "test").ok());
   std::vector<uint8_t> code = {0xB0, 0x2A, 0x66, 0xBA, (kTestPort + 1) & 0xFF, (kTestPort + 1) >> 8, 0xEE};
   (*board)->memory().WritePhys(kCode, code.data(), code.size());
-  auto engine = CreateEngine(**board);
+  auto machine = CreateMachine(**board);
+  ASSERT_TRUE(machine.ok());
+  EXPECT_EQ((*machine)->name(), "interp");
+  auto engine = (*machine)->CreateVcpu(0);
   ASSERT_TRUE(engine.ok());
-  EXPECT_EQ((*engine)->name(), "interp");
   (*engine)->SetState(Flat32State(kCode));
   RunOutcome out = (*engine)->Run();
   EXPECT_EQ(out.kind, RunOutcome::Kind::kBoardStop);

@@ -30,9 +30,12 @@ class EngineStateTest : public ::testing::TestWithParam<bool> {
     board_ = std::move(*board);
     device_ = std::make_unique<testing::RecordingDevice>(*board_);
     EXPECT_TRUE(board_->pio().Register(kTestPort, 2, device_.get(), "test").ok());
-    auto engine = CreateEngine(*board_, /*with_jit=*/GetParam());
-    if (!engine.ok()) return;
-    engine_ = std::move(*engine);
+    auto machine = CreateMachine(*board_, /*with_jit=*/GetParam());
+    if (!machine.ok()) return;
+    machine_ = std::move(*machine);
+    auto vcpu = machine_->CreateVcpu(0);
+    EXPECT_TRUE(vcpu.ok());
+    if (vcpu.ok()) engine_ = std::move(*vcpu);
   }
   void SetUp() override {
     if (!engine_) GTEST_SKIP() << "no JIT on this host";
@@ -53,7 +56,8 @@ class EngineStateTest : public ::testing::TestWithParam<bool> {
   hw::ManualClock clock_;
   std::unique_ptr<hw::Board> board_;
   std::unique_ptr<testing::RecordingDevice> device_;
-  std::unique_ptr<Engine> engine_;
+  std::unique_ptr<Machine> machine_;
+  std::unique_ptr<Vcpu> engine_;
 };
 
 // The CLI's reboot path: a run with paging maps linear 2 MiB to physical

@@ -63,10 +63,13 @@ class KvmEngineTest : public testing::Test {
     board_ = std::move(board.value());
     recorder_.board_ = board_.get();
     ASSERT_TRUE(board_->pio().Register(kTestPort, 2, &recorder_, "recorder").ok());
-    auto engine = CreateEngine(*board_);
-    ASSERT_TRUE(engine.ok()) << engine.message();
-    engine_ = std::move(engine.value());
-    EXPECT_EQ(engine_->name(), "kvm");
+    auto machine = CreateMachine(*board_);
+    ASSERT_TRUE(machine.ok()) << machine.message();
+    machine_ = std::move(machine.value());
+    EXPECT_EQ(machine_->name(), "kvm");
+    auto vcpu = machine_->CreateVcpu(0);
+    ASSERT_TRUE(vcpu.ok()) << vcpu.message();
+    engine_ = std::move(vcpu.value());
   }
 
   // Flat 32-bit code at kCodeAddr in RAM.
@@ -79,7 +82,8 @@ class KvmEngineTest : public testing::Test {
 
   Recorder recorder_;
   std::unique_ptr<hw::Board> board_;
-  std::unique_ptr<Engine> engine_;
+  std::unique_ptr<Machine> machine_;
+  std::unique_ptr<Vcpu> engine_;  // vCPU 0
 };
 
 TEST_F(KvmEngineTest, OutFromTheResetVectorReachesThePortBus) {
@@ -333,6 +337,38 @@ TEST_F(KvmEngineTest, ExceptionWithAnEmptyIdtIsATripleFault) {
   EXPECT_NE(out.message.find("RIP="), std::string::npos) << out.message;
 }
 
+// Vcpu::Kick from another thread ends KVM_RUN of a guest that never exits
+// (the signal plus immediate_exit), long before the kick timer's 10 ms slices
+// would let the 100 s timeout end it.
+TEST_F(KvmEngineTest, KickFromAnotherThreadEndsTheRunOfASpinningGuest) {
+  Start({0xFA, 0xEB, 0xFE}, 100'000'000'000);  // cli; jmp $
+  for (int round = 0; round < 5; ++round) {
+    std::thread kicker([&] {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      engine_->Kick();
+    });
+    RunOutcome out = engine_->Run();
+    kicker.join();
+    EXPECT_EQ(out.kind, RunOutcome::Kind::kKicked) << out.message;
+    EXPECT_EQ(board_->stop_reason(), hw::StopReason::kNone);
+    EXPECT_EQ(engine_->GetState().rip, 0xFFF1u);
+  }
+}
+
+TEST_F(KvmEngineTest, KickEndsAHaltWaitAndIsLatchedWhenNotRunning) {
+  Start({0xFB, 0xF4, 0xEB, 0xFD}, 100'000'000'000);  // sti; hlt; jmp back
+  std::thread kicker([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    engine_->Kick();
+  });
+  RunOutcome out = engine_->Run();
+  kicker.join();
+  EXPECT_EQ(out.kind, RunOutcome::Kind::kKicked) << out.message;
+  EXPECT_TRUE(engine_->GetState().halted);
+  engine_->Kick();  // before Run(): the next Run() returns at once
+  EXPECT_EQ(engine_->Run().kind, RunOutcome::Kind::kKicked);
+}
+
 TEST_F(KvmEngineTest, RunsAgainAfterATripleFaultWithAResetState) {
   Start({0xBA, 0x11, 0x05, 0xB0, 0x07, 0xEE});  // mov dx, 0x511; mov al, 7; out dx, al
   CpuState s = Load32({0x0F, 0x0B});             // ud2
@@ -348,9 +384,12 @@ TEST_F(KvmEngineTest, RunsAgainAfterATripleFaultWithAResetState) {
 TEST_F(KvmEngineTest, TwoEnginesCanRunOneAfterTheOther) {
   Start({0xBA, 0x11, 0x05, 0xB0, 0x09, 0xEE});  // exit with 9
   engine_.reset();
-  auto again = CreateEngine(*board_);
+  machine_.reset();
+  auto again = CreateMachine(*board_);
   ASSERT_TRUE(again.ok()) << again.message();
-  RunOutcome out = (*again)->Run();
+  auto vcpu = (*again)->CreateVcpu(0);
+  ASSERT_TRUE(vcpu.ok()) << vcpu.message();
+  RunOutcome out = (*vcpu)->Run();
   EXPECT_EQ(out.kind, RunOutcome::Kind::kBoardStop) << out.message;
   EXPECT_EQ(board_->exit_status(), 9);
 }
