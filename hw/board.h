@@ -48,7 +48,11 @@ class Board {
   Bus& pio() { return pio_; }
   Bus& mmio() { return mmio_; }
   InterruptSource& interrupts();
+  // The CPUID model the guest sees. An engine that cannot give every bit
+  // (KVM) narrows it when it is created, so firmware tables built after that
+  // (the MP table) describe the same CPU.
   const x86::CpuidModel& cpuid() const { return cpuid_; }
+  void set_cpuid(x86::CpuidModel model) { cpuid_ = std::move(model); }
   const Clock& clock() const { return *clock_; }
   PcChipset& chipset() { return *chipset_; }
   // Where devices and engines report what the guest did (-d categories).
