@@ -148,6 +148,11 @@ class Cpu {
   void WritePhys(uint64_t pa, unsigned size, uint64_t value);
   void FlushTlb(bool include_global);
   void InvalidatePage(uint64_t linear);
+  // Follows the board's A20 gate: while it is off, bit 20 of the physical
+  // addresses translations give is 0 (the 8086 wrap at 1 MiB); a change
+  // drops every translation. Called after port writes and SetState.
+  // (Page-table reads are not masked; the KVM engine cannot mask at all.)
+  void SyncA20();
 
   // ---- interrupts.cc ----
   enum class EventKind { kException, kExternal, kSoftware /* INT n, INT3, INTO */ };
