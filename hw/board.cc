@@ -38,6 +38,15 @@ Status Board::Wire() {
   chipset.ram_below_4g = memory_.map().ram_below_4g();
   chipset.ram_above_4g = memory_.map().ram_above_4g();
   chipset.log = &log_;
+  chipset.set_shadow = [this](const MemoryMap::ShadowModes& modes) { memory_.SetShadow(modes); };
+  chipset.overlaps_memory = [this](uint64_t base, uint64_t size) {
+    for (const MemoryRegion& r : memory_.map().regions()) {
+      if (base < r.end() && r.gpa < base + size) return true;
+    }
+    return false;
+  };
+  chipset.direct_boot = config_.direct_boot;
+  chipset.direct_boot_shadow = memory_.map().DefaultShadow();
   chipset_ = std::make_unique<PcChipset>(std::move(chipset));
   if (Status s = chipset_->Attach(pio_); !s.ok()) return s;
   if (Status s = chipset_->AttachMmio(mmio_); !s.ok()) return s;

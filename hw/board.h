@@ -34,6 +34,10 @@ struct BoardConfig {
   // (`-D FILE`; nullptr: stderr).
   unsigned log_mask = 0;
   CharSink* log_sink = nullptr;
+  // No PC firmware runs (a --kernel, or a ROM that is not PC firmware): the
+  // board sets up the chipset as SeaBIOS would (PcChipsetConfig::direct_boot).
+  // False for real firmware, which finds every register at its reset value.
+  bool direct_boot = true;
 };
 
 enum class StopReason { kNone, kExit, kReset, kTimeout };

@@ -21,6 +21,13 @@ Status Bus::Register(uint64_t base, uint64_t length, IoDevice* device, std::stri
   return Status();
 }
 
+bool Bus::Unregister(uint64_t base, IoDevice* device) {
+  auto it = ranges_.find(base);
+  if (it == ranges_.end() || it->second.device != device) return false;
+  ranges_.erase(it);
+  return true;
+}
+
 const Bus::Range* Bus::Find(uint64_t address) const {
   auto it = ranges_.upper_bound(address);
   if (it == ranges_.begin()) return nullptr;

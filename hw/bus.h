@@ -1,5 +1,6 @@
 // An address bus (port I/O or MMIO): an interval map from address ranges to
-// devices. Overlapping registrations are refused, as Firecracker's bus does.
+// devices. Overlapping registrations are refused, as Firecracker's bus does;
+// ranges may be removed and added while the guest runs (PCI BARs).
 // An access that hits no device behaves like a master abort: reads return all
 // ones, writes are dropped, and each unassigned address is logged once
 // (category guest_errors: guests probe for absent devices all the time).
@@ -23,6 +24,9 @@ class Bus {
 
   // Maps [base, base + length) to device; fails on overlap or empty range.
   Status Register(uint64_t base, uint64_t length, IoDevice* device, std::string device_name);
+  // Removes the range registered at base for device (a BAR being moved or
+  // disabled); false when no such range exists.
+  bool Unregister(uint64_t base, IoDevice* device);
 
   uint64_t Read(uint64_t address, unsigned size);
   void Write(uint64_t address, unsigned size, uint64_t value);

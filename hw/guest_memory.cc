@@ -5,6 +5,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include "hw/pc_layout.h"
+
 namespace tandem::hw {
 
 Result<GuestMemory> GuestMemory::Create(const MemoryMap& map, const std::vector<uint8_t>& rom) {
@@ -28,7 +30,7 @@ Result<GuestMemory> GuestMemory::Create(const MemoryMap& map, const std::vector<
 }
 
 GuestMemory::GuestMemory(GuestMemory&& other) noexcept
-    : map_(std::move(other.map_)), ram_(other.ram_), rom_(other.rom_) {
+    : map_(std::move(other.map_)), ram_(other.ram_), rom_(other.rom_), observers_(std::move(other.observers_)) {
   other.ram_ = nullptr;
   other.rom_ = nullptr;
 }
@@ -42,8 +44,21 @@ GuestMemory::Span GuestMemory::Lookup(uint64_t gpa) const {
   const MemoryRegion* region = map_.Find(gpa);
   if (!region) return {};
   uint64_t into = gpa - region->gpa;
-  uint8_t* base = region->kind == RegionKind::kRam ? ram_ : rom_;
+  uint8_t* base = region->kind == RegionKind::kRom ? rom_ : ram_;
   return {base + region->host_offset + into, region->size - into, region->kind == RegionKind::kRam};
+}
+
+void GuestMemory::SetShadow(const MemoryMap::ShadowModes& modes) {
+  if (!map_.SetShadow(modes)) return;
+  for (MemoryMapObserver* observer : observers_) {
+    observer->MemoryMapChanged(layout::kShadowStart, layout::kHighMemoryStart - layout::kShadowStart);
+  }
+}
+
+void GuestMemory::AddObserver(MemoryMapObserver* observer) { observers_.push_back(observer); }
+
+void GuestMemory::RemoveObserver(MemoryMapObserver* observer) {
+  std::erase(observers_, observer);
 }
 
 bool GuestMemory::WritePhys(uint64_t gpa, const void* data, uint64_t size) {

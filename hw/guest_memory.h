@@ -12,6 +12,16 @@
 
 namespace tandem::hw {
 
+// Told when the guest-physical map changes while the guest runs (PAM
+// shadowing): whatever an engine derived from the old map for
+// [gpa, gpa + size) (TLB host pointers, cached decodes, KVM memory slots) is
+// stale. Called on the vCPU thread, inside the port write that caused it.
+class MemoryMapObserver {
+ public:
+  virtual ~MemoryMapObserver() = default;
+  virtual void MemoryMapChanged(uint64_t gpa, uint64_t size) = 0;
+};
+
 class GuestMemory {
  public:
   // Maps RAM (lazily committed) and copies the ROM image; fails with a
@@ -39,6 +49,13 @@ class GuestMemory {
   // range is not fully backed by memory.
   bool WritePhys(uint64_t gpa, const void* data, uint64_t size);
   bool ReadPhys(uint64_t gpa, void* data, uint64_t size) const;
+  // Switches the PAM segments of 0xC0000-0xFFFFF (MemoryMap::SetShadow) and
+  // tells the observers when the map changed.
+  void SetShadow(const MemoryMap::ShadowModes& modes);
+  // Observers are not owned; each removes itself before it is destroyed.
+  void AddObserver(MemoryMapObserver* observer);
+  void RemoveObserver(MemoryMapObserver* observer);
+
   // Host pointer to a RAM range that must lie inside one region, else nullptr.
   uint8_t* RamPointer(uint64_t gpa, uint64_t size) const;
 
@@ -47,6 +64,7 @@ class GuestMemory {
   MemoryMap map_;
   uint8_t* ram_ = nullptr;
   uint8_t* rom_ = nullptr;
+  std::vector<MemoryMapObserver*> observers_;
 };
 
 }  // namespace tandem::hw

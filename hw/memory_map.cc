@@ -20,23 +20,65 @@ Result<MemoryMap> MemoryMap::Build(uint64_t ram_size, uint64_t rom_size) {
   map.rom_size_ = rom_size;
   map.ram_below_4g_ = std::min(ram_size, kMmioHoleStart);
   map.ram_above_4g_ = ram_size - map.ram_below_4g_;
-  auto& r = map.regions_;
+  map.shadow_ = map.DefaultShadow();
+  map.Rebuild();
+  return map;
+}
+
+MemoryMap::ShadowModes MemoryMap::DefaultShadow() const {
+  ShadowModes modes;
+  uint64_t alias_start = kHighMemoryStart - std::min(rom_size_, kBiosAliasSize);
+  for (int i = 0; i < kShadowSegments; ++i) {
+    modes[i] = ShadowSegmentBase(i) >= alias_start ? ShadowMode::kOff : ShadowMode::kReadWrite;
+  }
+  return modes;
+}
+
+bool MemoryMap::SetShadow(const ShadowModes& modes) {
+  if (modes == shadow_) return false;
+  shadow_ = modes;
+  Rebuild();
+  return true;
+}
+
+void MemoryMap::Rebuild() {
+  auto& r = regions_;
+  r.clear();
   r.push_back({0, kLowRamEnd, RegionKind::kRam, 0, "low ram"});
   // The last 128 KiB of the BIOS (or all of a smaller one) also appear just
-  // below 1 MiB; what the alias does not cover there is RAM.
-  uint64_t alias = std::min(rom_size, kBiosAliasSize);
+  // below 1 MiB, where a PAM segment is off; an off segment outside that
+  // alias is PCI space. Adjacent segments of one kind become one region.
+  uint64_t alias = std::min(rom_size_, kBiosAliasSize);
   uint64_t alias_start = kHighMemoryStart - alias;
-  r.push_back({kVgaHoleEnd, alias_start - kVgaHoleEnd, RegionKind::kRam, kVgaHoleEnd, "option rom ram"});
-  if (alias) r.push_back({alias_start, alias, RegionKind::kRom, rom_size - alias, "bios alias"});
-  if (map.ram_below_4g_ > kHighMemoryStart) {
-    r.push_back({kHighMemoryStart, map.ram_below_4g_ - kHighMemoryStart, RegionKind::kRam,
-                 kHighMemoryStart, "ram below 4g"});
+  for (int i = 0; i < kShadowSegments; ++i) {
+    uint64_t base = ShadowSegmentBase(i), size = ShadowSegmentSize(i);
+    MemoryRegion seg;
+    switch (shadow_[i]) {
+      case ShadowMode::kOff:
+        if (base < alias_start) continue;
+        seg = {base, size, RegionKind::kRom, rom_size_ - (kHighMemoryStart - base), "bios alias"};
+        break;
+      case ShadowMode::kReadOnly:
+        seg = {base, size, RegionKind::kRamReadOnly, base, "shadow ram (read-only)"};
+        break;
+      case ShadowMode::kReadWrite:
+        seg = {base, size, RegionKind::kRam, base, "shadow ram"};
+        break;
+    }
+    MemoryRegion& last = r.back();
+    if (last.kind == seg.kind && last.end() == seg.gpa && last.host_offset + last.size == seg.host_offset &&
+        last.gpa >= kShadowStart) {
+      last.size += seg.size;
+    } else {
+      r.push_back(seg);
+    }
   }
-  if (rom_size) r.push_back({k4GiB - rom_size, rom_size, RegionKind::kRom, 0, "bios"});
-  if (map.ram_above_4g_) {
-    r.push_back({k4GiB, map.ram_above_4g_, RegionKind::kRam, map.ram_below_4g_, "ram above 4g"});
+  if (ram_below_4g_ > kHighMemoryStart) {
+    r.push_back({kHighMemoryStart, ram_below_4g_ - kHighMemoryStart, RegionKind::kRam, kHighMemoryStart,
+                 "ram below 4g"});
   }
-  return map;
+  if (rom_size_) r.push_back({k4GiB - rom_size_, rom_size_, RegionKind::kRom, 0, "bios"});
+  if (ram_above_4g_) r.push_back({k4GiB, ram_above_4g_, RegionKind::kRam, ram_below_4g_, "ram above 4g"});
 }
 
 const MemoryRegion* MemoryMap::Find(uint64_t gpa) const {

@@ -3,6 +3,7 @@
 // loaders, the KVM memory slots and the interpreter's physical accesses use.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -11,7 +12,15 @@
 
 namespace tandem::hw {
 
-enum class RegionKind { kRam, kRom };
+// kRamReadOnly: RAM that the chipset makes read-only (a PAM segment set to
+// read-only): reads see the RAM, writes are dropped, as for ROM.
+enum class RegionKind { kRam, kRom, kRamReadOnly };
+
+// What the CPU sees in one PAM segment of 0xC0000-0xFFFFF (i440FX PAM
+// register nibble: bit 0 read enable, bit 1 write enable). kOff: reads and
+// writes go to the ROM alias where the BIOS is mapped below 1 MiB, else to
+// PCI (the MMIO bus). Write-only is treated as read-write (see i440fx.cc).
+enum class ShadowMode : uint8_t { kOff, kReadOnly, kReadWrite };
 
 // A guest-physical range backed by host memory: RAM at host_offset in the
 // RAM mapping, or ROM at host_offset in the ROM image.
@@ -43,6 +52,14 @@ class MemoryMap {
   uint64_t ram_above_4g() const { return ram_above_4g_; }
   uint64_t rom_size() const { return rom_size_; }
 
+  using ShadowModes = std::array<ShadowMode, 13>;  // layout::kShadowSegments
+  // The shadow area as a board without a chipset sets it up: the ROM alias
+  // where the BIOS is, RAM elsewhere.
+  ShadowModes DefaultShadow() const;
+  const ShadowModes& shadow() const { return shadow_; }
+  // Switches PAM segments; regions() changes. False when nothing changed.
+  bool SetShadow(const ShadowModes& modes);
+
   // The region holding gpa, or nullptr for holes and MMIO.
   const MemoryRegion* Find(uint64_t gpa) const;
   // The RAM mapping offset that backs gpa (valid for RAM regions only).
@@ -52,7 +69,10 @@ class MemoryMap {
   std::vector<E820Entry> E820() const;
 
  private:
+  void Rebuild();
+
   std::vector<MemoryRegion> regions_;
+  ShadowModes shadow_{};
   uint64_t ram_below_4g_ = 0;
   uint64_t ram_above_4g_ = 0;
   uint64_t rom_size_ = 0;

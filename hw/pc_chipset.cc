@@ -1,10 +1,18 @@
 // Wiring of the PC/AT chipset: ports and IRQs from hw/pc_layout.h.
 #include "hw/pc_chipset.h"
 
+#include <cstdio>
+
 #include "hw/pc_layout.h"
 
 namespace tandem::hw {
 namespace {
+
+std::array<IrqLine*, 16> PicInputs(I8259Pair& pic) {
+  std::array<IrqLine*, 16> inputs;
+  for (int irq = 0; irq < 16; ++irq) inputs[irq] = &pic.Input(irq);
+  return inputs;
+}
 
 // CMOS equipment byte (IBM PC/AT): math coprocessor present, EGA/VGA display.
 constexpr uint8_t kCmosEquipment = 0x14;
@@ -33,7 +41,15 @@ PcChipset::PcChipset(PcChipsetConfig config)
       system_control_a_([this] { RequestReset(); }, [this](bool) { UpdateA20(); }),
       acpi_pm_(clock_, [this](int status) {
         if (config_.request_exit) config_.request_exit(status);
-      }) {
+      }),
+      msi_(lapic_),
+      pci_(config_.overlaps_memory),
+      pci_ports_(pci_, [this] { RequestReset(); }),
+      i440fx_(config_.set_shadow, config_.direct_boot ? I440fx::PamFor(config_.direct_boot_shadow)
+                                                      : std::array<uint8_t, I440fx::kPamCount>{}),
+      piix3_(PicInputs(pic_), {&ioapic_.Input(layout::kPirqFirstGsi), &ioapic_.Input(layout::kPirqFirstGsi + 1),
+                               &ioapic_.Input(layout::kPirqFirstGsi + 2), &ioapic_.Input(layout::kPirqFirstGsi + 3)}),
+      piix4_pm_(acpi_pm_) {
   lapic_.SetEoiCallback([this](uint8_t vector) { ioapic_.EndOfInterrupt(vector); });
   pic_.SetOutputChangedCallback([this] { lapic_.ExtIntChanged(); });
   rtc_.SetMemorySize(config_.ram_below_4g, config_.ram_above_4g);
@@ -43,6 +59,8 @@ PcChipset::PcChipset(PcChipsetConfig config)
   lapic_.set_log(config_.log);
   ioapic_.set_log(config_.log);
   acpi_pm_.set_log(config_.log);
+  pci_.set_intx_router(&piix3_);
+  pci_.set_msi_target(&msi_);
 }
 
 Status PcChipset::Attach(Bus& pio) {
@@ -66,13 +84,63 @@ Status PcChipset::Attach(Bus& pio) {
       {layout::kDebugExitPort, 4, &debug_exit_, "debug exit"},  // QEMU's iobase=0xf4,iosize=4
       {layout::kCom1Port, 8, &com1_, "COM1 16550A"},
       {layout::kDebugConsolePort, 1, &debugcon_, "debug console"},
-      {layout::kAcpiPmPort, AcpiPm::kSize, &acpi_pm_, "ACPI PM"},
+      {layout::kPciConfigPort, PciConfigPorts::kSize, &pci_ports_, "PCI config (i440FX)"},
   };
   for (const Port& port : ports) {
     Status status = pio.Register(port.base, port.length, port.device, port.name);
     if (!status.ok()) return status;
   }
+  // The ACPI PM block is where the PIIX4 PM function's PMBA puts it.
+  pci_.set_pio(&pio);
+  const std::pair<int, PciDevice*> functions[] = {
+      {layout::kI440fxDevfn, &i440fx_}, {layout::kPiix3Devfn, &piix3_}, {layout::kPiix4PmDevfn, &piix4_pm_}};
+  for (auto [devfn, device] : functions) {
+    if (Status s = pci_.Attach(devfn, device); !s.ok()) return s;
+  }
+  pci_.Reset();
+  if (config_.direct_boot) ProgramLikeFirmware();
   return Status();
+}
+
+// What SeaBIOS's pciinit does on QEMU's board (piix_isa_bridge_setup,
+// piix4_pm_setup), for boots without firmware.
+void PcChipset::ProgramLikeFirmware() {
+  uint8_t elcr[2] = {0, 0};
+  uint32_t routes = 0;
+  for (int p = 0; p < layout::kPirqCount; ++p) {
+    int irq = layout::kDirectBootPirqIrqs[p];
+    routes |= static_cast<uint32_t>(irq) << (8 * p);
+    elcr[irq >> 3] |= static_cast<uint8_t>(1u << (irq & 7));
+  }
+  pci_.ConfigWrite(layout::kPiix3Devfn, Piix3::kPirqRoute, 4, routes);
+  pic_.elcr().Write(0, 1, elcr[0]);
+  pic_.elcr().Write(1, 1, elcr[1]);
+  pci_.ConfigWrite(layout::kPiix4PmDevfn, Piix4Pm::kPmBase, 4, layout::kAcpiPmPort | 1u);
+  pci_.ConfigWrite(layout::kPiix4PmDevfn, Piix4Pm::kPmRegMisc, 1, Piix4Pm::kPmIoEnable);
+}
+
+void PcChipset::MsiToLapic::Deliver(uint64_t address, uint32_t data) {
+  constexpr uint64_t kMsiWindow = 0xFEE00000;
+  if ((address & ~0xFFFFFull) != kMsiWindow) {
+    if (!logged_address_) {
+      logged_address_ = true;
+      std::fprintf(stderr, "tandem: MSI to 0x%llx, outside the APIC window 0xFEExxxxx: dropped\n",
+                   static_cast<unsigned long long>(address));
+    }
+    return;
+  }
+  unsigned mode = (data >> 8) & 7;
+  if (mode != 0 && mode != 1) {  // fixed, lowest priority
+    if (!logged_mode_) {
+      logged_mode_ = true;
+      std::fprintf(stderr, "tandem: MSI delivery mode %u not delivered (only fixed/lowest priority)\n", mode);
+    }
+    return;
+  }
+  uint8_t dest = static_cast<uint8_t>(address >> 12);
+  bool logical = address & (1u << 2);
+  if (!lapic_.MatchesDestination(dest, logical)) return;
+  lapic_.AcceptInterrupt(static_cast<uint8_t>(data), false);
 }
 
 // ISA IRQ n drives i8259 input n and I/O APIC pin IoApicPinForIsaIrq(n); the
@@ -87,6 +155,7 @@ std::array<PcChipset::SplitIrqLine, 16> PcChipset::MakeIsaIrqs() {
 }
 
 Status PcChipset::AttachMmio(Bus& mmio) {
+  pci_.set_mmio(&mmio);
   if (Status s = mmio.Register(layout::kLapicBase, layout::kLapicSize, &lapic_, "local APIC"); !s.ok()) return s;
   return mmio.Register(layout::kIoApicBase, layout::kIoApicSize, &ioapic_, "I/O APIC");
 }
@@ -114,6 +183,9 @@ void PcChipset::Reset() {
   post_.Reset();
   system_control_a_.Reset();
   acpi_pm_.Reset();
+  pci_ports_.Reset();
+  pci_.Reset();
+  if (config_.direct_boot) ProgramLikeFirmware();
   UpdateA20();
 }
 

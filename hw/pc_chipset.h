@@ -1,7 +1,8 @@
 // The PC/AT chipset devices of tandem's board (PIC pair, PIT, RTC/CMOS, 8042,
 // COM1, port 0x61/0x92, debug ports, ACPI PM) with the local APIC and I/O
-// APIC, and their wiring: the one place, besides hw/pc_layout.h, that spells
-// their port and IRQ numbers.
+// APIC, and the PCI side of QEMU's -M pc (i440FX host bridge, PIIX3 ISA
+// bridge, PIIX4 PM function on bus 0), and their wiring: the one place,
+// besides hw/pc_layout.h, that spells their port and IRQ numbers.
 #pragma once
 
 #include <array>
@@ -22,6 +23,10 @@
 #include "hw/misc/acpi_pm.h"
 #include "hw/misc/debug_ports.h"
 #include "hw/misc/system_control_a.h"
+#include "hw/pci/i440fx.h"
+#include "hw/pci/pci_bus.h"
+#include "hw/pci/piix3.h"
+#include "hw/pci/piix4_pm.h"
 #include "hw/rtc/mc146818.h"
 #include "hw/status.h"
 #include "hw/timer/i8254.h"
@@ -40,6 +45,17 @@ struct PcChipsetConfig {
   uint64_t ram_below_4g = 0;            // for the CMOS memory-size bytes
   uint64_t ram_above_4g = 0;
   GuestLog* log = nullptr;              // guest diagnostics; nullptr: none
+  // The i440FX's PAM state changed: switch the guest-physical map.
+  std::function<void(const MemoryMap::ShadowModes&)> set_shadow;
+  // Whether guest RAM/ROM covers part of a range (a memory BAR is refused there).
+  std::function<bool(uint64_t base, uint64_t size)> overlaps_memory;
+  // No firmware will set up the chipset (--kernel, or a ROM that is not PC
+  // firmware): at power-on the PAM registers give direct_boot_shadow and
+  // the board programs what SeaBIOS would: PIRQ A-D on IRQs 10, 10, 11, 11
+  // (level-triggered in the ELCR) and the PM block at 0x600, enabled.
+  // False: every register at its hardware reset value, for firmware.
+  bool direct_boot = true;
+  MemoryMap::ShadowModes direct_boot_shadow{};
 };
 
 // Owns and wires the chipset devices. Not thread-safe: the board serializes
@@ -55,7 +71,8 @@ class PcChipset {
   // lines are connected at construction.
   Status Attach(Bus& pio);
 
-  // Maps the local APIC and the I/O APIC on the MMIO bus.
+  // Maps the local APIC and the I/O APIC on the MMIO bus (and gives PCI
+  // memory BARs their bus).
   Status AttachMmio(Bus& mmio);
 
   // What an engine polls and acknowledges: the local APIC, which passes the
@@ -73,6 +90,11 @@ class PcChipset {
   I8042& keyboard_controller() { return kbc_; }
   PostCode& post_code() { return post_; }
   AcpiPm& acpi_pm() { return acpi_pm_; }
+  PciBus& pci() { return pci_; }
+  I440fx& host_bridge() { return i440fx_; }
+  Piix3& isa_bridge() { return piix3_; }
+  Piix4Pm& pm_function() { return piix4_pm_; }
+  MsiTarget& msi_target() { return msi_; }
 
   // The A20 gate: on when either the 8042 output port or port 0x92 enables it.
   bool a20_enabled() const { return a20_; }
@@ -115,7 +137,21 @@ class PcChipset {
     IrqLine* b_ = nullptr;
   };
 
+  // MSI/MSI-X messages to the local APIC (SDM vol. 3A 10.11): address
+  // 0xFEE00000 | destination << 12 | DM << 2, data vector | mode << 8.
+  class MsiToLapic final : public MsiTarget {
+   public:
+    explicit MsiToLapic(LocalApic& lapic) : lapic_(lapic) {}
+    void Deliver(uint64_t address, uint32_t data) override;
+
+   private:
+    LocalApic& lapic_;
+    bool logged_address_ = false;
+    bool logged_mode_ = false;
+  };
+
   std::array<SplitIrqLine, 16> MakeIsaIrqs();
+  void ProgramLikeFirmware();
   void RequestReset();
   void UpdateA20();
 
@@ -141,6 +177,12 @@ class PcChipset {
   SystemControlA system_control_a_;
   AcpiPm acpi_pm_;
   bool a20_ = true;
+  MsiToLapic msi_;
+  PciBus pci_;
+  PciConfigPorts pci_ports_;
+  I440fx i440fx_;
+  Piix3 piix3_;
+  Piix4Pm piix4_pm_;
 };
 
 }  // namespace tandem::hw

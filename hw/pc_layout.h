@@ -16,6 +16,14 @@ inline constexpr uint64_t kVgaHoleEnd = 0xC0000;
 inline constexpr uint64_t kBiosAliasStart = 0xE0000;     // last 128 KiB of ROM
 inline constexpr uint64_t kBiosAliasSize = 0x20000;
 inline constexpr uint64_t kHighMemoryStart = 0x100000;   // 1 MiB
+// The i440FX PAM shadow area (i440FX datasheet 3.2.18): RAM backs all of it;
+// the host bridge's PAM registers decide, per segment, whether the CPU reads
+// that RAM or the ROM alias / PCI, and whether writes reach it. 12 segments
+// of 16 KiB at 0xC0000-0xEFFFF, one of 64 KiB at 0xF0000.
+inline constexpr uint64_t kShadowStart = 0xC0000;
+inline constexpr int kShadowSegments = 13;
+inline constexpr uint64_t ShadowSegmentBase(int i) { return i < 12 ? kShadowStart + i * 0x4000ull : 0xF0000; }
+inline constexpr uint64_t ShadowSegmentSize(int i) { return i < 12 ? 0x4000 : 0x10000; }
 inline constexpr uint64_t kMmioHoleStart = 0xC0000000;   // RAM below 4 GiB ends here at most
 // MP/ACPI tables written by the loaders for direct boots (no BIOS ROM there);
 // Linux scans 0xF0000-0xFFFFF (MP spec 1.4 4.0, ACPI 6.4 5.2.5.1). The e820
@@ -48,6 +56,23 @@ inline constexpr uint16_t kDebugExitPort = 0xF4;     // QEMU isa-debug-exit
 inline constexpr uint16_t kCom1Port = 0x3F8;         // 8 ports
 inline constexpr uint16_t kDebugConsolePort = 0x402; // QEMU/Bochs debugcon
 inline constexpr uint16_t kAcpiPmPort = 0x600;       // PM1a event/control, PM timer (QEMU's PIIX4 base)
+inline constexpr uint16_t kPciConfigPort = 0xCF8;    // 8 ports: CONFIG_ADDRESS, RCR 0xCF9, CONFIG_DATA 0xCFC
+
+// --- PCI bus 0 (i440FX + PIIX3 + PIIX4 PM, as QEMU's -M pc) -----------------
+inline constexpr int PciDevfn(int slot, int function) { return slot << 3 | function; }
+inline constexpr int kI440fxDevfn = PciDevfn(0, 0);   // host bridge 00:00.0
+inline constexpr int kPiix3Devfn = PciDevfn(1, 0);    // ISA bridge 00:01.0
+inline constexpr int kPiix4PmDevfn = PciDevfn(1, 3);  // ACPI PM 00:01.3
+// INTx routing, shared with the DSDT's _PRT: the device in slot S drives
+// with pin P (0 = INTA) the PIIX3's PIRQ (S + P) % 4. PIRQ A-D always reach
+// I/O APIC pins (GSIs) 16-19, and the i8259 input that the PIIX3's route
+// register names when enabled. (QEMU and SeaBIOS use (S + P - 1) % 4.)
+inline constexpr int kPirqCount = 4;
+inline constexpr int PirqForSlotPin(int slot, int pin) { return (slot + pin) % kPirqCount; }
+inline constexpr int kPirqFirstGsi = 16;
+// What SeaBIOS programs and the board programs itself for direct boots:
+// PIRQ A-D on ISA IRQs 10, 10, 11, 11 (level-triggered through the ELCR).
+inline constexpr int kDirectBootPirqIrqs[kPirqCount] = {10, 10, 11, 11};
 
 // --- IRQ lines on the i8259 pair -------------------------------------------
 inline constexpr int kPitIrq = 0;

@@ -107,9 +107,10 @@ inline bool JitMayRun(const Cpu& cpu) {
 Cpu::Cpu(hw::Board& board, x86::CpuState& state)
     : decode_cache_(std::make_unique<DecodeCache>(board)), s(state), board(board) {
   UpdateDebugState(*this);
+  board.memory().AddObserver(this);
 }
 
-Cpu::~Cpu() = default;
+Cpu::~Cpu() { board.memory().RemoveObserver(this); }
 
 void Cpu::EnableJit() {
   if (!jit_) jit_ = std::make_unique<Jit>(*this);

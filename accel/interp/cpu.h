@@ -97,10 +97,10 @@ struct DecodedInsn {
   Operand op[4];
 };
 
-class Cpu {
+class Cpu final : public hw::MemoryMapObserver {
  public:
   Cpu(hw::Board& board, x86::CpuState& state);
-  ~Cpu();
+  ~Cpu() override;
 
   // ---- cpu.cc ----
   // Runs until the board asks to stop, a kick (returns kKicked at an
@@ -153,6 +153,10 @@ class Cpu {
   // drops every translation. Called after port writes and SetState.
   // (Page-table reads are not masked; the KVM engine cannot mask at all.)
   void SyncA20();
+  // The chipset remapped [gpa, gpa + size) (PAM): the TLB's host pointers
+  // and the JIT's slots are stale, and code cached from those pages was read
+  // from what the CPU no longer sees there.
+  void MemoryMapChanged(uint64_t gpa, uint64_t size) override;
 
   // ---- interrupts.cc ----
   enum class EventKind { kException, kExternal, kSoftware /* INT n, INT3, INTO */ };

@@ -14,8 +14,8 @@ namespace tandem::accel::interp {
 Result<std::unique_ptr<Machine>> CreateMachine(hw::Board& board, bool with_jit = false);
 // Whether the JIT can run on this host, with the reason when not.
 Availability ProbeJit();
-// Instructions a vCPU of CreateMachine's machine has run inside JIT blocks so
-// far (0 for any other vCPU); tests use it to see that code ran in the JIT.
+// Instructions a vCPU from CreateMachine has run inside JIT blocks so far
+// (0 for any other engine); tests use it to see that code ran in the JIT.
 uint64_t InstructionsInJitBlocks(const Vcpu& vcpu);
 
 }  // namespace tandem::accel::interp

@@ -234,6 +234,13 @@ void Cpu::SyncA20() {
   FlushTlb(/*include_global=*/true);
 }
 
+void Cpu::MemoryMapChanged(uint64_t gpa, uint64_t size) {
+  FlushTlb(true);
+  for (uint64_t pa = gpa & kPageMask; pa < gpa + size; pa += 4096) {
+    if (IsCodePage(pa)) InvalidateCodePage(pa);
+  }
+}
+
 void Cpu::InvalidatePage(uint64_t linear) {
   uint64_t page = linear >> 12;
   TlbEntry& e = sys_.tlb.entries[page % Tlb::kEntries];

@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "accel/kvm/kvm_cpuid.h"
+#include "accel/kvm/kvm_memory.h"
 #include "accel/kvm/kvm_state.h"
 #include "accel/kvm/kvm_uapi.h"
 #include "accel/kick_latch.h"
@@ -173,8 +174,9 @@ const char* InternalErrorName(uint32_t suberror) {
 // model less what KVM cannot give (computed once for every vCPU).
 class KvmMachine final : public Machine {
  public:
-  KvmMachine(hw::Board& board, Fd kvm, Fd vm, int run_size)
-      : board_(board), kvm_(std::move(kvm)), vm_(std::move(vm)), run_size_(run_size) {}
+  KvmMachine(hw::Board& board, Fd kvm, Fd vm, int run_size, std::unique_ptr<KvmMemorySlots> memory_slots)
+      : board_(board), kvm_(std::move(kvm)), vm_(std::move(vm)), memory_slots_(std::move(memory_slots)),
+        run_size_(run_size) {}
 
   std::string_view name() const override { return "kvm"; }
   Result<std::unique_ptr<Vcpu>> CreateVcpu(int index) override;
@@ -184,6 +186,7 @@ class KvmMachine final : public Machine {
 
   hw::Board& board_;
   Fd kvm_, vm_;
+  std::unique_ptr<KvmMemorySlots> memory_slots_;  // follows the board's memory map
   int run_size_;
   std::vector<x86::CpuidEntry> cpuid_;
 };
@@ -713,12 +716,12 @@ void KvmVcpu::HandlePio() {
   }
 }
 
-// Reads of ROM never exit (its slot is mapped read-only); a write does, and
-// is dropped here as the ROM chip ignores it, instead of reaching the MMIO
-// bus as an access that hits no device.
+// Reads of ROM (and of read-only shadow RAM) never exit: its slot is mapped
+// read-only; a write does, and is dropped here as the ROM chip or the PAM
+// ignores it, instead of reaching the MMIO bus as an access that hits no device.
 bool KvmVcpu::IsRom(uint64_t gpa) const {
   const hw::MemoryRegion* region = board_.memory_map().Find(gpa);
-  return region && region->kind == hw::RegionKind::kRom;
+  return region && region->kind != hw::RegionKind::kRam;
 }
 
 void KvmVcpu::HandleMmio() {
@@ -820,36 +823,16 @@ Result<std::unique_ptr<Machine>> CreateMachine(hw::Board& board) {
   }
 
   // One memory slot per region; ROM read-only, so guest writes to it exit as
-  // MMIO and reach the board's MMIO bus.
-  const auto& regions = board.memory_map().regions();
-  int max_slots = Ioctl(kvm->get(), KVM_CHECK_EXTENSION, KVM_CAP_NR_MEMSLOTS);
-  if (max_slots > 0 && regions.size() > static_cast<size_t>(max_slots)) {
-    return Status::Error("KVM offers " + std::to_string(max_slots) + " memory slots, the board needs " +
-                         std::to_string(regions.size()));
-  }
-  for (size_t i = 0; i < regions.size(); ++i) {
-    const hw::MemoryRegion& r = regions[i];
-    bool rom = r.kind == hw::RegionKind::kRom;
-    uint8_t* host = (rom ? board.memory().rom() : board.memory().ram()) + r.host_offset;
-    kvm_userspace_memory_region slot{};
-    slot.slot = static_cast<uint32_t>(i);
-    slot.flags = rom ? KVM_MEM_READONLY : 0;
-    slot.guest_phys_addr = r.gpa;
-    slot.memory_size = r.size;
-    slot.userspace_addr = reinterpret_cast<uint64_t>(host);
-    if (Ioctl(vm.get(), KVM_SET_USER_MEMORY_REGION, &slot) < 0) {
-      char what[160];
-      std::snprintf(what, sizeof what, "KVM refused memory slot '%s' (0x%" PRIx64 "-0x%" PRIx64 ")", r.name,
-                    r.gpa, r.end() - 1);
-      return Status::Error(ErrnoMessage(what));
-    }
-  }
+  // MMIO and reach the board's MMIO bus. The slots follow PAM changes.
+  auto slots = std::make_unique<KvmMemorySlots>(vm.get(), board.memory(),
+                                                Ioctl(kvm->get(), KVM_CHECK_EXTENSION, KVM_CAP_NR_MEMSLOTS));
+  if (Status s = slots->Sync(); !s.ok()) return s;
 
   int run_size = Ioctl(kvm->get(), KVM_GET_VCPU_MMAP_SIZE, 0);
   if (run_size < static_cast<int>(sizeof(kvm_run))) {
     return Status::Error(ErrnoMessage("KVM_GET_VCPU_MMAP_SIZE"));
   }
-  auto machine = std::make_unique<KvmMachine>(board, std::move(kvm.value()), std::move(vm), run_size);
+  auto machine = std::make_unique<KvmMachine>(board, std::move(kvm.value()), std::move(vm), run_size, std::move(slots));
   machine->PrepareCpuid();
   return std::unique_ptr<Machine>(std::move(machine));
 }

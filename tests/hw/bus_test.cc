@@ -83,5 +83,21 @@ TEST(BusTest, UnassignedReadsReturnAllOnesAndWritesAreDropped) {
   EXPECT_TRUE(dev.accesses.empty());
 }
 
+TEST(BusTest, UnregisterFreesTheRangeForAnotherDevice) {
+  Bus bus("mmio");
+  RecordingDevice a, b;
+  ASSERT_TRUE(bus.Register(0x1000, 0x100, &a, "bar").ok());
+  EXPECT_FALSE(bus.Unregister(0x1000, &b));  // not b's range
+  EXPECT_FALSE(bus.Unregister(0x1004, &a));  // not a range's base
+  EXPECT_FALSE(bus.Register(0x10F0, 0x20, &b, "other").ok());
+  EXPECT_TRUE(bus.Unregister(0x1000, &a));
+  EXPECT_FALSE(bus.Claims(0x1000));
+  EXPECT_EQ(bus.Read(0x1000, 4), 0xFFFFFFFFu);
+  ASSERT_TRUE(bus.Register(0x10F0, 0x20, &b, "other").ok());
+  EXPECT_EQ(bus.Read(0x10F4, 1), 0x44u);
+  ASSERT_EQ(b.accesses.size(), 1u);
+  EXPECT_TRUE(a.accesses.empty());
+}
+
 }  // namespace
 }  // namespace tandem::hw

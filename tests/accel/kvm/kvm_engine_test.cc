@@ -202,6 +202,42 @@ TEST_F(KvmEngineTest, WritesToRomAreDroppedBeforeTheMmioBus) {
   EXPECT_EQ(s.gpr[x86::kRcx], 0u);
 }
 
+// PAM shadowing under KVM: the guest switches the i440FX's PAM0 (0xF0000)
+// through 0xCF8/0xCFD and the memory slots follow: ROM alias, then RAM it can
+// write, then read-only RAM (the write exits and is dropped), then ROM again.
+TEST_F(KvmEngineTest, PamSwitchesMemorySlotsWhileTheGuestRuns) {
+  Start();
+  CpuState s = Load32({
+      0xA0, 0x00, 0x00, 0x0F, 0x00,              // mov al, [0xF0000]: the ROM alias
+      0x88, 0xC3,                                // mov bl, al
+      0xB8, 0x58, 0x00, 0x00, 0x80,              // mov eax, 0x80000058 (00:00.0, 0x58)
+      0x66, 0xBA, 0xF8, 0x0C,                    // mov dx, 0xCF8
+      0xEF,                                      // out dx, eax
+      0x66, 0xBA, 0xFD, 0x0C,                    // mov dx, 0xCFD (PAM0)
+      0xB0, 0x30,                                // mov al, 0x30: read-write
+      0xEE,                                      // out dx, al
+      0xC6, 0x05, 0x00, 0x00, 0x0F, 0x00, 0x5A,  // mov byte [0xF0000], 0x5A
+      0x8A, 0x3D, 0x00, 0x00, 0x0F, 0x00,        // mov bh, [0xF0000]
+      0xB0, 0x10,                                // mov al, 0x10: read-only
+      0xEE,                                      // out dx, al
+      0xC6, 0x05, 0x00, 0x00, 0x0F, 0x00, 0x77,  // mov byte [0xF0000], 0x77: dropped
+      0x8A, 0x0D, 0x00, 0x00, 0x0F, 0x00,        // mov cl, [0xF0000]
+      0xB0, 0x00,                                // mov al, 0: off, the ROM alias
+      0xEE,                                      // out dx, al
+      0x8A, 0x2D, 0x00, 0x00, 0x0F, 0x00,        // mov ch, [0xF0000]
+      0x66, 0xBA, 0x11, 0x05,                    // mov dx, 0x511
+      0xEE,                                      // out dx, al: exit
+  });
+  engine_->SetState(s);
+  RunOutcome out = engine_->Run();
+  ASSERT_EQ(out.kind, RunOutcome::Kind::kBoardStop) << out.message;
+  s = engine_->GetState();
+  EXPECT_EQ(s.gpr[x86::kRbx] & 0xFFFF, 0x5AA5u);
+  EXPECT_EQ(s.gpr[x86::kRcx] & 0xFFFF, 0xA55Au);
+  EXPECT_EQ(board_->memory().ram()[0xF0000], 0x5A);
+  EXPECT_EQ(board_->memory().rom()[0], 0xA5);
+}
+
 TEST_F(KvmEngineTest, StringPortIoMovesEveryItem) {
   Start();
   CpuState s = Load32({
