@@ -22,8 +22,8 @@ struct RunOutcome {
   enum class Kind {
     kBoardStop,   // the board asked to stop: exit, reset request or timeout
     kTripleFault, // shutdown: the board should reset (or end with --no-reboot)
-    kHalted,      // HLT with interrupts disabled: nothing can wake the vCPU
-                  // (NMIs are not modelled), e.g. Linux's `poweroff -f` without ACPI
+    kHalted,      // HLT with interrupts disabled and no NMI pending: nothing the
+                  // board has can wake the vCPU, e.g. Linux's `poweroff -f` without ACPI
     kError,       // the engine cannot go on (KVM internal error, failed entry)
     kKicked,      // Vcpu::Kick() asked Run() to return (the vCPU is at an
                   // instruction boundary, its state complete)

@@ -99,7 +99,7 @@ Result<x86::CpuState> PrepareBoot(const RunOptions& opt, hw::Board& board, const
   if (opt.kernel.empty()) return x86::ResetState();
   const auto& kernel = images.kernel;
   if (hw::IsBzImage(kernel)) {
-    auto boot = hw::LoadLinux(board.memory(), kernel, images.initrd, opt.append);
+    auto boot = hw::LoadLinux(board.memory(), kernel, images.initrd, opt.append, board.cpuid());
     if (!boot.ok()) return Status::Error(opt.kernel + ": " + boot.message());
     return boot->state;
   }

@@ -55,7 +55,11 @@ class Board {
   Bus& pio() { return pio_; }
   Bus& mmio() { return mmio_; }
   InterruptSource& interrupts();
+  // The CPUID model the guest sees. An engine that cannot give every bit
+  // (KVM) narrows it when it is created, so firmware tables built after that
+  // (the MP table) describe the same CPU.
   const x86::CpuidModel& cpuid() const { return cpuid_; }
+  void set_cpuid(x86::CpuidModel model) { cpuid_ = std::move(model); }
   const Clock& clock() const { return *clock_; }
   PcChipset& chipset() { return *chipset_; }
   FwCfg& fw_cfg() { return *fw_cfg_; }

@@ -14,7 +14,11 @@ class Status {
   Status() = default;
   static Status Error(std::string message) { return Status(std::move(message)); }
   bool ok() const { return !message_.has_value(); }
-  const std::string& message() const { return *message_; }
+  // The error's message; empty for an ok status.
+  const std::string& message() const {
+    static const std::string kNone;
+    return message_ ? *message_ : kNone;
+  }
 
  private:
   explicit Status(std::string message) : message_(std::move(message)) {}
@@ -26,7 +30,10 @@ template <typename T>
 class Result {
  public:
   Result(T value) : v_(std::move(value)) {}
-  Result(Status error) : v_(std::move(error)) {}
+  // An error. An ok Status carries no value, so it becomes an error that
+  // says so rather than a Result that is neither.
+  Result(Status error)
+      : v_(error.ok() ? Status::Error("internal error: a Result made from an ok Status") : std::move(error)) {}
   bool ok() const { return v_.index() == 0; }
   T& value() { return std::get<0>(v_); }
   const T& value() const { return std::get<0>(v_); }

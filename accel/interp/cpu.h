@@ -166,6 +166,11 @@ class Cpu final : public hw::MemoryMapObserver {
   void WritePhys(uint64_t pa, unsigned size, uint64_t value);
   void FlushTlb(bool include_global);
   void InvalidatePage(uint64_t linear);
+  // Follows the board's A20 gate: while it is off, bit 20 of the physical
+  // addresses translations give is 0 (the 8086 wrap at 1 MiB); a change
+  // drops every translation. Called after port writes and SetState.
+  // (Page-table reads are not masked; the KVM engine cannot mask at all.)
+  void SyncA20();
   // The chipset remapped [gpa, gpa + size) (PAM): the TLB's host pointers
   // and the JIT's slots are stale, and code cached from those pages was read
   // from what the CPU no longer sees there.

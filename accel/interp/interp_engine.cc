@@ -43,6 +43,7 @@ class InterpVcpu final : public Vcpu {
     // The new state may page differently (a reset, another engine's state):
     // no translation from before survives, in the TLB or the JIT's slots.
     cpu_.FlushTlb(/*include_global=*/true);
+    cpu_.SyncA20();
     // The guest's TSC continues from state.tsc (the epoch is set at first use).
     cpu_.sys_.tsc_epoch_set = false;
     UpdateDebugState(cpu_);

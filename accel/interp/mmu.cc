@@ -198,6 +198,7 @@ static inline const TlbEntry& Lookup(Cpu& cpu, uint64_t linear, Access access, b
   TlbEntry& e = cpu.sys_.tlb.entries[page % Tlb::kEntries];
   if (e.page == page && (e.perms >> PermBit(access, user) & 1)) [[likely]] return e;
   WalkResult r = Walk(cpu, linear, access, user);
+  r.phys_page &= cpu.sys_.a20_mask;
   e.page = page;
   e.phys = r.phys_page;
   e.perms = r.perms;
@@ -226,6 +227,13 @@ void Cpu::FlushTlb(bool include_global) {
     }
   }
   if (include_global) sys_.tlb.has_large = false;
+}
+
+void Cpu::SyncA20() {
+  const uint64_t mask = board.chipset().a20_enabled() ? ~0ull : ~(1ull << 20);
+  if (mask == sys_.a20_mask) return;
+  sys_.a20_mask = mask;
+  FlushTlb(/*include_global=*/true);
 }
 
 void Cpu::MemoryMapChanged(uint64_t gpa, uint64_t size) {

@@ -38,6 +38,7 @@ void Out(Cpu& cpu, const DecodedInsn& insn) {
   uint16_t port = static_cast<uint16_t>(cpu.ReadOperand(insn, 0));
   CheckIoPermission(cpu, port, size);
   cpu.board.pio().Write(port, size, cpu.ReadOperand(insn, 1));
+  cpu.SyncA20();  // ports 0x92 and the 8042's gate it
 }
 
 }  // namespace

@@ -76,6 +76,7 @@ void StringOp(Cpu& cpu, const DecodedInsn& insn) {
       }
       case Str::kOuts:
         cpu.board.pio().Write(port, size, cpu.ReadMem(src_seg, si, size));
+        cpu.SyncA20();
         break;
     }
     if constexpr (op == Str::kMovs || op == Str::kCmps || op == Str::kLods || op == Str::kOuts) {

@@ -548,8 +548,15 @@ void Sysret(Cpu& cpu, const DecodedInsn& insn) {
   cpu.step_on_new_tf = true;
 }
 
+// AMD processors do not recognise SYSENTER and SYSEXIT in long mode (APM
+// vol. 3); the behaviour follows the vendor the CPUID model reports.
+bool AmdInLongMode(const Cpu& cpu) {
+  return LongMode(cpu.s) && cpu.board.cpuid().vendor() == "AuthenticAMD";
+}
+
 void Sysenter(Cpu& cpu, const DecodedInsn&) {
   CpuState& s = cpu.s;
+  if (AmdInLongMode(cpu)) Raise(kUD);
   if (RealMode(s)) Raise(kGP, 0);
   auto sel = static_cast<uint16_t>(s.msr.sysenter_cs & 0xFFFC);
   if (sel == 0) Raise(kGP, 0);
@@ -563,6 +570,7 @@ void Sysenter(Cpu& cpu, const DecodedInsn&) {
 
 void Sysexit(Cpu& cpu, const DecodedInsn& insn) {
   CpuState& s = cpu.s;
+  if (AmdInLongMode(cpu)) Raise(kUD);
   if (RealMode(s) || V86Mode(s)) Raise(kGP, 0);
   RequireCpl0(cpu);
   auto sel = static_cast<uint16_t>(s.msr.sysenter_cs & 0xFFFC);

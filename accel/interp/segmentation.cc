@@ -169,10 +169,17 @@ Segment NullStackSegment(int cpl) {
   return g;
 }
 
+// SDM vol. 2 IRET/RET, RETURN-TO-OUTER-PRIVILEGE-LEVEL: a null selector
+// (also one with RPL 3, e.g. 3) or a descriptor the new CPL may not use
+// becomes selector 0. The base stays (FS/GS bases set through the MSRs).
 void NullOuterDataSegments(Cpu& cpu, int new_cpl) {
   for (int seg : {kEs, kDs, kFs, kGs}) {
     Segment& g = cpu.s.seg[seg];
-    if (g.unusable()) continue;
+    if (g.unusable() || (g.selector & 0xFFFC) == 0) {
+      g.selector = 0;
+      g.attrib = Segment::kUnusable;
+      continue;
+    }
     bool conforming_code = (g.type() & 0xC) == 0xC;
     if (!conforming_code && g.dpl() < new_cpl) {
       g.selector = 0;

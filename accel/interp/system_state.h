@@ -49,6 +49,8 @@ struct SystemState {
   uint64_t tsc_epoch_ns = 0;
   bool tsc_epoch_set = false;
   std::set<std::string> logged;  // one-time log keys
+  // ~(1 << 20) while the board's A20 gate is off (Cpu::SyncA20), else all ones.
+  uint64_t a20_mask = ~0ull;
 };
 
 }  // namespace tandem::accel::interp

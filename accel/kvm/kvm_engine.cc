@@ -321,6 +321,7 @@ void KvmMachine::PrepareCpuid() {
                  line.c_str());
   }
   cpuid_ = std::move(masked.entries);
+  board_.set_cpuid(x86::CpuidModel(cpuid_));
 }
 
 Status KvmVcpu::Configure() {

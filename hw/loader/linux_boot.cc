@@ -100,7 +100,8 @@ bool IsBzImage(const std::vector<uint8_t>& image) {
 }
 
 Result<LinuxBootInfo> LoadLinux(GuestMemory& memory, const std::vector<uint8_t>& kernel,
-                                const std::vector<uint8_t>& initrd, const std::string& cmdline) {
+                                const std::vector<uint8_t>& initrd, const std::string& cmdline,
+                                const x86::CpuidModel& cpuid) {
   if (!IsBzImage(kernel)) return Status::Error("not a Linux bzImage (no HdrS setup header)");
   if (Get<uint16_t>(kernel, kBootFlag) != 0xAA55) return Status::Error("bzImage boot flag is not 0xAA55");
   LinuxBootInfo info;
@@ -172,7 +173,7 @@ Result<LinuxBootInfo> LoadLinux(GuestMemory& memory, const std::vector<uint8_t>&
   // Skipped where a BIOS ROM occupies the area.
   const MemoryRegion* tables = map.Find(layout::kFirmwareTablesStart);
   if (tables && tables->kind == RegionKind::kRam) {
-    x86::CpuidResult leaf1 = x86::CpuidModel::Default().Query(1, 0);
+    x86::CpuidResult leaf1 = cpuid.Query(1, 0);
     MpTableConfig mp;
     mp.cpu_signature = leaf1.eax;
     mp.cpu_features = leaf1.edx;

@@ -13,6 +13,7 @@
 #include "hw/guest_memory.h"
 #include "hw/status.h"
 #include "target-x86/cpu_state.h"
+#include "target-x86/cpuid.h"
 
 namespace tandem::hw {
 
@@ -44,7 +45,10 @@ bool IsBzImage(const std::vector<uint8_t>& image);
 // small. LoadLinux uses it; so can anything that wants flat 64-bit code.
 bool EnterFlat64(GuestMemory& memory, uint64_t entry, x86::CpuState* state);
 
+// cpuid: the CPU the MP table describes; pass the board's model
+// (Board::cpuid(), which the KVM engine narrows to what the host gives).
 Result<LinuxBootInfo> LoadLinux(GuestMemory& memory, const std::vector<uint8_t>& kernel,
-                                const std::vector<uint8_t>& initrd, const std::string& cmdline);
+                                const std::vector<uint8_t>& initrd, const std::string& cmdline,
+                                const x86::CpuidModel& cpuid = x86::CpuidModel::Default());
 
 }  // namespace tandem::hw

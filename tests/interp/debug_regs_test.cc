@@ -151,5 +151,55 @@ TEST(InterpDebugRegs, GeneralDetectFaultsOnMovDr) {
   EXPECT_EQ(m.s.dr[7], 0x400u);  // GD cleared for the handler
 }
 
+// A data breakpoint hit by MOV SS is held until after the next instruction
+// (SDM vol. 3A 6.8.3). What CPUs then do depends on that instruction (Linux's
+// tools/testing/selftests/x86/mov_ss_trap.c): ICEBP enters its #DB handler
+// and the held trap is dropped; INT3 (like INT n, INTO, SYSCALL, SYSENTER)
+// enters its handler and the held #DB follows there; a fault drops it.
+class MovSsShadow : public ::testing::Test {
+ protected:
+  // mov ss, [0x100] (DR0: read/write, 2 bytes at 0x100); then `next`.
+  void Start(std::vector<uint8_t> next) {
+    std::vector<uint8_t> code = {0x8E, 0x16, 0x00, 0x01};
+    code.insert(code.end(), next.begin(), next.end());
+    m = std::make_unique<Machine>(code, Mode::kReal);
+    Arm(*m, 0x400 | (3u << 16) | (1u << 18) | 1, 0x100);
+    for (uint32_t vector : {3u, 6u}) m->Write(vector * 4, 4, 0x30000000 | (0x40 + vector * 0x40));
+    for (uint64_t pa = 0x30040; pa < 0x30200; ++pa) m->Write(pa, 1, 0x90);  // handlers: NOPs
+    m->Write(0x100, 2, 0);  // the SS value: 0, as before
+  }
+  std::unique_ptr<Machine> m;
+};
+
+TEST_F(MovSsShadow, IcebpDropsTheHeldTrap) {
+  Start({0xF1});  // icebp
+  m->Step(2);
+  ASSERT_TRUE(InDbHandler(*m));
+  EXPECT_EQ(m->reg(kRsp), 0x8000u - 6) << "a second #DB was delivered in the ICEBP handler";
+  EXPECT_EQ(PushedIp(*m), 5u);  // ICEBP is a trap: after the instruction
+  m->Step();
+  EXPECT_EQ(m->s.rip, 0x41u);  // the handler runs on
+}
+
+TEST_F(MovSsShadow, Int3EntersItsHandlerThenTakesTheHeldTrap) {
+  Start({0xCC});  // int3
+  m->Step(2);
+  ASSERT_TRUE(InDbHandler(*m));
+  EXPECT_EQ(m->reg(kRsp), 0x8000u - 12);
+  EXPECT_EQ(m->Read(0x8000 - 12, 2), 0x100u);  // #DB taken at the INT3 handler's first instruction
+  EXPECT_EQ(m->Read(0x8000 - 6, 2), 5u);      // INT3's own frame
+  EXPECT_EQ(m->s.dr[6] & 0xF, 1u);
+}
+
+TEST_F(MovSsShadow, AFaultDropsTheHeldTrap) {
+  Start({0x0F, 0x0B});  // ud2
+  m->Step(2);
+  EXPECT_EQ(m->s.seg[kCs].selector, 0x3000u);
+  EXPECT_EQ(m->s.rip, 0x1C0u);  // the #UD handler
+  EXPECT_EQ(m->reg(kRsp), 0x8000u - 6);
+  m->Step();
+  EXPECT_EQ(m->s.rip, 0x1C1u);  // no #DB followed
+}
+
 }  // namespace
 }  // namespace tandem::accel::interp::testing

@@ -2,6 +2,8 @@
 // -> long mode switch, MOV CR checks and TLB flushes, CPUID, RDTSC, MSRs,
 // descriptor-table instructions, CLI/STI/HLT privilege, INT/IRET, far RET to
 // an outer ring, IRETQ, SYSCALL/SYSRET, MOV SS shadow, far JMP checks, LAR/LSL.
+#include <cstring>
+
 #include "tests/interp/system_test_util.h"
 
 namespace tandem::accel::interp::systest {
@@ -327,6 +329,80 @@ TEST(System, FarRetToOuterRingNullsPrivilegedDataSegments) {
   m.W(0x7004, 4, 0x08);
   m.s.rip = 0x10000;
   EXPECT_FAULT(m.Exec(), kGP, 0x08);
+}
+
+// IRET to ring 3 (SDM vol. 2 IRET, RETURN-TO-OUTER-PRIVILEGE-LEVEL): a data
+// segment register that is null or whose DPL is below the new CPL becomes
+// selector 0; a null selector with RPL 3 that the kernel loaded (3) reads
+// back as 0 too, as QEMU and the pseudocode have it. Valid ring-3 data stays.
+TEST(System, IretToOuterRingNullsNullAndPrivilegedDataSegments) {
+  Pm m;
+  m.Code({0x66, 0xB8, 0x03, 0x00,  // mov ax, 3 (null, RPL 3)
+          0x8E, 0xD8,              // mov ds, ax
+          0x66, 0xB8, 0x23, 0x00,  // mov ax, 0x23 (ring-3 data)
+          0x8E, 0xE0,              // mov fs, ax
+          0x66, 0xB8, 0x10, 0x00,  // mov ax, 0x10 (ring-0 data)
+          0x8E, 0xE8,              // mov gs, ax
+          0xCF});                  // iretd
+  m.s.gpr[kRsp] = 0x8FEC;
+  m.W(0x8FEC, 4, 0x12345);  // EIP
+  m.W(0x8FF0, 4, 0x1B);     // CS
+  m.W(0x8FF4, 4, 0x202);    // EFLAGS
+  m.W(0x8FF8, 4, 0x7000);   // ESP
+  m.W(0x8FFC, 4, 0x23);     // SS
+  for (int i = 0; i < 7; ++i) m.Exec();
+  EXPECT_EQ(m.cpu->cpl(), 3);
+  EXPECT_EQ(m.s.rip, 0x12345u);
+  EXPECT_EQ(m.s.seg[kDs].selector, 0u);
+  EXPECT_TRUE(m.s.seg[kDs].unusable());
+  EXPECT_EQ(m.s.seg[kFs].selector, 0x23u);
+  EXPECT_FALSE(m.s.seg[kFs].unusable());
+  EXPECT_EQ(m.s.seg[kGs].selector, 0u);
+  EXPECT_TRUE(m.s.seg[kGs].unusable());
+}
+
+// With an AMD vendor string SYSENTER and SYSEXIT are #UD in long mode (AMD
+// APM vol. 3, SYSENTER/SYSEXIT: "not supported in long mode"); with Intel's
+// they run there.
+TEST(System, SysenterAndSysexitAreUdInLongModeOnAmd) {
+  auto vendor = [](Machine& m, const char (&name)[13]) {
+    x86::CpuidModel model = m.board->cpuid();
+    for (x86::CpuidEntry& e : model.mutable_entries()) {
+      if (e.function == 0) {
+        std::memcpy(&e.ebx, name, 4);
+        std::memcpy(&e.edx, name + 4, 4);
+        std::memcpy(&e.ecx, name + 8, 4);
+      }
+    }
+    m.board->set_cpuid(model);
+  };
+  for (bool amd : {true, false}) {
+    Pm m;
+    vendor(m, amd ? "AuthenticAMD" : "GenuineIntel");
+    ASSERT_EQ(m.board->cpuid().vendor(), amd ? "AuthenticAMD" : "GenuineIntel");
+    // Flat 64-bit mode, paging as long mode needs it (identity, 2 MiB pages).
+    m.W(0x20000, 8, 0x21003);  // the GDT and IDT are at 0x1000 and 0x2000
+    m.W(0x21000, 8, 0x22003);
+    m.W(0x22000, 8, 0x83);
+    m.s.cr3 = 0x20000;
+    m.s.cr4 |= kCr4Pae;
+    m.s.cr0 |= kCr0Pg;
+    m.s.msr.efer = kEferLme | kEferLma;
+    m.s.seg[kCs] = Segment{0x38, 0, 0xFFFFFFFF, kCode64};
+    m.s.msr.sysenter_cs = 0x08;
+    m.s.msr.sysenter_eip = 0x11000;
+    m.s.msr.sysenter_esp = 0x9000;
+    m.Code({0x0F, 0x34});  // sysenter
+    if (amd) {
+      EXPECT_FAULT(m.Exec(), kUD, -1);
+      m.Code({0x48, 0x0F, 0x35});  // sysexitq
+      EXPECT_FAULT(m.Exec(), kUD, -1);
+    } else {
+      m.Exec();
+      EXPECT_EQ(m.s.rip, 0x11000u);
+      EXPECT_EQ(m.s.seg[kCs].selector, 0x08u);
+    }
+  }
 }
 
 TEST(System, FarJmpChecksAndRealModeFarCall) {

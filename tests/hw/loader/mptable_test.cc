@@ -180,6 +180,21 @@ TEST(MpTable, LinuxLoaderWritesIt) {
   EXPECT_TRUE(reserved);
   // The ACPI tables follow at 0xF0400.
   EXPECT_EQ(std::string(reinterpret_cast<char*>(&area[0x400]), 8), "RSD PTR ");
+
+  // The processor entry describes the model the loader is given (the
+  // board's, which KVM may have narrowed), not the default one.
+  x86::CpuidModel narrowed = x86::CpuidModel::Default();
+  for (x86::CpuidEntry& e : narrowed.mutable_entries()) {
+    if (e.function == 1) {
+      e.eax = 0x000A0F10;
+      e.edx &= ~x86::cpuid_bits::kEdxPat;
+    }
+  }
+  GuestMemory mem2 = Memory(64ull << 20);
+  ASSERT_TRUE(LoadLinux(mem2, k, {}, "", narrowed).ok());
+  ASSERT_TRUE(mem2.ReadPhys(0xF0000, area.data(), area.size()));
+  EXPECT_EQ(U32(area, 16 + 44 + 4), 0x000A0F10u);
+  EXPECT_EQ(U32(area, 16 + 44 + 8), leaf1.edx & ~x86::cpuid_bits::kEdxPat);
 }
 
 }  // namespace
