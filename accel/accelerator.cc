@@ -32,15 +32,9 @@ Result<Choice> ChooseAccelerator(const std::vector<Accelerator>& list, const std
   const Accelerator* degraded = nullptr;
   std::string degraded_caveat;
   for (const auto& name : names) {
-    const Accelerator* found = nullptr;
-    for (const auto& accel : list) {
-      if (accel.name == name) found = &accel;
-    }
-    if (!found) {
-      std::string known;
-      for (const auto& accel : list) known += (known.empty() ? "" : ", ") + accel.name;
-      return Status::Error("unknown accelerator '" + name + "' (known: " + known + ")");
-    }
+    auto lookup = FindAccelerator(list, name);
+    if (!lookup.ok()) return lookup.status();
+    const Accelerator* found = *lookup;
     Availability a = found->probe();
     if (a.available && a.degraded && spec == "auto") {
       if (!degraded) {
@@ -66,6 +60,15 @@ Result<Choice> ChooseAccelerator(const std::vector<Accelerator>& list, const std
   std::string why;
   for (const auto& f : choice.fallbacks) why += (why.empty() ? "" : "; ") + f;
   return Status::Error("no accelerator available (" + why + ")");
+}
+
+Result<const Accelerator*> FindAccelerator(const std::vector<Accelerator>& list, const std::string& name) {
+  for (const auto& accel : list) {
+    if (accel.name == name) return &accel;
+  }
+  std::string known;
+  for (const auto& accel : list) known += (known.empty() ? "" : ", ") + accel.name;
+  return Status::Error("unknown accelerator '" + name + "' (known: " + known + ")");
 }
 
 }  // namespace tandem::accel

@@ -101,4 +101,7 @@ struct Choice {
 // probes' reasons when none is available, or for an unknown name.
 Result<Choice> ChooseAccelerator(const std::vector<Accelerator>& list, const std::string& spec);
 
+// The accelerator called `name`, or an error that lists the known names.
+Result<const Accelerator*> FindAccelerator(const std::vector<Accelerator>& list, const std::string& name);
+
 }  // namespace tandem::accel

@@ -498,13 +498,9 @@ int Bench(const BenchOptions& opt) {
     for (const auto& a : accelerators) wanted.push_back(a.name);
   }
   for (const std::string& name : wanted) {
-    auto it = std::find_if(accelerators.begin(), accelerators.end(), [&](const auto& a) { return a.name == name; });
-    if (it == accelerators.end()) {
-      std::string known;
-      for (const auto& a : accelerators) known += (known.empty() ? "" : ", ") + a.name;
-      return Fail("unknown accelerator '" + name + "' (known: " + known + ")");
-    }
-    accel::Availability a = it->probe();
+    auto found = accel::FindAccelerator(accelerators, name);
+    if (!found.ok()) return Fail(found.message());
+    accel::Availability a = (*found)->probe();
     if (!a.available) {
       if (!opt.accel.empty()) return Fail(name + ": " + a.reason);
       unavailable.emplace_back(name, a.reason);

@@ -580,13 +580,9 @@ int Lockstep(const LockstepOptions& opt) {
   if (names.size() != 2) return Fail("lockstep: --accel names two engines, e.g. interp,jit");
   const auto accelerators = accel::AcceleratorList();
   for (const std::string& name : names) {
-    auto it = std::find_if(accelerators.begin(), accelerators.end(), [&](const auto& a) { return a.name == name; });
-    if (it == accelerators.end()) {
-      std::string known;
-      for (const auto& a : accelerators) known += (known.empty() ? "" : ", ") + a.name;
-      return Fail("unknown accelerator '" + name + "' (known: " + known + ")");
-    }
-    accel::Availability a = it->probe();
+    auto found = accel::FindAccelerator(accelerators, name);
+    if (!found.ok()) return Fail(found.message());
+    accel::Availability a = (*found)->probe();
     if (!a.available) return Fail(name + ": " + a.reason);
     if (name != "interp" && name != "jit") return Fail("lockstep: " + name + " cannot be stepped yet (interp and jit can)");
   }
