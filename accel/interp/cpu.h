@@ -187,7 +187,9 @@ class Cpu final : public hw::MemoryMapObserver {
 
   // ---- decode_cache.cc ----
   // Drops cached decodes of a physical page (called on writes to code pages).
-  void InvalidateCodePage(uint64_t pa);
+  // own_store: this vCPU's store (self-modifying code the JIT may back off
+  // from), rather than a write noticed from outside (loader, DMA, another vCPU).
+  void InvalidateCodePage(uint64_t pa, bool own_store = true);
   // After a write of this vCPU to a code page: tells the other writers' side
   // (hw::CodePages) so other vCPUs drop their copies.
   void NoteOwnCodeWrite(uint64_t pa);

@@ -256,8 +256,8 @@ bool Cpu::IsCodePage(uint64_t pa) const { return decode_cache_->shared.IsMarked(
 // Called before a guest write to the page holding pa: the page's cached
 // decodes (and those of instructions spilling into it) are checked against
 // memory before their next use.
-void Cpu::InvalidateCodePage(uint64_t pa) {
-  if (jit_) jit_->InvalidatePage(pa >> 12);
+void Cpu::InvalidateCodePage(uint64_t pa, bool own_store) {
+  if (jit_) jit_->InvalidatePage(pa >> 12, own_store);
   DecodeCache& dc = *decode_cache_;
   DecodeCache::Page* page = dc.FindPage(pa);
   if (!page) return;
@@ -301,7 +301,7 @@ void Cpu::SyncCodeWritesSlow() {
       const uint32_t g = dc.shared.generation(pn);
       if (page && page->shared_generation != g) {
         page->shared_generation = g;
-        InvalidateCodePage(pn << 12);
+        InvalidateCodePage(pn << 12, /*own_store=*/false);
       }
     }
   }

@@ -1058,7 +1058,7 @@ uint64_t Jit::Interpret(Jit* jit, Block* block, uint64_t index, uint64_t branch)
   return s.rip != next && !branch ? 2 : 0;
 }
 
-bool Jit::InvalidatePage(uint64_t phys_page) {
+bool Jit::InvalidatePage(uint64_t phys_page, bool own_store) {
   auto it = blocks_by_page_.find(phys_page);
   if (it == blocks_by_page_.end()) return false;
   for (Block* b : it->second) {
@@ -1090,8 +1090,10 @@ bool Jit::InvalidatePage(uint64_t phys_page) {
     stats_.cache_bytes -= b->bytes;
   }
   blocks_by_page_.erase(it);
-  SmcPage& smc = smc_pages_[phys_page];
-  if (++smc.drops == kSmcDrops) smc.rest = kSmcRest;
+  if (own_store) {
+    SmcPage& smc = smc_pages_[phys_page];
+    if (++smc.drops == kSmcDrops) smc.rest = kSmcRest;
+  }
   leave_block_ = true;
   return true;
 }

@@ -45,8 +45,11 @@ class Jit {
   uint64_t RunBlock(uint64_t budget);
 
   // A guest write hit this physical page (number): its blocks are dropped. Returns
-  // true when some were, so a running block stops after the write.
-  bool InvalidatePage(uint64_t phys_page);
+  // true when some were, so a running block stops after the write. Only the
+  // vCPU's own stores (own_store) count towards the self-modifying-code backoff:
+  // a loader or test harness rewriting code from outside is not code patched
+  // in a loop by the guest.
+  bool InvalidatePage(uint64_t phys_page, bool own_store = true);
   // Linear-to-physical translations changed (a TLB flush, INVLPG): the jump
   // cache, which maps linear RIPs to blocks, is emptied.
   void FlushJumpCache();

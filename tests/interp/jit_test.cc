@@ -67,15 +67,23 @@ TEST_F(JitTest, RepStringCountsEachIterationAndMovesOn) {
              {0xF3, 0xAA},           // rep stosb
              {0x90},                 // nop
              {0xEB, 0xFE}}));        // jmp $
+  const std::vector<uint8_t> code = Cat({{0xB9, 0x05, 0, 0, 0}, {0xF3, 0xAA}, {0x90}, {0xEB, 0xFE}});
+  const uint64_t end = kCode + 5 + 2 + 1;
+  // The interpreter alone, for the instruction count the block must match.
+  Machine interp(code, Mode::kLong64);
+  interp.reg(x86::kRax) = 0x5A;
+  interp.reg(x86::kRdi) = 0x50000;
+  for (int i = 0; i < 100 && interp.s.rip != end; ++i) interp.Step();
+  ASSERT_EQ(interp.s.rip, end);
+
   m->reg(x86::kRax) = 0x5A;
   m->reg(x86::kRdi) = 0x50000;
-  const uint64_t end = kCode + 5 + 2 + 1;
   RunTo(end);
   EXPECT_EQ(m->s.rip, end);
   EXPECT_EQ(m->reg(x86::kRcx), 0u);
   EXPECT_EQ(m->reg(x86::kRdi), 0x50005u);
   EXPECT_EQ(m->Read(0x50004, 1), 0x5Au);
-  EXPECT_EQ(m->cpu->instructions_retired(), 1u + 5u + 1u);
+  EXPECT_EQ(m->cpu->instructions_retired(), interp.cpu->instructions_retired());
 }
 
 TEST_F(JitTest, FaultInTheMiddleOfABlockIsPrecise) {

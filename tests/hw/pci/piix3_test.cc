@@ -16,7 +16,7 @@ using testing::CfgRead;
 using testing::CfgWrite;
 
 constexpr int kIsa = layout::kPiix3Devfn;
-constexpr int kSlot = 2;  // INTA of slot 2: PIRQ C
+constexpr int kSlot = 2;  // INTA of slot 2: PIRQ B (layout::PirqForSlotPin)
 
 class PirqRouting : public ::testing::Test {
  protected:
@@ -61,20 +61,22 @@ TEST_F(PirqRouting, IntxReachesTheRoutedI8259Input) {
   ASSERT_TRUE(board_->chipset().pic().HasPendingInterrupt());
   EXPECT_EQ(board_->chipset().pic().AcknowledgeInterrupt(), 0x28 + 3);
   // Rerouting while asserted: IRQ 11 drops, IRQ 10 rises.
-  CfgWrite(*board_, kIsa, 0x62, 1, 10);
+  const unsigned route = 0x60 + layout::PirqForSlotPin(kSlot, 0);
+  CfgWrite(*board_, kIsa, route, 1, 10);
   EXPECT_EQ(PicIrr() & 0xFF00, 1u << 10);
   // Bit 7 disables the route.
-  CfgWrite(*board_, kIsa, 0x62, 1, 0x8A);
+  CfgWrite(*board_, kIsa, route, 1, 0x8A);
   EXPECT_EQ(PicIrr() & 0xFF00, 0u);
-  CfgWrite(*board_, kIsa, 0x62, 1, 0x0A);
+  CfgWrite(*board_, kIsa, route, 1, 0x0A);
   dev_.SetIntx(false);
   EXPECT_EQ(PicIrr() & 0xFF00, 0u);
 }
 
 TEST_F(PirqRouting, SharedPirqStaysAssertedUntilEveryDeviceLowers) {
-  testing::TestPciDevice other;  // slot 6, INTA: (6 + 0) % 4 = PIRQ C too
-  ASSERT_TRUE(board_->chipset().pci().Attach(layout::PciDevfn(6, 0), &other).ok());
-  CfgWrite(*board_, kIsa, 0x62, 1, 11);
+  testing::TestPciDevice other;  // slot kSlot + 4, INTA: the same PIRQ
+  ASSERT_TRUE(board_->chipset().pci().Attach(layout::PciDevfn(kSlot + 4, 0), &other).ok());
+  ASSERT_EQ(layout::PirqForSlotPin(kSlot + 4, 0), layout::PirqForSlotPin(kSlot, 0));
+  CfgWrite(*board_, kIsa, 0x60 + layout::PirqForSlotPin(kSlot, 0), 1, 11);
   dev_.SetIntx(true);
   other.SetIntx(true);
   dev_.SetIntx(false);
