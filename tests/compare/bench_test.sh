@@ -75,26 +75,14 @@ assert m and len(m[0]["s"]) == 1 and 0 <= m[0]["s"][0] <= e["wall_s"][0], m
 print("bench: mark", m[0]["line"], m[0]["s"])' "$tmp/mark.json" || fail "--mark recorded no time"
 
 # Bad input: one line on stderr, exit status 2.
-expect_usage_error() {  # description args...
-  local what=$1
-  shift
-  "$tandem" bench "$@" >"$tmp/out" 2>"$tmp/err"
-  local status=$? lines
-  lines=$(wc -l <"$tmp/err")
-  if [ $status -ne 2 ] || [ "$lines" -ne 1 ]; then
-    fail "$what: exit status $status and $lines stderr lines, expected 2 and 1"
-    cat "$tmp/err" >&2
-  else
-    echo "bench: $what: $(cat "$tmp/err")"
-  fi
-}
-expect_usage_error "unknown engine" --accel interp,nosuch -- --bios "$rom"
-expect_usage_error "no run options" --accel interp
-expect_usage_error "missing image" --accel interp -- --bios "$tmp/missing.rom"
-expect_usage_error "bad --mark" --accel interp --mark '(' -- --bios "$rom"
-expect_usage_error "own --serial" --accel interp -- --bios "$rom" --serial none
+. "$(dirname "$0")/lib.sh"
+expect_usage_error bench "unknown engine" --accel interp,nosuch -- --bios "$rom"
+expect_usage_error bench "no run options" --accel interp
+expect_usage_error bench "missing image" --accel interp -- --bios "$tmp/missing.rom"
+expect_usage_error bench "bad --mark" --accel interp --mark '(' -- --bios "$rom"
+expect_usage_error bench "own --serial" --accel interp -- --bios "$rom" --serial none
 for name in $(awk '$2 == "unavailable" {print $1}' "$tmp/accels"); do
-  expect_usage_error "unavailable engine $name" --accel "$name" -- --bios "$rom"
+  expect_usage_error bench "unavailable engine $name" --accel "$name" -- --bios "$rom"
   grep -q "$name" "$tmp/err" || fail "the message for $name does not name it"
 done
 

@@ -61,22 +61,11 @@ status=$?
 check_divergence "$tmp/cld" cld rflags 400 || { fail "cld-df report"; cat "$tmp/cld" >&2; }
 grep -q "found again comparing after every slice" "$tmp/cld" || fail "cld-df: no second, finer run reported"
 
-expect_usage_error() {  # description args...
-  local what=$1
-  shift
-  "$tandem" lockstep "$@" >"$tmp/out" 2>"$tmp/err"
-  local status=$? lines
-  lines=$(wc -l <"$tmp/err")
-  if [ $status -ne 2 ] || [ "$lines" -ne 1 ]; then
-    fail "$what: exit status $status and $lines stderr lines, expected 2 and 1"
-    cat "$tmp/err" >&2
-  else
-    echo "lockstep: $what: $(cat "$tmp/err")"
-  fi
-}
-expect_usage_error "unknown engine" --accel interp,nosuch -- --bios "$rom"
-expect_usage_error "one engine" --accel interp -- --bios "$rom"
-expect_usage_error "kvm" --accel interp,kvm -- --bios "$rom"
-expect_usage_error "no run options" --accel interp,jit
-expect_usage_error "missing image" --accel interp,jit -- --bios "$tmp/missing.rom"
+# Bad input: one line on stderr, exit status 2.
+. "$(dirname "$0")/lib.sh"
+expect_usage_error lockstep "unknown engine" --accel interp,nosuch -- --bios "$rom"
+expect_usage_error lockstep "one engine" --accel interp -- --bios "$rom"
+expect_usage_error lockstep "kvm" --accel interp,kvm -- --bios "$rom"
+expect_usage_error lockstep "no run options" --accel interp,jit
+expect_usage_error lockstep "missing image" --accel interp,jit -- --bios "$tmp/missing.rom"
 exit $failed
