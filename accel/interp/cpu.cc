@@ -81,13 +81,15 @@ void DeliverFault(Cpu& cpu, const GuestFault& f) {
 }
 
 // Takes a pending NMI, else an external interrupt when RFLAGS.IF allows it.
-inline bool TakeInterrupt(Cpu& cpu, hw::InterruptSource& irq) {
+// Two lock-free loads when nothing is pending.
+inline bool TakeInterrupt(Cpu& cpu, hw::CpuSocket& irq) {
   if (irq.HasPendingNmi() && cpu.TakePendingNmi(irq)) return true;
-  if (!(cpu.s.rflags & x86::kFlagIf) || cpu.interrupt_shadow || !irq.HasPendingInterrupt()) return false;
-  uint8_t vector = irq.AcknowledgeInterrupt();
+  if (!(cpu.s.rflags & x86::kFlagIf) || cpu.interrupt_shadow || !irq.MaybeInterrupt()) return false;
+  std::optional<uint8_t> vector = irq.AcknowledgeInterrupt();
+  if (!vector) return false;
   cpu.s.halted = false;
   try {
-    cpu.DeliverEvent(vector, Cpu::EventKind::kExternal);
+    cpu.DeliverEvent(*vector, Cpu::EventKind::kExternal);
   } catch (const GuestFault& f) {
     DeliverFault(cpu, f);
   }
@@ -105,25 +107,38 @@ inline bool JitMayRun(const Cpu& cpu) {
 
 }  // namespace
 
-Cpu::Cpu(hw::Board& board, x86::CpuState& state)
+Cpu::Cpu(hw::Board& board, x86::CpuState& state, int cpu_index)
     : decode_cache_(std::make_unique<DecodeCache>(board)),
       code_pages_(board.memory().code_pages()),
       seen_write_epoch_(code_pages_.write_epoch()),
       seen_mark_epoch_(code_pages_.mark_epoch()),
       s(state),
-      board(board) {
+      board(board),
+      socket(board.cpu(cpu_index)) {
   UpdateDebugState(*this);
   board.memory().AddObserver(this);
 }
 
 Cpu::~Cpu() { board.memory().RemoveObserver(this); }
 
+void Cpu::StateReplaced() {
+  interrupt_shadow = false;
+  FlushTlb(/*include_global=*/true);
+  SyncA20();
+  UpdateDebugState(*this);
+}
+
+void Cpu::TakeStartup() {
+  if (startup_.Apply(s)) StateReplaced();
+}
+
 void Cpu::EnableJit() {
   if (!jit_) jit_ = std::make_unique<Jit>(*this);
 }
 
 RunOutcome Cpu::Run() {
-  hw::InterruptSource& irq = board.interrupts();
+  hw::CpuSocket& irq = socket;
+  kick.SetOwner();
   try {
     for (;;) {
       board.Poll();
@@ -133,6 +148,11 @@ RunOutcome Cpu::Run() {
       // vCPU that runs code another one wrote must serialize first anyway
       // (SDM vol. 3A 8.1.3), and loaders write while the world is paused.
       SyncCodeWrites();
+      if (startup_.pending()) TakeStartup();
+      if (s.wait_for_sipi) {
+        if (kick.ReadyToWait() && !startup_.pending()) board.WaitForEvent(kHaltWaitNs, kick.wake_fd());
+        continue;
+      }
       if (s.halted) {
         // Only an NMI wakes a HLT with interrupts off; without one pending
         // (and deliverable) nothing ever will.
@@ -140,7 +160,11 @@ RunOutcome Cpu::Run() {
           return RunOutcome{RunOutcome::Kind::kHalted, x86::DumpRegisters(s)};
         }
         if (!TakeInterrupt(*this, irq)) {
-          if (kick.ReadyToWait()) board.WaitForEvent(kHaltWaitNs, kick.wake_fd());
+          // A wake after ReadyToWait() leaves the fd readable; one before it
+          // left a hint or an NMI, so look again before sleeping.
+          if (kick.ReadyToWait() && !irq.HasPendingNmi() && !irq.MaybeInterrupt() && !startup_.pending()) {
+            board.WaitForEvent(kHaltWaitNs, kick.wake_fd());
+          }
           continue;
         }
       }
@@ -168,7 +192,7 @@ RunOutcome Cpu::Run() {
 }
 
 SliceEnd Cpu::RunSlice(uint64_t budget, bool stop_after_fault) {
-  hw::InterruptSource& irq = board.interrupts();
+  hw::CpuSocket& irq = socket;
   const uint64_t target = retired_ + budget;
   try {
     // Pending interrupts are taken before the budget check, so a slice ends
@@ -195,7 +219,7 @@ SliceEnd Cpu::RunSlice(uint64_t budget, bool stop_after_fault) {
 
 void Cpu::Step() {
   SyncCodeWrites();
-  if (TakeInterrupt(*this, board.interrupts())) return;
+  if (TakeInterrupt(*this, socket)) return;
   if (s.halted) return;
   try {
     ExecuteOne(*this);
