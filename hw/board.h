@@ -70,6 +70,14 @@ class Board {
   // Guards all device state; engines hold it only through CpuSocket and
   // Poll(). Device worker threads (disk I/O) take it to touch device state.
   std::mutex& device_lock() { return device_lock_; }
+  // Whether every CPU is stuck (CpuSocket::set_stuck): then nothing the
+  // board has can wake any of them.
+  bool AllCpusStuck() const {
+    for (const auto& socket : sockets_) {
+      if (!socket->stuck()) return false;
+    }
+    return true;
+  }
   // The CPUID model the guest sees. An engine that cannot give every bit
   // (KVM) narrows it when it is created, so firmware tables built after that
   // (the MP table) describe the same CPU.

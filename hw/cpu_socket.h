@@ -12,6 +12,7 @@
 // on another vCPU's thread, and must not take it again.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <mutex>
 #include <optional>
@@ -94,6 +95,12 @@ class CpuSocket {
     lapic_.SetCpuLinks(std::move(links));
   }
 
+  // The CPU waits for what only another CPU can send it (an NMI, INIT or
+  // SIPI): HLT with interrupts off, or the wait-for-SIPI state. The board
+  // ends the run when every CPU is stuck (Board::AllCpusStuck).
+  void set_stuck(bool stuck) { stuck_.store(stuck); }
+  bool stuck() const { return stuck_.load(); }
+
   // The APIC itself, for tests and for code that runs with the world paused.
   LocalApic& lapic() { return lapic_; }
 
@@ -106,6 +113,7 @@ class CpuSocket {
   Bus& pio_;
   Bus& mmio_;
   std::mutex& lock_;
+  std::atomic<bool> stuck_{false};
 };
 
 }  // namespace tandem::hw

@@ -128,6 +128,15 @@ void Cpu::StateReplaced() {
   UpdateDebugState(*this);
 }
 
+bool Cpu::UpdateStuck() {
+  // Only an NMI wakes a HLT with interrupts off, and only a SIPI a CPU that
+  // waits for one: both come from other CPUs, if at all.
+  const bool stuck = s.wait_for_sipi || (s.halted && !(s.rflags & x86::kFlagIf) &&
+                                         !(socket.HasPendingNmi() && !s.nmi_blocked));
+  socket.set_stuck(stuck);
+  return stuck;
+}
+
 void Cpu::TakeStartup() {
   if (startup_.Apply(s)) StateReplaced();
 }
@@ -149,16 +158,14 @@ RunOutcome Cpu::Run() {
       // (SDM vol. 3A 8.1.3), and loaders write while the world is paused.
       SyncCodeWrites();
       if (startup_.pending()) TakeStartup();
-      if (s.wait_for_sipi) {
-        if (kick.ReadyToWait() && !startup_.pending()) board.WaitForEvent(kHaltWaitNs, kick.wake_fd());
+      if (UpdateStuck()) {
+        if (board.AllCpusStuck()) return RunOutcome{RunOutcome::Kind::kHalted, x86::DumpRegisters(s)};
+        if (kick.ReadyToWait() && !startup_.pending() && !irq.HasPendingNmi()) {
+          board.WaitForEvent(kHaltWaitNs, kick.wake_fd());
+        }
         continue;
       }
       if (s.halted) {
-        // Only an NMI wakes a HLT with interrupts off; without one pending
-        // (and deliverable) nothing ever will.
-        if (!(s.rflags & x86::kFlagIf) && !(irq.HasPendingNmi() && !s.nmi_blocked)) {
-          return RunOutcome{RunOutcome::Kind::kHalted, x86::DumpRegisters(s)};
-        }
         if (!TakeInterrupt(*this, irq)) {
           // A wake after ReadyToWait() leaves the fd readable; one before it
           // left a hint or an NMI, so look again before sleeping.

@@ -239,6 +239,9 @@ class Cpu final : public hw::MemoryMapObserver {
   // INIT and SIPI from the local APIC, applied at the poll interval.
   StartupLatch startup_;
   void TakeStartup();
+  // Whether only another CPU can wake this one (HLT with interrupts off and
+  // no NMI, or waiting for a SIPI); tells the socket (hw::CpuSocket::set_stuck).
+  bool UpdateStuck();
   // The state was replaced (SetState, INIT, SIPI): the interrupt shadow,
   // translations (the TLB, the JIT's slots) and debug state derived from the
   // old one are dropped.

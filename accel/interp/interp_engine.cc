@@ -44,6 +44,7 @@ class InterpVcpu final : public Vcpu {
   int index() const override { return index_; }
   void SetState(const x86::CpuState& state) override {
     state_ = state;
+    cpu_.socket.set_stuck(false);  // until its run loop looks at the new state
     // The new state may page differently (a reset, another engine's state):
     // no translation from before survives.
     cpu_.StateReplaced();
@@ -61,17 +62,16 @@ class InterpVcpu final : public Vcpu {
   RunOutcome RunSlice(uint64_t budget) override {
     cpu_.SyncCodeWrites();
     if (cpu_.startup_.pending()) cpu_.TakeStartup();
-    if (state_.wait_for_sipi) return RunOutcome{RunOutcome::Kind::kSliceDone, "", true};
+    if (cpu_.UpdateStuck()) {
+      if (cpu_.board.AllCpusStuck()) return RunOutcome{RunOutcome::Kind::kHalted, x86::DumpRegisters(state_)};
+      return RunOutcome{RunOutcome::Kind::kSliceDone, "", true};
+    }
     switch (cpu_.RunSlice(budget)) {
       case SliceEnd::kBudget: return RunOutcome{RunOutcome::Kind::kSliceDone, ""};
       case SliceEnd::kStop: return RunOutcome{RunOutcome::Kind::kBoardStop, ""};
       case SliceEnd::kTripleFault:
         return RunOutcome{RunOutcome::Kind::kTripleFault, "triple fault\n" + x86::DumpRegisters(state_)};
-      case SliceEnd::kHalted:
-        // Only an NMI wakes a HLT with interrupts off (as Cpu::Run decides).
-        if (!(state_.rflags & x86::kFlagIf) && !(cpu_.socket.HasPendingNmi() && !state_.nmi_blocked)) {
-          return RunOutcome{RunOutcome::Kind::kHalted, x86::DumpRegisters(state_)};
-        }
+      case SliceEnd::kHalted:  // stuck or not, the next slice looks
         return RunOutcome{RunOutcome::Kind::kSliceDone, "", true};
     }
     return RunOutcome{RunOutcome::Kind::kSliceDone, ""};

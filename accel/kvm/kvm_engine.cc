@@ -220,6 +220,7 @@ class KvmVcpu final : public Vcpu {
     state_ = state;
     halted_ = state.halted;
     wait_for_sipi_ = state.wait_for_sipi;
+    socket_.set_stuck(false);  // until Run() looks at the new state
     state_valid_ = true;
     dirty_ = true;
   }
@@ -644,16 +645,22 @@ RunOutcome KvmVcpu::Run() {
       CpuState s = GetState();
       if (startup_.Apply(s)) SetState(s);
     }
-    if (wait_for_sipi_) {
-      if (kick_.ReadyToWait() && !startup_.pending()) board_.WaitForEvent(kMaxSliceNs, kick_.wake_fd());
+    // Only another CPU can wake a CPU waiting for a SIPI, or halted with
+    // interrupts off and no NMI; when every CPU waits so, nothing can.
+    const bool stuck = wait_for_sipi_ || (halted_ && !InterruptsEnabled() && !socket_.HasPendingNmi());
+    socket_.set_stuck(stuck);
+    if (stuck) {
+      if (board_.AllCpusStuck()) {
+        outcome = Failure(RunOutcome::Kind::kHalted, "vCPU halted with interrupts disabled");
+        break;
+      }
+      if (kick_.ReadyToWait() && !startup_.pending() && !socket_.HasPendingNmi()) {
+        board_.WaitForEvent(kMaxSliceNs, kick_.wake_fd());
+      }
       board_.Poll();
       continue;
     }
     if (halted_) {
-      if (!InterruptsEnabled() && !socket_.HasPendingNmi()) {  // only an NMI could wake it
-        outcome = Failure(RunOutcome::Kind::kHalted, "vCPU halted with interrupts disabled");
-        break;
-      }
       if (socket_.HasPendingInterrupt() || socket_.HasPendingNmi()) {
         halted_ = false;
       } else {
