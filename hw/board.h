@@ -6,8 +6,10 @@
 
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <vector>
 
+#include "hw/block/raw_image.h"
 #include "hw/bus.h"
 #include "hw/char_io.h"
 #include "hw/clock.h"
@@ -20,6 +22,11 @@
 #include "target-x86/cpuid.h"
 
 namespace tandem::hw {
+
+namespace virtio {
+class VirtioDevice;
+class VirtioPci;
+}  // namespace virtio
 
 struct BoardConfig {
   uint64_t ram_size = 128ull << 20;
@@ -41,6 +48,12 @@ struct BoardConfig {
   // board sets up the chipset as SeaBIOS would (PcChipsetConfig::direct_boot).
   // False for real firmware, which finds every register at its reset value.
   bool direct_boot = true;
+  // --- virtio (hw/virtio; board wiring in hw/board_virtio.cc) ---
+  // The entropy device virtio-rng-pci (on unless --no-rng), and one
+  // virtio-blk-pci per drive (--drive), on PCI bus 0.
+  bool virtio_rng = true;
+  std::vector<DriveConfig> drives;
+  // --- end virtio ---
 };
 
 enum class StopReason { kNone, kExit, kReset, kTimeout };
@@ -88,9 +101,22 @@ class Board {
   // comes first.
   void WaitForEvent(uint64_t max_ns, int wake_fd = -1);
 
+  // --- virtio ---
+  // The board-wide device lock. Rule: a device's own worker thread (a
+  // virtio-blk disk) holds it around everything it shares with the vCPU
+  // side (ring updates, ISR, recording interrupts); the vCPU side is to hold
+  // it around every bus access once SMP lands. Lock order: this lock first,
+  // then any lock private to a device. Never held while doing host I/O.
+  std::mutex& device_lock() { return device_lock_; }
+  // Wakes a vCPU sleeping in WaitForEvent (any thread: a device's worker
+  // that has an interrupt for Poll() to raise).
+  void WakeFromDevice();
+  // --- end virtio ---
+
  private:
   Board(BoardConfig config, GuestMemory memory);
   Status Wire();
+  Status WireVirtio();  // hw/board_virtio.cc
   void PumpSerialInput();
   void TakeSerialInput(const uint8_t* bytes, size_t n);
 
@@ -112,6 +138,13 @@ class Board {
   bool serial_in_open_ = false;
   std::vector<uint8_t> pending_input_;
   bool escape_pending_ = false;  // the last input byte was Ctrl-A
+  // --- virtio --- (the lock outlives the devices; devices, whose workers
+  // use their transports, go before the transports)
+  std::mutex device_lock_;
+  int device_wake_fd_ = -1;  // eventfd: WakeFromDevice() -> WaitForEvent
+  std::vector<std::unique_ptr<virtio::VirtioPci>> virtio_pci_;
+  std::vector<std::unique_ptr<virtio::VirtioDevice>> virtio_devices_;
+  // --- end virtio ---
 };
 
 }  // namespace tandem::hw
