@@ -17,6 +17,13 @@ Status Board::WireVirtio() {
   }
   auto attach = [this](std::unique_ptr<virtio::VirtioDevice> device, int devfn) -> Status {
     auto pci = std::make_unique<virtio::VirtioPci>(*device, dma_, [this] { WakeFromDevice(); });
+    if (config_.direct_boot) {
+      // What SeaBIOS writes to the interrupt line register (its PIRQ for
+      // the slot's INTA), so that a kernel without ACPI or a $PIR table
+      // finds the IRQ. Set before plugging: it survives resets.
+      int irq = layout::kDirectBootPirqIrqs[layout::PirqForSlotPin(devfn >> 3, 0)];
+      pci->ConfigWrite(PciDevice::kInterruptLine, 1, static_cast<uint32_t>(irq));
+    }
     if (Status s = chipset_->pci().Attach(devfn, pci.get()); !s.ok()) return s;
     pci->Reset();
     timed_.push_back(pci.get());
