@@ -123,8 +123,7 @@ void VirtioBlk::Drain() {
     {
       std::lock_guard<std::mutex> lock(device_lock_);
       generation = generation_.load(std::memory_order_acquire);
-      uint8_t status = t.status();
-      if (!(status & kStatusDriverOk) || (status & kStatusNeedsReset)) return;
+      if (!t.accepting()) return;
       VirtChain chain;
       std::string error;
       while (batch.size() < kQueueSize && t.queue(0).Pop(t.dma(), chain, error)) batch.push_back(std::move(chain));

@@ -42,6 +42,7 @@ class VirtioBlk final : public VirtioDevice {
   ~VirtioBlk() override;
 
   const char* name() const override { return "blk"; }
+  uint16_t transitional_pci_id() const override { return 0x1001; }
   uint16_t device_id() const override { return 2; }
   uint32_t pci_class() const override { return 0x010000; }  // mass storage, as QEMU's virtio-blk-pci
   uint64_t features() const override;

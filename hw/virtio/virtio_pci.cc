@@ -18,9 +18,11 @@ uint64_t Bytes(const uint8_t* p, unsigned size) {
 }
 }  // namespace
 
-VirtioPci::VirtioPci(VirtioDevice& device, DmaMemory& dma, std::function<void()> wake)
+VirtioPci::VirtioPci(VirtioDevice& device, DmaMemory& dma, std::function<void()> wake, bool transitional)
     : PciDevice(std::string("virtio-") + device.name(), kVirtioVendor,
-                static_cast<uint16_t>(kModernDeviceBase + device.device_id()), device.pci_class(), 1),
+                transitional ? device.transitional_pci_id()
+                             : static_cast<uint16_t>(kModernDeviceBase + device.device_id()),
+                device.pci_class(), transitional ? 0 : 1),
       device_(device),
       dma_(dma),
       wake_(std::move(wake)),
@@ -28,8 +30,14 @@ VirtioPci::VirtioPci(VirtioDevice& device, DmaMemory& dma, std::function<void()>
   device_.set_transport(this);
   for (unsigned q = 0; q < device.num_queues(); ++q) queues_.emplace_back(device.queue_max_size());
   Set16(kSubsystemVendorId, kVirtioVendor);
-  Set16(kSubsystemId, kSubsystemQemu);
+  // A transitional device names its type in the subsystem ID (4.1.2.3).
+  Set16(kSubsystemId, transitional ? device.device_id() : kSubsystemQemu);
   SetInterruptPin(1);
+  if (transitional) {
+    uint64_t size = 32;
+    while (size < kLegacyQueueVector + 2 + device.config_size()) size <<= 1;
+    AddBar(kLegacyBar, BarKind::kIo, size, &legacy_region_);
+  }
   AddBar(kModernBar, BarKind::kMemory64, kModernBarSize, &region_, true);
   AddMsix(device.num_queues() + 1, kMsixBar);
   AddVirtioCap(kCapDevice, kDeviceOffset, device.config_size() ? device.config_size() : 4);
@@ -52,14 +60,27 @@ void VirtioPci::AddVirtioCap(uint8_t type, uint64_t offset, uint64_t length, uns
   if (type == kCapNotify) Set32(cap + 16, kNotifyMultiplier);
 }
 
+bool VirtioPci::accepting() const {
+  uint8_t s = status();
+  return !(s & kStatusNeedsReset) && ((s & kStatusDriverOk) || legacy_driver_.load(std::memory_order_acquire));
+}
+
+// Reading clears the ISR and deasserts INTx (4.1.4.5).
+uint8_t VirtioPci::ReadIsr() {
+  uint8_t isr = isr_.exchange(0, std::memory_order_acq_rel);
+  if (!msix_enabled()) SetIntx(false);
+  return isr;
+}
+
+void VirtioPci::Notify(unsigned q) {
+  if (q >= queues_.size() || !accepting() || !queues_[q].ready()) return;
+  device_.QueueNotify(q);
+  DeliverPending();
+}
+
 uint64_t VirtioPci::RegionRead(uint64_t offset, unsigned size) {
   if (offset < kCommonOffset + kCommonSize) return CommonRead(static_cast<unsigned>(offset), size);
-  if (offset == kIsrOffset) {
-    // Reading clears it and deasserts INTx (4.1.4.5).
-    uint8_t isr = isr_.exchange(0, std::memory_order_acq_rel);
-    if (!msix_enabled()) SetIntx(false);
-    return isr;
-  }
+  if (offset == kIsrOffset) return ReadIsr();
   if (offset >= kDeviceOffset && offset < kDeviceOffset + 0x1000) {
     uint64_t at = offset - kDeviceOffset;
     if (at + size > device_.config_size()) return 0;
@@ -73,10 +94,90 @@ void VirtioPci::RegionWrite(uint64_t offset, unsigned size, uint64_t value) {
   if (offset >= kNotifyOffset && offset < kNotifyOffset + kNotifyMultiplier * queues_.size()) {
     // Each queue has its own notify address (queue_notify_off = q); the
     // value written is the queue index (4.1.5.2).
-    unsigned q = static_cast<unsigned>((offset - kNotifyOffset) / kNotifyMultiplier);
-    if (!(status() & kStatusDriverOk) || (status() & kStatusNeedsReset) || !queues_[q].ready()) return;
-    device_.QueueNotify(q);
-    DeliverPending();
+    Notify(static_cast<unsigned>((offset - kNotifyOffset) / kNotifyMultiplier));
+  }
+}
+
+// The legacy interface (4.1.4.10): 32 feature bits, one page frame number
+// per queue with the rings at fixed places after it (2.7.2), a fixed queue
+// size, and no FEATURES_OK step.
+uint64_t VirtioPci::LegacyRead(uint64_t offset, unsigned size) {
+  legacy_driver_ = true;
+  unsigned config = msix_enabled() ? kLegacyQueueVector + 2 : kLegacyConfigVector;
+  if (offset >= config) {
+    uint64_t at = offset - config;
+    return at + size <= device_.config_size() ? device_.ReadConfig(at, size) : 0;
+  }
+  VirtQueue* q = selected();
+  switch (offset) {
+    case kLegacyHostFeatures:
+      return static_cast<uint32_t>(device_features_);
+    case kLegacyGuestFeatures:
+      return static_cast<uint32_t>(driver_features_);
+    case kLegacyQueuePfn:
+      return q && q->config().enabled ? q->config().desc / kLegacyAlign : 0;
+    case kLegacyQueueSize:
+      return q ? q->max_size() : 0;
+    case kLegacyQueueSelect:
+      return queue_select_;
+    case kLegacyStatus:
+      return status();
+    case kLegacyIsr:
+      return ReadIsr();
+    case kLegacyConfigVector:
+      return config_vector_;
+    case kLegacyQueueVector:
+      return q ? q->config().msix_vector : kNoVector;
+    default:
+      return 0;
+  }
+}
+
+void VirtioPci::LegacyWrite(uint64_t offset, unsigned size, uint64_t value) {
+  legacy_driver_ = true;
+  VirtQueue* q = selected();
+  switch (offset) {
+    case kLegacyGuestFeatures:
+      driver_features_ = value & device_features_ & 0xFFFFFFFFull;
+      for (VirtQueue& queue : queues_) queue.set_event_idx(driver_features_ & kFeatureEventIdx);
+      break;
+    case kLegacyQueuePfn:
+      if (!q) break;
+      if (value == 0) {  // 0 resets the queue
+        q->Reset();
+        q->set_event_idx(driver_features_ & kFeatureEventIdx);
+      } else {
+        VirtQueue::Config& c = q->config();
+        c.size = q->max_size();
+        c.desc = (value & 0xFFFFFFFF) * kLegacyAlign;
+        c.driver = c.desc + 16ull * c.size;
+        c.device = (c.driver + 6 + 2ull * c.size + kLegacyAlign - 1) & ~(kLegacyAlign - 1);
+        c.enabled = true;
+      }
+      break;
+    case kLegacyQueueSelect:
+      queue_select_ = static_cast<uint16_t>(value);
+      break;
+    case kLegacyQueueNotify:
+      Notify(static_cast<unsigned>(value & 0xFFFF));
+      break;
+    case kLegacyStatus:
+      if ((value & 0xFF) == 0) {
+        ResetTransport();
+        legacy_driver_ = true;
+      } else {
+        status_.store(static_cast<uint8_t>((value & ~kStatusNeedsReset) | (status() & kStatusNeedsReset)),
+                      std::memory_order_release);
+      }
+      break;
+    case kLegacyConfigVector:
+      config_vector_ = static_cast<uint16_t>(value);
+      break;
+    case kLegacyQueueVector:
+      if (q) q->config().msix_vector = static_cast<uint16_t>(value);
+      break;
+    default:
+      break;
   }
 }
 
@@ -200,6 +301,7 @@ void VirtioPci::ResetTransport() {
   isr_.store(0, std::memory_order_release);
   pending_.store(0, std::memory_order_release);
   failure_logged_ = false;
+  legacy_driver_ = false;
   SetIntx(false);
 }
 

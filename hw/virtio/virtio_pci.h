@@ -1,9 +1,11 @@
-// The virtio PCI transport, modern (non-transitional) form only (VIRTIO 1.2
-// 4.1 "Virtio Over PCI Bus"): vendor 0x1AF4, device 0x1040 + virtio device
-// ID, revision 1; the common, notify, ISR and device-specific configuration
-// structures in a 64-bit memory BAR (BAR4, as QEMU lays them out), MSI-X in
-// BAR1, INTx through the ISR. There is no legacy I/O BAR: SeaBIOS and Linux
-// (4.0 and later) drive the modern interface.
+// The virtio PCI transport (VIRTIO 1.2 4.1 "Virtio Over PCI Bus"), as QEMU's
+// virtio-*-pci devices: the common, notify, ISR and device-specific
+// configuration structures in a 64-bit memory BAR (BAR4, QEMU's layout),
+// MSI-X in BAR1, INTx through the ISR. A transitional device (the default)
+// also has the legacy interface in I/O BAR0 (4.1.4.10 "Legacy Interfaces: A
+// Note on PCI Device Layout"; device IDs 0x1000-0x103F, the virtio device
+// ID in the subsystem ID, revision 0), for drivers older than virtio 1.0; a
+// non-transitional one is device 0x1040 + virtio device ID, revision 1.
 //
 // Threading: guest register accesses, Reset() and AdvanceTo() run on a vCPU
 // thread. A device may complete requests on its own worker thread: it calls
@@ -58,6 +60,8 @@ class VirtioDevice {
   virtual void QueueNotify(unsigned q) = 0;
   // A device reset (status 0 written, or the board reset): drop in-flight work.
   virtual void Reset() {}
+  // The transitional PCI device ID (4.1.2.3: 0x1001 block, 0x1005 entropy).
+  virtual uint16_t transitional_pci_id() const = 0;
   void set_transport(VirtioPci* transport) { transport_ = transport; }
 
  protected:
@@ -70,7 +74,14 @@ class VirtioDevice {
 class VirtioPci final : public PciDevice, public TimedDevice {
  public:
   // BAR4 layout: one 4 KiB page per structure, as QEMU.
-  static constexpr int kMsixBar = 1, kModernBar = 4;
+  static constexpr int kLegacyBar = 0, kMsixBar = 1, kModernBar = 4;
+  // The legacy header in BAR0 (4.1.4.10): registers, then (with MSI-X
+  // enabled) the two vector registers, then the device configuration.
+  static constexpr unsigned kLegacyHostFeatures = 0x00, kLegacyGuestFeatures = 0x04, kLegacyQueuePfn = 0x08,
+                            kLegacyQueueSize = 0x0C, kLegacyQueueSelect = 0x0E, kLegacyQueueNotify = 0x10,
+                            kLegacyStatus = 0x12, kLegacyIsr = 0x13, kLegacyConfigVector = 0x14,
+                            kLegacyQueueVector = 0x16;
+  static constexpr uint64_t kLegacyAlign = 4096;  // the legacy ring layout's alignment (2.7.2)
   static constexpr uint64_t kCommonOffset = 0x0000, kIsrOffset = 0x1000, kDeviceOffset = 0x2000,
                             kNotifyOffset = 0x3000, kModernBarSize = 0x4000;
   static constexpr uint32_t kNotifyMultiplier = 4;
@@ -87,7 +98,7 @@ class VirtioPci final : public PciDevice, public TimedDevice {
 
   // wake: called from a worker thread after NotifyUsed(), so that a halted
   // vCPU polls the board (empty: nothing to wake, e.g. in unit tests).
-  VirtioPci(VirtioDevice& device, DmaMemory& dma, std::function<void()> wake = {});
+  VirtioPci(VirtioDevice& device, DmaMemory& dma, std::function<void()> wake = {}, bool transitional = true);
   ~VirtioPci() override;
 
   VirtioDevice& device() { return device_; }
@@ -95,6 +106,9 @@ class VirtioPci final : public PciDevice, public TimedDevice {
   VirtQueue& queue(unsigned q) { return queues_[q]; }
   uint64_t driver_features() const { return driver_features_; }
   uint8_t status() const { return status_.load(std::memory_order_acquire); }
+  // Whether the device may consume buffers now: DRIVER_OK (or a legacy
+  // driver, which may use queues before it), and no DEVICE_NEEDS_RESET.
+  bool accepting() const;
 
   // The device put buffers on queue q's used ring: interrupt the driver when
   // it wants one. Any thread (workers hold the device lock).
@@ -112,14 +126,20 @@ class VirtioPci final : public PciDevice, public TimedDevice {
   }
 
  private:
-  class ModernRegion final : public IoDevice {
+  // BAR4 (modern) or BAR0 (legacy) on the bus.
+  class Region final : public IoDevice {
    public:
-    explicit ModernRegion(VirtioPci& owner) : owner_(owner) {}
-    uint64_t Read(uint64_t offset, unsigned size) override { return owner_.RegionRead(offset, size); }
-    void Write(uint64_t offset, unsigned size, uint64_t value) override { owner_.RegionWrite(offset, size, value); }
+    Region(VirtioPci& owner, bool legacy) : owner_(owner), legacy_(legacy) {}
+    uint64_t Read(uint64_t offset, unsigned size) override {
+      return legacy_ ? owner_.LegacyRead(offset, size) : owner_.RegionRead(offset, size);
+    }
+    void Write(uint64_t offset, unsigned size, uint64_t value) override {
+      legacy_ ? owner_.LegacyWrite(offset, size, value) : owner_.RegionWrite(offset, size, value);
+    }
 
    private:
     VirtioPci& owner_;
+    bool legacy_;
   };
 
   void AddVirtioCap(uint8_t type, uint64_t offset, uint64_t length, unsigned extra = 0);
@@ -127,6 +147,10 @@ class VirtioPci final : public PciDevice, public TimedDevice {
   void RegionWrite(uint64_t offset, unsigned size, uint64_t value);
   uint64_t CommonRead(unsigned offset, unsigned size);
   void CommonWrite(unsigned offset, unsigned size, uint64_t value);
+  uint64_t LegacyRead(uint64_t offset, unsigned size);
+  void LegacyWrite(uint64_t offset, unsigned size, uint64_t value);
+  uint8_t ReadIsr();
+  void Notify(unsigned q);
   void WriteStatus(uint8_t value);
   void ResetTransport();
   void DeviceReset() override { ResetTransport(); }
@@ -137,7 +161,9 @@ class VirtioPci final : public PciDevice, public TimedDevice {
   VirtioDevice& device_;
   DmaMemory& dma_;
   std::function<void()> wake_;
-  ModernRegion region_{*this};
+  Region region_{*this, false};
+  Region legacy_region_{*this, true};
+  std::atomic<bool> legacy_driver_{false};  // the driver uses BAR0
   std::vector<VirtQueue> queues_;
   uint64_t device_features_;
   uint64_t driver_features_ = 0;

@@ -18,6 +18,7 @@ class VirtioRng final : public VirtioDevice {
   explicit VirtioRng(Source source = {});
 
   const char* name() const override { return "rng"; }
+  uint16_t transitional_pci_id() const override { return 0x1005; }
   uint16_t device_id() const override { return 4; }
   uint32_t pci_class() const override { return 0xFF0000; }  // as QEMU: "other"
   uint64_t features() const override { return 0; }

@@ -102,7 +102,7 @@ grep -q 'hits no device' "$log" && fail "the console shows tandem's guest diagno
 want_pci="TANDEM-PCI 0000:00:00.0 0x8086:0x1237 class=0x060000
 TANDEM-PCI 0000:00:01.0 0x8086:0x7000 class=0x060100
 TANDEM-PCI 0000:00:01.3 0x8086:0x7113 class=0x068000
-TANDEM-PCI 0000:00:03.0 0x1af4:0x1044 class=0xff0000"
+TANDEM-PCI 0000:00:03.0 0x1af4:0x1005 class=0xff0000"
 got_pci=$(grep '^TANDEM-PCI ' "$log")
 if [ "$profile" = legacy ] || grep -q 'PCI Root Bridge' "$log"; then
   [ "$got_pci" = "$want_pci" ] || fail "PCI devices differ: want

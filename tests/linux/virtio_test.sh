@@ -9,7 +9,8 @@
 #
 # Usage: virtio_test.sh TANDEM ENGINE TIMEOUT_SECONDS PROFILE MODE
 #   ENGINE: jit or interp (kvm where /dev/kvm works); PROFILE: legacy
-#   (noapic nolapic acpi=off pci=nomsi: INTx through the i8259) or acpi (MSI-X);
+#   (noapic nolapic acpi=off pci=nomsi: INTx through the i8259), acpi (MSI-X)
+#   or acpi-legacy-driver (MSI-X, Linux's legacy virtio-pci driver on BAR0);
 #   MODE: rw or snapshot. Exit 0 pass, 1 fail, 77 skip.
 set -u
 tandem=${1:?usage: virtio_test.sh TANDEM ENGINE TIMEOUT PROFILE MODE}
@@ -27,6 +28,8 @@ case $profile in
   # then fall back to INTx anyway).
   legacy) append="console=ttyS0 noapic nolapic acpi=off pci=nomsi panic=-1 tandem.disktest=1" ;;
   acpi) append="console=ttyS0 panic=-1 tandem.disktest=1" ;;
+  # The transitional devices' legacy I/O BAR, as a pre-1.0 driver uses it.
+  acpi-legacy-driver) append="console=ttyS0 panic=-1 tandem.disktest=1 virtio_pci.force_legacy=1" ;;
   *) fail "unknown profile $profile" ;;
 esac
 case $mode in
@@ -64,6 +67,11 @@ grep -q '^TANDEM-LINUX-DONE' "$log" || fail "no TANDEM-LINUX-DONE (tandem exit s
 grep -q '^TANDEM-VDA size=8192 ro=0' "$log" || fail "no /dev/vda of 8192 sectors: $(grep TANDEM-VDA "$log" || echo none)"
 grep -q "^TANDEM-VDA-READ $want_md5\$" "$log" || fail "guest read differs: $(grep TANDEM-VDA-READ "$log")"
 grep -q '^TANDEM-VDA-WRITE ok' "$log" || fail "guest write failed"
+# The negotiated features as Linux shows them: one character per bit.
+version1=$(sed -n 's/^TANDEM-VDA-FEATURES //p' "$log" | cut -c33)
+want_version1=1
+[ "$profile" = acpi-legacy-driver ] && want_version1=0
+[ "$version1" = "$want_version1" ] || fail "VIRTIO_F_VERSION_1 is '$version1', want $want_version1 (modern or legacy driver)"
 grep -q '^TANDEM-VDA-REREAD TANDEM-GUEST-WROTE-THIS-SECTOR' "$log" || fail "guest does not read its write back"
 grep -q '^TANDEM-HWRNG virtio_rng.0 64' "$log" || fail "no virtio-rng as /dev/hwrng: $(grep TANDEM-HWRNG "$log" || echo none)"
 on_host=$(dd if="$img" bs=512 skip=2048 count=1 2>/dev/null | head -c 30)

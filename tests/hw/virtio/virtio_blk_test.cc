@@ -91,7 +91,8 @@ class VirtioBlkTest : public VirtioFixture {
 
 TEST_F(VirtioBlkTest, ConfigSpaceGivesTheCapacityAndFeaturesTheCommands) {
   Open({});
-  EXPECT_EQ(Cfg(PciDevice::kDeviceId, 2), 0x1042u);
+  EXPECT_EQ(Cfg(PciDevice::kDeviceId, 2), 0x1001u);  // transitional block device
+  EXPECT_EQ(Cfg(PciDevice::kSubsystemId, 2), 2u);
   EXPECT_EQ(mmio_.Read(kBar4 + VirtioPci::kDeviceOffset, 8), kSectors);
   EXPECT_EQ(mmio_.Read(kBar4 + VirtioPci::kDeviceOffset + 20, 4), 512u);  // blk_size
   uint64_t f = Features();

@@ -35,7 +35,7 @@ class VirtioFixture : public ::testing::Test {
  protected:
   static constexpr int kDevfn = 3 << 3;
   static constexpr uint64_t kRam = 16ull << 20;
-  static constexpr uint64_t kBar4 = 0xE0000000, kBar1 = 0xE0100000;
+  static constexpr uint64_t kBar4 = 0xE0000000, kBar1 = 0xE0100000, kBar0 = 0xC000;
   // Rings of queue 0 and the data area, in guest RAM.
   static constexpr uint64_t kDesc = 0x10000, kAvail = 0x11000, kUsed = 0x12000, kData = 0x20000;
   static constexpr uint16_t kQueueSize = 16;
@@ -51,14 +51,15 @@ class VirtioFixture : public ::testing::Test {
   }
 
   // Plugs the device in and maps its BARs (as firmware would).
-  void Plug(virtio::VirtioDevice& device) {
-    transport_ = std::make_unique<virtio::VirtioPci>(device, dma_, [this] { ++wakes_; });
+  void Plug(virtio::VirtioDevice& device, bool transitional = true) {
+    transport_ = std::make_unique<virtio::VirtioPci>(device, dma_, [this] { ++wakes_; }, transitional);
     ASSERT_TRUE(pci_.Attach(kDevfn, transport_.get()).ok());
     transport_->Reset();
     Cfg(0x20, 4, kBar4);  // BAR4 low, 64-bit
     Cfg(0x24, 4, 0);
     Cfg(0x14, 4, kBar1);  // BAR1: MSI-X
-    Cfg(PciDevice::kCommand, 2, PciDevice::kCommandMemory | PciDevice::kCommandMaster);
+    Cfg(0x10, 4, kBar0);  // BAR0: the legacy I/O registers (transitional only)
+    Cfg(PciDevice::kCommand, 2, PciDevice::kCommandIo | PciDevice::kCommandMemory | PciDevice::kCommandMaster);
   }
 
   uint32_t Cfg(unsigned off, unsigned size) { return pci_.ConfigRead(kDevfn, off, size); }

@@ -28,11 +28,13 @@ class VirtioRngTest : public VirtioFixture {
   virtio::VirtioRng rng_;
 };
 
-TEST_F(VirtioRngTest, IdentifiesAsModernVirtioWithItsStructuresInBar4) {
+TEST_F(VirtioRngTest, IdentifiesAsTransitionalVirtioWithItsStructuresInBar4) {
   EXPECT_EQ(Cfg(PciDevice::kVendorId, 2), 0x1AF4u);
-  EXPECT_EQ(Cfg(PciDevice::kDeviceId, 2), 0x1044u);  // 0x1040 + entropy (4)
-  EXPECT_GE(Cfg(PciDevice::kRevision, 1), 1u);
+  EXPECT_EQ(Cfg(PciDevice::kDeviceId, 2), 0x1005u);  // transitional entropy device
+  EXPECT_EQ(Cfg(PciDevice::kRevision, 1), 0u);
   EXPECT_EQ(Cfg(PciDevice::kSubsystemVendorId, 2), 0x1AF4u);
+  EXPECT_EQ(Cfg(PciDevice::kSubsystemId, 2), 4u);  // the virtio device ID
+  EXPECT_EQ(Cfg(0x10, 4), kBar0 | 1);              // BAR0: I/O
   const uint8_t types[] = {VirtioPci::kCapCommon, VirtioPci::kCapNotify, VirtioPci::kCapIsr, VirtioPci::kCapDevice};
   const uint32_t offsets[] = {0x0000, 0x3000, 0x1000, 0x2000};
   for (int i = 0; i < 4; ++i) {
@@ -43,6 +45,48 @@ TEST_F(VirtioRngTest, IdentifiesAsModernVirtioWithItsStructuresInBar4) {
   }
   EXPECT_EQ(Cfg(FindCap(VirtioPci::kCapNotify) + 16, 4), VirtioPci::kNotifyMultiplier);
   EXPECT_EQ(Common(VirtioPci::kNumQueues, 2), 1u);
+}
+
+class VirtioModernOnlyTest : public VirtioFixture {
+ protected:
+  void SetUp() override { Plug(rng_, false); }
+  virtio::VirtioRng rng_;
+};
+
+TEST_F(VirtioModernOnlyTest, HasTheModernIdAndNoIoBar) {
+  EXPECT_EQ(Cfg(PciDevice::kDeviceId, 2), 0x1044u);  // 0x1040 + entropy (4)
+  EXPECT_GE(Cfg(PciDevice::kRevision, 1), 1u);
+  EXPECT_EQ(Cfg(0x10, 4), 0u);
+}
+
+// A legacy driver (4.1.4.10): 32-bit features, the queue's page frame
+// number, and the rings at the legacy layout's fixed places.
+TEST_F(VirtioRngTest, ALegacyDriverUsesTheIoBar) {
+  auto io = [&](unsigned off, unsigned size) { return pio_.Read(kBar0 + off, size); };
+  auto set = [&](unsigned off, unsigned size, uint64_t v) { pio_.Write(kBar0 + off, size, v); };
+  EXPECT_TRUE(io(VirtioPci::kLegacyHostFeatures, 4) & virtio::kFeatureIndirectDesc);
+  set(VirtioPci::kLegacyStatus, 1, virtio::kStatusAcknowledge | virtio::kStatusDriver);
+  set(VirtioPci::kLegacyGuestFeatures, 4, 0);
+  set(VirtioPci::kLegacyQueueSelect, 2, 0);
+  uint16_t size = static_cast<uint16_t>(io(VirtioPci::kLegacyQueueSize, 2));
+  ASSERT_EQ(size, 64);
+  constexpr uint64_t kPfn = 0x40;  // rings at 0x40000
+  set(VirtioPci::kLegacyQueuePfn, 4, kPfn);
+  EXPECT_EQ(io(VirtioPci::kLegacyQueuePfn, 4), kPfn);
+  set(VirtioPci::kLegacyStatus, 1, virtio::kStatusAcknowledge | virtio::kStatusDriver | virtio::kStatusDriverOk);
+  const uint64_t desc = kPfn * 4096, avail = desc + 16 * size, used = 0x41000;  // avail 0x40400, used aligned up
+  WriteDesc(desc, 0, Desc{kData, 8, 2, 0});
+  Write16(avail + 4, 0);
+  Write16(avail + 2, 1);
+  set(VirtioPci::kLegacyQueueNotify, 2, 0);
+  EXPECT_EQ(Read16(used + 2), 1);
+  EXPECT_EQ(Read32(used + 8), 8u);
+  EXPECT_EQ(ReadBytes(kData, 1)[0], 0xA0);
+  EXPECT_TRUE(router_.level);
+  EXPECT_EQ(io(VirtioPci::kLegacyIsr, 1), 1u);
+  EXPECT_FALSE(router_.level);
+  set(VirtioPci::kLegacyStatus, 1, 0);  // reset
+  EXPECT_EQ(io(VirtioPci::kLegacyQueuePfn, 4), 0u);
 }
 
 TEST_F(VirtioRngTest, OffersVersion1IndirectAndEventIdxAndRefusesFeaturesWithoutVersion1) {
