@@ -1,6 +1,7 @@
 // Split virtqueue, device side (VIRTIO 1.2 2.7).
 #include "hw/virtio/virtqueue.h"
 
+#include <atomic>
 #include <cstdio>
 
 namespace tandem::hw::virtio {
@@ -50,6 +51,10 @@ bool VirtQueue::ReadDesc(DmaMemory& dma, uint64_t table, uint32_t count, uint32_
 bool VirtQueue::Pop(DmaMemory& dma, VirtChain& chain, std::string& error) {
   error.clear();
   if (!ready()) return false;
+  // The avail_event written by the last Pop must be visible before idx is
+  // read again, or a driver adding a buffer meanwhile may skip its notify
+  // (2.7.10; QEMU's smp_mb in virtqueue_pop): a store-load fence.
+  std::atomic_thread_fence(std::memory_order_seq_cst);
   uint16_t avail_idx;
   if (!dma.Read(config_.driver + 2, &avail_idx, 2)) {
     error = "driver ring at " + HexString(config_.driver) + " is not in RAM";
@@ -151,6 +156,8 @@ bool VirtQueue::ShouldInterrupt(DmaMemory& dma) {
     if (!dma.Read(config_.driver, &flags, 2)) return true;
     return !(flags & kAvailNoInterrupt);
   }
+  // The used idx store before the used_event load (QEMU's virtio_notify).
+  std::atomic_thread_fence(std::memory_order_seq_cst);
   uint16_t used_event = 0;
   if (!dma.Read(config_.driver + kRingHeader + 2ull * config_.size, &used_event, 2)) return true;
   uint16_t old = signalled_used_;
