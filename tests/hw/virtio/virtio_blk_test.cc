@@ -220,3 +220,28 @@ TEST_F(VirtioBlkTest, ABadStatusBufferNeedsAResetWithoutCrashing) {
 
 }  // namespace
 }  // namespace tandem::hw::testing
+
+namespace tandem::hw::testing {
+namespace {
+
+// cache=none: O_DIRECT through aligned bounce buffers, on a file system that has it.
+TEST(RawImageTest, CacheNoneReadsAndWritesThroughODirect) {
+  TempImage image;
+  DriveConfig config;
+  config.path = image.path();
+  config.direct = true;
+  auto raw = RawImage::Open(config);
+  if (!raw.ok()) GTEST_SKIP() << "no O_DIRECT here: " << raw.message();
+  std::vector<uint8_t> data(1024, 0x3C);
+  ASSERT_TRUE((*raw)->Write(5 * 512, data.data() + 1, 512));  // an unaligned guest buffer
+  ASSERT_TRUE((*raw)->Flush());
+  std::vector<uint8_t> back(1536);
+  ASSERT_TRUE((*raw)->Read(4 * 512, back.data() + 3, 1024));
+  EXPECT_EQ(back[3], Pattern(4, 0));
+  EXPECT_EQ(back[3 + 512], 0x3C);
+  EXPECT_EQ(back[3 + 1023], 0x3C);
+  EXPECT_EQ(image.Contents()[5 * 512 + 7], 0x3C);
+}
+
+}  // namespace
+}  // namespace tandem::hw::testing
