@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "accel/interp/atomic.h"
 #include "accel/interp/cpu.h"
 #include "accel/interp/jit.h"
 
@@ -30,8 +31,8 @@ PlantedFault PlantedFaultFromEnvironment(std::string_view engine) {
 
 class InterpVcpu final : public Vcpu {
  public:
-  InterpVcpu(hw::Board& board, int index, bool with_jit)
-      : index_(index), state_(x86::ResetState()), cpu_(board, state_) {
+  InterpVcpu(hw::Board& board, LockedAccessDomain& locked, int index, bool with_jit)
+      : index_(index), state_(x86::ResetState()), cpu_(board, state_, &locked) {
     if (with_jit) cpu_.EnableJit();
     cpu_.planted_fault = PlantedFaultFromEnvironment(with_jit ? "jit" : "interp");
   }
@@ -82,12 +83,15 @@ class InterpMachine final : public Machine {
   std::string_view name() const override { return with_jit_ ? "jit" : "interp"; }
   Result<std::unique_ptr<Vcpu>> CreateVcpu(int index) override {
     if (index != 0) return Status::Error("vCPU " + std::to_string(index) + ": the board has one CPU");
-    return std::unique_ptr<Vcpu>(std::make_unique<InterpVcpu>(board_, index, with_jit_));
+    return std::unique_ptr<Vcpu>(std::make_unique<InterpVcpu>(board_, locked_, index, with_jit_));
   }
 
  private:
   hw::Board& board_;
   bool with_jit_;
+  // Shared by every vCPU of this machine: locked accesses that cannot be
+  // host atomics (atomic.h). Outlives the vCPUs, as the machine does.
+  LockedAccessDomain locked_;
 };
 
 }  // namespace
