@@ -9,11 +9,12 @@
 // CR3 write.
 //
 // Several vCPU threads share guest RAM: accessed/dirty bits are set with a
-// host compare-and-swap on the paging entry (a walk whose entry another vCPU
-// changed meanwhile starts over, as hardware's locked A/D update does not
-// set bits in an entry that is no longer the one it used), and RAM accesses
-// of 1, 2, 4 or 8 bytes are one host load or store of that width, so an
-// aligned guest access is never torn (SDM vol. 3A 9.1.1).
+// host compare-and-swap on the paging entry, and a walk whose entry another
+// vCPU changed meanwhile starts over (as QEMU's walker does), so neither that
+// vCPU's write is lost nor a bit set in an entry the walk no longer matches
+// (a swapped-out PTE, say). RAM accesses of 1, 2, 4 or 8 bytes are one host
+// load or store of that width, so an aligned guest access is never torn
+// (SDM vol. 3A 9.1.1).
 #include <cstring>
 
 #include "accel/interp/atomic.h"
@@ -47,8 +48,8 @@ struct WalkResult {
 };
 
 // One host load/store of the access's width (memcpy of a constant size
-// compiles to one MOV); other sizes (10-byte x87, none reach here wider than
-// 8) are copied bytewise, as the guest's own CPU gives no atomicity for them.
+// compiles to one MOV). Other sizes are the pieces of an access split at a
+// page boundary, which x86 does not promise to do atomically either.
 inline uint64_t LoadHost(const uint8_t* p, unsigned size) {
   switch (size) {
     case 1: return *p;
