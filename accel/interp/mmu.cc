@@ -261,11 +261,11 @@ void Cpu::ForgetJitWrites(uint64_t phys_page) {
   }
 }
 
-// The entry for linear that allows the access, walking on a miss.
-static inline const TlbEntry& Lookup(Cpu& cpu, uint64_t linear, Access access, bool user) {
+// A TLB miss: walks and refills the slot. Out of line, so that the hit path
+// below stays small enough to inline into every caller.
+[[gnu::noinline]] static const TlbEntry& LookupMiss(Cpu& cpu, uint64_t linear, Access access, bool user) {
   uint64_t page = linear >> 12;
   TlbEntry& e = cpu.sys_.tlb.entries[page % Tlb::kEntries];
-  if (e.page == page && (e.perms >> PermBit(access, user) & 1)) [[likely]] return e;
   WalkResult r = Walk(cpu, linear, access, user);
   r.phys_page &= cpu.sys_.a20_mask;
   e.page = page;
@@ -280,6 +280,14 @@ static inline const TlbEntry& Lookup(Cpu& cpu, uint64_t linear, Access access, b
   e.ram = whole && span.writable;
   FillJitSlots(cpu, page % Tlb::kEntries, e);
   return e;
+}
+
+// The entry for linear that allows the access, walking on a miss.
+[[gnu::always_inline]] static inline const TlbEntry& Lookup(Cpu& cpu, uint64_t linear, Access access, bool user) {
+  uint64_t page = linear >> 12;
+  const TlbEntry& e = cpu.sys_.tlb.entries[page % Tlb::kEntries];
+  if (e.page == page && (e.perms >> PermBit(access, user) & 1)) [[likely]] return e;
+  return LookupMiss(cpu, linear, access, user);
 }
 
 uint64_t Cpu::Translate(uint64_t linear, Access access, bool user) {
