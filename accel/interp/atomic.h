@@ -40,8 +40,8 @@ struct LockedAccessDomain {
   std::mutex mutex;
   // The host has CMPXCHG16B (CPUID.01H:ECX.CX16): the interpreter runs on
   // any x86-64 host and the first ones lacked it (JIT hosts, with BMI2, all
-  // have it).
-  const bool host_cmpxchg16b = HostHasCmpxchg16b();
+  // have it). Set before the vCPUs run; tests clear it to take the mutex path.
+  bool host_cmpxchg16b = HostHasCmpxchg16b();
   static bool HostHasCmpxchg16b();
 };
 

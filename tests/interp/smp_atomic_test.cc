@@ -44,6 +44,7 @@ class TwoCpus {
   }
 
   x86::CpuState& state(int i) { return states_[i]; }
+  LockedAccessDomain& locked() { return locked_; }
   const Cpu& cpu(int i) const { return *cpus_[i]; }
   hw::Board& board() { return *board_; }
   uint64_t Read(uint64_t pa, unsigned size) {
@@ -173,8 +174,9 @@ TEST_P(SmpAtomicTest, XchgSpinLockGuardsPlainIncrement) {
 }
 
 // A lock-free 128-bit counter: read, add with carry into the high half,
-// LOCK CMPXCHG16B, retry on a change.
-TEST_P(SmpAtomicTest, Cmpxchg16bCounterIsExact) {
+// LOCK CMPXCHG16B, retry on a change. With `host_cx16` false the interpreter
+// takes the mutex path, as on a host without CMPXCHG16B.
+void ExpectCmpxchg16bCounterExact(bool jit, bool host_cx16) {
   constexpr uint64_t kIterations = 300'000;
   constexpr uint64_t kStep = 0x4000000000000001ull;  // carries into the high half every few adds
   TwoCpus m({0x48, 0x8B, 0x06,                     // mov rax, [rsi]
@@ -190,7 +192,8 @@ TEST_P(SmpAtomicTest, Cmpxchg16bCounterIsExact) {
              0x49, 0xFF, 0xC9,                     //    dec r9
              0x75, 0xE1,                           //    jnz retry
              0xF4},                                //    hlt
-            jit());
+            jit);
+  m.locked().host_cmpxchg16b = m.locked().host_cmpxchg16b && host_cx16;
   for (int i = 0; i < kCpus; ++i) {
     m.state(i).gpr[kRsi] = kData + 0x80;
     m.state(i).gpr[9] = kIterations;
@@ -201,6 +204,9 @@ TEST_P(SmpAtomicTest, Cmpxchg16bCounterIsExact) {
   EXPECT_EQ(m.Read(kData + 0x80, 8), static_cast<uint64_t>(want));
   EXPECT_EQ(m.Read(kData + 0x88, 8), static_cast<uint64_t>(want >> 64));
 }
+
+TEST_P(SmpAtomicTest, Cmpxchg16bCounterIsExact) { ExpectCmpxchg16bCounterExact(jit(), true); }
+TEST_P(SmpAtomicTest, Cmpxchg16bCounterIsExactWithoutHostCmpxchg16b) { ExpectCmpxchg16bCounterExact(jit(), false); }
 
 // The 32-bit form: a lock-free 64-bit counter with LOCK CMPXCHG8B in
 // flat 32-bit protected mode.
