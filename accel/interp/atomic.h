@@ -19,8 +19,9 @@
 // instruction on another vCPU takes the same path, and the JIT hands page
 // crossings and MMIO to the interpreter), not against a host-atomic access by
 // another vCPU to overlapping bytes within one page: guests do not mix the
-// two on one location, and QEMU gives the same weaker guarantee outside its
-// stop-the-world path.
+// two on one location. (QEMU runs such accesses with every other vCPU
+// stopped, cpu_exec_step_atomic; the machine's pause could do that if a
+// guest ever needs it.)
 #pragma once
 
 #include <cstdint>
