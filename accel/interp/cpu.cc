@@ -4,6 +4,8 @@
 
 #include <cstdio>
 
+#include "accel/interp/atomic.h"
+
 #include "accel/interp/decode_cache.h"
 #include "accel/interp/flags.h"
 #include "accel/interp/jit.h"
@@ -107,14 +109,16 @@ inline bool JitMayRun(const Cpu& cpu) {
 
 }  // namespace
 
-Cpu::Cpu(hw::Board& board, x86::CpuState& state, int cpu_index)
+Cpu::Cpu(hw::Board& board, x86::CpuState& state, int cpu_index, LockedAccessDomain* locked)
     : decode_cache_(std::make_unique<DecodeCache>(board)),
       code_pages_(board.memory().code_pages()),
       seen_write_epoch_(code_pages_.write_epoch()),
       seen_mark_epoch_(code_pages_.mark_epoch()),
       s(state),
       board(board),
-      socket(board.cpu(cpu_index)) {
+      socket(board.cpu(cpu_index)),
+      own_locked_(locked ? nullptr : std::make_unique<LockedAccessDomain>()),
+      locked_(locked ? *locked : *own_locked_) {
   UpdateDebugState(*this);
   board.memory().AddObserver(this);
 }

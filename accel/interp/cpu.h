@@ -55,6 +55,7 @@ enum class Access : uint8_t { kRead, kWrite, kExecute };
 class Cpu;
 class Jit;
 struct DecodedInsn;
+struct LockedAccessDomain;  // atomic.h
 using Handler = void (*)(Cpu& cpu, const DecodedInsn& insn);
 
 // Register classes for register operands.
@@ -112,7 +113,10 @@ enum class SliceEnd : uint8_t { kBudget, kHalted, kStop, kTripleFault };
 class Cpu final : public hw::MemoryMapObserver {
  public:
   // cpu_index: which of the board's CPUs this is (its socket, APIC ID).
-  Cpu(hw::Board& board, x86::CpuState& state, int cpu_index = 0);
+  // `locked`: the machine's lock for locked accesses that cannot be host
+  // atomics (atomic.h), shared by all vCPUs of the board; null gives this
+  // Cpu its own, which is right only while it is the board's single vCPU.
+  Cpu(hw::Board& board, x86::CpuState& state, int cpu_index = 0, LockedAccessDomain* locked = nullptr);
   ~Cpu() override;
 
   // ---- cpu.cc ----
@@ -251,6 +255,8 @@ class Cpu final : public hw::MemoryMapObserver {
   // TLB, TSC epoch, one-time logs (system_state.h; mmu/segmentation/ops_system).
   SystemState sys_;
   std::unique_ptr<Jit> jit_;  // null: interpret only
+  std::unique_ptr<LockedAccessDomain> own_locked_;  // when the constructor got none
+  LockedAccessDomain& locked_;                      // the machine's (atomic.h)
   PlantedFault planted_fault = PlantedFault::kNone;
   uint64_t slice_faults_ = 0;
 };

@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "accel/interp/atomic.h"
 #include "accel/interp/cpu.h"
 #include "accel/interp/jit.h"
 
@@ -31,8 +32,10 @@ PlantedFault PlantedFaultFromEnvironment(std::string_view engine) {
 class InterpVcpu final : public Vcpu {
  public:
   // CPU 0 starts at the reset vector; the others wait for a startup IPI.
-  InterpVcpu(hw::Board& board, int index, bool with_jit)
-      : index_(index), state_(index == 0 ? x86::ResetState() : x86::WaitForSipiState()), cpu_(board, state_, index) {
+  InterpVcpu(hw::Board& board, LockedAccessDomain& locked, int index, bool with_jit)
+      : index_(index),
+        state_(index == 0 ? x86::ResetState() : x86::WaitForSipiState()),
+        cpu_(board, state_, index, &locked) {
     if (with_jit) cpu_.EnableJit();
     cpu_.planted_fault = PlantedFaultFromEnvironment(with_jit ? "jit" : "interp");
     Cpu* cpu = &cpu_;
@@ -106,12 +109,15 @@ class InterpMachine final : public Machine {
       return Status::Error("vCPU " + std::to_string(index) + ": the board has " + std::to_string(board_.cpu_count()) +
                            " CPUs");
     }
-    return std::unique_ptr<Vcpu>(std::make_unique<InterpVcpu>(board_, index, with_jit_));
+    return std::unique_ptr<Vcpu>(std::make_unique<InterpVcpu>(board_, locked_, index, with_jit_));
   }
 
  private:
   hw::Board& board_;
   bool with_jit_;
+  // Shared by every vCPU of this machine: locked accesses that cannot be
+  // host atomics (atomic.h). Outlives the vCPUs, as the machine does.
+  LockedAccessDomain locked_;
 };
 
 }  // namespace

@@ -874,6 +874,10 @@ class Translator {
     if (!ZYAN_SUCCESS(ZydisEncoderDecodedInstructionToEncoderRequest(&zi, zops, static_cast<ZyanU8>(visible), &req))) {
       return false;
     }
+    // The LOCK prefix must survive re-encoding: the host's locked instruction
+    // on the guest page's host address is what keeps a guest RMW atomic
+    // against other vCPU threads (XCHG with memory locks by itself).
+    if ((zi.attributes & ZYDIS_ATTRIB_HAS_LOCK) && !(req.prefixes & ZYDIS_ATTRIB_HAS_LOCK)) return false;
     req.machine_mode = ZYDIS_MACHINE_MODE_LONG_64;  // the host's: same semantics for 16/32-bit operands
     bool rip_relative_lea = false;
     for (unsigned k = 0; k < visible; ++k) {

@@ -6,7 +6,10 @@
 // arithmetic flags are exactly what a CPU gives. Memory operands go through
 // the interpreter's TLB (an inline, flag-preserving lookup); a miss, MMIO, a
 // page crossing or any fault makes that one instruction run on the
-// interpreter's handler, which keeps faults precise.
+// interpreter's handler, which keeps faults precise. Locked read-modify-writes
+// replay with their LOCK prefix (and XCHG with memory locks by itself), so
+// they are atomic against other vCPU threads; those left to the interpreter
+// (bit strings, CMPXCHG8B/16B, slow paths) use its host atomics (atomic.h).
 #pragma once
 
 #include <cstdint>

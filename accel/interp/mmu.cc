@@ -7,8 +7,17 @@
 // PAE (legacy) PDPTEs are read on every walk rather than cached at MOV CR3;
 // a reserved bit in a PDPTE therefore gives #PF(RSVD) instead of #GP at the
 // CR3 write.
+//
+// Several vCPU threads share guest RAM: accessed/dirty bits are set with a
+// host compare-and-swap on the paging entry, and a walk whose entry another
+// vCPU changed meanwhile starts over (as QEMU's walker does), so neither that
+// vCPU's write is lost nor a bit set in an entry the walk no longer matches
+// (a swapped-out PTE, say). RAM accesses of 1, 2, 4 or 8 bytes are one host
+// load or store of that width, so an aligned guest access is never torn
+// (SDM vol. 3A 9.1.1).
 #include <cstring>
 
+#include "accel/interp/atomic.h"
 #include "accel/interp/jit.h"
 #include "accel/interp/system_internal.h"
 
@@ -38,6 +47,29 @@ struct WalkResult {
   uint8_t page_shift;
 };
 
+// One host load/store of the access's width (memcpy of a constant size
+// compiles to one MOV). Other sizes are the pieces of an access split at a
+// page boundary, which x86 does not promise to do atomically either.
+inline uint64_t LoadHost(const uint8_t* p, unsigned size) {
+  switch (size) {
+    case 1: return *p;
+    case 2: { uint16_t v; std::memcpy(&v, p, 2); return v; }
+    case 4: { uint32_t v; std::memcpy(&v, p, 4); return v; }
+    case 8: { uint64_t v; std::memcpy(&v, p, 8); return v; }
+    default: { uint64_t v = 0; std::memcpy(&v, p, size); return v; }
+  }
+}
+
+inline void StoreHost(uint8_t* p, unsigned size, uint64_t value) {
+  switch (size) {
+    case 1: *p = static_cast<uint8_t>(value); return;
+    case 2: { uint16_t v = static_cast<uint16_t>(value); std::memcpy(p, &v, 2); return; }
+    case 4: { uint32_t v = static_cast<uint32_t>(value); std::memcpy(p, &v, 4); return; }
+    case 8: std::memcpy(p, &value, 8); return;
+    default: std::memcpy(p, &value, size); return;
+  }
+}
+
 [[noreturn]] void PageFault(Cpu& cpu, uint64_t linear, uint32_t code) {
   cpu.s.cr2 = linear;
   Raise(kPF, code);
@@ -56,10 +88,39 @@ uint8_t Perms(const CpuState& s, bool w, bool u, bool nx, bool dirty) {
   return p;
 }
 
-WalkResult Walk(Cpu& cpu, uint64_t linear, Access access, bool user) {
+// Sets `bits` in the paging entry at pa (esize bytes) if it still holds
+// `expected`: false when another vCPU changed it since the walk read it.
+bool UpdateEntry(Cpu& cpu, uint64_t pa, unsigned esize, uint64_t expected, uint64_t bits) {
+  hw::GuestMemory::Span span = cpu.board.memory().Lookup(pa);
+  if (!span.host || !span.writable || span.length < esize) {
+    cpu.WritePhys(pa, esize, expected | bits);  // tables in ROM or MMIO: no other writer to race
+    return true;
+  }
+  const uint64_t page = pa & kPageMask;
+  const bool code = cpu.IsCodePage(page);
+  if (code) [[unlikely]] cpu.InvalidateCodePage(page);
+  bool ok;
+  if (esize == 8) {
+    uint64_t old = expected;
+    ok = __atomic_compare_exchange_n(reinterpret_cast<uint64_t*>(span.host), &old, expected | bits, false,
+                                     __ATOMIC_SEQ_CST, __ATOMIC_RELAXED);
+  } else {
+    uint32_t old = static_cast<uint32_t>(expected);
+    ok = __atomic_compare_exchange_n(reinterpret_cast<uint32_t*>(span.host), &old,
+                                     static_cast<uint32_t>(expected | bits), false, __ATOMIC_SEQ_CST,
+                                     __ATOMIC_RELAXED);
+  }
+  if (code) [[unlikely]] cpu.NoteOwnCodeWrite(page);
+  return ok;
+}
+
+// One walk; false when an accessed/dirty update found its entry changed by
+// another vCPU (the caller walks again).
+bool WalkOnce(Cpu& cpu, uint64_t linear, Access access, bool user, WalkResult* result) {
   CpuState& s = cpu.s;
   if (!(s.cr0 & kCr0Pg)) {
-    return {linear & 0xFFFFFFFFull & kPageMask, 0x3F, false, 12};
+    *result = {linear & 0xFFFFFFFFull & kPageMask, 0x3F, false, 12};
+    return true;
   }
   const bool write = access == Access::kWrite;
   const bool pae = s.cr4 & kCr4Pae;
@@ -151,14 +212,22 @@ WalkResult Walk(Cpu& cpu, uint64_t linear, Access access, bool user) {
   if (!ok) PageFault(cpu, linear, code | kPfP);
 
   for (int i = 0; i < n; ++i) {
-    uint64_t e = ent[i] | kPteA;
-    if (i == n - 1 && write) e |= kPteD;
-    if (e != ent[i]) cpu.WritePhys(addr[i], esize, e);
+    uint64_t bits = kPteA;
+    if (i == n - 1 && write) bits |= kPteD;
+    if ((ent[i] & bits) != bits && !UpdateEntry(cpu, addr[i], esize, ent[i], bits)) return false;
   }
   uint64_t last = ent[n - 1];
   bool dirty = write || (last & kPteD);
   bool global = (s.cr4 & kCr4Pge) && (last & kPteG);
-  return {phys_page, Perms(s, w, u, nx, dirty), global, static_cast<uint8_t>(shift)};
+  *result = {phys_page, Perms(s, w, u, nx, dirty), global, static_cast<uint8_t>(shift)};
+  return true;
+}
+
+WalkResult Walk(Cpu& cpu, uint64_t linear, Access access, bool user) {
+  WalkResult r;
+  while (!WalkOnce(cpu, linear, access, user, &r)) {
+  }
+  return r;
 }
 
 }  // namespace
@@ -192,11 +261,11 @@ void Cpu::ForgetJitWrites(uint64_t phys_page) {
   }
 }
 
-// The entry for linear that allows the access, walking on a miss.
-static inline const TlbEntry& Lookup(Cpu& cpu, uint64_t linear, Access access, bool user) {
+// A TLB miss: walks and refills the slot. Out of line, so that the hit path
+// below stays small enough to inline into every caller.
+[[gnu::noinline]] static const TlbEntry& LookupMiss(Cpu& cpu, uint64_t linear, Access access, bool user) {
   uint64_t page = linear >> 12;
   TlbEntry& e = cpu.sys_.tlb.entries[page % Tlb::kEntries];
-  if (e.page == page && (e.perms >> PermBit(access, user) & 1)) [[likely]] return e;
   WalkResult r = Walk(cpu, linear, access, user);
   r.phys_page &= cpu.sys_.a20_mask;
   e.page = page;
@@ -211,6 +280,14 @@ static inline const TlbEntry& Lookup(Cpu& cpu, uint64_t linear, Access access, b
   e.ram = whole && span.writable;
   FillJitSlots(cpu, page % Tlb::kEntries, e);
   return e;
+}
+
+// The entry for linear that allows the access, walking on a miss.
+[[gnu::always_inline]] static inline const TlbEntry& Lookup(Cpu& cpu, uint64_t linear, Access access, bool user) {
+  uint64_t page = linear >> 12;
+  const TlbEntry& e = cpu.sys_.tlb.entries[page % Tlb::kEntries];
+  if (e.page == page && (e.perms >> PermBit(access, user) & 1)) [[likely]] return e;
+  return LookupMiss(cpu, linear, access, user);
 }
 
 uint64_t Cpu::Translate(uint64_t linear, Access access, bool user) {
@@ -266,11 +343,7 @@ void Cpu::InvalidatePage(uint64_t linear) {
 namespace {
 
 uint64_t ReadFrom(Cpu& cpu, const TlbEntry& e, unsigned off, unsigned size) {
-  if (e.host) {
-    uint64_t v = 0;
-    std::memcpy(&v, e.host + off, size);
-    return v;
-  }
+  if (e.host) return LoadHost(e.host + off, size);
   if (size == 1 || size == 2 || size == 4 || size == 8) return cpu.ReadPhys(e.phys | off, size);
   uint64_t v = 0;
   for (unsigned i = 0; i < size; ++i) v |= cpu.ReadPhys(e.phys | (off + i), 1) << (8 * i);
@@ -282,11 +355,11 @@ void WriteTo(Cpu& cpu, const TlbEntry& e, unsigned off, unsigned size, uint64_t 
     if (!e.ram) return;  // ROM
     if (cpu.IsCodePage(e.phys)) [[unlikely]] {
       cpu.InvalidateCodePage(e.phys);
-      std::memcpy(e.host + off, &value, size);
+      StoreHost(e.host + off, size, value);
       cpu.NoteOwnCodeWrite(e.phys);
       return;
     }
-    std::memcpy(e.host + off, &value, size);
+    StoreHost(e.host + off, size, value);
     return;
   }
   if (size == 1 || size == 2 || size == 4 || size == 8) return cpu.WritePhys(e.phys | off, size, value);
@@ -319,6 +392,32 @@ void WriteLinearAs(Cpu& cpu, uint64_t linear, unsigned size, uint64_t value, boo
   WriteTo(cpu, b, 0, size - first, value >> (8 * first));
 }
 
+// ---- locked accesses (atomic.h) ----
+
+LockedTarget BeginLocked(Cpu& cpu, int seg, uint64_t offset, unsigned size) {
+  LockedTarget t;
+  t.linear = cpu.Linearize(seg, offset, size, Access::kWrite);
+  if (cpu.debug_.data_armed) [[unlikely]] CheckDataBreakpoints(cpu, t.linear, size, true);
+  const unsigned off = t.linear & 0xFFF;
+  if (off + size > 4096) return t;  // a split lock: the mutex path
+  const TlbEntry& e = Lookup(cpu, t.linear, Access::kWrite, cpu.cpl() == 3);
+  if (!e.host || !e.ram) return t;  // MMIO or ROM: the mutex path
+  if (cpu.IsCodePage(e.phys)) [[unlikely]] {
+    cpu.InvalidateCodePage(e.phys);
+    t.code_phys = e.phys;
+  }
+  t.host = e.host + off;
+  return t;
+}
+
+uint64_t LockedFallbackRead(Cpu& cpu, uint64_t linear, unsigned size) {
+  return ReadLinearAs(cpu, linear, size, Access::kRead, cpu.cpl() == 3);
+}
+
+void LockedFallbackWrite(Cpu& cpu, uint64_t linear, unsigned size, uint64_t value) {
+  WriteLinearAs(cpu, linear, size, value, cpu.cpl() == 3);
+}
+
 // Data breakpoints are matched before the access: a hit only counts once the
 // instruction completes, and a faulting one drops it (debug_regs.cc).
 uint64_t Cpu::ReadLinear(uint64_t linear, unsigned size, Access access) {
@@ -345,10 +444,7 @@ uint64_t Cpu::ReadPhys(uint64_t pa, unsigned size) {
   hw::GuestMemory::Span span = board.memory().Lookup(pa);
   if (span.host) {
     uint64_t v = 0;
-    if (span.length >= size) {
-      std::memcpy(&v, span.host, size);
-      return v;
-    }
+    if (span.length >= size) return LoadHost(span.host, size);
     for (unsigned i = 0; i < size; ++i) v |= ReadPhys(pa + i, 1) << (8 * i);
     return v;
   }
@@ -367,7 +463,7 @@ void Cpu::WritePhys(uint64_t pa, unsigned size, uint64_t value) {
     const bool code_first = IsCodePage(first), code_last = last != first && IsCodePage(last);
     if (code_first) InvalidateCodePage(first);
     if (code_last) InvalidateCodePage(last);
-    std::memcpy(span.host, &value, size);
+    StoreHost(span.host, size, value);
     if (code_first) NoteOwnCodeWrite(first);
     if (code_last) NoteOwnCodeWrite(last);
     return;

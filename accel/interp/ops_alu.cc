@@ -1,6 +1,8 @@
 // Integer arithmetic and logic: ADD ADC SUB SBB AND OR XOR CMP TEST INC DEC
 // NEG NOT, and the BCD adjustments DAA DAS AAA AAS AAM AAD with SALC (SDM
-// vol. 2). LOCK needs nothing more on one interpreted vCPU.
+// vol. 2). With LOCK the memory operand changes atomically against other
+// vCPU threads (atomic.h).
+#include "accel/interp/atomic.h"
 #include "accel/interp/cpu.h"
 #include "accel/interp/flags.h"
 
@@ -14,25 +16,48 @@ using x86::kFlagCf;
 enum class Op { kAdd, kAdc, kSub, kSbb, kCmp, kAnd, kOr, kXor, kTest };
 
 template <Op op>
+uint64_t Apply(uint64_t a, uint64_t b, bool cf, unsigned size, uint64_t* flags) {
+  uint64_t r;
+  switch (op) {
+    case Op::kAdd: return AddWithFlags(a, b, false, size, flags);
+    case Op::kAdc: return AddWithFlags(a, b, cf, size, flags);
+    case Op::kSub:
+    case Op::kCmp: return SubWithFlags(a, b, false, size, flags);
+    case Op::kSbb: return SubWithFlags(a, b, cf, size, flags);
+    case Op::kAnd:
+    case Op::kTest: r = a & b & SizeMask(size); break;
+    case Op::kOr: r = (a | b) & SizeMask(size); break;
+    case Op::kXor: r = (a ^ b) & SizeMask(size); break;
+  }
+  *flags = LogicFlags(r, size);
+  return r;
+}
+
+template <Op op>
 void Binary(Cpu& cpu, const DecodedInsn& insn) {
   const unsigned size = insn.op[0].size;
-  const uint64_t a = cpu.ReadOperand(insn, 0);
-  const uint64_t b = cpu.ReadOperand(insn, 1);
   const bool cf = cpu.s.rflags & kFlagCf;
-  uint64_t flags, r;
-  switch (op) {
-    case Op::kAdd: r = AddWithFlags(a, b, false, size, &flags); break;
-    case Op::kAdc: r = AddWithFlags(a, b, cf, size, &flags); break;
-    case Op::kSub:
-    case Op::kCmp: r = SubWithFlags(a, b, false, size, &flags); break;
-    case Op::kSbb: r = SubWithFlags(a, b, cf, size, &flags); break;
-    case Op::kAnd:
-    case Op::kTest: r = a & b & SizeMask(size); flags = LogicFlags(r, size); break;
-    case Op::kOr: r = (a | b) & SizeMask(size); flags = LogicFlags(r, size); break;
-    case Op::kXor: r = (a ^ b) & SizeMask(size); flags = LogicFlags(r, size); break;
+  uint64_t flags;
+  if (LockedMemory(insn, 0)) [[unlikely]] {
+    const uint64_t b = cpu.ReadOperand(insn, 1);
+    LockedRmwOperand(cpu, insn, 0, [&](uint64_t a) { return Apply<op>(a, b, cf, size, &flags); });
+  } else {
+    const uint64_t a = cpu.ReadOperand(insn, 0);
+    const uint64_t b = cpu.ReadOperand(insn, 1);
+    const uint64_t r = Apply<op>(a, b, cf, size, &flags);
+    if constexpr (op != Op::kCmp && op != Op::kTest) cpu.WriteOperand(insn, 0, r);
   }
-  if constexpr (op != Op::kCmp && op != Op::kTest) cpu.WriteOperand(insn, 0, r);
   SetFlags(cpu.s, kArithFlags, flags);
+}
+
+// Replaces operand 0 by f(old), atomically with LOCK.
+template <typename F>
+void Modify(Cpu& cpu, const DecodedInsn& insn, F&& f) {
+  if (LockedMemory(insn, 0)) [[unlikely]] {
+    LockedRmwOperand(cpu, insn, 0, f);
+  } else {
+    cpu.WriteOperand(insn, 0, f(cpu.ReadOperand(insn, 0)));
+  }
 }
 
 // INC/DEC leave CF alone.
@@ -40,9 +65,9 @@ template <bool kInc>
 void IncDec(Cpu& cpu, const DecodedInsn& insn) {
   const unsigned size = insn.op[0].size;
   uint64_t flags;
-  uint64_t a = cpu.ReadOperand(insn, 0);
-  uint64_t r = kInc ? AddWithFlags(a, 1, false, size, &flags) : SubWithFlags(a, 1, false, size, &flags);
-  cpu.WriteOperand(insn, 0, r);
+  Modify(cpu, insn, [&](uint64_t a) {
+    return kInc ? AddWithFlags(a, 1, false, size, &flags) : SubWithFlags(a, 1, false, size, &flags);
+  });
   if (kInc && cpu.planted_fault == PlantedFault::kIncParity) [[unlikely]] flags ^= x86::kFlagPf;
   SetFlags(cpu.s, kArithFlags & ~kFlagCf, flags);
 }
@@ -50,13 +75,13 @@ void IncDec(Cpu& cpu, const DecodedInsn& insn) {
 void Neg(Cpu& cpu, const DecodedInsn& insn) {
   const unsigned size = insn.op[0].size;
   uint64_t flags;
-  uint64_t r = SubWithFlags(0, cpu.ReadOperand(insn, 0), false, size, &flags);
-  cpu.WriteOperand(insn, 0, r);
+  Modify(cpu, insn, [&](uint64_t a) { return SubWithFlags(0, a, false, size, &flags); });
   SetFlags(cpu.s, kArithFlags, flags);  // CF = (source != 0), as 0 - source borrows
 }
 
 void Not(Cpu& cpu, const DecodedInsn& insn) {
-  cpu.WriteOperand(insn, 0, ~cpu.ReadOperand(insn, 0) & SizeMask(insn.op[0].size));
+  const uint64_t mask = SizeMask(insn.op[0].size);
+  Modify(cpu, insn, [mask](uint64_t a) { return ~a & mask; });
 }
 
 // ---- BCD (legacy modes only; Zydis rejects them in 64-bit mode) ----

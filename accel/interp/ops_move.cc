@@ -1,11 +1,14 @@
 // Data movement and bit operations (SDM vol. 2): MOV, MOVZX/MOVSX/MOVSXD,
 // LEA, XCHG, XADD, CMPXCHG, CMPXCHG8B/16B, BSWAP, CBW..CQO, CMOVcc, SETcc,
 // BT/BTS/BTR/BTC, BSF/BSR, PUSH/POP, PUSHA/POPA, ENTER/LEAVE, XLAT and the
-// instructions that are no-ops here (NOP, PAUSE, fences, CLFLUSH, PREFETCH).
-// Instructions that move RSP restore it when a later access faults, so that
-// the faulting instruction can be restarted.
+// instructions that are no-ops here (NOP, PAUSE, CLFLUSH, PREFETCH), and the
+// fences, which are the host's. Instructions that move RSP restore it when a
+// later access faults, so that the faulting instruction can be restarted.
+// XCHG with memory, CMPXCHG8B/16B and the LOCK forms of XADD, CMPXCHG and
+// BTS/BTR/BTC are atomic against other vCPU threads (atomic.h).
 #include <cstdio>
 
+#include "accel/interp/atomic.h"
 #include "accel/interp/cpu.h"
 #include "accel/interp/flags.h"
 
@@ -55,7 +58,14 @@ void Lea(Cpu& cpu, const DecodedInsn& insn) {
   cpu.WriteOperand(insn, 0, cpu.EffectiveAddress(insn, 1) & SizeMask(insn.op[0].size));
 }
 
+// With a memory operand XCHG locks without a prefix (SDM vol. 2 XCHG).
 void Xchg(Cpu& cpu, const DecodedInsn& insn) {
+  const int mem = insn.op[0].kind == OperandKind::kMem ? 0 : insn.op[1].kind == OperandKind::kMem ? 1 : -1;
+  if (mem >= 0) {
+    const uint64_t v = cpu.ReadOperand(insn, 1 - mem);
+    cpu.WriteOperand(insn, 1 - mem, LockedRmwOperand(cpu, insn, mem, [v](uint64_t) { return v; }));
+    return;
+  }
   uint64_t a = cpu.ReadOperand(insn, 0);
   uint64_t b = cpu.ReadOperand(insn, 1);
   if (insn.op[1].kind == OperandKind::kMem) {
@@ -69,8 +79,16 @@ void Xchg(Cpu& cpu, const DecodedInsn& insn) {
 
 void Xadd(Cpu& cpu, const DecodedInsn& insn) {
   const unsigned size = insn.op[0].size;
-  uint64_t d = cpu.ReadOperand(insn, 0);
   uint64_t flags;
+  if (LockedMemory(insn, 0)) [[unlikely]] {
+    const uint64_t src = cpu.ReadOperand(insn, 1);
+    const uint64_t d =
+        LockedRmwOperand(cpu, insn, 0, [&](uint64_t old) { return AddWithFlags(old, src, false, size, &flags); });
+    cpu.WriteOperand(insn, 1, d);
+    SetFlags(cpu.s, kArithFlags, flags);
+    return;
+  }
+  uint64_t d = cpu.ReadOperand(insn, 0);
   uint64_t sum = AddWithFlags(d, cpu.ReadOperand(insn, 1), false, size, &flags);
   if (insn.op[0].kind == OperandKind::kMem) {
     cpu.WriteOperand(insn, 0, sum);
@@ -84,9 +102,18 @@ void Xadd(Cpu& cpu, const DecodedInsn& insn) {
 
 void Cmpxchg(Cpu& cpu, const DecodedInsn& insn) {
   const unsigned size = insn.op[0].size;
-  uint64_t d = cpu.ReadOperand(insn, 0);
   uint64_t acc = cpu.ReadGpr(kRax, size);
   uint64_t flags;
+  if (LockedMemory(insn, 0)) [[unlikely]] {
+    const uint64_t src = cpu.ReadOperand(insn, 1);
+    // A mismatch stores the old value back (the locked write-back).
+    const uint64_t d = LockedRmwOperand(cpu, insn, 0, [&](uint64_t old) { return old == acc ? src : old; });
+    SubWithFlags(acc, d, false, size, &flags);
+    if (d != acc) cpu.WriteGpr(kRax, size, d);
+    SetFlags(cpu.s, kArithFlags, flags);
+    return;
+  }
+  uint64_t d = cpu.ReadOperand(insn, 0);
   SubWithFlags(acc, d, false, size, &flags);
   if (acc == d) {
     cpu.WriteOperand(insn, 0, cpu.ReadOperand(insn, 1));
@@ -106,6 +133,20 @@ void Cmpxchg8b16b(Cpu& cpu, const DecodedInsn& insn) {
   unsigned half = wide ? 8 : 4;
   if (wide && (ea & 15)) Raise(kGP, 0);
   uint64_t amask = SizeMask(insn.address_size / 8);
+  if (((ea + 2 * half - 1) & amask) > ea) [[likely]] {
+    // Atomic with or without LOCK (the prefix only promises it).
+    uint64_t expected[2] = {cpu.ReadGpr(kRax, half), cpu.ReadGpr(kRdx, half)};
+    const uint64_t desired[2] = {cpu.ReadGpr(kRbx, half), cpu.ReadGpr(kRcx, half)};
+    const bool equal = LockedCompareExchangeDouble(cpu, o.seg, ea, half, expected, desired);
+    if (!equal) {
+      cpu.WriteGpr(kRax, half, expected[0]);
+      cpu.WriteGpr(kRdx, half, expected[1]);
+    }
+    SetFlags(cpu.s, kFlagZf, equal ? kFlagZf : 0);
+    return;
+  }
+  // The operand wraps around the end of the address space: two halves, as
+  // the address size gives them (no atomicity promised for such a guest).
   uint64_t lo = cpu.ReadMem(o.seg, ea, half);
   uint64_t hi = cpu.ReadMem(o.seg, (ea + half) & amask, half);
   bool equal = lo == cpu.ReadGpr(kRax, half) && hi == cpu.ReadGpr(kRdx, half);
@@ -166,7 +207,6 @@ void Bit(Cpu& cpu, const DecodedInsn& insn) {
   const unsigned bits = size * 8;
   uint64_t offset = cpu.ReadOperand(insn, 1);
   unsigned bit;
-  uint64_t v;
   uint64_t ea = 0;
   bool memory_bitstring = base.kind == OperandKind::kMem && insn.op[1].kind == OperandKind::kReg;
   if (memory_bitstring) {
@@ -175,24 +215,31 @@ void Bit(Cpu& cpu, const DecodedInsn& insn) {
     int64_t word = soff >> __builtin_ctz(bits);
     bit = static_cast<unsigned>(soff & (bits - 1));
     ea = (cpu.EffectiveAddress(insn, 0) + static_cast<uint64_t>(word) * size) & SizeMask(insn.address_size / 8);
-    v = cpu.ReadMem(base.seg, ea, size);
   } else {
     bit = offset & (bits - 1);
-    v = cpu.ReadOperand(insn, 0);
+    if (base.kind == OperandKind::kMem) ea = cpu.EffectiveAddress(insn, 0);
   }
-  bool cf = (v >> bit) & 1;
-  if constexpr (op != BitOp::kTest) {
-    uint64_t mask = 1ull << bit;
+  const uint64_t mask = 1ull << bit;
+  auto apply = [mask](uint64_t v) {
     if (op == BitOp::kSet) v |= mask;
     if (op == BitOp::kReset) v &= ~mask;
     if (op == BitOp::kComplement) v ^= mask;
-    if (memory_bitstring) {
-      cpu.WriteMem(base.seg, ea, size, v);
-    } else {
-      cpu.WriteOperand(insn, 0, v);
+    return v;
+  };
+  uint64_t v;
+  if (op != BitOp::kTest && LockedMemory(insn, 0)) [[unlikely]] {
+    v = LockedRmw(cpu, base.seg, ea, size, apply);
+  } else {
+    v = base.kind == OperandKind::kMem ? cpu.ReadMem(base.seg, ea, size) : cpu.ReadOperand(insn, 0);
+    if constexpr (op != BitOp::kTest) {
+      if (base.kind == OperandKind::kMem) {
+        cpu.WriteMem(base.seg, ea, size, apply(v));
+      } else {
+        cpu.WriteOperand(insn, 0, apply(v));
+      }
     }
   }
-  SetFlags(cpu.s, kFlagCf, cf ? kFlagCf : 0);
+  SetFlags(cpu.s, kFlagCf, (v >> bit) & 1 ? kFlagCf : 0);
 }
 
 template <bool kReverse>
@@ -311,6 +358,19 @@ void Xlat(Cpu& cpu, const DecodedInsn& insn) {
 
 void Nop(Cpu&, const DecodedInsn&) {}
 
+// The guest's fences are the host's: plain guest accesses are host accesses
+// of the same kind, so the host orders them the same way.
+template <ZydisMnemonic kFence>
+void Fence(Cpu&, const DecodedInsn&) {
+  if constexpr (kFence == ZYDIS_MNEMONIC_MFENCE) {
+    __builtin_ia32_mfence();
+  } else if constexpr (kFence == ZYDIS_MNEMONIC_LFENCE) {
+    __builtin_ia32_lfence();
+  } else {
+    __builtin_ia32_sfence();
+  }
+}
+
 }  // namespace
 
 void RegisterMoveHandlers(HandlerTable& t) {
@@ -363,9 +423,11 @@ void RegisterMoveHandlers(HandlerTable& t) {
   t[ZYDIS_MNEMONIC_ENTER] = Enter;
   t[ZYDIS_MNEMONIC_LEAVE] = Leave;
   t[ZYDIS_MNEMONIC_XLAT] = Xlat;
+  t[ZYDIS_MNEMONIC_MFENCE] = Fence<ZYDIS_MNEMONIC_MFENCE>;
+  t[ZYDIS_MNEMONIC_LFENCE] = Fence<ZYDIS_MNEMONIC_LFENCE>;
+  t[ZYDIS_MNEMONIC_SFENCE] = Fence<ZYDIS_MNEMONIC_SFENCE>;
   for (ZydisMnemonic m :
-       {ZYDIS_MNEMONIC_NOP, ZYDIS_MNEMONIC_PAUSE, ZYDIS_MNEMONIC_LFENCE, ZYDIS_MNEMONIC_MFENCE,
-        ZYDIS_MNEMONIC_SFENCE, ZYDIS_MNEMONIC_CLFLUSH, ZYDIS_MNEMONIC_CLFLUSHOPT, ZYDIS_MNEMONIC_PREFETCHNTA,
+       {ZYDIS_MNEMONIC_NOP, ZYDIS_MNEMONIC_PAUSE, ZYDIS_MNEMONIC_CLFLUSH, ZYDIS_MNEMONIC_CLFLUSHOPT, ZYDIS_MNEMONIC_PREFETCHNTA,
         ZYDIS_MNEMONIC_PREFETCHT0, ZYDIS_MNEMONIC_PREFETCHT1, ZYDIS_MNEMONIC_PREFETCHT2,
         ZYDIS_MNEMONIC_PREFETCHW, ZYDIS_MNEMONIC_PREFETCH, ZYDIS_MNEMONIC_ENDBR32, ZYDIS_MNEMONIC_ENDBR64}) {
     t[m] = Nop;
