@@ -16,7 +16,9 @@
 #   guest that is not PVM-aware through KVM's instruction emulator (about
 #   2 MIPS): Linux would take most of an hour to boot.
 # Environment: LINUX_BOOT_APPEND adds kernel arguments, LINUX_BOOT_CMDLINE
-# replaces the base command line, LINUX_BOOT_LOG keeps the transcript there.
+# replaces the base command line, LINUX_BOOT_LOG keeps the transcript there,
+# LINUX_BOOT_SMP (default 1) is the --smp count: the guest must see that
+# many CPUs and its parallel checksum jobs must all get the right sum.
 # The first run downloads the kernel package (apt-get; see scripts/linux-guest).
 set -u
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -75,7 +77,7 @@ log=${LINUX_BOOT_LOG:-$(mktemp "${TMPDIR:-/tmp}/linux_boot.XXXXXX")}
 t0=$EPOCHREALTIME
 # The console goes through this loop line by line to time the marker.
 ${wrap[@]+"${wrap[@]}"} "$tandem" run --accel "$accel" -m 512M --kernel "$kernel" --initrd "$initrd" \
-    --append "$append" --no-reboot --timeout "$timeout_s" </dev/null 2>&1 |
+    --append "$append" --smp "${LINUX_BOOT_SMP:-1}" --no-reboot --timeout "$timeout_s" </dev/null 2>&1 |
   { up=; while IFS= read -r line; do
       printf '%s\n' "$line"
       if [ -z "$up" ] && [[ $line == *TANDEM-LINUX-UP* ]]; then
@@ -93,6 +95,10 @@ grep -q "^$want_md5  /tmp/tandem.txt\$" "$log" ||
   fail "md5sum line missing or wrong (want $want_md5): $(grep 'tandem.txt' "$log")"
 grep -q '^TANDEM-FORK-EXEC 200 ' "$log" ||
   fail "fork/exec count wrong: $(grep TANDEM-FORK-EXEC "$log" || echo none)"
+cpus=${LINUX_BOOT_SMP:-1}
+grep -q "^TANDEM-CPUS $cpus " "$log" || fail "want $cpus CPUs: $(grep TANDEM-CPUS "$log" || echo 'no TANDEM-CPUS line')"
+grep -q "^TANDEM-SMP-SUMS $cpus jobs: $want_md5 \$" "$log" ||
+  fail "parallel checksums wrong (want $cpus jobs, all $want_md5): $(grep TANDEM-SMP-SUMS "$log" || echo none)"
 grep -q '^TANDEM-LINUX-DONE' "$log" || fail "no TANDEM-LINUX-DONE marker"
 # A guest probing absent hardware is normal; tandem keeps it behind -d.
 grep -q 'hits no device' "$log" && fail "the console shows tandem's guest diagnostics: $(grep -m1 'hits no device' "$log")"
