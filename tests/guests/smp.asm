@@ -11,19 +11,9 @@
 %include "serial.inc"
 %include "exit.inc"
 %include "pm.inc"
+%include "smp.inc"
 
-APIC        equ 0xFEE00000
-APIC_ID     equ APIC + 0x20
-APIC_EOI    equ APIC + 0xB0
-APIC_SVR    equ APIC + 0xF0
-APIC_ICRLO  equ APIC + 0x300
-APIC_ICRHI  equ APIC + 0x310
-ICR_INIT_OTHERS equ (3 << 18) | (1 << 14) | (5 << 8)  ; all excluding self, assert, INIT
-ICR_SIPI_OTHERS equ (3 << 18) | (1 << 14) | (6 << 8)  ; ... STARTUP, | vector
-ICR_NMI_OTHERS  equ (3 << 18) | (1 << 14) | (4 << 8)  ; ... NMI
 IPI_VECTOR  equ 0x28
-TRAMPOLINE  equ 0x8000          ; SIPI vector 0x08: the APs start at 0800:0000
-AP_STACKS   equ 0x80000         ; AP n's stack ends at AP_STACKS - n * 0x400
 
 ITER        equ 100000          ; LOCK XADD increments per CPU
 CAS_ITER    equ 50000           ; LOCK CMPXCHG increments per CPU
@@ -52,50 +42,17 @@ start:
     mov cx, 0x200
     xor ax, ax
     rep stosw
-    ; fw_cfg item 0x05: the CPU count (QEMU's FW_CFG_NB_CPUS, 16 bits).
-    mov dx, 0x510
-    mov ax, 0x05
-    out dx, ax
-    inc dx
-    in al, dx
-    mov bl, al
-    in al, dx
-    mov bh, al
-    mov [NCPUS], bx
-    mov dword [NEXT_AP], 1
-    ; The trampoline: a far jump into this ROM.
-    mov byte [TRAMPOLINE], 0xEA
-    mov word [TRAMPOLINE + 1], R(ap_start16)
-    mov word [TRAMPOLINE + 3], 0xF000
+    SMP_PREPARE16 NCPUS, ap_start16, NEXT_AP
     ENTER_PM32 pm_entry
 
 ; ---------------------------------------------------------------------------
     bits 16
 ap_start16:
-    cli
-    cld
-    xor ax, ax
-    mov ds, ax
-    mov ss, ax
-    ENTER_PM32 ap_pm32
+    SMP_AP_ENTRY16 ap_pm32
 
     bits 32
 ap_pm32:
-    mov ax, SEL_DATA32
-    mov ds, ax
-    mov es, ax
-    mov fs, ax
-    mov gs, ax
-    mov ss, ax
-    mov eax, 1
-    lock xadd [NEXT_AP], eax
-    imul eax, eax, 0x400
-    mov esp, AP_STACKS
-    sub esp, eax
-    lidt [idt32_desc]
-    mov dword [APIC_SVR], 0x1FF
-    mov eax, [APIC_ID]
-    shr eax, 24
+    SMP_AP_INIT32 NEXT_AP
     mov byte [SEEN + eax], 1
     lock inc dword [UP]
 .wait_go:
@@ -148,35 +105,21 @@ race:
 
 ipi_handler:
     push eax
-    mov eax, [APIC_ID]
+    mov eax, [SMP_APIC_ID]
     shr eax, 24
     lock inc dword [IPIS + eax * 4]
-    mov dword [APIC_EOI], 0
+    mov dword [SMP_APIC_EOI], 0
     pop eax
     iretd
 
 nmi_handler:
     push eax
-    mov eax, [APIC_ID]
+    mov eax, [SMP_APIC_ID]
     shr eax, 24
     lock inc dword [NMIS + eax * 4]
     pop eax
     iretd
 
-; Waits until dword [%1] equals %2 (a register or immediate); fails with
-; exit code %3 after WAIT_LIMIT spins.
-%macro WAIT_EQ 3
-    mov ecx, WAIT_LIMIT
-%%again:
-    cmp dword [%1], %2
-    je %%done
-    pause
-    dec ecx
-    jnz %%again
-    PUTS `FAIL: timed out waiting for `, %str(%1), `\n`
-    EXIT %3
-%%done:
-%endmacro
 
 ; ---------------------------------------------------------------------------
 pm_entry:
@@ -188,22 +131,18 @@ pm_entry:
     mov eax, 2
     mov edx, nmi_handler
     call idt32_set
-    mov dword [APIC_SVR], 0x1FF
     PUTS `smp: `
     PUTDEC [NCPUS]
     PUTS ` CPUs (fw_cfg)\n`
-    mov eax, [APIC_ID]
+    mov eax, [SMP_APIC_ID]
     shr eax, 24
     mov byte [SEEN + eax], 1
     cmp dword [NCPUS], 1
     je .started
-    mov dword [APIC_ICRHI], 0
-    mov dword [APIC_ICRLO], ICR_INIT_OTHERS
-    mov dword [APIC_ICRLO], ICR_SIPI_OTHERS | (TRAMPOLINE >> 12)
-    mov dword [APIC_ICRLO], ICR_SIPI_OTHERS | (TRAMPOLINE >> 12)
+    SMP_START_APS
     mov ebx, [NCPUS]
     dec ebx
-    WAIT_EQ UP, ebx, 2
+    SMP_WAIT_EQ UP, ebx, 2, WAIT_LIMIT
 .started:
     xor ebx, ebx
 .report:
@@ -225,7 +164,7 @@ pm_entry:
     call race
     lock inc dword [DONE]
     mov ebx, [NCPUS]
-    WAIT_EQ DONE, ebx, 4
+    SMP_WAIT_EQ DONE, ebx, 4, WAIT_LIMIT
     PUTS `smp: lock xadd total `
     PUTDEC [XADD_COUNT]
     PUTS `\nsmp: lock cmpxchg total `
@@ -247,18 +186,18 @@ pm_entry:
     jae .nmi
     mov eax, ebx
     shl eax, 24
-    mov [APIC_ICRHI], eax
-    mov dword [APIC_ICRLO], (1 << 14) | IPI_VECTOR
-    WAIT_EQ IPIS + ebx * 4, 1, 5
+    mov [SMP_APIC_ICRHI], eax
+    mov dword [SMP_APIC_ICRLO], (1 << 14) | IPI_VECTOR
+    SMP_WAIT_EQ IPIS + ebx * 4, 1, 5, WAIT_LIMIT
     inc ebx
     jmp .ipi
 .nmi:
-    mov dword [APIC_ICRLO], ICR_NMI_OTHERS
+    mov dword [SMP_APIC_ICRLO], SMP_ICR_OTHERS | (4 << 8)
     mov ebx, 1
 .nmi_wait:
     cmp ebx, [NCPUS]
     jae .summary
-    WAIT_EQ NMIS + ebx * 4, 1, 6
+    SMP_WAIT_EQ NMIS + ebx * 4, 1, 6, WAIT_LIMIT
     inc ebx
     jmp .nmi_wait
 .summary:
