@@ -308,10 +308,18 @@ class Translator {
     next_rip_ = rip + zi.length;
     *ended = false;
     const ZydisMnemonic m = zi.mnemonic;
-    // No architectural effect here: one vCPU, no caches to hint at.
+    // Guest stores in a block are host stores, so a fence must be a host
+    // fence for other vCPUs to see the guest's ordering (MFENCE orders a
+    // store before a later load, which x86 otherwise lets pass).
+    switch (m) {
+      case ZYDIS_MNEMONIC_MFENCE: a_.mfence(); return true;
+      case ZYDIS_MNEMONIC_SFENCE: a_.sfence(); return true;
+      case ZYDIS_MNEMONIC_LFENCE: a_.lfence(); return true;
+      default: break;
+    }
+    // No architectural effect here: no caches to hint at.
     switch (m) {
       case ZYDIS_MNEMONIC_NOP: case ZYDIS_MNEMONIC_ENDBR64: case ZYDIS_MNEMONIC_ENDBR32: case ZYDIS_MNEMONIC_PAUSE:
-      case ZYDIS_MNEMONIC_LFENCE: case ZYDIS_MNEMONIC_MFENCE: case ZYDIS_MNEMONIC_SFENCE:
       case ZYDIS_MNEMONIC_PREFETCHT0: case ZYDIS_MNEMONIC_PREFETCHT1: case ZYDIS_MNEMONIC_PREFETCHT2:
       case ZYDIS_MNEMONIC_PREFETCHNTA:
         return true;
