@@ -5,8 +5,12 @@
 ; and reports its APIC ID. Then every CPU races on shared counters with
 ; LOCK XADD, LOCK CMPXCHG and a spinlock built on XCHG (the totals must be
 ; exact), and the BSP sends each AP a fixed IPI by physical destination and
-; all of them an NMI. Only the BSP prints, so the transcript does not depend
-; on how the host schedules the vCPU threads. Run with --smp 4.
+; all of them an NMI. Last a TLB shootdown (SDM vol. 3A 4.10.5): every CPU
+; turns paging on and caches the translation of one page; the BSP remaps
+; it, and an IPI makes the others INVLPG it: each must then read the new
+; page, which shows that every CPU has its own TLB. Only the BSP prints, so
+; the transcript does not depend on how the host schedules the vCPU
+; threads. Run with --smp 4.
 %include "rom.inc"
 %include "serial.inc"
 %include "exit.inc"
@@ -14,6 +18,14 @@
 %include "smp.inc"
 
 IPI_VECTOR  equ 0x28
+PAGING_VECTOR equ 0x29          ; IPI: turn paging on, read the test page
+SHOOT_VECTOR  equ 0x2A          ; IPI: INVLPG the test page, read it again
+PD          equ PT32_PD         ; 4 MiB pages (CR4.PSE), identity, plus:
+PT_TEST     equ PT32_PD + 0x1000 ; 4 KiB page table for the test window
+TEST_LINEAR equ 0x40123000     ; its TLB slot (the interpreter's is direct-mapped) is
+                                ; used by nothing else here, so a stale entry survives
+PAGE_A      equ 0x200000        ; what the test page maps first ...
+PAGE_B      equ 0x201000        ; ... and after the shootdown
 
 ITER        equ 100000          ; LOCK XADD increments per CPU
 CAS_ITER    equ 50000           ; LOCK CMPXCHG increments per CPU
@@ -32,6 +44,8 @@ SPIN_COUNT  equ VARS + 0x20
 SEEN        equ VARS + 0x100    ; per APIC ID: 1 once that CPU ran
 IPIS        equ VARS + 0x200    ; per APIC ID: fixed IPIs taken (dword)
 NMIS        equ VARS + 0x300    ; per APIC ID: NMIs taken (dword)
+SEEN_A      equ VARS + 0x400    ; per APIC ID: the test page read before the shootdown
+SEEN_B      equ VARS + 0x500    ; ... and after it
 
 start:
     REAL_INIT
@@ -112,6 +126,41 @@ ipi_handler:
     pop eax
     iretd
 
+; Paging on with the BSP's page directory; the read caches the test
+; page's translation in this CPU's TLB.
+paging_handler:
+    push eax
+    push ebx
+    mov eax, PD
+    mov cr3, eax
+    mov eax, cr4
+    or eax, 0x10                    ; PSE
+    mov cr4, eax
+    mov eax, cr0
+    or eax, 0x80000000              ; PG
+    mov cr0, eax
+    mov eax, [SMP_APIC_ID]
+    shr eax, 24
+    mov ebx, [TEST_LINEAR]
+    mov [SEEN_A + eax * 4], ebx
+    mov dword [SMP_APIC_EOI], 0
+    pop ebx
+    pop eax
+    iretd
+
+shootdown_handler:
+    push eax
+    push ebx
+    invlpg [TEST_LINEAR]
+    mov eax, [SMP_APIC_ID]
+    shr eax, 24
+    mov ebx, [TEST_LINEAR]
+    mov [SEEN_B + eax * 4], ebx
+    mov dword [SMP_APIC_EOI], 0
+    pop ebx
+    pop eax
+    iretd
+
 nmi_handler:
     push eax
     mov eax, [SMP_APIC_ID]
@@ -130,6 +179,12 @@ pm_entry:
     call idt32_set
     mov eax, 2
     mov edx, nmi_handler
+    call idt32_set
+    mov eax, PAGING_VECTOR
+    mov edx, paging_handler
+    call idt32_set
+    mov eax, SHOOT_VECTOR
+    mov edx, shootdown_handler
     call idt32_set
     PUTS `smp: `
     PUTDEC [NCPUS]
@@ -201,6 +256,56 @@ pm_entry:
     inc ebx
     jmp .nmi_wait
 .summary:
+    ; The TLB shootdown. Page tables: 4 MiB identity pages for the first
+    ; 1 GiB and the APIC's 4 MiB, and one 4 KiB window at TEST_LINEAR.
+    mov edi, PD
+    xor eax, eax
+    mov ecx, 2048
+    rep stosd
+    mov ecx, 256
+    mov eax, 0x83                   ; present, writable, 4 MiB
+    mov edi, PD
+.pde:
+    stosd
+    add eax, 0x400000
+    loop .pde
+    mov dword [PD + (SMP_APIC >> 22) * 4], (SMP_APIC & 0xFFC00000) | 0x9B  ; + PCD, PWT
+    mov dword [PD + (TEST_LINEAR >> 22) * 4], PT_TEST | 3
+    mov dword [PT_TEST + ((TEST_LINEAR >> 12) & 0x3FF) * 4], PAGE_A | 3
+    mov dword [PAGE_A], 0xAAAA
+    mov dword [PAGE_B], 0xBBBB
+    mov dword [SMP_APIC_ICRLO], SMP_ICR_OTHERS | PAGING_VECTOR
+    mov eax, PD
+    mov cr3, eax
+    mov eax, cr4
+    or eax, 0x10
+    mov cr4, eax
+    mov eax, cr0
+    or eax, 0x80000000
+    mov cr0, eax
+    mov eax, [TEST_LINEAR]
+    mov [SEEN_A], eax
+    mov ebx, 1
+.paging_wait:
+    cmp ebx, [NCPUS]
+    jae .remap
+    SMP_WAIT_EQ SEEN_A + ebx * 4, 0xAAAA, 7, WAIT_LIMIT
+    inc ebx
+    jmp .paging_wait
+.remap:
+    mov dword [PT_TEST + ((TEST_LINEAR >> 12) & 0x3FF) * 4], PAGE_B | 3
+    invlpg [TEST_LINEAR]
+    mov eax, [TEST_LINEAR]
+    mov [SEEN_B], eax
+    mov dword [SMP_APIC_ICRLO], SMP_ICR_OTHERS | SHOOT_VECTOR
+    mov ebx, 1
+.shoot_wait:
+    cmp ebx, [NCPUS]
+    jae .report_all
+    SMP_WAIT_EQ SEEN_B + ebx * 4, 0xBBBB, 8, WAIT_LIMIT
+    inc ebx
+    jmp .shoot_wait
+.report_all:
     xor ebx, ebx
 .line:
     PUTS `smp: cpu `
@@ -209,6 +314,10 @@ pm_entry:
     PUTDEC [IPIS + ebx * 4]
     PUTS `, NMIs `
     PUTDEC [NMIS + ebx * 4]
+    PUTS `, test page `
+    PUTHEX [SEEN_A + ebx * 4], 4
+    PUTS ` then `
+    PUTHEX [SEEN_B + ebx * 4], 4
     PUTC `\n`
     inc ebx
     cmp ebx, [NCPUS]
