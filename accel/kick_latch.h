@@ -43,6 +43,7 @@ class KickLatch {
   // The vCPU thread, when Run() starts: Wake() from it costs nothing.
   void SetOwner() { owner_.store(std::this_thread::get_id(), std::memory_order_relaxed); }
   bool OnOwnerThread() const { return owner_.load(std::memory_order_relaxed) == std::this_thread::get_id(); }
+  bool HasOwner() const { return owner_.load(std::memory_order_relaxed) != std::thread::id(); }
   // The vCPU thread, at instruction boundaries: whether a request is latched.
   bool pending() const { return requested_.load(std::memory_order_acquire); }
   // The vCPU thread: clears the latch (and the eventfd); true if it was set.

@@ -24,8 +24,10 @@
 #include <Zydis/Zydis.h>
 
 #include <array>
+#include <atomic>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <vector>
 
 #include "accel/accelerator.h"
@@ -180,7 +182,14 @@ class Cpu final : public hw::MemoryMapObserver {
   // The chipset remapped [gpa, gpa + size) (PAM): the TLB's host pointers
   // and the JIT's slots are stale, and code cached from those pages was read
   // from what the CPU no longer sees there.
+  // Another vCPU's thread (its PAM write) defers the work to this vCPU's
+  // own thread, which takes it at its next poll (SyncCodeWrites).
   void MemoryMapChanged(uint64_t gpa, uint64_t size) override;
+  void ApplyMapChange(uint64_t gpa, uint64_t size);
+  void TakeMapChange();
+  std::mutex map_change_mutex_;  // guards the pending range
+  uint64_t map_change_lo_ = ~0ull, map_change_hi_ = 0;
+  std::atomic<bool> map_change_pending_{false};
 
   // ---- interrupts.cc ----
   enum class EventKind { kException, kExternal, kSoftware /* INT n, INT3, INTO */ };
@@ -208,6 +217,7 @@ class Cpu final : public hw::MemoryMapObserver {
         [[unlikely]] {
       SyncCodeWritesSlow();
     }
+    if (map_change_pending_.load(std::memory_order_acquire)) [[unlikely]] TakeMapChange();
   }
   void SyncCodeWritesSlow();
   // The page is marked in the machine-wide hw::CodePages (by any vCPU).

@@ -17,6 +17,8 @@
 // (SDM vol. 3A 9.1.1).
 #include <cstring>
 
+#include <algorithm>
+
 #include "accel/interp/atomic.h"
 #include "accel/interp/jit.h"
 #include "accel/interp/system_internal.h"
@@ -314,6 +316,27 @@ void Cpu::SyncA20() {
 }
 
 void Cpu::MemoryMapChanged(uint64_t gpa, uint64_t size) {
+  if (kick.OnOwnerThread() || !kick.HasOwner()) return ApplyMapChange(gpa, size);
+  std::lock_guard<std::mutex> hold(map_change_mutex_);
+  map_change_lo_ = std::min(map_change_lo_, gpa);
+  map_change_hi_ = std::max(map_change_hi_, gpa + size);
+  map_change_pending_.store(true, std::memory_order_release);
+}
+
+void Cpu::TakeMapChange() {
+  uint64_t lo, hi;
+  {
+    std::lock_guard<std::mutex> hold(map_change_mutex_);
+    map_change_pending_.store(false, std::memory_order_relaxed);
+    lo = map_change_lo_;
+    hi = map_change_hi_;
+    map_change_lo_ = ~0ull;
+    map_change_hi_ = 0;
+  }
+  if (lo < hi) ApplyMapChange(lo, hi - lo);
+}
+
+void Cpu::ApplyMapChange(uint64_t gpa, uint64_t size) {
   FlushTlb(true);
   for (uint64_t pa = gpa & kPageMask; pa < gpa + size; pa += 4096) {
     if (IsCodePage(pa)) InvalidateCodePage(pa);
