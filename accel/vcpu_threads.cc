@@ -1,5 +1,7 @@
 #include "accel/vcpu_threads.h"
 
+#include <unistd.h>
+
 namespace tandem::accel {
 
 namespace {
@@ -25,6 +27,7 @@ void VcpuThreads::ThreadMain(size_t i) {
   Slot& slot = slots_[i];
   t_slot = &slot;
   std::unique_lock<std::mutex> lock(mutex_);
+  slot.thread_id = gettid();
   for (;;) {
     while (!stopping_ && (pause_count_ > 0 || slot.reported)) {
       slot.parked = true;
@@ -93,6 +96,13 @@ VcpuThreads::Exit VcpuThreads::WaitForExit() {
   }
   Pause();
   return exit;
+}
+
+std::vector<long> VcpuThreads::thread_ids() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  std::vector<long> ids;
+  for (const Slot& slot : slots_) ids.push_back(slot.thread_id);
+  return ids;
 }
 
 void VcpuThreads::Stop() {

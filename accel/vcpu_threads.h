@@ -55,11 +55,16 @@ class VcpuThreads {
   // Ends every vCPU thread (kicking the running ones) and joins them. Idempotent.
   void Stop();
 
+  // The host thread id (gettid) of each vCPU's thread, in vCPU order; 0
+  // before Start() (QMP's query-cpus-fast "thread-id").
+  std::vector<long> thread_ids();
+
  private:
   struct Slot {
     Vcpu* vcpu = nullptr;
     bool parked = true;     // not inside Run()
     bool reported = false;  // its exit waits in exits_: stays parked until Resume()
+    long thread_id = 0;
     std::thread thread;
   };
   void ThreadMain(size_t i);

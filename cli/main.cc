@@ -20,6 +20,7 @@
 #include "accel/vcpu_threads.h"
 #include "cli/bench_command.h"
 #include "cli/lockstep_command.h"
+#include "cli/monitors.h"
 #include "cli/run_options.h"
 #include "hw/board.h"
 
@@ -237,6 +238,9 @@ int Run(const RunOptions& opt) {
   std::vector<accel::Vcpu*> running;
   for (auto& v : vcpus) running.push_back(v.get());
   accel::VcpuThreads threads(std::move(running));
+  // --qmp: declared after `threads`, so the monitors stop before the vCPU threads.
+  auto monitors = cli::Monitors::Start(opt, b, threads, vcpus, name);
+  if (!monitors.ok()) return Fail(monitors.message());
   threads.Start();
   for (;;) {
     // Every way out below leaves the world paused; ~VcpuThreads joins the threads.
@@ -266,6 +270,7 @@ int Run(const RunOptions& opt) {
       return b.stop_reason() == hw::StopReason::kExit ? b.exit_status() : 0;
     }
     if (reset) {
+      if (*monitors) (*monitors)->GuestReset();
       b.Reset();
       auto again = cli::PrepareBoot(opt, b, images);
       if (!again.ok()) return Fail(again.message());

@@ -45,6 +45,8 @@ void AddRunOptions(CLI::App& run, RunOptions& opt) {
   run.add_option("-d", opt.log_items,
                  "log what the guest does that tandem tolerates: unimp,guest_errors (-d help lists them)");
   run.add_option("-D", opt.log_file, "write the -d log to FILE instead of stderr");
+  run.add_option("--qmp", opt.qmp,
+                 "QMP server: unix:PATH,server=on[,wait=off] or tcp:[HOST]:PORT,server=on[,wait=off]");
   run.add_flag("--stats", opt.stats, "print run time (and instructions and MIPS where counted) on exit");
 }
 

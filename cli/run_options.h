@@ -26,6 +26,7 @@ struct RunOptions {
   std::string dump_state;
   std::string log_items;  // -d: guest log categories, as QEMU's
   std::string log_file;   // -D: where they go (default stderr)
+  std::string qmp;        // --qmp: QMP server socket, QEMU's spelling ("" none)
   bool no_reboot = false;
   bool stats = false;
   double timeout_s = 0;

@@ -4,6 +4,7 @@
 #include "accel/vcpu_threads.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
@@ -170,6 +171,20 @@ TEST(VcpuThreads, PauseBeforeStartAndStopWithoutStartReturn) {
   threads.WhilePaused([] {});
   threads.Stop();
   EXPECT_EQ(vcpus[0]->steps.load(), 0u);
+}
+
+TEST(VcpuThreads, ThreadIdsAreEachVcpusOwnHostThread) {
+  auto vcpus = Fakes(2);
+  VcpuThreads threads(Pointers(vcpus));
+  EXPECT_EQ(threads.thread_ids(), (std::vector<long>{0, 0}));  // not started
+  threads.Start();
+  std::vector<long> ids;
+  ASSERT_TRUE(Eventually([&] {
+    ids = threads.thread_ids();
+    return ids[0] != 0 && ids[1] != 0;
+  }));
+  EXPECT_NE(ids[0], ids[1]);
+  EXPECT_NE(ids[0], static_cast<long>(gettid()));
 }
 
 // ---- a real interpreter vCPU ----

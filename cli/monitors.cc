@@ -1,0 +1,129 @@
+// RunControl and the monitors of `tandem run`.
+#include "cli/monitors.h"
+
+#include <cstdio>
+
+namespace tandem::cli {
+
+RunControl::RunControl(hw::Board& board, accel::VcpuThreads& threads, std::vector<accel::Vcpu*> vcpus,
+                       std::string engine)
+    : board_(board), threads_(threads), vcpus_(std::move(vcpus)), engine_(std::move(engine)) {}
+
+monitor::RunState RunControl::State() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (quit_.load()) return monitor::RunState::kShutdown;
+  return stopped_ ? monitor::RunState::kPaused : monitor::RunState::kRunning;
+}
+
+bool RunControl::Stop() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (stopped_ || quit_.load()) return false;
+  threads_.Pause();
+  stopped_ = true;
+  return true;
+}
+
+Result<bool> RunControl::Cont() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (quit_.load()) return Status::Error("the machine is shutting down");
+  if (!stopped_) return false;
+  stopped_ = false;
+  threads_.Resume();
+  return true;
+}
+
+void RunControl::Reset() {
+  // A vCPU resumed after this sees the request at once and the run loop resets.
+  threads_.WhilePaused([&] {
+    host_reset_.store(true);
+    board_.RequestReset();
+  });
+}
+
+void RunControl::Powerdown() {
+  threads_.WhilePaused([&] { board_.chipset().acpi_pm().PressPowerButton(); });
+}
+
+void RunControl::Quit() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  quit_.store(true);
+  threads_.WhilePaused([&] { board_.RequestExit(0); });
+  // A stopped machine must run again for a vCPU to report the request.
+  if (stopped_) {
+    stopped_ = false;
+    threads_.Resume();
+  }
+}
+
+std::vector<monitor::CpuInfo> RunControl::Cpus() {
+  std::vector<long> ids = threads_.thread_ids();
+  std::vector<monitor::CpuInfo> cpus;
+  for (size_t i = 0; i < vcpus_.size(); ++i) cpus.push_back({vcpus_[i]->index(), i < ids.size() ? ids[i] : 0});
+  return cpus;
+}
+
+Result<x86::CpuState> RunControl::GetState(int cpu) {
+  for (accel::Vcpu* v : vcpus_) {
+    if (v->index() != cpu) continue;
+    x86::CpuState state;
+    threads_.WhilePaused([&] { state = v->GetState(); });
+    return state;
+  }
+  return Status::Error("CPU " + std::to_string(cpu) + " does not exist");
+}
+
+bool RunControl::ReadPhysical(uint64_t address, void* out, size_t size) {
+  bool ok = false;
+  threads_.WhilePaused([&] { ok = board_.memory().ReadPhys(address, out, size); });
+  return ok;
+}
+
+monitor::EngineInfo RunControl::Engine() {
+  monitor::EngineInfo info;
+  info.name = engine_;
+  threads_.WhilePaused([&] {
+    for (accel::Vcpu* v : vcpus_) info.instructions += v->instructions_retired();
+  });
+  info.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
+  for (const accel::Accelerator& a : accel::AcceleratorList()) {
+    if (a.name == "kvm") info.kvm_present = a.probe().available;
+  }
+  return info;
+}
+
+Result<std::unique_ptr<Monitors>> Monitors::Start(const RunOptions& opt, hw::Board& board,
+                                                  accel::VcpuThreads& threads,
+                                                  const std::vector<std::unique_ptr<accel::Vcpu>>& vcpus,
+                                                  const std::string& engine) {
+  if (opt.qmp.empty()) return std::unique_ptr<Monitors>();
+  auto endpoint = monitor::ParseEndpoint(opt.qmp, "--qmp");
+  if (!endpoint.ok()) return endpoint.status();
+  std::vector<accel::Vcpu*> raw;
+  for (const auto& v : vcpus) raw.push_back(v.get());
+  std::unique_ptr<Monitors> m(new Monitors(board, threads, std::move(raw), engine));
+  monitor::QmpVersion version;
+  std::sscanf(TANDEM_VERSION, "%d.%d.%d", &version.major, &version.minor, &version.micro);
+  version.package = std::string("tandem ") + TANDEM_VERSION;
+  auto qmp = monitor::QmpServer::Start(*endpoint, m->control_, std::move(version));
+  if (!qmp.ok()) return Status::Error("--qmp: " + qmp.message());
+  m->qmp_ = std::move(*qmp);
+  return m;
+}
+
+Monitors::~Monitors() {
+  if (qmp_ && !control_.quit_requested()) {
+    if (board_.stop_reason() == hw::StopReason::kExit) {
+      qmp_->EmitGuestShutdown();
+    } else if (board_.stop_reason() == hw::StopReason::kReset) {
+      qmp_->Emit("SHUTDOWN", R"({"guest": true, "reason": "guest-reset"})");  // --no-reboot
+    } else {
+      qmp_->Emit("SHUTDOWN", R"({"guest": false, "reason": "host-error"})");
+    }
+  }
+}
+
+void Monitors::GuestReset() {
+  if (qmp_ && !control_.TakeHostReset()) qmp_->EmitGuestReset();
+}
+
+}  // namespace tandem::cli
