@@ -246,6 +246,11 @@ int Run(const RunOptions& opt) {
     // Every way out below leaves the world paused; ~VcpuThreads joins the threads.
     accel::VcpuThreads::Exit exit = threads.WaitForExit();
     const accel::RunOutcome& outcome = exit.outcome;
+    if (outcome.kind == accel::RunOutcome::Kind::kDebug && *monitors) {  // the gdbstub holds the world
+      (*monitors)->DebugStopped(exit.vcpu);
+      threads.Resume();
+      continue;
+    }
     if (outcome.kind == accel::RunOutcome::Kind::kError) {
       std::fprintf(stderr, "tandem: %s engine error: %s\n", name.c_str(), outcome.message.c_str());
       return kEngineError;

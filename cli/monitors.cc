@@ -12,6 +12,7 @@ RunControl::RunControl(hw::Board& board, accel::VcpuThreads& threads, std::vecto
 monitor::RunState RunControl::State() {
   std::lock_guard<std::mutex> lock(mutex_);
   if (quit_.load()) return monitor::RunState::kShutdown;
+  if (prelaunch_) return monitor::RunState::kPrelaunch;
   return stopped_ ? monitor::RunState::kPaused : monitor::RunState::kRunning;
 }
 
@@ -28,6 +29,7 @@ Result<bool> RunControl::Cont() {
   if (quit_.load()) return Status::Error("the machine is shutting down");
   if (!stopped_) return false;
   stopped_ = false;
+  prelaunch_ = false;
   threads_.Resume();
   return true;
 }
@@ -91,16 +93,67 @@ monitor::EngineInfo RunControl::Engine() {
   return info;
 }
 
+Status RunControl::SetState(int cpu, const x86::CpuState& state) {
+  for (accel::Vcpu* v : vcpus_) {
+    if (v->index() == cpu) {
+      threads_.WhilePaused([&] { v->SetState(state); });
+      return Status();
+    }
+  }
+  return Status::Error("CPU " + std::to_string(cpu) + " does not exist");
+}
+
+bool RunControl::WritePhysical(uint64_t address, const void* data, size_t size) {
+  bool ok = false;
+  threads_.WhilePaused([&] { ok = board_.memory().WritePhys(address, data, size); });
+  return ok;
+}
+
+Status RunControl::SetDebug(bool single_step, const std::vector<uint64_t>& breakpoints) {
+  accel::DebugConfig config{single_step, breakpoints};
+  Status result;
+  threads_.WhilePaused([&] {
+    for (accel::Vcpu* v : vcpus_) {
+      if (Status s = v->SetDebug(config); !s.ok()) result = s;
+    }
+  });
+  return result;
+}
+
+void RunControl::HoldAtStart() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (stopped_) return;
+  threads_.Pause();
+  stopped_ = prelaunch_ = true;
+}
+
+void RunControl::HoldForDebugger() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (stopped_) return;
+  threads_.Pause();
+  stopped_ = true;
+}
+
 Result<std::unique_ptr<Monitors>> Monitors::Start(const RunOptions& opt, hw::Board& board,
                                                   accel::VcpuThreads& threads,
                                                   const std::vector<std::unique_ptr<accel::Vcpu>>& vcpus,
                                                   const std::string& engine) {
-  if (opt.qmp.empty()) return std::unique_ptr<Monitors>();
-  auto endpoint = monitor::ParseEndpoint(opt.qmp, "--qmp");
-  if (!endpoint.ok()) return endpoint.status();
+  std::string gdb = opt.gdb.empty() && opt.gdb_default ? "tcp::1234" : opt.gdb;
+  if (opt.qmp.empty() && gdb.empty() && !opt.start_stopped) return std::unique_ptr<Monitors>();
   std::vector<accel::Vcpu*> raw;
   for (const auto& v : vcpus) raw.push_back(v.get());
   std::unique_ptr<Monitors> m(new Monitors(board, threads, std::move(raw), engine));
+  if (opt.start_stopped) m->control_.HoldAtStart();
+  if (!gdb.empty()) {
+    auto endpoint = monitor::ParseEndpoint(gdb, "--gdb", /*gdb_style=*/true);
+    if (!endpoint.ok()) return endpoint.status();
+    auto server = monitor::GdbServer::Start(*endpoint, m->control_);
+    if (!server.ok()) return Status::Error("--gdb: " + server.message());
+    m->gdb_ = std::move(*server);
+  }
+  if (opt.qmp.empty()) return m;
+  auto endpoint = monitor::ParseEndpoint(opt.qmp, "--qmp");
+  if (!endpoint.ok()) return endpoint.status();
   monitor::QmpVersion version;
   std::sscanf(TANDEM_VERSION, "%d.%d.%d", &version.major, &version.minor, &version.micro);
   version.package = std::string("tandem ") + TANDEM_VERSION;
@@ -120,6 +173,12 @@ Monitors::~Monitors() {
       qmp_->Emit("SHUTDOWN", R"({"guest": false, "reason": "host-error"})");
     }
   }
+}
+
+void Monitors::DebugStopped(int vcpu) {
+  control_.HoldForDebugger();
+  if (gdb_) gdb_->DebugStopped(vcpu);
+  if (qmp_) qmp_->Emit("STOP");
 }
 
 void Monitors::GuestReset() {

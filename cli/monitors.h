@@ -16,6 +16,7 @@
 #include "cli/run_options.h"
 #include "hw/board.h"
 #include "monitor/machine_control.h"
+#include "monitor/gdb_server.h"
 #include "monitor/qmp_server.h"
 
 namespace tandem::cli {
@@ -38,6 +39,15 @@ class RunControl final : public monitor::MachineControl {
   Result<x86::CpuState> GetState(int cpu) override;
   bool ReadPhysical(uint64_t address, void* out, size_t size) override;
   monitor::EngineInfo Engine() override;
+  Status SetState(int cpu, const x86::CpuState& state) override;
+  bool WritePhysical(uint64_t address, const void* data, size_t size) override;
+  Status SetDebug(bool single_step, const std::vector<uint64_t>& breakpoints) override;
+  // -S: the vCPUs stay stopped ("prelaunch") until the first cont. Before
+  // VcpuThreads::Start().
+  void HoldAtStart();
+  // A vCPU stopped for the debugger: the machine stays stopped (the run
+  // loop's own pause ends as usual).
+  void HoldForDebugger();
   bool quit_requested() const { return quit_.load(); }
   // Whether a Reset() is waiting for the run loop (then clears it): that
   // reset already had its QMP event.
@@ -51,13 +61,15 @@ class RunControl final : public monitor::MachineControl {
   std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
   std::mutex mutex_;
   bool stopped_ = false;  // this control holds one VcpuThreads pause
+  bool prelaunch_ = false;  // stopped since the start (-S), never continued
   std::atomic<bool> quit_{false};
   std::atomic<bool> host_reset_{false};
 };
 
 class Monitors {
  public:
-  // Nothing when opt.qmp is empty; a usage error for a malformed --qmp.
+  // Nothing when neither --qmp nor --gdb/-s/-S is given; a usage error for
+  // a malformed one.
   // With wait=on, returns once a QMP client has connected.
   static Result<std::unique_ptr<Monitors>> Start(const RunOptions& opt, hw::Board& board,
                                                  accel::VcpuThreads& threads,
@@ -67,12 +79,16 @@ class Monitors {
   ~Monitors();
   // The run loop reset the machine for the guest (RESET event).
   void GuestReset();
+  // The run loop got RunOutcome::kDebug from `vcpu`: the machine stays
+  // stopped and the debugger hears of it.
+  void DebugStopped(int vcpu);
 
  private:
   Monitors(hw::Board& board, accel::VcpuThreads& threads, std::vector<accel::Vcpu*> vcpus, const std::string& engine)
       : board_(board), control_(board, threads, std::move(vcpus), engine) {}
   hw::Board& board_;
   RunControl control_;
+  std::unique_ptr<monitor::GdbServer> gdb_;
   std::unique_ptr<monitor::QmpServer> qmp_;  // declared last: stops first
 };
 

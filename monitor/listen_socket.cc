@@ -28,7 +28,7 @@ std::string Errno(const std::string& what) { return what + ": " + std::strerror(
 
 }  // namespace
 
-Result<Endpoint> ParseEndpoint(const std::string& spec, const std::string& option) {
+Result<Endpoint> ParseEndpoint(const std::string& spec, const std::string& option, bool gdb_style) {
   const std::string usage = option + " wants unix:PATH,server=on[,wait=off] or tcp:[HOST]:PORT,server=on[,wait=off]";
   std::vector<std::string> parts;
   size_t start = 0;
@@ -39,6 +39,7 @@ Result<Endpoint> ParseEndpoint(const std::string& spec, const std::string& optio
     start = comma + 1;
   }
   Endpoint e;
+  e.wait = !gdb_style;
   const std::string& address = parts[0];
   if (address.rfind("unix:", 0) == 0) {
     e.kind = Endpoint::Kind::kUnix;
@@ -61,7 +62,7 @@ Result<Endpoint> ParseEndpoint(const std::string& spec, const std::string& optio
   } else {
     return Status::Error(usage + ", not '" + spec + "'");
   }
-  bool server = false;
+  bool server = gdb_style;
   for (size_t i = 1; i < parts.size(); ++i) {
     const std::string& p = parts[i];
     size_t eq = p.find('=');

@@ -21,8 +21,9 @@ struct Endpoint {
 
 // Parses `spec` as --qmp takes it. `option` names the option in errors
 // ("--qmp"). Only server mode exists: server=on must be given, as QEMU's
-// -qmp needs it to listen; wait defaults to on, as in QEMU.
-Result<Endpoint> ParseEndpoint(const std::string& spec, const std::string& option);
+// -qmp needs it to listen; wait defaults to on, as in QEMU. With
+// `gdb_style` (QEMU's -gdb tcp::1234), the server is implied and wait is off.
+Result<Endpoint> ParseEndpoint(const std::string& spec, const std::string& option, bool gdb_style = false);
 
 // A listening socket, closed (and a Unix socket's path removed) on destruction.
 class ListenSocket {

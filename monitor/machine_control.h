@@ -53,6 +53,25 @@ class MachineControl {
   // Guest-physical memory; false where no RAM or ROM is.
   virtual bool ReadPhysical(uint64_t address, void* out, size_t size) = 0;
   virtual EngineInfo Engine() = 0;
+
+  // For debuggers (the gdbstub); the defaults say the machine cannot.
+  // Replaces `cpu`'s state; only while stopped.
+  virtual Status SetState(int cpu, const x86::CpuState& state) { return Status::Error("cannot set CPU state"); }
+  virtual bool WritePhysical(uint64_t address, const void* data, size_t size) { return false; }
+  // Single-step and breakpoints (linear addresses) for every vCPU, from the
+  // next cont on; a vCPU that stops for them holds the machine stopped and
+  // is reported to the debugger (DebugStopSink). Only while stopped.
+  virtual Status SetDebug(bool single_step, const std::vector<uint64_t>& breakpoints) {
+    return Status::Error("this machine cannot single-step or stop at breakpoints");
+  }
+};
+
+// Where the machine reports that a vCPU stopped for the debugger.
+class DebugStopSink {
+ public:
+  virtual ~DebugStopSink() = default;
+  // Any thread; the machine is stopped (MachineControl::State() is kPaused).
+  virtual void DebugStopped(int cpu) = 0;
 };
 
 }  // namespace tandem::monitor

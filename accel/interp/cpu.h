@@ -26,6 +26,7 @@
 #include <array>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "accel/accelerator.h"
@@ -119,6 +120,8 @@ class Cpu final : public hw::MemoryMapObserver {
   RunOutcome Run();
   // Executes one instruction (or delivers one pending interrupt); for tests.
   void Step();
+  // Run()'s loop under a debugger: kDebug at a breakpoint or after a step.
+  std::optional<RunOutcome> DebugSlice(hw::InterruptSource& irq);
   // Runs until `budget` more instructions retired (a JIT block may go past
   // it, and deliver the fault of the instruction after it), a HLT nothing
   // pending can wake, a board stop or a triple fault, without polling the
@@ -235,6 +238,9 @@ class Cpu final : public hw::MemoryMapObserver {
   KickLatch kick;
   // DR7 breakpoints (debug_regs.cc); the run loop checks debug_.armed only.
   DebugState debug_;
+  // A debugger's single-step and breakpoints (Vcpu::SetDebug): when set, Run()
+  // interprets one instruction at a time and checks them.
+  DebugConfig debugger;
   // TLB, TSC epoch, one-time logs (system_state.h; mmu/segmentation/ops_system).
   SystemState sys_;
   std::unique_ptr<Jit> jit_;  // null: interpret only

@@ -55,6 +55,10 @@ class InterpVcpu final : public Vcpu {
     return s;
   }
   RunOutcome Run() override { return cpu_.Run(); }
+  Status SetDebug(const DebugConfig& config) override {
+    cpu_.debugger = config;
+    return Status();
+  }
   void Kick() override { cpu_.kick.Set(); }
   uint64_t instructions_retired() const override { return cpu_.instructions_retired(); }
   const Jit* jit() const { return cpu_.jit(); }
