@@ -179,8 +179,9 @@ std::optional<RunOutcome> Cpu::DebugSlice(hw::InterruptSource& irq) {
   for (uint64_t n = 0; n < kPollInterval; ++n) {
     const uint64_t linear = s.seg[x86::kCs].base + s.rip;
     for (uint64_t bp : debugger.breakpoints) {
-      if (bp == linear) return RunOutcome{RunOutcome::Kind::kDebug, ""};
+      if (bp == linear && !debugger_resuming) return RunOutcome{RunOutcome::Kind::kDebug, ""};
     }
+    debugger_resuming = false;
     try {
       if (debugger.single_step || !TakeInterrupt(*this, irq)) ExecuteOne(*this);
     } catch (const GuestFault& f) {

@@ -241,6 +241,10 @@ class Cpu final : public hw::MemoryMapObserver {
   // A debugger's single-step and breakpoints (Vcpu::SetDebug): when set, Run()
   // interprets one instruction at a time and checks them.
   DebugConfig debugger;
+  // Set by SetDebug: the instruction the debugger resumes at runs without a
+  // breakpoint check (gdb resumes from a breakpoint's own address; in real
+  // mode its PC is IP, not the linear address, so it cannot tell).
+  bool debugger_resuming = false;
   // TLB, TSC epoch, one-time logs (system_state.h; mmu/segmentation/ops_system).
   SystemState sys_;
   std::unique_ptr<Jit> jit_;  // null: interpret only

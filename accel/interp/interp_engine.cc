@@ -57,6 +57,7 @@ class InterpVcpu final : public Vcpu {
   RunOutcome Run() override { return cpu_.Run(); }
   Status SetDebug(const DebugConfig& config) override {
     cpu_.debugger = config;
+    cpu_.debugger_resuming = true;
     return Status();
   }
   void Kick() override { cpu_.kick.Set(); }

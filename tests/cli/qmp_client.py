@@ -4,30 +4,17 @@ library only): greeting, negotiation, stop / query-status / info registers /
 cont, system_powerdown and system_reset on a guest that counts in EAX, then
 quit. Exits non-zero with a message on the first wrong answer."""
 import json
-import socket
+import monitor_lib
 import sys
-import time
 
 sock_path = sys.argv[1]
 
 
 def fail(msg):
-    print("qmp_client: FAIL: " + msg, file=sys.stderr)
-    sys.exit(1)
+    monitor_lib.fail("qmp_client", msg)
 
 
-# The server may not be listening yet: retry for a while (not a timing check).
-for _ in range(3000):
-    try:
-        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        s.connect(sock_path)
-        break
-    except OSError:
-        s.close()
-        time.sleep(0.01)
-else:
-    fail("cannot connect to " + sock_path)
-s.settimeout(60)  # failsafe only
+s = monitor_lib.connect_unix("qmp_client", sock_path)
 f = s.makefile("rb")
 events = []
 

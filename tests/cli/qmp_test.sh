@@ -9,19 +9,7 @@ set -u
 tandem=${1:?usage: qmp_test.sh TANDEM}
 here=$(cd "$(dirname "$0")" && pwd)
 name=qmp_test
-work=$(mktemp -d "${TMPDIR:-/tmp}/qmp_test.XXXXXX")
-pid=
-trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$work"' EXIT
-fail() { echo "$name: FAIL: $*" >&2; exit 1; }
-command -v python3 >/dev/null || { echo "$name: SKIP: python3 not installed"; exit 77; }
-
-# A 64 KiB ROM; at the reset vector: inc eax; jmp back to it.
-rom=$work/rom.bin
-head -c $((0x10000 - 16)) /dev/zero | tr '\0' '\364' >"$rom"
-printf '\x66\x40\xeb\xfc\xf4\xf4\xf4\xf4\xf4\xf4\xf4\xf4\xf4\xf4\xf4\xf4' >>"$rom"
-
-engines=interp
-"$tandem" accels | grep -q '^jit  *available' && engines="$engines jit"
+source "$here/monitor_lib.sh"
 for engine in $engines; do
   sock=$work/qmp-$engine.sock
   # wait=on: the guest starts only once the client is connected.
