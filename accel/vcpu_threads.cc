@@ -17,10 +17,17 @@ VcpuThreads::VcpuThreads(std::vector<Vcpu*> vcpus) : slots_(vcpus.size()) {
 VcpuThreads::~VcpuThreads() { Stop(); }
 
 void VcpuThreads::Start() {
-  std::lock_guard<std::mutex> lock(mutex_);
+  std::unique_lock<std::mutex> lock(mutex_);
   if (started_ || stopping_) return;
   started_ = true;
   for (size_t i = 0; i < slots_.size(); ++i) slots_[i].thread = std::thread(&VcpuThreads::ThreadMain, this, i);
+  // Every thread has said who it is before Start() returns (thread_ids()).
+  changed_.wait(lock, [&] {
+    for (const Slot& slot : slots_) {
+      if (slot.thread_id == 0) return false;
+    }
+    return true;
+  });
 }
 
 void VcpuThreads::ThreadMain(size_t i) {
@@ -28,6 +35,7 @@ void VcpuThreads::ThreadMain(size_t i) {
   t_slot = &slot;
   std::unique_lock<std::mutex> lock(mutex_);
   slot.thread_id = gettid();
+  changed_.notify_all();
   for (;;) {
     while (!stopping_ && (pause_count_ > 0 || slot.reported)) {
       slot.parked = true;

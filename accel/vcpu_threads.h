@@ -56,7 +56,8 @@ class VcpuThreads {
   void Stop();
 
   // The host thread id (gettid) of each vCPU's thread, in vCPU order; 0
-  // before Start() (QMP's query-cpus-fast "thread-id").
+  // before Start(), known to all once Start() returned (QMP's
+  // query-cpus-fast "thread-id").
   std::vector<long> thread_ids();
 
  private:

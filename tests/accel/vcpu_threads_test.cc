@@ -178,11 +178,10 @@ TEST(VcpuThreads, ThreadIdsAreEachVcpusOwnHostThread) {
   VcpuThreads threads(Pointers(vcpus));
   EXPECT_EQ(threads.thread_ids(), (std::vector<long>{0, 0}));  // not started
   threads.Start();
-  std::vector<long> ids;
-  ASSERT_TRUE(Eventually([&] {
-    ids = threads.thread_ids();
-    return ids[0] != 0 && ids[1] != 0;
-  }));
+  std::vector<long> ids = threads.thread_ids();
+  ASSERT_EQ(ids.size(), 2u);
+  EXPECT_NE(ids[0], 0);
+  EXPECT_NE(ids[1], 0);
   EXPECT_NE(ids[0], ids[1]);
   EXPECT_NE(ids[0], static_cast<long>(gettid()));
 }

@@ -3,6 +3,8 @@
 // and oversized input, two clients, and clients that vanish mid-command.
 #include "monitor/qmp_server.h"
 
+#include "tests/monitor/fake_machine.h"
+
 #include <gtest/gtest.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -22,57 +24,7 @@ namespace tandem::monitor {
 namespace {
 
 using Json = nlohmann::json;
-
-class FakeMachine final : public MachineControl {
- public:
-  FakeMachine() : ram(1 << 20) {
-    for (size_t i = 0; i < ram.size(); ++i) ram[i] = static_cast<uint8_t>(i * 7 + (i >> 12));
-    state.rip = 0x1234abcd;
-    state.gpr[0] = 0xfeedface;
-  }
-  RunState State() override {
-    std::lock_guard<std::mutex> lock(mutex);
-    return run_state;
-  }
-  bool Stop() override {
-    std::lock_guard<std::mutex> lock(mutex);
-    if (run_state != RunState::kRunning) return false;
-    run_state = RunState::kPaused;
-    return true;
-  }
-  Result<bool> Cont() override {
-    std::lock_guard<std::mutex> lock(mutex);
-    if (run_state == RunState::kShutdown) return Status::Error("the machine is shutting down");
-    bool was = run_state != RunState::kRunning;
-    run_state = RunState::kRunning;
-    return was;
-  }
-  void Reset() override { ++resets; }
-  void Powerdown() override { ++powerdowns; }
-  void Quit() override {
-    std::lock_guard<std::mutex> lock(mutex);
-    ++quits;
-    run_state = RunState::kShutdown;
-  }
-  std::vector<CpuInfo> Cpus() override { return {{0, 4242}, {1, 4243}}; }
-  Result<x86::CpuState> GetState(int cpu) override {
-    x86::CpuState s = state;
-    s.gpr[1] = static_cast<uint64_t>(cpu);
-    return s;
-  }
-  bool ReadPhysical(uint64_t address, void* out, size_t size) override {
-    if (address > ram.size() || size > ram.size() - address) return false;
-    std::memcpy(out, ram.data() + address, size);
-    return true;
-  }
-  EngineInfo Engine() override { return {"interp", 5'000'000, 2.0, false}; }
-
-  std::mutex mutex;
-  RunState run_state = RunState::kRunning;
-  std::atomic<int> resets{0}, powerdowns{0}, quits{0};
-  std::vector<uint8_t> ram;
-  x86::CpuState state;
-};
+using testing::FakeMachine;
 
 // A client speaking QMP over a blocking socket. Reads wait at most a long
 // failsafe time so that a broken server fails the test instead of hanging it.
