@@ -22,6 +22,28 @@ for engine in $engines; do
   echo "$name: $engine ok"
 done
 
+# gdb itself (batch mode), over TCP: it retries the connection while tandem starts.
+if command -v gdb >/dev/null; then
+  port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  "$tandem" run --accel interp --bios "$rom" --serial none --timeout 120 -S --gdb "tcp:127.0.0.1:$port" \
+    2>"$work/stderr-gdb" &
+  pid=$!
+  gdb -batch -nx -ex 'set tcp connect-timeout 60' -ex "target remote 127.0.0.1:$port" \
+    -ex 'info registers rip rax' -ex 'stepi' -ex 'info registers rip rax' -ex 'x/4xb 0xfffffff0' -ex 'kill' \
+    >"$work/gdb.out" 2>&1 || fail "gdb -batch: $(cat "$work/gdb.out")"
+  wait "$pid"
+  status=$?
+  pid=
+  [ $status = 0 ] || fail "gdb kill: exit status $status, want 0: $(cat "$work/stderr-gdb")"
+  tr -s ' \t' ' ' <"$work/gdb.out" >"$work/gdb.squeezed"
+  for want in 'rip 0xfff0 0xfff0' 'rax 0x0 0' 'rip 0xfff2 0xfff2' 'rax 0x1 1' '0xfffffff0: 0x66 0x40 0xeb 0xfc'; do
+    grep -q "^$want\$" "$work/gdb.squeezed" || fail "gdb -batch: no line '$want' in: $(cat "$work/gdb.out")"
+  done
+  echo "$name: gdb -batch ok"
+else
+  echo "$name: gdb not installed, gdb -batch part skipped"
+fi
+
 # -S with QMP: prelaunch until cont.
 sock=$work/qmp.sock
 "$tandem" run --accel interp --bios "$rom" --serial none --timeout 120 -S --qmp "unix:$sock,server=on,wait=off" \
