@@ -299,7 +299,9 @@ struct GdbServer::Impl {
         wanted.erase(*address);
       }
       Status s = control_.SetDebug(false, std::vector<uint64_t>(wanted.begin(), wanted.end()));
-      if (!s.ok()) return Send("");  // unsupported here: gdb falls back to writing int3
+      // Not "" (unsupported): gdb would then plant int3 in guest memory, and
+      // an engine without debug support would hand the #BP to the guest.
+      if (!s.ok()) return Send("E01");
       breakpoints_ = wanted;
       return Send("OK");
     }
