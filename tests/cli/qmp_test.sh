@@ -25,6 +25,45 @@ for engine in $engines; do
   echo "$name: $engine ok"
 done
 
+# Over TCP, with -S: the guest (debug exit 0 at the reset vector) runs at
+# cont, and its exit is a SHUTDOWN event with "guest": true; status 1.
+exit_rom=$work/exit.bin
+head -c $((0x10000 - 16)) /dev/zero | tr '\0' '\364' >"$exit_rom"
+printf '\xb0\x00\xe6\xf4\xf4\xf4\xf4\xf4\xf4\xf4\xf4\xf4\xf4\xf4\xf4\xf4' >>"$exit_rom"
+port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+"$tandem" run --accel interp --bios "$exit_rom" --serial none --timeout 120 -S \
+  --qmp "tcp:127.0.0.1:$port,server=on,wait=off" 2>"$work/stderr-tcp" &
+pid=$!
+python3 - "$port" <<'PY' || fail "QMP over TCP; tandem said: $(cat "$work/stderr-tcp")"
+import json, socket, sys, time
+for _ in range(3000):
+    try:
+        s = socket.create_connection(("127.0.0.1", int(sys.argv[1]))); break
+    except OSError:
+        time.sleep(0.01)
+s.settimeout(60)
+f = s.makefile("rb")
+assert "QMP" in json.loads(f.readline())
+s.sendall(b'{"execute": "qmp_capabilities"}')
+assert json.loads(f.readline()) == {"return": {}}
+s.sendall(b'{"execute": "cont", "id": 1}')
+seen = []
+while True:
+    line = f.readline()
+    assert line, "connection closed before SHUTDOWN; saw %r" % seen
+    m = json.loads(line)
+    seen.append(m)
+    if m.get("event") == "SHUTDOWN":
+        assert m["data"] == {"guest": True, "reason": "guest-shutdown"}, m
+        break
+assert {"return": {}, "id": 1} in seen and any(m.get("event") == "RESUME" for m in seen), seen
+PY
+wait "$pid"
+status=$?
+pid=
+[ $status = 1 ] || fail "QMP over TCP: exit status $status, want 1 (debug exit 0)"
+echo "$name: tcp and guest SHUTDOWN ok"
+
 for bad in "unix:$work/x.sock" "unix:$work/x.sock,server=on,wait=perhaps" "tcp:nowhere,server=on" "pipe:foo"; do
   "$tandem" run --accel interp --bios "$rom" --serial none --timeout 5 --qmp "$bad" >"$work/out" 2>"$work/err"
   status=$?
