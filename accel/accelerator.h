@@ -29,9 +29,13 @@ struct RunOutcome {
                   // instruction boundary, its state complete)
     kDebug,       // stopped for a debugger (Vcpu::SetDebug): at a breakpoint,
                   // before the instruction there, or after one single step
+    kSliceDone,   // RunSlice() ran its budget, or found the vCPU idle
   };
   Kind kind = Kind::kBoardStop;
   std::string message;  // for kTripleFault/kError: what happened, with a register dump
+  // kSliceDone: the vCPU waits for an interrupt or a startup IPI, so only
+  // time (or another vCPU) can move it on.
+  bool idle = false;
 };
 
 // What a debugger (the gdbstub) asks of a vCPU's run loop.
@@ -56,6 +60,16 @@ class Vcpu {
   virtual x86::CpuState GetState() = 0;
   // Runs until the board asks to stop, Kick() is called, or the vCPU cannot go on.
   virtual RunOutcome Run() = 0;
+  // Deterministic mode (accel/deterministic_runner.h): runs about `budget`
+  // instructions on the calling thread without polling the board or waiting
+  // for time to pass, and returns kSliceDone (idle when halted or waiting
+  // for a SIPI) or an exit as Run() would. Only engines that count
+  // instructions offer it.
+  virtual bool can_run_slices() const { return false; }
+  virtual RunOutcome RunSlice(uint64_t budget) {
+    (void)budget;
+    return RunOutcome{RunOutcome::Kind::kError, "this engine cannot run instruction slices"};
+  }
   // Makes Run() return kKicked soon: at the next instruction boundary, out of
   // KVM_RUN, out of a HLT wait. A kick while Run() is not under way makes the
   // next Run() return at once (it is latched, and consumed by that return).

@@ -9,6 +9,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <thread>
 
 namespace tandem::accel {
 
@@ -29,6 +30,19 @@ class KickLatch {
       (void)!write(fd_, &one, sizeof one);
     }
   }
+  // Any thread: ends a HLT wait on wake_fd() without asking Run() to return
+  // (an interrupt for the vCPU; it looks at its interrupt pins after waking).
+  // Free on the vCPU's own thread, which is not waiting.
+  void Wake() {
+    if (owner_.load(std::memory_order_relaxed) == std::this_thread::get_id()) return;
+    if (fd_ >= 0) {
+      uint64_t one = 1;
+      (void)!write(fd_, &one, sizeof one);
+    }
+  }
+  // The vCPU thread, when Run() starts: Wake() from it costs nothing.
+  void SetOwner() { owner_.store(std::this_thread::get_id(), std::memory_order_relaxed); }
+  bool OnOwnerThread() const { return owner_.load(std::memory_order_relaxed) == std::this_thread::get_id(); }
   // The vCPU thread, at instruction boundaries: whether a request is latched.
   bool pending() const { return requested_.load(std::memory_order_acquire); }
   // The vCPU thread: clears the latch (and the eventfd); true if it was set.
@@ -56,6 +70,7 @@ class KickLatch {
 
  private:
   std::atomic<bool> requested_{false};
+  std::atomic<std::thread::id> owner_{};
   int fd_ = -1;
 };
 

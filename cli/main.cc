@@ -17,6 +17,7 @@
 #include <string>
 
 #include "accel/accelerator.h"
+#include "accel/deterministic_runner.h"
 #include "accel/vcpu_threads.h"
 #include "cli/bench_command.h"
 #include "cli/lockstep_command.h"
@@ -163,8 +164,19 @@ int Run(const RunOptions& opt) {
     config.log_sink = log_file.get();
   }
 
+  std::string accel_spec = opt.accel;
+  if (opt.deterministic && (!opt.qmp.empty() || !opt.gdb.empty() || opt.gdb_default || opt.start_stopped)) {
+    return Fail("--qmp, --gdb, -s and -S need the threaded run, not --deterministic");
+  }
+  if (opt.deterministic) {
+    // Only engines that count instructions can share one thread in slices.
+    if (accel_spec == "auto") accel_spec = "jit:interp";
+    if ((":" + accel_spec + ":").find(":kvm:") != std::string::npos) {
+      return Fail("--deterministic needs an engine that counts instructions (interp or jit), not kvm");
+    }
+  }
   auto accelerators = accel::AcceleratorList();
-  auto choice = accel::ChooseAccelerator(accelerators, opt.accel);
+  auto choice = accel::ChooseAccelerator(accelerators, accel_spec);
   if (!choice.ok()) return Fail(choice.message());
   if (!choice->fallbacks.empty() && opt.accel != "auto") {
     for (const auto& why : choice->fallbacks) {
@@ -180,6 +192,14 @@ int Run(const RunOptions& opt) {
     std::fprintf(stderr, "tandem: warning: %s: %s\n", choice->accelerator->name.c_str(), choice->caveat.c_str());
   }
 
+  // Deterministic mode: guest time is instructions, and the RTC starts at a
+  // fixed date (2026-01-01 00:00:00 UTC), so nothing of the host leaks in.
+  hw::ManualClock guest_time;
+  if (opt.deterministic) {
+    config.clock = &guest_time;
+    config.wall_clock = [&guest_time] { return static_cast<time_t>(1767225600 + guest_time.NowNs() / 1000000000); };
+    config.timeout_ns = 0;  // --timeout stays host seconds (the runner's wall limit)
+  }
   auto board = hw::Board::Create(std::move(config));
   if (!board.ok()) return Fail(board.message());
   hw::Board& b = **board;
@@ -188,14 +208,21 @@ int Run(const RunOptions& opt) {
     std::fprintf(stderr, "tandem: %s: %s\n", choice->accelerator->name.c_str(), machine.message().c_str());
     return kEngineError;
   }
-  auto vcpu = (*machine)->CreateVcpu(0);
-  if (!vcpu.ok()) {
-    std::fprintf(stderr, "tandem: %s: %s\n", choice->accelerator->name.c_str(), vcpu.message().c_str());
-    return kEngineError;
-  }
+  // vCPU 0 boots; the others wait for the guest's startup IPIs.
   std::vector<std::unique_ptr<accel::Vcpu>> vcpus;
-  vcpus.push_back(std::move(*vcpu));
+  for (int i = 0; i < b.cpu_count(); ++i) {
+    auto vcpu = (*machine)->CreateVcpu(i);
+    if (!vcpu.ok()) {
+      std::fprintf(stderr, "tandem: %s: %s\n", choice->accelerator->name.c_str(), vcpu.message().c_str());
+      return kEngineError;
+    }
+    vcpus.push_back(std::move(*vcpu));
+  }
   accel::Vcpu& bsp = *vcpus[0];
+  if (opt.deterministic && !bsp.can_run_slices()) {
+    return Fail("--deterministic needs an engine that counts instructions (interp or jit), not " +
+                choice->accelerator->name);
+  }
   auto state = cli::PrepareBoot(opt, b, images);
   if (!state.ok()) return Fail(state.message());
   bsp.SetState(*state);
@@ -235,22 +262,12 @@ int Run(const RunOptions& opt) {
   auto DumpState = [&] {
     if (!opt.dump_state.empty()) std::ofstream(opt.dump_state) << FormatState(bsp.GetState());
   };
-  std::vector<accel::Vcpu*> running;
-  for (auto& v : vcpus) running.push_back(v.get());
-  accel::VcpuThreads threads(std::move(running));
-  // --qmp: declared after `threads`, so the monitors stop before the vCPU threads.
-  auto monitors = cli::Monitors::Start(opt, b, threads, vcpus, name);
-  if (!monitors.ok()) return Fail(monitors.message());
-  threads.Start();
-  for (;;) {
-    // Every way out below leaves the world paused; ~VcpuThreads joins the threads.
-    accel::VcpuThreads::Exit exit = threads.WaitForExit();
-    const accel::RunOutcome& outcome = exit.outcome;
-    if (outcome.kind == accel::RunOutcome::Kind::kDebug && *monitors) {  // the gdbstub holds the world
-      (*monitors)->DebugStopped(exit.vcpu);
-      threads.Resume();
-      continue;
-    }
+  // The monitors (--qmp, --gdb) of a threaded run; set below, once the vCPU
+  // threads they act on exist.
+  cli::Monitors* monitors = nullptr;
+  // What a vCPU's exit means for the run, with the world paused: an exit
+  // status to end with, or nothing to go on (after a reset, say).
+  auto HandleExit = [&](const accel::RunOutcome& outcome) -> std::optional<int> {
     if (outcome.kind == accel::RunOutcome::Kind::kError) {
       std::fprintf(stderr, "tandem: %s engine error: %s\n", name.c_str(), outcome.message.c_str());
       return kEngineError;
@@ -275,13 +292,48 @@ int Run(const RunOptions& opt) {
       return b.stop_reason() == hw::StopReason::kExit ? b.exit_status() : 0;
     }
     if (reset) {
-      if (*monitors) (*monitors)->GuestReset();
+      if (monitors) monitors->GuestReset();
       b.Reset();
       auto again = cli::PrepareBoot(opt, b, images);
       if (!again.ok()) return Fail(again.message());
       bsp.SetState(*again);
+      for (size_t i = 1; i < vcpus.size(); ++i) vcpus[i]->SetState(x86::WaitForSipiState());
     }
     // Else a stop request some other exit already handled (a reset).
+    return std::nullopt;
+  };
+
+  std::vector<accel::Vcpu*> running;
+  for (auto& v : vcpus) running.push_back(v.get());
+  if (opt.deterministic) {
+    const uint64_t wall_limit = opt.timeout_s > 0 ? started_ns + static_cast<uint64_t>(opt.timeout_s * 1e9) : 0;
+    accel::DeterministicRunner runner(std::move(running), b, guest_time, wall_limit);
+    for (;;) {
+      accel::DeterministicRunner::Exit exit = runner.Run();
+      if (exit.wall_timeout) {
+        DumpState();
+        std::fprintf(stderr, "tandem: timeout after %g s\n", opt.timeout_s);
+        return 124;
+      }
+      if (std::optional<int> status = HandleExit(exit.outcome)) return *status;
+    }
+  }
+  accel::VcpuThreads threads(std::move(running));
+  // Declared after `threads`, so the monitors stop before the vCPU threads.
+  auto started_monitors = cli::Monitors::Start(opt, b, threads, vcpus, name);
+  if (!started_monitors.ok()) return Fail(started_monitors.message());
+  std::unique_ptr<cli::Monitors> monitors_owner = std::move(*started_monitors);
+  monitors = monitors_owner.get();
+  threads.Start();
+  for (;;) {
+    // Every way out of HandleExit leaves the world paused; ~VcpuThreads joins the threads.
+    accel::VcpuThreads::Exit exit = threads.WaitForExit();
+    if (exit.outcome.kind == accel::RunOutcome::Kind::kDebug && monitors) {  // the gdbstub holds the world
+      monitors->DebugStopped(exit.vcpu);
+      threads.Resume();
+      continue;
+    }
+    if (std::optional<int> status = HandleExit(exit.outcome)) return *status;
     threads.Resume();
   }
 }

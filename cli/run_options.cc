@@ -31,6 +31,9 @@ void AddRunOptions(CLI::App& run, RunOptions& opt) {
   run.add_option("--accel", opt.accel, "accelerators to try, e.g. auto, kvm, interp, kvm:interp")
       ->capture_default_str();
   run.add_option("-m,--memory", opt.memory, "guest RAM size (e.g. 128M, 2G)")->capture_default_str();
+  run.add_option("--smp", opt.smp, "number of CPUs, N or cpus=N (1 to " + std::to_string(hw::layout::kMaxCpus) +
+                                       "), one host thread each")
+      ->capture_default_str();
   run.add_option("--bios", opt.bios, std::string("BIOS ROM image, started at the reset vector (default without --kernel: ") +
                                           kDefaultFirmware + ")");
   run.add_option("--kernel", opt.kernel, "Linux bzImage or Multiboot kernel");
@@ -40,6 +43,9 @@ void AddRunOptions(CLI::App& run, RunOptions& opt) {
   run.add_option("--debugcon", opt.debugcon, "debug console port 0x402 (firmware log): stdio, file:PATH or none")
       ->capture_default_str();
   run.add_flag("--no-reboot", opt.no_reboot, "end tandem when the guest resets");
+  run.add_flag("--deterministic", opt.deterministic,
+               "run every vCPU on one host thread in fixed instruction slices, with guest time counted in "
+               "instructions: the same guest gives the same output every run (interp and jit)");
   run.add_option("--timeout", opt.timeout_s, "stop the guest after SECONDS (exit status 124)");
   run.add_option("--dump-state", opt.dump_state, "write the final vCPU state to PATH");
   run.add_option("-d", opt.log_items,
@@ -66,9 +72,24 @@ Result<RunOptions> ParseRunOptions(const std::vector<std::string>& args) {
   return opt;
 }
 
+Result<int> ParseSmp(const std::string& value) {
+  std::string count = value.rfind("cpus=", 0) == 0 ? value.substr(5) : value;
+  const std::string error = "--smp " + value + ": give the number of CPUs, 1 to " +
+                            std::to_string(hw::layout::kMaxCpus) + " (N or cpus=N)";
+  if (count.empty() || count.size() > 3 || count.find_first_not_of("0123456789") != std::string::npos) {
+    return Status::Error(error);
+  }
+  int n = std::stoi(count);
+  if (n < 1 || n > hw::layout::kMaxCpus) return Status::Error(error);
+  return n;
+}
+
 Status LoadImages(const RunOptions& opt, hw::BoardConfig& config, BootImages& images) {
   auto ram_size = hw::ParseSize(opt.memory);
   if (!ram_size.ok()) return ram_size.status();
+  auto cpus = ParseSmp(opt.smp);
+  if (!cpus.ok()) return cpus.status();
+  config.cpu_count = *cpus;
   if (opt.timeout_s < 0) return Status::Error("--timeout must not be negative");
   config.ram_size = *ram_size;
   config.timeout_ns = static_cast<uint64_t>(opt.timeout_s * 1e9);
@@ -104,7 +125,7 @@ Result<x86::CpuState> PrepareBoot(const RunOptions& opt, hw::Board& board, const
   if (opt.kernel.empty()) return x86::ResetState();
   const auto& kernel = images.kernel;
   if (hw::IsBzImage(kernel)) {
-    auto boot = hw::LoadLinux(board.memory(), kernel, images.initrd, opt.append, board.cpuid());
+    auto boot = hw::LoadLinux(board.memory(), kernel, images.initrd, opt.append, board.cpuid(), board.cpu_count());
     if (!boot.ok()) return Status::Error(opt.kernel + ": " + boot.message());
     return boot->state;
   }

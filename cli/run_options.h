@@ -17,6 +17,7 @@ namespace tandem::cli {
 struct RunOptions {
   std::string accel = "auto";
   std::string memory = "128M";
+  std::string smp = "1";  // QEMU's -smp: N or cpus=N
   std::string bios;
   std::string kernel;
   std::string append;
@@ -31,6 +32,7 @@ struct RunOptions {
   bool gdb_default = false;    // -s: --gdb tcp::1234
   bool start_stopped = false;  // -S: vCPUs stopped until cont (QMP) or c (gdb)
   bool no_reboot = false;
+  bool deterministic = false;  // all vCPUs on one thread, guest time = instructions
   bool stats = false;
   double timeout_s = 0;
 };
@@ -51,7 +53,10 @@ struct BootImages {
 // SeaBIOS build for QEMU's PC machines (package seabios).
 inline constexpr const char* kDefaultFirmware = "/usr/share/seabios/bios-256k.bin";
 
-// Fills the RAM size, the ROM and the timeout of `config` and reads the
+// The CPU count of an --smp value (QEMU's N or cpus=N).
+Result<int> ParseSmp(const std::string& value);
+
+// Fills the RAM size, CPU count, the ROM and the timeout of `config` and reads the
 // kernel and initrd: every check on the images a user can get wrong.
 Status LoadImages(const RunOptions& opt, hw::BoardConfig& config, BootImages& images);
 

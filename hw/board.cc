@@ -12,6 +12,9 @@
 namespace tandem::hw {
 
 Result<std::unique_ptr<Board>> Board::Create(BoardConfig config) {
+  if (config.cpu_count < 1 || config.cpu_count > layout::kMaxCpus) {
+    return Status::Error("the CPU count must be 1 to " + std::to_string(layout::kMaxCpus));
+  }
   auto map = MemoryMap::Build(config.ram_size, config.bios.size());
   if (!map.ok()) return map.status();
   auto memory = GuestMemory::Create(*map, config.bios);
@@ -34,6 +37,7 @@ Board::~Board() = default;
 
 Status Board::Wire() {
   PcChipsetConfig chipset;
+  chipset.cpu_count = config_.cpu_count;
   chipset.clock = const_cast<Clock*>(clock_);
   chipset.wall_clock = config_.wall_clock;
   chipset.serial_out = config_.serial_out;
@@ -55,12 +59,18 @@ Status Board::Wire() {
   chipset_ = std::make_unique<PcChipset>(std::move(chipset));
   if (Status s = chipset_->Attach(pio_); !s.ok()) return s;
   if (Status s = chipset_->AttachMmio(mmio_); !s.ok()) return s;
+  for (int i = 0; i < config_.cpu_count; ++i) {
+    sockets_.push_back(std::make_unique<CpuSocket>(i, chipset_->lapic(i), pio_, mmio_, device_lock_));
+  }
   // fw_cfg on every boot: firmware reads its tables from it, and direct-boot
   // kernels (kvm-unit-tests) read the CPU count and RAM size.
   fw_cfg_ = std::make_unique<FwCfg>(dma_);
   fw_cfg_->set_log(&log_);
   const MemoryMap& map = memory_.map();
-  if (Status s = PopulatePcFwCfg(*fw_cfg_, map, BuildAcpiTables(AcpiConfigFor(map)), PcFwCfgConfig{}); !s.ok()) {
+  PcFwCfgConfig fw_cfg_config;
+  fw_cfg_config.cpu_count = config_.cpu_count;
+  if (Status s = PopulatePcFwCfg(*fw_cfg_, map, BuildAcpiTables(AcpiConfigFor(map, config_.cpu_count)), fw_cfg_config);
+      !s.ok()) {
     return s;
   }
   if (Status s = pio_.Register(layout::kFwCfgPort, FwCfg::kSize, fw_cfg_.get(), "fw_cfg"); !s.ok()) return s;
@@ -69,18 +79,23 @@ Status Board::Wire() {
   return Status();
 }
 
-InterruptSource& Board::interrupts() { return chipset_->interrupts(); }
+bool Board::TransitionStop(std::initializer_list<StopReason> from, StopReason to) {
+  for (StopReason expected : from) {
+    if (stop_.compare_exchange_strong(expected, to, std::memory_order_acq_rel)) return true;
+  }
+  return false;
+}
 
 void Board::RequestExit(int status) {
-  if (stop_ == StopReason::kNone || stop_ == StopReason::kReset) {
-    stop_ = StopReason::kExit;
-    exit_status_ = status;
+  // The status is stored first, so a thread that sees kExit reads it; two
+  // racing exits may mix, which only a guest racing two exit paths can see.
+  const int before = exit_status_.exchange(status, std::memory_order_acq_rel);
+  if (!TransitionStop({StopReason::kNone, StopReason::kReset}, StopReason::kExit)) {
+    exit_status_.store(before, std::memory_order_release);
   }
 }
 
-void Board::RequestReset() {
-  if (stop_ == StopReason::kNone) stop_ = StopReason::kReset;
-}
+void Board::RequestReset() { TransitionStop({StopReason::kNone}, StopReason::kReset); }
 
 void Board::Reset() {
   stop_ = StopReason::kNone;
@@ -90,12 +105,13 @@ void Board::Reset() {
 }
 
 void Board::Poll() {
+  std::lock_guard<std::mutex> hold(device_lock_);
   uint64_t now = clock_->NowNs();
   for (TimedDevice* device : timed_) {
     if (device->NextDeadlineNs() <= now) device->AdvanceTo(now);
   }
   PumpSerialInput();
-  if (deadline_ns_ && now >= deadline_ns_ && stop_ == StopReason::kNone) stop_ = StopReason::kTimeout;
+  if (deadline_ns_ && now >= deadline_ns_) TransitionStop({StopReason::kNone}, StopReason::kTimeout);
 }
 
 uint64_t Board::NextDeadlineNs() const {
@@ -105,13 +121,17 @@ uint64_t Board::NextDeadlineNs() const {
 }
 
 void Board::WaitForEvent(uint64_t max_ns, int wake_fd) {
-  uint64_t now = clock_->NowNs();
-  uint64_t next = NextDeadlineNs();
-  uint64_t wait_ns = next > now ? std::min(next - now, max_ns) : 0;
-  if (wait_ns == 0) return;
   pollfd fds[2];
   nfds_t n = 0;
-  if (serial_in_open_ && pending_input_.empty()) fds[n++] = pollfd{config_.serial_in_fd, POLLIN, 0};
+  uint64_t wait_ns;
+  {
+    std::lock_guard<std::mutex> hold(device_lock_);
+    uint64_t now = clock_->NowNs();
+    uint64_t next = NextDeadlineNs();
+    wait_ns = next > now ? std::min(next - now, max_ns) : 0;
+    if (serial_in_open_ && pending_input_.empty()) fds[n++] = pollfd{config_.serial_in_fd, POLLIN, 0};
+  }
+  if (wait_ns == 0) return;
   if (wake_fd >= 0) fds[n++] = pollfd{wake_fd, POLLIN, 0};
   timespec ts{static_cast<time_t>(wait_ns / 1000000000), static_cast<long>(wait_ns % 1000000000)};
   if (n) {

@@ -1,16 +1,25 @@
 // The PC board: guest memory, the port-I/O and MMIO buses and the chipset
-// devices on them. Engines take the board by reference and send every I/O
-// access, interrupt acknowledge and halt through it; nothing here knows which
-// engine runs.
+// devices on them, and one CPU socket per CPU. Engines take the board by
+// reference and send every I/O access and interrupt acknowledge of vCPU i
+// through cpu(i); nothing here knows which engine runs.
+//
+// Threading (several vCPU threads): device state is guarded by one device
+// lock (see hw/cpu_socket.h for why one); CpuSocket and Poll() take it.
+// Stop requests are atomic. Everything else (Reset, memory map changes,
+// loaders, the buses reached directly through pio()/mmio()) runs with the
+// world paused, or before the vCPUs start.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <vector>
 
 #include "hw/bus.h"
 #include "hw/char_io.h"
 #include "hw/clock.h"
+#include "hw/cpu_socket.h"
 #include "hw/dma_memory.h"
 #include "hw/guest_log.h"
 #include "hw/guest_memory.h"
@@ -23,6 +32,7 @@ namespace tandem::hw {
 
 struct BoardConfig {
   uint64_t ram_size = 128ull << 20;
+  int cpu_count = 1;               // 1 ... layout::kMaxCpus
   std::vector<uint8_t> bios;       // empty: no ROM (e.g. a Multiboot kernel)
   CharSink* serial_out = nullptr;  // COM1 output; nullptr discards it
   int serial_in_fd = -1;           // host fd pumped into COM1, -1 for none
@@ -54,7 +64,20 @@ class Board {
   const MemoryMap& memory_map() const { return memory_.map(); }
   Bus& pio() { return pio_; }
   Bus& mmio() { return mmio_; }
-  InterruptSource& interrupts();
+  int cpu_count() const { return static_cast<int>(sockets_.size()); }
+  // What CPU i sees of the board (0 is the bootstrap processor).
+  CpuSocket& cpu(int i) { return *sockets_[i]; }
+  // Guards all device state; engines hold it only through CpuSocket and
+  // Poll(). Device worker threads (disk I/O) take it to touch device state.
+  std::mutex& device_lock() { return device_lock_; }
+  // Whether every CPU is stuck (CpuSocket::set_stuck): then nothing the
+  // board has can wake any of them.
+  bool AllCpusStuck() const {
+    for (const auto& socket : sockets_) {
+      if (!socket->stuck()) return false;
+    }
+    return true;
+  }
   // The CPUID model the guest sees. An engine that cannot give every bit
   // (KVM) narrows it when it is created, so firmware tables built after that
   // (the MP table) describe the same CPU.
@@ -70,9 +93,9 @@ class Board {
   // (triple fault). Engines stop running when stop_requested() turns true.
   void RequestExit(int status);
   void RequestReset();
-  bool stop_requested() const { return stop_ != StopReason::kNone; }
-  StopReason stop_reason() const { return stop_; }
-  int exit_status() const { return exit_status_; }
+  bool stop_requested() const { return stop_.load(std::memory_order_acquire) != StopReason::kNone; }
+  StopReason stop_reason() const { return stop_.load(std::memory_order_acquire); }
+  int exit_status() const { return exit_status_.load(std::memory_order_acquire); }
   // Clears any stop request and puts the devices in their power-on state
   // (CMOS RAM survives, as on a real board).
   void Reset();
@@ -91,7 +114,9 @@ class Board {
  private:
   Board(BoardConfig config, GuestMemory memory);
   Status Wire();
-  void PumpSerialInput();
+  void PumpSerialInput();  // with device_lock_ held
+  // Moves stop_ from one of `from` to `to`; false when it was elsewhere.
+  bool TransitionStop(std::initializer_list<StopReason> from, StopReason to);
   void TakeSerialInput(const uint8_t* bytes, size_t n);
 
   BoardConfig config_;
@@ -105,9 +130,11 @@ class Board {
   x86::CpuidModel cpuid_;
   std::unique_ptr<PcChipset> chipset_;
   std::unique_ptr<FwCfg> fw_cfg_;
+  std::mutex device_lock_;
+  std::vector<std::unique_ptr<CpuSocket>> sockets_;
   std::vector<TimedDevice*> timed_;
-  StopReason stop_ = StopReason::kNone;
-  int exit_status_ = 0;
+  std::atomic<StopReason> stop_{StopReason::kNone};
+  std::atomic<int> exit_status_{0};
   uint64_t deadline_ns_ = 0;
   bool serial_in_open_ = false;
   std::vector<uint8_t> pending_input_;

@@ -3,6 +3,8 @@
 // sources pulse it.
 #pragma once
 
+#include <atomic>
+
 namespace tandem::hw {
 
 class IrqLine {
@@ -28,15 +30,16 @@ class InterruptSource {
   // RFLAGS.IF. The engine calls AcknowledgeNmi() when it delivers vector 2;
   // NMIs requested while one is pending collapse into it. The latch lives
   // here, not behind a virtual call, because the interpreter tests it at
-  // every instruction boundary.
-  bool HasPendingNmi() const { return nmi_pending_; }
-  void AcknowledgeNmi() { nmi_pending_ = false; }
+  // every instruction boundary; it is atomic because another vCPU's IPI may
+  // set it while this CPU's thread tests it.
+  bool HasPendingNmi() const { return nmi_pending_.load(std::memory_order_acquire); }
+  void AcknowledgeNmi() { nmi_pending_.store(false, std::memory_order_release); }
 
  protected:
-  void RequestNmi() { nmi_pending_ = true; }
+  void RequestNmi() { nmi_pending_.store(true, std::memory_order_release); }
 
  private:
-  bool nmi_pending_ = false;
+  std::atomic<bool> nmi_pending_{false};
 };
 
 }  // namespace tandem::hw

@@ -21,8 +21,7 @@ constexpr uint8_t kEquipmentFpu = 0x02;
 PcChipset::PcChipset(PcChipsetConfig config)
     : config_(std::move(config)),
       clock_(config_.clock ? *config_.clock : static_cast<const Clock&>(host_clock_)),
-      lapic_(clock_, pic_, 0, &apic_bus_),
-      ioapic_(apic_bus_, layout::kIoApicId),
+      ioapic_(apic_bus_, layout::IoApicId(config_.cpu_count)),
       isa_irqs_(MakeIsaIrqs()),
       com1_(config_.serial_out ? *config_.serial_out : null_sink_, isa_irqs_[layout::kCom1Irq]),
       pit_(clock_, isa_irqs_[layout::kPitIrq]),
@@ -51,14 +50,21 @@ PcChipset::PcChipset(PcChipsetConfig config)
       piix3_(PicInputs(pic_), {&ioapic_.Input(layout::kPirqFirstGsi), &ioapic_.Input(layout::kPirqFirstGsi + 1),
                                &ioapic_.Input(layout::kPirqFirstGsi + 2), &ioapic_.Input(layout::kPirqFirstGsi + 3)}),
       piix4_pm_(acpi_pm_) {
-  apic_bus_.Attach(&lapic_);
-  lapic_.SetEoiCallback([this](uint8_t vector) { ioapic_.EndOfInterrupt(vector); });
-  pic_.SetOutputChangedCallback([this] { lapic_.ExtIntChanged(); });
+  for (int cpu = 0; cpu < config_.cpu_count; ++cpu) {
+    auto lapic = std::make_unique<LocalApic>(clock_, pic_, layout::CpuApicId(cpu), &apic_bus_);
+    lapic->SetEoiCallback([this](uint8_t vector) { ioapic_.EndOfInterrupt(vector); });
+    lapic->set_log(config_.log);
+    apic_bus_.Attach(lapic.get());
+    lapics_.push_back(std::move(lapic));
+  }
+  // The 8259's INTR reaches every CPU's LINT0, as on a PC.
+  pic_.SetOutputChangedCallback([this] {
+    for (auto& lapic : lapics_) lapic->ExtIntChanged();
+  });
   rtc_.SetMemorySize(config_.ram_below_4g, config_.ram_above_4g);
   rtc_.set_cmos(kCmosEquipment, kEquipmentFpu);
   a20_ = kbc_.a20_enabled() || system_control_a_.a20_enabled();
   pic_.set_log(config_.log);
-  lapic_.set_log(config_.log);
   ioapic_.set_log(config_.log);
   acpi_pm_.set_log(config_.log);
   pci_.set_intx_router(&piix3_);
@@ -160,8 +166,13 @@ std::array<PcChipset::SplitIrqLine, 16> PcChipset::MakeIsaIrqs() {
 
 Status PcChipset::AttachMmio(Bus& mmio) {
   pci_.set_mmio(&mmio);
-  if (Status s = mmio.Register(layout::kLapicBase, layout::kLapicSize, &lapic_, "local APIC"); !s.ok()) return s;
   return mmio.Register(layout::kIoApicBase, layout::kIoApicSize, &ioapic_, "I/O APIC");
+}
+
+std::vector<TimedDevice*> PcChipset::timed_devices() {
+  std::vector<TimedDevice*> devices{&pit_, &rtc_};
+  for (auto& lapic : lapics_) devices.push_back(lapic.get());
+  return devices;
 }
 
 void PcChipset::RequestReset() {
@@ -177,7 +188,7 @@ void PcChipset::UpdateA20() {
 
 void PcChipset::Reset() {
   pic_.Reset();
-  lapic_.Reset();
+  for (auto& lapic : lapics_) lapic->Reset();
   ioapic_.Reset();
   pit_.Reset();
   system_control_b_.Reset();

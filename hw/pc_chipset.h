@@ -8,6 +8,7 @@
 #include <array>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <vector>
 
 #include "hw/bus.h"
@@ -35,6 +36,7 @@
 namespace tandem::hw {
 
 struct PcChipsetConfig {
+  int cpu_count = 1;                    // one local APIC each, APIC IDs 0 ... cpu_count - 1
   const Clock* clock = nullptr;         // nullptr: host monotonic clock
   CharSink* serial_out = nullptr;       // COM1 output; nullptr discards it
   CharSink* debugcon_out = nullptr;     // port 0x402 output; nullptr discards it
@@ -71,19 +73,21 @@ class PcChipset {
   // lines are connected at construction.
   Status Attach(Bus& pio);
 
-  // Maps the local APIC and the I/O APIC on the MMIO bus (and gives PCI
-  // memory BARs their bus).
+  // Maps the I/O APIC on the MMIO bus (and gives PCI memory BARs their
+  // bus). The local APICs are not on it: each CPU reaches its own in front of
+  // the bus (hw/cpu_socket.h).
   Status AttachMmio(Bus& mmio);
 
-  // What an engine polls and acknowledges: the local APIC, which passes the
+  // What CPU 0 polls and acknowledges: its local APIC, which passes the
   // i8259 pair's INTR through (LINT0 ExtINT, or directly while disabled).
-  InterruptSource& interrupts() { return lapic_; }
+  InterruptSource& interrupts() { return *lapics_[0]; }
   // Devices the board must AdvanceTo() when their NextDeadlineNs() passes.
-  std::vector<TimedDevice*> timed_devices() { return {&pit_, &rtc_, &lapic_}; }
+  std::vector<TimedDevice*> timed_devices();
 
   Uart16550& com1() { return com1_; }
   I8259Pair& pic() { return pic_; }
-  LocalApic& lapic() { return lapic_; }
+  int cpu_count() const { return static_cast<int>(lapics_.size()); }
+  LocalApic& lapic(int cpu = 0) { return *lapics_[cpu]; }
   IoApic& ioapic() { return ioapic_; }
   I8254& pit() { return pit_; }
   Mc146818& rtc() { return rtc_; }
@@ -160,8 +164,8 @@ class PcChipset {
   const Clock& clock_;
 
   I8259Pair pic_;
-  ApicBus apic_bus_;  // the CPUs' local APICs (one today)
-  LocalApic lapic_;
+  ApicBus apic_bus_;  // the CPUs' local APICs, in APIC ID order
+  std::vector<std::unique_ptr<LocalApic>> lapics_;
   IoApic ioapic_;
   std::array<SplitIrqLine, 16> isa_irqs_;  // devices raise these
   Uart16550 com1_;

@@ -87,9 +87,12 @@ inline constexpr int kMouseIrq = 12;
 inline constexpr int kSciIrq = 9;  // ACPI SCI
 
 // --- The I/O APIC -------------------------------------------------------------
-// APIC IDs: the one CPU is 0, the I/O APIC 1 (IDs share one APIC bus).
+// APIC IDs: CPU i has ID i (the BSP 0), and the I/O APIC the next one, so
+// the IDs on the shared APIC bus stay unique (MP spec 1.4, 3.6.6).
 inline constexpr uint8_t kBspApicId = 0;
-inline constexpr uint8_t kIoApicId = 1;
+inline constexpr int kMaxCpus = 64;
+constexpr uint8_t CpuApicId(int cpu) { return static_cast<uint8_t>(kBspApicId + cpu); }
+constexpr uint8_t IoApicId(int cpu_count) { return static_cast<uint8_t>(cpu_count); }
 inline constexpr int kIoApicPins = 24;
 // Every ISA IRQ also reaches the I/O APIC: identity, except the PIT's IRQ0 on
 // pin 2 (the interrupt source override of PC firmware; pin 0 is the 8259's

@@ -28,6 +28,20 @@ CpuState ResetState() {
   return s;
 }
 
+CpuState WaitForSipiState() {
+  CpuState s = ResetState();
+  s.msr.apic_base &= ~uint64_t{0x100};  // IA32_APIC_BASE.BSP
+  s.wait_for_sipi = true;
+  return s;
+}
+
+void StartAtSipi(CpuState& s, uint8_t vector) {
+  s.seg[kCs] = Segment{static_cast<uint16_t>(vector << 8), uint64_t{vector} << 12, 0xFFFF, kRealCode};
+  s.rip = 0;
+  s.halted = false;
+  s.wait_for_sipi = false;
+}
+
 CpuState Flat32State(uint64_t entry) {
   CpuState s = ResetState();
   constexpr uint32_t kFlatCode = 0xB | Segment::kS | Segment::kP | Segment::kDb | Segment::kG;

@@ -102,6 +102,9 @@ struct CpuState {
   bool halted = false;
   // NMIs are blocked from an NMI's delivery to the next IRET (SDM vol. 3A 6.7.1).
   bool nmi_blocked = false;
+  // An application processor after power-on or INIT: it runs nothing until
+  // a startup IPI (SDM vol. 3A 8.4.1, the wait-for-SIPI state).
+  bool wait_for_sipi = false;
 };
 static_assert(std::is_standard_layout_v<CpuState>);
 static_assert(offsetof(CpuState, gpr) == 0);
@@ -137,6 +140,13 @@ enum Vector : uint8_t {
 // CS.selector 0xF000 with base 0xFFFF0000, RIP 0xFFF0, so the first fetch is
 // at 0xFFFFFFF0, the top of the BIOS ROM.
 CpuState ResetState();
+
+// An application processor after RESET or INIT: RESET's registers with
+// IA32_APIC_BASE.BSP clear, waiting for a startup IPI.
+CpuState WaitForSipiState();
+// The startup IPI with `vector` reaching a CPU in the wait-for-SIPI state:
+// real mode at CS = vector << 8, IP 0 (SDM vol. 3A 8.4.4.1, 10.6.1).
+void StartAtSipi(CpuState& s, uint8_t vector);
 
 // Flat 32-bit protected mode, paging off, as Multiboot (spec 3.2) requires.
 CpuState Flat32State(uint64_t entry);

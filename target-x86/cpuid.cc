@@ -77,4 +77,11 @@ CpuidResult CpuidModel::Query(uint32_t function, uint32_t index) const {
   return {};
 }
 
+CpuidResult CpuidModel::QueryForCpu(uint32_t function, uint32_t index, uint8_t apic_id) const {
+  CpuidResult r = Query(function, index);
+  if (function == 1) r.ebx = (r.ebx & 0x00FFFFFF) | uint32_t{apic_id} << 24;
+  if ((function == 0xB || function == 0x1F) && Find(function, index)) r.edx = apic_id;
+  return r;
+}
+
 }  // namespace tandem::x86

@@ -36,6 +36,10 @@ class CpuidModel {
   const std::vector<CpuidEntry>& entries() const { return entries_; }
   std::vector<CpuidEntry>& mutable_entries() { return entries_; }
   std::string vendor() const;
+  // What CPUID returns on the CPU with this initial APIC ID: the model's
+  // answer with the ID in leaf 1 EBX[31:24] (and the x2APIC ID of leaves
+  // 0xB/0x1F). Every CPU is its own package, as QEMU's -smp N (sockets=N).
+  CpuidResult QueryForCpu(uint32_t function, uint32_t index, uint8_t apic_id) const;
 
  private:
   const CpuidEntry* Find(uint32_t function, uint32_t index) const;

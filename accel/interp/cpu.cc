@@ -81,13 +81,15 @@ void DeliverFault(Cpu& cpu, const GuestFault& f) {
 }
 
 // Takes a pending NMI, else an external interrupt when RFLAGS.IF allows it.
-inline bool TakeInterrupt(Cpu& cpu, hw::InterruptSource& irq) {
+// Two lock-free loads when nothing is pending.
+inline bool TakeInterrupt(Cpu& cpu, hw::CpuSocket& irq) {
   if (irq.HasPendingNmi() && cpu.TakePendingNmi(irq)) return true;
-  if (!(cpu.s.rflags & x86::kFlagIf) || cpu.interrupt_shadow || !irq.HasPendingInterrupt()) return false;
-  uint8_t vector = irq.AcknowledgeInterrupt();
+  if (!(cpu.s.rflags & x86::kFlagIf) || cpu.interrupt_shadow || !irq.MaybeInterrupt()) return false;
+  std::optional<uint8_t> vector = irq.AcknowledgeInterrupt();
+  if (!vector) return false;
   cpu.s.halted = false;
   try {
-    cpu.DeliverEvent(vector, Cpu::EventKind::kExternal);
+    cpu.DeliverEvent(*vector, Cpu::EventKind::kExternal);
   } catch (const GuestFault& f) {
     DeliverFault(cpu, f);
   }
@@ -105,25 +107,47 @@ inline bool JitMayRun(const Cpu& cpu) {
 
 }  // namespace
 
-Cpu::Cpu(hw::Board& board, x86::CpuState& state)
+Cpu::Cpu(hw::Board& board, x86::CpuState& state, int cpu_index)
     : decode_cache_(std::make_unique<DecodeCache>(board)),
       code_pages_(board.memory().code_pages()),
       seen_write_epoch_(code_pages_.write_epoch()),
       seen_mark_epoch_(code_pages_.mark_epoch()),
       s(state),
-      board(board) {
+      board(board),
+      socket(board.cpu(cpu_index)) {
   UpdateDebugState(*this);
   board.memory().AddObserver(this);
 }
 
 Cpu::~Cpu() { board.memory().RemoveObserver(this); }
 
+void Cpu::StateReplaced() {
+  interrupt_shadow = false;
+  FlushTlb(/*include_global=*/true);
+  SyncA20();
+  UpdateDebugState(*this);
+}
+
+bool Cpu::UpdateStuck() {
+  // Only an NMI wakes a HLT with interrupts off, and only a SIPI a CPU that
+  // waits for one: both come from other CPUs, if at all.
+  const bool stuck = s.wait_for_sipi || (s.halted && !(s.rflags & x86::kFlagIf) &&
+                                         !(socket.HasPendingNmi() && !s.nmi_blocked));
+  socket.set_stuck(stuck);
+  return stuck;
+}
+
+void Cpu::TakeStartup() {
+  if (startup_.Apply(s)) StateReplaced();
+}
+
 void Cpu::EnableJit() {
   if (!jit_) jit_ = std::make_unique<Jit>(*this);
 }
 
 RunOutcome Cpu::Run() {
-  hw::InterruptSource& irq = board.interrupts();
+  hw::CpuSocket& irq = socket;
+  kick.SetOwner();
   const bool debugging = debugger.single_step || !debugger.breakpoints.empty();
   try {
     for (;;) {
@@ -134,14 +158,21 @@ RunOutcome Cpu::Run() {
       // vCPU that runs code another one wrote must serialize first anyway
       // (SDM vol. 3A 8.1.3), and loaders write while the world is paused.
       SyncCodeWrites();
-      if (s.halted) {
-        // Only an NMI wakes a HLT with interrupts off; without one pending
-        // (and deliverable) nothing ever will.
-        if (!(s.rflags & x86::kFlagIf) && !(irq.HasPendingNmi() && !s.nmi_blocked)) {
-          return RunOutcome{RunOutcome::Kind::kHalted, x86::DumpRegisters(s)};
+      if (startup_.pending()) TakeStartup();
+      if (UpdateStuck()) {
+        if (board.AllCpusStuck()) return RunOutcome{RunOutcome::Kind::kHalted, x86::DumpRegisters(s)};
+        if (kick.ReadyToWait() && !startup_.pending() && !irq.HasPendingNmi()) {
+          board.WaitForEvent(kHaltWaitNs, kick.wake_fd());
         }
+        continue;
+      }
+      if (s.halted) {
         if (!TakeInterrupt(*this, irq)) {
-          if (kick.ReadyToWait()) board.WaitForEvent(kHaltWaitNs, kick.wake_fd());
+          // A wake after ReadyToWait() leaves the fd readable; one before it
+          // left a hint or an NMI, so look again before sleeping.
+          if (kick.ReadyToWait() && !irq.HasPendingNmi() && !irq.MaybeInterrupt() && !startup_.pending()) {
+            board.WaitForEvent(kHaltWaitNs, kick.wake_fd());
+          }
           continue;
         }
       }
@@ -175,7 +206,7 @@ RunOutcome Cpu::Run() {
 // Under a debugger (QEMU's gdbstub semantics): breakpoints stop before the
 // instruction at them; a single step runs exactly one instruction, with
 // external interrupts held off as QEMU's default SSTEP_NOIRQ does.
-std::optional<RunOutcome> Cpu::DebugSlice(hw::InterruptSource& irq) {
+std::optional<RunOutcome> Cpu::DebugSlice(hw::CpuSocket& irq) {
   for (uint64_t n = 0; n < kPollInterval; ++n) {
     const uint64_t linear = s.seg[x86::kCs].base + s.rip;
     for (uint64_t bp : debugger.breakpoints) {
@@ -194,7 +225,7 @@ std::optional<RunOutcome> Cpu::DebugSlice(hw::InterruptSource& irq) {
 }
 
 SliceEnd Cpu::RunSlice(uint64_t budget, bool stop_after_fault) {
-  hw::InterruptSource& irq = board.interrupts();
+  hw::CpuSocket& irq = socket;
   const uint64_t target = retired_ + budget;
   try {
     // Pending interrupts are taken before the budget check, so a slice ends
@@ -221,7 +252,7 @@ SliceEnd Cpu::RunSlice(uint64_t budget, bool stop_after_fault) {
 
 void Cpu::Step() {
   SyncCodeWrites();
-  if (TakeInterrupt(*this, board.interrupts())) return;
+  if (TakeInterrupt(*this, socket)) return;
   if (s.halted) return;
   try {
     ExecuteOne(*this);

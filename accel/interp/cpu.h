@@ -31,6 +31,7 @@
 
 #include "accel/accelerator.h"
 #include "accel/kick_latch.h"
+#include "accel/startup_latch.h"
 #include "accel/interp/debug_regs.h"
 #include "accel/interp/system_state.h"
 #include "hw/board.h"
@@ -111,7 +112,8 @@ enum class SliceEnd : uint8_t { kBudget, kHalted, kStop, kTripleFault };
 
 class Cpu final : public hw::MemoryMapObserver {
  public:
-  Cpu(hw::Board& board, x86::CpuState& state);
+  // cpu_index: which of the board's CPUs this is (its socket, APIC ID).
+  Cpu(hw::Board& board, x86::CpuState& state, int cpu_index = 0);
   ~Cpu() override;
 
   // ---- cpu.cc ----
@@ -121,7 +123,7 @@ class Cpu final : public hw::MemoryMapObserver {
   // Executes one instruction (or delivers one pending interrupt); for tests.
   void Step();
   // Run()'s loop under a debugger: kDebug at a breakpoint or after a step.
-  std::optional<RunOutcome> DebugSlice(hw::InterruptSource& irq);
+  std::optional<RunOutcome> DebugSlice(hw::CpuSocket& irq);
   // Runs until `budget` more instructions retired (a JIT block may go past
   // it, and deliver the fault of the instruction after it), a HLT nothing
   // pending can wake, a board stop or a triple fault, without polling the
@@ -186,7 +188,7 @@ class Cpu final : public hw::MemoryMapObserver {
   void DeliverEvent(uint8_t vector, EventKind kind, bool has_error_code = false, uint32_t error_code = 0);
   // Delivers the source's pending NMI unless NMIs or the interrupt shadow
   // block it; true when it did. Called at each instruction boundary.
-  bool TakePendingNmi(hw::InterruptSource& irq);
+  bool TakePendingNmi(hw::CpuSocket& irq);
 
   // ---- decode_cache.cc ----
   // Drops cached decodes of a physical page (called on writes to code pages).
@@ -225,6 +227,7 @@ class Cpu final : public hw::MemoryMapObserver {
 
   x86::CpuState& s;
   hw::Board& board;
+  hw::CpuSocket& socket;  // this CPU's I/O, local APIC and interrupt pins
   // Where RIP goes after the current instruction; handlers of control
   // transfers set it. Starts as RIP + length.
   uint64_t next_rip = 0;
@@ -236,6 +239,16 @@ class Cpu final : public hw::MemoryMapObserver {
   uint64_t retired_ = 0;
   // Vcpu::Kick: checked after every instruction or block and in HLT waits.
   KickLatch kick;
+  // INIT and SIPI from the local APIC, applied at the poll interval.
+  StartupLatch startup_;
+  void TakeStartup();
+  // Whether only another CPU can wake this one (HLT with interrupts off and
+  // no NMI, or waiting for a SIPI); tells the socket (hw::CpuSocket::set_stuck).
+  bool UpdateStuck();
+  // The state was replaced (SetState, INIT, SIPI): the interrupt shadow,
+  // translations (the TLB, the JIT's slots) and debug state derived from the
+  // old one are dropped.
+  void StateReplaced();
   // DR7 breakpoints (debug_regs.cc); the run loop checks debug_.armed only.
   DebugState debug_;
   // A debugger's single-step and breakpoints (Vcpu::SetDebug): when set, Run()

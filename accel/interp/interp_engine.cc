@@ -30,23 +30,26 @@ PlantedFault PlantedFaultFromEnvironment(std::string_view engine) {
 
 class InterpVcpu final : public Vcpu {
  public:
+  // CPU 0 starts at the reset vector; the others wait for a startup IPI.
   InterpVcpu(hw::Board& board, int index, bool with_jit)
-      : index_(index), state_(x86::ResetState()), cpu_(board, state_) {
+      : index_(index), state_(index == 0 ? x86::ResetState() : x86::WaitForSipiState()), cpu_(board, state_, index) {
     if (with_jit) cpu_.EnableJit();
     cpu_.planted_fault = PlantedFaultFromEnvironment(with_jit ? "jit" : "interp");
+    Cpu* cpu = &cpu_;
+    cpu_.socket.SetCpuLinks({[cpu] { cpu->kick.Wake(); }, [cpu] { cpu->startup_.Init(); },
+                             [cpu](uint8_t vector) { cpu->startup_.Startup(vector); }});
   }
+  ~InterpVcpu() override { cpu_.socket.SetCpuLinks({}); }
 
   int index() const override { return index_; }
   void SetState(const x86::CpuState& state) override {
     state_ = state;
-    cpu_.interrupt_shadow = false;
+    cpu_.socket.set_stuck(false);  // until its run loop looks at the new state
     // The new state may page differently (a reset, another engine's state):
-    // no translation from before survives, in the TLB or the JIT's slots.
-    cpu_.FlushTlb(/*include_global=*/true);
-    cpu_.SyncA20();
+    // no translation from before survives.
+    cpu_.StateReplaced();
     // The guest's TSC continues from state.tsc (the epoch is set at first use).
     cpu_.sys_.tsc_epoch_set = false;
-    UpdateDebugState(cpu_);
   }
   // CpuState::tsc is the TSC as the guest would read it now.
   x86::CpuState GetState() override {
@@ -59,6 +62,24 @@ class InterpVcpu final : public Vcpu {
     cpu_.debugger = config;
     cpu_.debugger_resuming = true;
     return Status();
+  }
+  bool can_run_slices() const override { return true; }
+  RunOutcome RunSlice(uint64_t budget) override {
+    cpu_.SyncCodeWrites();
+    if (cpu_.startup_.pending()) cpu_.TakeStartup();
+    if (cpu_.UpdateStuck()) {
+      if (cpu_.board.AllCpusStuck()) return RunOutcome{RunOutcome::Kind::kHalted, x86::DumpRegisters(state_)};
+      return RunOutcome{RunOutcome::Kind::kSliceDone, "", true};
+    }
+    switch (cpu_.RunSlice(budget)) {
+      case SliceEnd::kBudget: return RunOutcome{RunOutcome::Kind::kSliceDone, ""};
+      case SliceEnd::kStop: return RunOutcome{RunOutcome::Kind::kBoardStop, ""};
+      case SliceEnd::kTripleFault:
+        return RunOutcome{RunOutcome::Kind::kTripleFault, "triple fault\n" + x86::DumpRegisters(state_)};
+      case SliceEnd::kHalted:  // stuck or not, the next slice looks
+        return RunOutcome{RunOutcome::Kind::kSliceDone, "", true};
+    }
+    return RunOutcome{RunOutcome::Kind::kSliceDone, ""};
   }
   void Kick() override { cpu_.kick.Set(); }
   uint64_t instructions_retired() const override { return cpu_.instructions_retired(); }
@@ -86,7 +107,10 @@ class InterpMachine final : public Machine {
 
   std::string_view name() const override { return with_jit_ ? "jit" : "interp"; }
   Result<std::unique_ptr<Vcpu>> CreateVcpu(int index) override {
-    if (index != 0) return Status::Error("vCPU " + std::to_string(index) + ": the board has one CPU");
+    if (index < 0 || index >= board_.cpu_count()) {
+      return Status::Error("vCPU " + std::to_string(index) + ": the board has " + std::to_string(board_.cpu_count()) +
+                           " CPUs");
+    }
     return std::unique_ptr<Vcpu>(std::make_unique<InterpVcpu>(board_, index, with_jit_));
   }
 

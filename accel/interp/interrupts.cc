@@ -206,7 +206,7 @@ void Cpu::DeliverEvent(uint8_t vector, EventKind kind, bool has_error_code, uint
   }
 }
 
-bool Cpu::TakePendingNmi(hw::InterruptSource& irq) {
+bool Cpu::TakePendingNmi(hw::CpuSocket& irq) {
   // The MOV SS/POP SS shadow holds NMIs back one instruction (SDM 6.8.3);
   // the STI shadow does too, as on AMD processors (APM vol. 2 15.21.5).
   if (s.nmi_blocked || interrupt_shadow || !irq.HasPendingNmi()) return false;

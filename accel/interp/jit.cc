@@ -1048,13 +1048,13 @@ uint64_t Jit::Interpret(Jit* jit, Block* block, uint64_t index, uint64_t branch)
   s.rip = cpu.next_rip;
   // An NMI the instruction raised (an ICR write, say) is taken at the next
   // boundary, as the interpreter's loop would.
-  if (jit->leave_block_ || !block->valid || cpu.board.stop_requested() || cpu.board.interrupts().HasPendingNmi()) {
+  if (jit->leave_block_ || !block->valid || cpu.board.stop_requested() || cpu.socket.HasPendingNmi()) {
     return 2;
   }
   // Blocks run without TF, AC and RF (JitMayRun); a newly enabled interrupt
   // is taken at this boundary, as the interpreter's loop would.
   if (s.rflags & (x86::kFlagTf | x86::kFlagAc | x86::kFlagRf)) return 2;
-  if ((s.rflags & ~flags_before & x86::kFlagIf) && cpu.board.interrupts().HasPendingInterrupt()) return 2;
+  if ((s.rflags & ~flags_before & x86::kFlagIf) && cpu.socket.MaybeInterrupt()) return 2;
   return s.rip != next && !branch ? 2 : 0;
 }
 

@@ -352,7 +352,7 @@ uint64_t Cpu::ReadPhys(uint64_t pa, unsigned size) {
     for (unsigned i = 0; i < size; ++i) v |= ReadPhys(pa + i, 1) << (8 * i);
     return v;
   }
-  return board.mmio().Read(pa, size);
+  return socket.MmioRead(pa, size);
 }
 
 void Cpu::WritePhys(uint64_t pa, unsigned size, uint64_t value) {
@@ -372,7 +372,7 @@ void Cpu::WritePhys(uint64_t pa, unsigned size, uint64_t value) {
     if (code_last) NoteOwnCodeWrite(last);
     return;
   }
-  board.mmio().Write(pa, size, value);
+  socket.MmioWrite(pa, size, value);
 }
 
 }  // namespace tandem::accel::interp

@@ -30,14 +30,14 @@ void In(Cpu& cpu, const DecodedInsn& insn) {
   const unsigned size = insn.op[0].size;
   uint16_t port = static_cast<uint16_t>(cpu.ReadOperand(insn, 1));
   CheckIoPermission(cpu, port, size);
-  cpu.WriteOperand(insn, 0, cpu.board.pio().Read(port, size) & SizeMask(size));
+  cpu.WriteOperand(insn, 0, cpu.socket.PioRead(port, size) & SizeMask(size));
 }
 
 void Out(Cpu& cpu, const DecodedInsn& insn) {
   const unsigned size = insn.op[1].size;
   uint16_t port = static_cast<uint16_t>(cpu.ReadOperand(insn, 0));
   CheckIoPermission(cpu, port, size);
-  cpu.board.pio().Write(port, size, cpu.ReadOperand(insn, 1));
+  cpu.socket.PioWrite(port, size, cpu.ReadOperand(insn, 1));
   cpu.SyncA20();  // ports 0x92 and the 8042's gate it
 }
 

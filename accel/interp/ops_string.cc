@@ -71,11 +71,11 @@ void StringOp(Cpu& cpu, const DecodedInsn& insn) {
         // must not repeat when the write faults.
         uint64_t linear = cpu.Linearize(kEs, di, size, Access::kWrite);
         cpu.Translate(linear, Access::kWrite, cpu.cpl() == 3);
-        cpu.WriteMem(kEs, di, size, cpu.board.pio().Read(port, size));
+        cpu.WriteMem(kEs, di, size, cpu.socket.PioRead(port, size));
         break;
       }
       case Str::kOuts:
-        cpu.board.pio().Write(port, size, cpu.ReadMem(src_seg, si, size));
+        cpu.socket.PioWrite(port, size, cpu.ReadMem(src_seg, si, size));
         cpu.SyncA20();
         break;
     }

@@ -75,7 +75,7 @@ void WriteCr(Cpu& cpu, int n, uint64_t v) {
       if (v & ~0xFull) Raise(kGP, 0);
       s.cr8 = v;
       // CR8 is an alias of the local APIC's TPR[7:4] (SDM vol. 3A 10.8.6.1).
-      cpu.board.chipset().lapic().set_tpr(static_cast<uint8_t>(v << 4));
+      cpu.socket.set_tpr(static_cast<uint8_t>(v << 4));
       break;
     default: Raise(kUD);
   }
@@ -88,7 +88,7 @@ uint64_t ReadCr(Cpu& cpu, int n) {
     case 2: return s.cr2;
     case 3: return s.cr3;
     case 4: return s.cr4;
-    case 8: return cpu.board.chipset().lapic().tpr() >> 4;
+    case 8: return cpu.socket.tpr() >> 4;
     default: Raise(kUD);
   }
 }
@@ -226,7 +226,7 @@ void CacheFlush(Cpu& cpu, const DecodedInsn&) { RequireCpl0(cpu); }  // INVD, WB
 
 void Cpuid(Cpu& cpu, const DecodedInsn&) {
   uint32_t function = static_cast<uint32_t>(cpu.s.gpr[kRax]);
-  CpuidResult r = cpu.board.cpuid().Query(function, static_cast<uint32_t>(cpu.s.gpr[kRcx]));
+  CpuidResult r = cpu.board.cpuid().QueryForCpu(function, static_cast<uint32_t>(cpu.s.gpr[kRcx]), cpu.socket.apic_id());
   // Leaf 1 EDX.APIC follows IA32_APIC_BASE's global enable (SDM vol. 3A, 11.4.3).
   if (function == 1 && !(cpu.s.msr.apic_base & hw::LocalApic::kBaseEnable)) r.edx &= ~cpuid_bits::kEdxApic;
   cpu.WriteGpr(kRax, 4, r.eax);
@@ -354,7 +354,7 @@ void WriteMsr(Cpu& cpu, uint32_t msr, uint64_t v) {
     case kMsrApicBase:
       if (v & ~(0xFFFFFFF000ull | (1 << 8) | (1 << 11))) Raise(kGP, 0);
       s.msr.apic_base = v;
-      cpu.board.chipset().lapic().SetApicBase(v);
+      cpu.socket.SetApicBase(v);
       return;
     case kMsrSysenterCs: s.msr.sysenter_cs = v & 0xFFFF; return;
     case kMsrSysenterEsp: s.msr.sysenter_esp = canonical(v); return;

@@ -29,6 +29,7 @@
 #include "accel/kvm/kvm_state.h"
 #include "accel/kvm/kvm_uapi.h"
 #include "accel/kick_latch.h"
+#include "accel/startup_latch.h"
 #include "hw/pc_layout.h"
 
 namespace tandem::accel::kvm {
@@ -194,11 +195,18 @@ class KvmMachine final : public Machine {
 // One vCPU: its fd, its kvm_run area, its register cache and its kick timer.
 class KvmVcpu final : public Vcpu {
  public:
+  // CPU 0 starts at the reset vector; the others wait for a startup IPI.
   KvmVcpu(KvmMachine& machine, int index, Fd vcpu, kvm_run* run, size_t run_size)
-      : machine_(machine), board_(machine.board_), kvm_(machine.kvm_), vm_(machine.vm_), index_(index),
-        vcpu_(std::move(vcpu)), run_(run), run_size_(run_size) {}
+      : machine_(machine), board_(machine.board_), socket_(board_.cpu(index)), kvm_(machine.kvm_),
+        vm_(machine.vm_), index_(index), vcpu_(std::move(vcpu)), run_(run), run_size_(run_size) {
+    if (index != 0) SetState(x86::WaitForSipiState());
+    // The APIC wakes the vCPU after INIT and SIPI too.
+    socket_.SetCpuLinks({[this] { WakeForInterrupt(); }, [this] { startup_.Init(); },
+                         [this](uint8_t vector) { startup_.Startup(vector); }});
+  }
 
   ~KvmVcpu() override {
+    socket_.SetCpuLinks({});
     if (timer_created_) timer_delete(timer_);
     if (run_) munmap(run_, run_size_);
   }
@@ -211,6 +219,8 @@ class KvmVcpu final : public Vcpu {
   void SetState(const CpuState& state) override {
     state_ = state;
     halted_ = state.halted;
+    wait_for_sipi_ = state.wait_for_sipi;
+    socket_.set_stuck(false);  // until Run() looks at the new state
     state_valid_ = true;
     dirty_ = true;
   }
@@ -222,6 +232,7 @@ class KvmVcpu final : public Vcpu {
     }
     CpuState s = state_;
     s.halted = halted_;
+    s.wait_for_sipi = wait_for_sipi_;
     return s;
   }
 
@@ -230,6 +241,17 @@ class KvmVcpu final : public Vcpu {
   // never lost (the handler sets immediate_exit; api.rst, immediate_exit).
   void Kick() override {
     kick_.Set();
+    std::lock_guard<std::mutex> lock(thread_mutex_);
+    if (in_run_) pthread_kill(thread_, KickSignal());
+  }
+
+  // An interrupt, NMI, INIT or SIPI for this vCPU (from the local APIC,
+  // under the board's device lock, on any thread): out of KVM_RUN or its
+  // HLT wait to look at them, without ending Run(). Its own thread is
+  // neither, and takes them before the next KVM_RUN.
+  void WakeForInterrupt() {
+    if (kick_.OnOwnerThread()) return;
+    kick_.Wake();
     std::lock_guard<std::mutex> lock(thread_mutex_);
     if (in_run_) pthread_kill(thread_, KickSignal());
   }
@@ -259,6 +281,8 @@ class KvmVcpu final : public Vcpu {
 
   KvmMachine& machine_;
   hw::Board& board_;
+  hw::CpuSocket& socket_;  // this CPU's I/O, local APIC and interrupt pins
+  StartupLatch startup_;
   const Fd& kvm_;
   const Fd& vm_;
   int index_;
@@ -287,6 +311,9 @@ class KvmVcpu final : public Vcpu {
   // HLT exits are handled here (no in-kernel irqchip): the vCPU waits in
   // userspace until an interrupt it can take arrives.
   bool halted_ = false;
+  // An AP before its startup IPI: KVM_RUN is not entered (KVM's own MP
+  // state is not used without an in-kernel irqchip).
+  bool wait_for_sipi_ = false;
 
   timer_t timer_{};
   bool timer_created_ = false;
@@ -339,6 +366,10 @@ Status KvmVcpu::Configure() {
     k.ebx = e.ebx;
     k.ecx = e.ecx;
     k.edx = e.edx;
+    // This CPU's initial APIC ID (x86::CpuidModel::QueryForCpu).
+    const x86::CpuidResult own = x86::CpuidModel({e}).QueryForCpu(e.function, e.index, socket_.apic_id());
+    k.ebx = own.ebx;
+    k.edx = own.edx;
   }
   if (Ioctl(vcpu_.get(), KVM_SET_CPUID2, cpuid.get()) < 0) {
     return Status::Error(ErrnoMessage("KVM refused the CPUID model (KVM_SET_CPUID2)"));
@@ -560,17 +591,22 @@ void KvmVcpu::ArmTimer() {
 // NMIs go to KVM as soon as the board has one (KVM_NMI): KVM itself holds
 // them while the guest blocks NMIs and injects at the next NMI window.
 Status KvmVcpu::InjectInterrupt() {
-  hw::InterruptSource& irqs = board_.interrupts();
+  hw::CpuSocket& irqs = socket_;
   if (irqs.HasPendingNmi()) {
     irqs.AcknowledgeNmi();
     if (Ioctl(vcpu_.get(), KVM_NMI, 0) < 0) return Status::Error(ErrnoMessage("KVM_NMI"));
   }
-  if (!irqs.HasPendingInterrupt()) {
+  if (!irqs.MaybeInterrupt() || !irqs.HasPendingInterrupt()) {
     run_->request_interrupt_window = 0;
     return Status();
   }
   if (run_fields_fresh_ && run_->ready_for_interrupt_injection && run_->if_flag) {
-    kvm_interrupt irq{irqs.AcknowledgeInterrupt()};
+    std::optional<uint8_t> vector = irqs.AcknowledgeInterrupt();
+    if (!vector) {  // another CPU took it meanwhile (lowest priority, the PIC)
+      run_->request_interrupt_window = 0;
+      return Status();
+    }
+    kvm_interrupt irq{*vector};
     if (Ioctl(vcpu_.get(), KVM_INTERRUPT, &irq) < 0) {
       return Status::Error(ErrnoMessage("KVM_INTERRUPT vector " + std::to_string(irq.irq)));
     }
@@ -591,6 +627,7 @@ RunOutcome KvmVcpu::Run() {
   sigaddset(&kick, KickSignal());
   pthread_sigmask(SIG_BLOCK, &kick, &saved);
   t_kicked_run = run_;
+  kick_.SetOwner();
   {
     std::lock_guard<std::mutex> lock(thread_mutex_);
     thread_ = pthread_self();
@@ -604,15 +641,32 @@ RunOutcome KvmVcpu::Run() {
       outcome = RunOutcome{RunOutcome::Kind::kKicked, ""};
       break;
     }
-    if (halted_) {
-      if (!InterruptsEnabled() && !board_.interrupts().HasPendingNmi()) {  // only an NMI could wake it
+    if (startup_.pending()) {
+      CpuState s = GetState();
+      if (startup_.Apply(s)) SetState(s);
+    }
+    // Only another CPU can wake a CPU waiting for a SIPI, or halted with
+    // interrupts off and no NMI; when every CPU waits so, nothing can.
+    const bool stuck = wait_for_sipi_ || (halted_ && !InterruptsEnabled() && !socket_.HasPendingNmi());
+    socket_.set_stuck(stuck);
+    if (stuck) {
+      if (board_.AllCpusStuck()) {
         outcome = Failure(RunOutcome::Kind::kHalted, "vCPU halted with interrupts disabled");
         break;
       }
-      if (board_.interrupts().HasPendingInterrupt() || board_.interrupts().HasPendingNmi()) {
+      if (kick_.ReadyToWait() && !startup_.pending() && !socket_.HasPendingNmi()) {
+        board_.WaitForEvent(kMaxSliceNs, kick_.wake_fd());
+      }
+      board_.Poll();
+      continue;
+    }
+    if (halted_) {
+      if (socket_.HasPendingInterrupt() || socket_.HasPendingNmi()) {
         halted_ = false;
       } else {
-        if (kick_.ReadyToWait()) board_.WaitForEvent(kMaxSliceNs, kick_.wake_fd());
+        if (kick_.ReadyToWait() && !socket_.MaybeInterrupt() && !socket_.HasPendingNmi() && !startup_.pending()) {
+          board_.WaitForEvent(kMaxSliceNs, kick_.wake_fd());
+        }
         board_.Poll();
         continue;
       }
@@ -630,17 +684,17 @@ RunOutcome KvmVcpu::Run() {
     ArmTimer();
     // Without an in-kernel LAPIC, KVM keeps CR8 in kvm_run: it is the
     // userspace LAPIC's TPR[7:4] (api.rst, "cr8").
-    hw::LocalApic& lapic = board_.chipset().lapic();
-    run_->cr8 = lapic.tpr() >> 4;
+    const uint8_t tpr = socket_.tpr();
+    run_->cr8 = tpr >> 4;
     pthread_sigmask(SIG_UNBLOCK, &kick, nullptr);
     int r = ioctl(vcpu_.get(), KVM_RUN, 0);
     int err = errno;
     pthread_sigmask(SIG_BLOCK, &kick, nullptr);
-    if (run_->cr8 != (lapic.tpr() >> 4u)) lapic.set_tpr(static_cast<uint8_t>(run_->cr8 << 4));
+    if (run_->cr8 != (tpr >> 4u)) socket_.set_tpr(static_cast<uint8_t>(run_->cr8 << 4));
     // KVM keeps a WRMSR IA32_APIC_BASE to itself and reports the MSR on every
     // exit (api.rst, "apic_base"): the board's APIC gets the change, as the
     // interpreter's WRMSR gives it.
-    if (run_->apic_base != lapic.apic_base()) lapic.SetApicBase(run_->apic_base);
+    if (run_->apic_base != socket_.apic_base()) socket_.SetApicBase(run_->apic_base);
     run_->immediate_exit = 0;
     state_valid_ = false;
     io_pending_ = false;
@@ -708,9 +762,9 @@ void KvmVcpu::HandlePio() {
     if (io.direction == KVM_EXIT_IO_OUT) {
       uint64_t value = 0;
       std::memcpy(&value, data, io.size);
-      board_.pio().Write(io.port, io.size, value);
+      socket_.PioWrite(io.port, io.size, value);
     } else {
-      uint64_t value = board_.pio().Read(io.port, io.size);
+      uint64_t value = socket_.PioRead(io.port, io.size);
       std::memcpy(data, &value, io.size);
     }
   }
@@ -735,17 +789,17 @@ void KvmVcpu::HandleMmio() {
     if (whole) {
       uint64_t value = 0;
       std::memcpy(&value, mmio.data, len);
-      board_.mmio().Write(mmio.phys_addr, len, value);
+      socket_.MmioWrite(mmio.phys_addr, len, value);
     } else {
-      for (unsigned i = 0; i < len; ++i) board_.mmio().Write(mmio.phys_addr + i, 1, mmio.data[i]);
+      for (unsigned i = 0; i < len; ++i) socket_.MmioWrite(mmio.phys_addr + i, 1, mmio.data[i]);
     }
   } else {
     if (whole) {
-      uint64_t value = board_.mmio().Read(mmio.phys_addr, len);
+      uint64_t value = socket_.MmioRead(mmio.phys_addr, len);
       std::memcpy(mmio.data, &value, len);
     } else {
       for (unsigned i = 0; i < len; ++i) {
-        mmio.data[i] = static_cast<uint8_t>(board_.mmio().Read(mmio.phys_addr + i, 1));
+        mmio.data[i] = static_cast<uint8_t>(socket_.MmioRead(mmio.phys_addr + i, 1));
       }
     }
   }
@@ -838,7 +892,10 @@ Result<std::unique_ptr<Machine>> CreateMachine(hw::Board& board) {
 }
 
 Result<std::unique_ptr<Vcpu>> KvmMachine::CreateVcpu(int index) {
-  if (index != 0) return Status::Error("vCPU " + std::to_string(index) + ": the board has one CPU");
+  if (index < 0 || index >= board_.cpu_count()) {
+    return Status::Error("vCPU " + std::to_string(index) + ": the board has " + std::to_string(board_.cpu_count()) +
+                         " CPUs");
+  }
   Fd vcpu(Ioctl(vm_.get(), KVM_CREATE_VCPU, static_cast<unsigned long>(index)));
   if (vcpu.get() < 0) return Status::Error(ErrnoMessage("KVM_CREATE_VCPU"));
   void* run = mmap(nullptr, static_cast<size_t>(run_size_), PROT_READ | PROT_WRITE, MAP_SHARED, vcpu.get(), 0);

@@ -58,6 +58,7 @@ void LocalApic::Reset() {
   AcknowledgeNmi();
   lint0_level_ = ext_int_.HasPendingInterrupt();
   lint1_level_ = false;
+  SetHint();
 }
 
 int LocalApic::Highest(const Bits& b) {
@@ -80,7 +81,8 @@ int LocalApic::DeliverableVector() const {
 }
 
 bool LocalApic::PicConnected() const {
-  if (!enabled()) return true;
+  if (!hardware_enabled()) return true;
+  if (!software_enabled()) return apic_base_ & kBaseBsp;
   uint32_t lint0 = lvt_[kLint0];
   return !(lint0 & kLvtMask) && DeliveryMode(lint0) == kModeExtInt;
 }
@@ -112,7 +114,11 @@ bool LocalApic::LvtIsNmi(int index) const {
 void LocalApic::ExtIntChanged() {
   // NMI-mode LVTs are edge-triggered (SDM 10.5.1): only a rising INTR counts.
   bool level = ext_int_.HasPendingInterrupt();
-  if (level && !lint0_level_ && enabled() && LvtIsNmi(kLint0)) RequestNmi();
+  if (level && !lint0_level_ && enabled() && LvtIsNmi(kLint0)) {
+    RequestNmi();
+    Wake();
+  }
+  if (level && PicConnected()) Hint();
   lint0_level_ = level;
 }
 
@@ -120,10 +126,9 @@ void LocalApic::SetLint1(bool level) {
   bool rising = level && !lint1_level_;
   lint1_level_ = level;
   if (!rising) return;
-  if (!enabled()) {
-    RequestNmi();  // the pin is the CPU's NMI input
-  } else if (LvtIsNmi(kLint1)) {
-    RequestNmi();
+  if (!enabled() || LvtIsNmi(kLint1)) {
+    RequestNmi();  // while disabled, the pin is the CPU's NMI input
+    Wake();
   } else if (!(lvt_[kLint1] & kLvtMask) && DeliveryMode(lvt_[kLint1]) == kModeFixed) {
     AcceptInterrupt(static_cast<uint8_t>(lvt_[kLint1] & 0xFF), false);
   }
@@ -143,7 +148,7 @@ void LocalApic::AcceptInterrupt(uint8_t vector, bool level) {
   } else {
     Clear(tmr_, vector);
   }
-  Wake();
+  Hint();
 }
 
 void LocalApic::Receive(const ApicMessage& m) {
@@ -211,6 +216,7 @@ void LocalApic::SetApicBase(uint64_t msr) {
     Reset();  // disabling puts the APIC in its power-up state (SDM 10.4.3)
   }
   apic_base_ = msr;
+  SetHint();
 }
 
 void LocalApic::Eoi() {
@@ -297,7 +303,7 @@ void LocalApic::WriteLvt(int index, uint32_t value) {
   if (!supported && !(value & kLvtMask) && !logged_lvt_mode_) {
     logged_lvt_mode_ = true;
     if (log_) {
-      log_->Log(kLogUnimp, "tandem: local APIC LVT 0x%x delivery mode %u not delivered (one CPU, no SMI/INIT path)",
+      log_->Log(kLogUnimp, "tandem: local APIC LVT 0x%x delivery mode %u not delivered (no SMI/INIT path from an LVT)",
                 static_cast<unsigned>(kLvtTimer + index * 0x10), mode);
     }
   }
@@ -342,6 +348,7 @@ uint32_t LocalApic::ReadRegister(uint64_t reg) {
 }
 
 void LocalApic::WriteRegister(uint64_t reg, uint32_t value) {
+  SetHint();  // an EOI, TPR, SVR or LINT0 change may unblock a pending interrupt
   if (reg >= kLvtTimer && reg <= kLvtError) {
     WriteLvt(static_cast<int>((reg - kLvtTimer) >> 4), value);
     return;

@@ -1,7 +1,8 @@
-// The local APIC of tandem's one CPU in xAPIC mode (Intel SDM vol. 3A ch. 10),
-// as an MMIO device at IA32_APIC_BASE (offsets are register offsets). It also
+// The local APIC of one CPU in xAPIC mode (Intel SDM vol. 3A ch. 10), as an
+// MMIO device at IA32_APIC_BASE (offsets are register offsets). It also
 // models the path from the i8259's INTR through LINT0 in virtual wire mode,
-// so the board hands engines this one InterruptSource.
+// so it is the InterruptSource of its CPU. The board has one per CPU, all on
+// one ApicBus; each CPU's accesses to the APIC page reach its own.
 //
 // Model choices (documented here because the SDM leaves them open):
 // - Version register 0x00050014: integrated APIC version 0x14, max LVT entry 5
@@ -10,21 +11,27 @@
 // - The timer counts at 1 GHz before the divider: one tick per clock
 //   nanosecond. One-shot and periodic modes; TSC-deadline is not offered
 //   (CPUID.1:ECX[24] stays clear, LVT timer bit 18 is reserved).
-// - LVTs reset masked (SDM 10.12.5.1). While the APIC is software-disabled
-//   (SVR bit 8 clear) or hardware-disabled (IA32_APIC_BASE bit 11 clear), the
-//   i8259's INTR goes straight to the CPU, so a PIC-only guest never notices
-//   the APIC; once enabled, the PIC reaches the CPU only through an unmasked
-//   LINT0 in ExtINT mode.
+// - LVTs reset masked (SDM 10.12.5.1). While the APIC is hardware-disabled
+//   (IA32_APIC_BASE bit 11 clear), or software-disabled (SVR bit 8 clear) on
+//   the BSP, the i8259's INTR goes straight to the CPU, so a PIC-only guest
+//   never notices the APIC; otherwise the PIC reaches the CPU only through an
+//   unmasked LINT0 in ExtINT mode (so APs that never enable their APIC do not
+//   compete for the PIC's interrupts, as QEMU's apic_accept_pic_intr).
 // - NMIs: an ICR NMI addressed to this APIC (self, all-including-self or a
 //   matching destination) and a rising edge on LINT0 or LINT1 whose LVT is
 //   unmasked in NMI mode latch one pending NMI (HasPendingNmi). LINT0 is the
 //   i8259's INTR (ExtIntChanged); LINT1 is SetLint1(). While
 //   the APIC is disabled, LINT1 is the CPU's NMI pin directly, as LINT0 is
 //   its INTR pin (SDM 10.4.3).
-// - Only one CPU exists: INIT, SIPI and SMI IPIs are logged once and dropped.
+// - INIT and SIPI reach the CPU through CpuLinks; SMI is logged once and dropped.
+//
+// Threading: not thread-safe; the board serializes every call under its
+// device lock, except the lock-free hints HasPendingNmi() and
+// MaybeInterrupt(), which a vCPU thread tests at each instruction boundary.
 #pragma once
 
 #include <array>
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -61,6 +68,15 @@ class LocalApic final : public IoDevice, public InterruptSource, public TimedDev
 
   uint64_t Read(uint64_t offset, unsigned size) override;
   void Write(uint64_t offset, unsigned size, uint64_t value) override;
+
+  // Lock-free: false when HasPendingInterrupt() is surely false. It turns
+  // true (with a wake) whenever something may have made an interrupt
+  // deliverable, and false only in ClearHintIfIdle().
+  bool MaybeInterrupt() const { return hint_.load(std::memory_order_acquire); }
+  // Clears the hint when no interrupt is pending (under the board's lock).
+  void ClearHintIfIdle() {
+    if (!HasPendingInterrupt()) hint_.store(false, std::memory_order_release);
+  }
 
   // Highest pending interrupt: a fixed interrupt in the IRR above the PPR's
   // priority class, else the PIC's through LINT0 (or directly when disabled).
@@ -104,7 +120,10 @@ class LocalApic final : public IoDevice, public InterruptSource, public TimedDev
   // from CR8 reads tpr() >> 4. WRMSR IA32_APIC_BASE calls SetApicBase()
   // (bit 11 disables the APIC; relocation is not supported and logged once).
   uint8_t tpr() const { return tpr_; }
-  void set_tpr(uint8_t value) { tpr_ = value; }
+  void set_tpr(uint8_t value) {
+    tpr_ = value;
+    SetHint();  // a lower TPR may unblock a pending interrupt
+  }
   void SetApicBase(uint64_t msr);
   uint64_t apic_base() const { return apic_base_; }
 
@@ -155,6 +174,13 @@ class LocalApic final : public IoDevice, public InterruptSource, public TimedDev
   void Wake() {
     if (links_.wake) links_.wake();
   }
+  // Something may have made an interrupt deliverable: set the hint, and wake
+  // the CPU when the cause came from outside it (Hint).
+  void SetHint() { hint_.store(true, std::memory_order_release); }
+  void Hint() {
+    SetHint();
+    Wake();
+  }
 
   const Clock& clock_;
   InterruptSource& ext_int_;
@@ -181,6 +207,7 @@ class LocalApic final : public IoDevice, public InterruptSource, public TimedDev
   uint64_t timer_deadline_ns_ = kNoDeadline;  // next expiry, or none
   bool lint0_level_ = false;  // the i8259's INTR as last seen
   bool lint1_level_ = false;
+  std::atomic<bool> hint_{true};
   GuestLog* log_ = nullptr;
   bool logged_ipi_ = false;  // an INIT/SIPI/SMI nobody could take
   bool logged_relocation_ = false;

@@ -217,13 +217,13 @@ std::vector<uint8_t> Madt(const AcpiConfig& config) {
     t.U8(0);  // processor local APIC
     t.U8(8);
     t.U8(static_cast<uint8_t>(cpu));  // ACPI processor UID
-    t.U8(static_cast<uint8_t>(layout::kBspApicId + cpu));
+    t.U8(layout::CpuApicId(cpu));
     t.U32(1);  // enabled
   }
   // I/O APIC at GSI base 0.
   t.U8(1);
   t.U8(12);
-  t.U8(layout::kIoApicId);
+  t.U8(layout::IoApicId(config.cpu_count));
   t.U8(0);
   t.U32(static_cast<uint32_t>(layout::kIoApicBase));
   t.U32(0);
@@ -273,8 +273,9 @@ void PutU32(std::vector<uint8_t>& blob, uint32_t offset, uint32_t value) {
 
 }  // namespace
 
-AcpiConfig AcpiConfigFor(const MemoryMap& map) {
+AcpiConfig AcpiConfigFor(const MemoryMap& map, int cpu_count) {
   AcpiConfig config;
+  config.cpu_count = cpu_count;
   config.pci_hole_start = static_cast<uint32_t>(std::min(map.ram_below_4g(), layout::kMmioHoleStart));
   return config;
 }
@@ -325,8 +326,8 @@ AcpiTables BuildAcpiTables(const AcpiConfig& config) {
   return out;
 }
 
-Status WriteAcpiTables(GuestMemory& memory, const AcpiTablesConfig& config) {
-  AcpiTables tables = BuildAcpiTables(AcpiConfigFor(memory.map()));
+Status WriteAcpiTables(GuestMemory& memory, int cpu_count, const AcpiTablesConfig& config) {
+  AcpiTables tables = BuildAcpiTables(AcpiConfigFor(memory.map(), cpu_count));
   if (config.address % 16 || config.address < 0xE0000 || config.address >= layout::kHighMemoryStart) {
     return Status::Error("the ACPI tables must start 16-byte aligned and lie in 0xE0000-0xFFFFF");
   }

@@ -29,7 +29,7 @@ struct AcpiConfig {
 };
 
 // The board's configuration: the PCI window starts where RAM below 4 GiB ends.
-AcpiConfig AcpiConfigFor(const MemoryMap& map);
+AcpiConfig AcpiConfigFor(const MemoryMap& map, int cpu_count);
 
 struct AcpiTables {
   static constexpr const char* kTablesFile = "etc/acpi/tables";
@@ -44,12 +44,13 @@ AcpiTables BuildAcpiTables(const AcpiConfig& config);
 
 // Direct boots (no firmware): the RSDP at config.address, the other tables
 // right after it, inside 0xE0000-0xFFFFF where Linux scans for the RSDP.
+// The default leaves room below for an MP table of layout::kMaxCpus CPUs.
 struct AcpiTablesConfig {
-  uint64_t address = layout::kFirmwareTablesStart + 0x400;
+  uint64_t address = layout::kFirmwareTablesStart + 0x800;
 };
 
-// Runs BuildAcpiTables(AcpiConfigFor(memory.map()))'s loader script with
-// the blobs placed from config.address.
-Status WriteAcpiTables(GuestMemory& memory, const AcpiTablesConfig& config = {});
+// Runs BuildAcpiTables(AcpiConfigFor(memory.map(), cpu_count))'s loader
+// script with the blobs placed from config.address.
+Status WriteAcpiTables(GuestMemory& memory, int cpu_count = 1, const AcpiTablesConfig& config = {});
 
 }  // namespace tandem::hw

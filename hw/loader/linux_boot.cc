@@ -101,7 +101,7 @@ bool IsBzImage(const std::vector<uint8_t>& image) {
 
 Result<LinuxBootInfo> LoadLinux(GuestMemory& memory, const std::vector<uint8_t>& kernel,
                                 const std::vector<uint8_t>& initrd, const std::string& cmdline,
-                                const x86::CpuidModel& cpuid) {
+                                const x86::CpuidModel& cpuid, int cpu_count) {
   if (!IsBzImage(kernel)) return Status::Error("not a Linux bzImage (no HdrS setup header)");
   if (Get<uint16_t>(kernel, kBootFlag) != 0xAA55) return Status::Error("bzImage boot flag is not 0xAA55");
   LinuxBootInfo info;
@@ -177,8 +177,9 @@ Result<LinuxBootInfo> LoadLinux(GuestMemory& memory, const std::vector<uint8_t>&
     MpTableConfig mp;
     mp.cpu_signature = leaf1.eax;
     mp.cpu_features = leaf1.edx;
+    mp.cpu_count = cpu_count;
     if (Status s = WriteMpTable(memory, mp); !s.ok()) return s;
-    if (Status s = WriteAcpiTables(memory); !s.ok()) return s;
+    if (Status s = WriteAcpiTables(memory, cpu_count); !s.ok()) return s;
   }
   info.entry_64bit = Get<uint16_t>(kernel, kXLoadFlags) & kXlfKernel64;
   info.state = EntryState(info.entry_64bit, info.entry_64bit ? kKernelAddress + 0x200 : kKernelAddress);

@@ -47,8 +47,9 @@ bool EnterFlat64(GuestMemory& memory, uint64_t entry, x86::CpuState* state);
 
 // cpuid: the CPU the MP table describes; pass the board's model
 // (Board::cpuid(), which the KVM engine narrows to what the host gives).
+// cpu_count: how many CPUs the MP table and the MADT list.
 Result<LinuxBootInfo> LoadLinux(GuestMemory& memory, const std::vector<uint8_t>& kernel,
                                 const std::vector<uint8_t>& initrd, const std::string& cmdline,
-                                const x86::CpuidModel& cpuid = x86::CpuidModel::Default());
+                                const x86::CpuidModel& cpuid = x86::CpuidModel::Default(), int cpu_count = 1);
 
 }  // namespace tandem::hw

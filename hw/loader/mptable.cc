@@ -67,15 +67,17 @@ std::vector<uint8_t> ConfigurationTable(const MpTableConfig& config) {
   w.U8(0);
   w.U8(0);
 
-  // Processor (table 4-4).
-  w.U8(kProcessorEntry);
-  w.U8(layout::kBspApicId);
-  w.U8(kLapicVersion);
-  w.U8(kCpuEnabled | kCpuBootProcessor);
-  w.U32(config.cpu_signature);
-  w.U32(config.cpu_features);
-  w.Zeros(8);
-  ++entries;
+  // Processors (table 4-4).
+  for (int cpu = 0; cpu < config.cpu_count; ++cpu) {
+    w.U8(kProcessorEntry);
+    w.U8(layout::CpuApicId(cpu));
+    w.U8(kLapicVersion);
+    w.U8(cpu == 0 ? kCpuEnabled | kCpuBootProcessor : kCpuEnabled);
+    w.U32(config.cpu_signature);
+    w.U32(config.cpu_features);
+    w.Zeros(8);
+    ++entries;
+  }
   // Bus (table 4-7).
   w.U8(kBusEntry);
   w.U8(kIsaBusId);
@@ -83,7 +85,7 @@ std::vector<uint8_t> ConfigurationTable(const MpTableConfig& config) {
   ++entries;
   // I/O APIC (table 4-8).
   w.U8(kIoApicEntry);
-  w.U8(layout::kIoApicId);
+  w.U8(layout::IoApicId(config.cpu_count));
   w.U8(kIoApicVersion);
   w.U8(1);  // enabled
   w.U32(static_cast<uint32_t>(layout::kIoApicBase));
@@ -97,7 +99,7 @@ std::vector<uint8_t> ConfigurationTable(const MpTableConfig& config) {
     w.U16(0);  // polarity and trigger conform to the bus
     w.U8(kIsaBusId);
     w.U8(static_cast<uint8_t>(irq));
-    w.U8(layout::kIoApicId);
+    w.U8(layout::IoApicId(config.cpu_count));
     w.U8(static_cast<uint8_t>(layout::IoApicPinForIsaIrq(irq)));
     ++entries;
   }
@@ -123,10 +125,14 @@ std::vector<uint8_t> ConfigurationTable(const MpTableConfig& config) {
 
 }  // namespace
 
-uint64_t MpTableSize() { return kFloatingSize + ConfigurationTable({}).size(); }
+uint64_t MpTableSize(int cpu_count) {
+  MpTableConfig config;
+  config.cpu_count = cpu_count;
+  return kFloatingSize + ConfigurationTable(config).size();
+}
 
 Status WriteMpTable(GuestMemory& memory, const MpTableConfig& config) {
-  if (config.address % 16 || config.address + MpTableSize() > layout::kHighMemoryStart) {
+  if (config.address % 16 || config.address + MpTableSize(config.cpu_count) > layout::kHighMemoryStart) {
     return Status::Error("MP table address must be 16-byte aligned below 1 MiB");
   }
   std::vector<uint8_t> table = ConfigurationTable(config);

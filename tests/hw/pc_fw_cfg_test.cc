@@ -158,7 +158,7 @@ TEST(PcFwCfgOptionsTest, OptionRomsAndSerconAreConfigurable) {
   config.sercon_port = 0;
   config.bootorder = "/pci@i0cf8/ide@1,1/drive@0/disk@0\n";
   config.option_roms.push_back({"test.bin", {0x55, 0xAA, 1}});
-  ASSERT_TRUE(PopulatePcFwCfg(fw_cfg, *map, BuildAcpiTables(AcpiConfigFor(*map)), config).ok());
+  ASSERT_TRUE(PopulatePcFwCfg(fw_cfg, *map, BuildAcpiTables(AcpiConfigFor(*map, 1)), config).ok());
   EXPECT_EQ(fw_cfg.FileSelector("etc/sercon-port"), 0);
   EXPECT_NE(fw_cfg.FileSelector("genroms/test.bin"), 0);
   EXPECT_NE(fw_cfg.FileSelector("bootorder"), 0);

@@ -30,7 +30,7 @@ TEST(Nmi, WakesAHaltWithInterruptsOff) {
   m.Bytes(kHandler, {0xB0, 0x00, 0xE6, 0xF4, 0xEB, 0xFE});  // mov al, 0; out 0xF4, al (debug exit); jmp $
   m.cpu->Step();
   ASSERT_TRUE(m.s.halted);
-  m.board->mmio().Write(0xFEE00300, 4, 0x00080400);  // ICR: NMI to all including self
+  m.board->cpu(0).MmioWrite(0xFEE00300, 4, 0x00080400);  // ICR: NMI to all including self
   RunOutcome out = m.cpu->Run();
   EXPECT_EQ(out.kind, RunOutcome::Kind::kBoardStop) << out.message;
   EXPECT_TRUE(m.s.nmi_blocked);

@@ -178,14 +178,15 @@ TEST(ChipsetIoApicTest, PitReachesPin2AndThePic) {
   Bus pio("pio"), mmio("mmio");
   ASSERT_TRUE(chipset.Attach(pio).ok());
   ASSERT_TRUE(chipset.AttachMmio(mmio).ok());
-  EXPECT_TRUE(mmio.Claims(layout::kLapicBase));
+  // Each CPU reaches its own local APIC in front of the bus (hw/cpu_socket.h).
+  EXPECT_FALSE(mmio.Claims(layout::kLapicBase));
   EXPECT_TRUE(mmio.Claims(layout::kIoApicBase));
   InterruptSource& intc = chipset.interrupts();
   EXPECT_EQ(&intc, static_cast<InterruptSource*>(&chipset.lapic()));
 
   // APIC mode as Linux sets it up: APIC on, LINT0 masked, IRQ0 on pin 2.
-  mmio.Write(kLapicBase + LocalApic::kSvr, 4, 0x1FF);
-  mmio.Write(kLapicBase + LocalApic::kLvtLint0, 4, 0x10700);
+  chipset.lapic().Write(LocalApic::kSvr, 4, 0x1FF);
+  chipset.lapic().Write(LocalApic::kLvtLint0, 4, 0x10700);
   mmio.Write(kIoBase, 4, 0x10 + 2 * 2);
   mmio.Write(kIoBase + 0x10, 4, 0x30);
   mmio.Write(kIoBase, 4, 0x10 + 2 * 4);  // COM1 (IRQ4) on pin 4
@@ -197,7 +198,7 @@ TEST(ChipsetIoApicTest, PitReachesPin2AndThePic) {
   // The mode 2 control word raises OUT: one early edge on pin 2.
   ASSERT_TRUE(intc.HasPendingInterrupt());
   EXPECT_EQ(intc.AcknowledgeInterrupt(), 0x30);
-  mmio.Write(kLapicBase + LocalApic::kEoi, 4, 0);
+  chipset.lapic().Write(LocalApic::kEoi, 4, 0);
   EXPECT_FALSE(intc.HasPendingInterrupt());
   clock.Advance(1'000'000);
   for (TimedDevice* dev : chipset.timed_devices()) {
@@ -209,7 +210,7 @@ TEST(ChipsetIoApicTest, PitReachesPin2AndThePic) {
   EXPECT_TRUE(chipset.pic().master().irr() & 0x01);
 
   // COM1's THRE interrupt (IER bit 1, OUT2 enables the ISA IRQ driver).
-  mmio.Write(kLapicBase + LocalApic::kEoi, 4, 0);
+  chipset.lapic().Write(LocalApic::kEoi, 4, 0);
   pio.Write(0x3F8 + 4, 1, 0x08);
   pio.Write(0x3F8 + 1, 1, 0x02);
   ASSERT_TRUE(intc.HasPendingInterrupt());

@@ -115,7 +115,7 @@ TEST(AcpiTablesTest, LoaderScriptAppliedAsSeaBiosWouldMatchesDirectBoot) {
   ASSERT_TRUE(WriteAcpiTables(direct).ok());
   FoundTables d = FindTables(direct);
 
-  AcpiTables tables = BuildAcpiTables(AcpiConfigFor(direct.map()));
+  AcpiTables tables = BuildAcpiTables(AcpiConfigFor(direct.map(), 1));
   GuestMemory firmware = Memory();
   auto at = testing::ApplyLikeSeaBios(tables.loader, Files(tables), 0x3F00000, 0xF5A00, firmware);
   EXPECT_EQ(at[AcpiTables::kRsdpFile] % 16, 0u);
@@ -208,10 +208,10 @@ TEST(AcpiTablesTest, DsdtDeclaresTheHostBridgeLinksAndS5) {
 
 TEST(AcpiTablesTest, PciWindowStartsWhereLowRamEnds) {
   auto small = MemoryMap::Build(64ull << 20, 0);
-  EXPECT_EQ(AcpiConfigFor(*small).pci_hole_start, 64u << 20);
-  EXPECT_EQ(AcpiConfigFor(*small).pci_hole_end, 0xFEBFFFFFu);
+  EXPECT_EQ(AcpiConfigFor(*small, 1).pci_hole_start, 64u << 20);
+  EXPECT_EQ(AcpiConfigFor(*small, 1).pci_hole_end, 0xFEBFFFFFu);
   auto large = MemoryMap::Build(6ull << 30, 0);
-  EXPECT_EQ(AcpiConfigFor(*large).pci_hole_start, 0xC0000000u);
+  EXPECT_EQ(AcpiConfigFor(*large, 1).pci_hole_start, 0xC0000000u);
 }
 
 TEST(AcpiTablesTest, RefusesRomAndBadAddresses) {
@@ -221,13 +221,13 @@ TEST(AcpiTablesTest, RefusesRomAndBadAddresses) {
   EXPECT_FALSE(WriteAcpiTables(with_bios).ok());
   AcpiTablesConfig low;
   low.address = 0x9FC00;  // outside the RSDP scan area
-  EXPECT_FALSE(WriteAcpiTables(mem, low).ok());
+  EXPECT_FALSE(WriteAcpiTables(mem, 1, low).ok());
   AcpiTablesConfig unaligned;
   unaligned.address = 0xF0408;
-  EXPECT_FALSE(WriteAcpiTables(mem, unaligned).ok());
+  EXPECT_FALSE(WriteAcpiTables(mem, 1, unaligned).ok());
   AcpiTablesConfig too_high;
   too_high.address = 0xFFF00;  // the tables do not fit below 1 MiB
-  EXPECT_FALSE(WriteAcpiTables(mem, too_high).ok());
+  EXPECT_FALSE(WriteAcpiTables(mem, 1, too_high).ok());
 }
 
 // Malformed scripts are errors, not crashes; unknown commands are skipped.

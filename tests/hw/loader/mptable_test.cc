@@ -178,8 +178,8 @@ TEST(MpTable, LinuxLoaderWritesIt) {
     }
   }
   EXPECT_TRUE(reserved);
-  // The ACPI tables follow at 0xF0400.
-  EXPECT_EQ(std::string(reinterpret_cast<char*>(&area[0x400]), 8), "RSD PTR ");
+  // The ACPI tables follow at 0xF0800.
+  EXPECT_EQ(std::string(reinterpret_cast<char*>(&area[0x800]), 8), "RSD PTR ");
 
   // The processor entry describes the model the loader is given (the
   // board's, which KVM may have narrowed), not the default one.

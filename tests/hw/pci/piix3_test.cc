@@ -86,7 +86,7 @@ TEST_F(PirqRouting, SharedPirqStaysAssertedUntilEveryDeviceLowers) {
 }
 
 TEST_F(PirqRouting, IntxAlwaysReachesItsIoApicPin) {
-  board_->mmio().Write(layout::kLapicBase + 0xF0, 4, 0x1FF);  // APIC software-enabled
+  board_->cpu(0).MmioWrite(layout::kLapicBase + 0xF0, 4, 0x1FF);  // APIC software-enabled
   LocalApic& lapic = board_->chipset().lapic();
   int pin = layout::kPirqFirstGsi + layout::PirqForSlotPin(kSlot, 0);
   ProgramIoApic(pin, 0x61);
@@ -95,7 +95,7 @@ TEST_F(PirqRouting, IntxAlwaysReachesItsIoApicPin) {
   EXPECT_TRUE(lapic.tmr(0x61));
   EXPECT_EQ(lapic.AcknowledgeInterrupt(), 0x61);
   dev_.SetIntx(false);
-  board_->mmio().Write(layout::kLapicBase + 0xB0, 4, 0);  // EOI
+  board_->cpu(0).MmioWrite(layout::kLapicBase + 0xB0, 4, 0);  // EOI
   EXPECT_FALSE(lapic.irr(0x61));
 }
 

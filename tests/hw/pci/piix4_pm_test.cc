@@ -78,7 +78,7 @@ TEST(Piix4Pm, DirectBootHasThePmBlockAt0x600) {
 
 TEST(MsiToLapic, MessagesReachTheLocalApic) {
   auto board = testing::MakeBoard(true);
-  board->mmio().Write(layout::kLapicBase + 0xF0, 4, 0x1FF);  // software-enabled
+  board->cpu(0).MmioWrite(layout::kLapicBase + 0xF0, 4, 0x1FF);  // software-enabled
   LocalApic& lapic = board->chipset().lapic();
   MsiTarget& msi = board->chipset().msi_target();
   msi.Deliver(0xFEE00000, 0x0045);  // fixed, edge, APIC 0
