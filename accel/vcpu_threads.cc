@@ -107,7 +107,17 @@ VcpuThreads::Exit VcpuThreads::WaitForExit() {
 }
 
 std::vector<long> VcpuThreads::thread_ids() {
-  std::lock_guard<std::mutex> lock(mutex_);
+  std::unique_lock<std::mutex> lock(mutex_);
+  // A monitor may ask before the run loop called Start() (a QMP client that
+  // connected with wait=on): the answer waits for the threads.
+  changed_.wait(lock, [&] {
+    if (stopping_) return true;
+    if (!started_) return false;
+    for (const Slot& slot : slots_) {
+      if (slot.thread_id == 0) return false;
+    }
+    return true;
+  });
   std::vector<long> ids;
   for (const Slot& slot : slots_) ids.push_back(slot.thread_id);
   return ids;

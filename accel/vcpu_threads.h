@@ -55,9 +55,9 @@ class VcpuThreads {
   // Ends every vCPU thread (kicking the running ones) and joins them. Idempotent.
   void Stop();
 
-  // The host thread id (gettid) of each vCPU's thread, in vCPU order; 0
-  // before Start(), known to all once Start() returned (QMP's
-  // query-cpus-fast "thread-id").
+  // The host thread id (gettid) of each vCPU's thread, in vCPU order (QMP's
+  // query-cpus-fast "thread-id"). Called before Start(), it waits for
+  // Start() (or Stop(), then the ids are 0).
   std::vector<long> thread_ids();
 
  private:

@@ -43,7 +43,12 @@ void RunControl::Reset() {
 }
 
 void RunControl::Powerdown() {
-  threads_.WhilePaused([&] { board_.chipset().acpi_pm().PressPowerButton(); });
+  // The device lock too: a device's worker thread (virtio-blk) may raise its
+  // interrupt line while the vCPUs are paused.
+  threads_.WhilePaused([&] {
+    std::lock_guard<std::mutex> lock(board_.device_lock());
+    board_.chipset().acpi_pm().PressPowerButton();
+  });
 }
 
 void RunControl::Quit() {

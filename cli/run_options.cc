@@ -3,6 +3,7 @@
 
 #include <fstream>
 
+#include "cli/drive_option.h"
 #include "hw/loader/linux_boot.h"
 #include "hw/loader/multiboot.h"
 #include "hw/memory_map.h"
@@ -57,6 +58,12 @@ void AddRunOptions(CLI::App& run, RunOptions& opt) {
   run.add_flag("-s", opt.gdb_default, "gdbstub on tcp::1234 (--gdb tcp::1234)");
   run.add_flag("-S", opt.start_stopped, "start with the vCPUs stopped (until QMP cont or gdb continue)");
   run.add_flag("--stats", opt.stats, "print run time (and instructions and MIPS where counted) on exit");
+  // virtio devices (hw/virtio).
+  run.add_option("--drive", opt.drives,
+                 "a virtio-blk disk (repeatable): file=PATH[,format=raw][,if=virtio][,readonly=on]"
+                 "[,snapshot=on][,cache=writeback|none]")
+      ->allow_extra_args(false);
+  run.add_flag("--no-rng", opt.no_rng, "no virtio-rng entropy device (on by default)");
 }
 
 Result<RunOptions> ParseRunOptions(const std::vector<std::string>& args) {
@@ -93,6 +100,12 @@ Status LoadImages(const RunOptions& opt, hw::BoardConfig& config, BootImages& im
   if (opt.timeout_s < 0) return Status::Error("--timeout must not be negative");
   config.ram_size = *ram_size;
   config.timeout_ns = static_cast<uint64_t>(opt.timeout_s * 1e9);
+  config.virtio_rng = !opt.no_rng;
+  for (const std::string& spec : opt.drives) {
+    auto drive = ParseDriveOption(spec);
+    if (!drive.ok()) return drive.status();
+    config.drives.push_back(std::move(*drive));
+  }
   if (!opt.bios.empty()) {
     auto rom = ReadFile(opt.bios, hw::layout::kBiosMaxSize, "BIOS image");
     if (!rom.ok()) return rom.status();

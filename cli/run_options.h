@@ -35,6 +35,9 @@ struct RunOptions {
   bool deterministic = false;  // all vCPUs on one thread, guest time = instructions
   bool stats = false;
   double timeout_s = 0;
+  // virtio (hw/virtio): --drive specs (cli/drive_option.h), --no-rng.
+  std::vector<std::string> drives;
+  bool no_rng = false;
 };
 
 // Declares the options of `tandem run` on `command`, filling `opt`.

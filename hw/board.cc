@@ -1,6 +1,7 @@
 #include "hw/board.h"
 
 #include <poll.h>
+#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -8,6 +9,7 @@
 #include "hw/loader/acpi_tables.h"
 #include "hw/pc_fw_cfg.h"
 #include "hw/pc_layout.h"
+#include "hw/virtio/virtio_pci.h"
 
 namespace tandem::hw {
 
@@ -31,9 +33,14 @@ Board::Board(BoardConfig config, GuestMemory memory)
       log_(config_.log_mask, config_.log_sink),
       cpuid_(x86::CpuidModel::Default()) {
   if (config_.timeout_ns) deadline_ns_ = clock_->NowNs() + config_.timeout_ns;
+  device_wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 }
 
-Board::~Board() = default;
+Board::~Board() {
+  virtio_devices_.clear();  // stops the disk workers before anything they use goes
+  virtio_pci_.clear();
+  if (device_wake_fd_ >= 0) close(device_wake_fd_);
+}
 
 Status Board::Wire() {
   PcChipsetConfig chipset;
@@ -75,6 +82,7 @@ Status Board::Wire() {
   }
   if (Status s = pio_.Register(layout::kFwCfgPort, FwCfg::kSize, fw_cfg_.get(), "fw_cfg"); !s.ok()) return s;
   timed_ = chipset_->timed_devices();
+  if (Status s = WireVirtio(); !s.ok()) return s;
   serial_in_open_ = config_.serial_in_fd >= 0;
   return Status();
 }
@@ -121,7 +129,7 @@ uint64_t Board::NextDeadlineNs() const {
 }
 
 void Board::WaitForEvent(uint64_t max_ns, int wake_fd) {
-  pollfd fds[2];
+  pollfd fds[3];
   nfds_t n = 0;
   uint64_t wait_ns;
   {
@@ -133,12 +141,23 @@ void Board::WaitForEvent(uint64_t max_ns, int wake_fd) {
   }
   if (wait_ns == 0) return;
   if (wake_fd >= 0) fds[n++] = pollfd{wake_fd, POLLIN, 0};
+  if (device_wake_fd_ >= 0) fds[n++] = pollfd{device_wake_fd_, POLLIN, 0};
   timespec ts{static_cast<time_t>(wait_ns / 1000000000), static_cast<long>(wait_ns % 1000000000)};
   if (n) {
     ppoll(fds, n, &ts, nullptr);
   } else {
     nanosleep(&ts, nullptr);
   }
+  if (device_wake_fd_ >= 0) {
+    uint64_t count;
+    (void)!read(device_wake_fd_, &count, sizeof count);  // what woke us is in NextDeadlineNs()
+  }
+}
+
+void Board::WakeFromDevice() {
+  if (device_wake_fd_ < 0) return;
+  uint64_t one = 1;
+  (void)!write(device_wake_fd_, &one, sizeof one);
 }
 
 void Board::TakeSerialInput(const uint8_t* bytes, size_t n) {

@@ -16,6 +16,7 @@
 #include <mutex>
 #include <vector>
 
+#include "hw/block/raw_image.h"
 #include "hw/bus.h"
 #include "hw/char_io.h"
 #include "hw/clock.h"
@@ -29,6 +30,11 @@
 #include "target-x86/cpuid.h"
 
 namespace tandem::hw {
+
+namespace virtio {
+class VirtioDevice;
+class VirtioPci;
+}  // namespace virtio
 
 struct BoardConfig {
   uint64_t ram_size = 128ull << 20;
@@ -51,6 +57,12 @@ struct BoardConfig {
   // board sets up the chipset as SeaBIOS would (PcChipsetConfig::direct_boot).
   // False for real firmware, which finds every register at its reset value.
   bool direct_boot = true;
+  // --- virtio (hw/virtio; board wiring in hw/board_virtio.cc) ---
+  // The entropy device virtio-rng-pci (on unless --no-rng), and one
+  // virtio-blk-pci per drive (--drive), on PCI bus 0.
+  bool virtio_rng = true;
+  std::vector<DriveConfig> drives;
+  // --- end virtio ---
 };
 
 enum class StopReason { kNone, kExit, kReset, kTimeout };
@@ -68,7 +80,10 @@ class Board {
   // What CPU i sees of the board (0 is the bootstrap processor).
   CpuSocket& cpu(int i) { return *sockets_[i]; }
   // Guards all device state; engines hold it only through CpuSocket and
-  // Poll(). Device worker threads (disk I/O) take it to touch device state.
+  // Poll(), so device code never takes it itself. A device's own worker
+  // thread (a virtio-blk disk) holds it around everything it shares with
+  // the vCPU side (ring updates, ISR, recording interrupts). Lock order: this
+  // lock first, then any lock private to a device. Never held during host I/O.
   std::mutex& device_lock() { return device_lock_; }
   // Whether every CPU is stuck (CpuSocket::set_stuck): then nothing the
   // board has can wake any of them.
@@ -111,9 +126,16 @@ class Board {
   // comes first.
   void WaitForEvent(uint64_t max_ns, int wake_fd = -1);
 
+  // --- virtio ---
+  // Wakes a vCPU sleeping in WaitForEvent (any thread: a device's worker
+  // that has an interrupt for Poll() to raise).
+  void WakeFromDevice();
+  // --- end virtio ---
+
  private:
   Board(BoardConfig config, GuestMemory memory);
   Status Wire();
+  Status WireVirtio();  // hw/board_virtio.cc
   void PumpSerialInput();  // with device_lock_ held
   // Moves stop_ from one of `from` to `to`; false when it was elsewhere.
   bool TransitionStop(std::initializer_list<StopReason> from, StopReason to);
@@ -130,7 +152,7 @@ class Board {
   x86::CpuidModel cpuid_;
   std::unique_ptr<PcChipset> chipset_;
   std::unique_ptr<FwCfg> fw_cfg_;
-  std::mutex device_lock_;
+  std::mutex device_lock_;  // see device_lock()
   std::vector<std::unique_ptr<CpuSocket>> sockets_;
   std::vector<TimedDevice*> timed_;
   std::atomic<StopReason> stop_{StopReason::kNone};
@@ -139,6 +161,12 @@ class Board {
   bool serial_in_open_ = false;
   std::vector<uint8_t> pending_input_;
   bool escape_pending_ = false;  // the last input byte was Ctrl-A
+  // --- virtio --- (device_lock_, above, outlives the devices; devices,
+  // whose workers use their transports, go before the transports)
+  int device_wake_fd_ = -1;  // eventfd: WakeFromDevice() -> WaitForEvent
+  std::vector<std::unique_ptr<virtio::VirtioPci>> virtio_pci_;
+  std::vector<std::unique_ptr<virtio::VirtioDevice>> virtio_devices_;
+  // --- end virtio ---
 };
 
 }  // namespace tandem::hw

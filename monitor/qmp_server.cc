@@ -289,9 +289,12 @@ struct QmpServer::Impl {
       return Json::object();
     }};
     commands_["cont"] = {{}, [this](const Json&) {
+      // RESUME is queued before the machine runs: whatever it does at once
+      // (a SHUTDOWN as the guest exits) comes after it, as in QEMU.
+      RunState before = control_.State();
+      if (before == RunState::kPaused || before == RunState::kPrelaunch) QueueEvent("RESUME", Json());
       auto resumed = control_.Cont();
       if (!resumed.ok()) throw Generic(resumed.message());
-      if (*resumed) QueueEvent("RESUME", Json());
       return Json::object();
     }};
     commands_["system_reset"] = {{}, [this](const Json&) {

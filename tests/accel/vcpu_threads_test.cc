@@ -176,8 +176,11 @@ TEST(VcpuThreads, PauseBeforeStartAndStopWithoutStartReturn) {
 TEST(VcpuThreads, ThreadIdsAreEachVcpusOwnHostThread) {
   auto vcpus = Fakes(2);
   VcpuThreads threads(Pointers(vcpus));
-  EXPECT_EQ(threads.thread_ids(), (std::vector<long>{0, 0}));  // not started
+  std::vector<long> early;
+  std::thread asker([&] { early = threads.thread_ids(); });  // waits for Start()
   threads.Start();
+  asker.join();
+  EXPECT_EQ(early, threads.thread_ids());
   std::vector<long> ids = threads.thread_ids();
   ASSERT_EQ(ids.size(), 2u);
   EXPECT_NE(ids[0], 0);

@@ -97,11 +97,12 @@ grep -q '^TANDEM-LINUX-DONE' "$log" || fail "no TANDEM-LINUX-DONE marker"
 # A guest probing absent hardware is normal; tandem keeps it behind -d.
 grep -q 'hits no device' "$log" && fail "the console shows tandem's guest diagnostics: $(grep -m1 'hits no device' "$log")"
 # PCI bus 0 as /sys/bus/pci/devices lists it: the i440FX, the PIIX3 and its
-# PM function. Without ACPI the kernel probes with configuration mechanism #1;
+# PM function, and the default virtio-rng. Without ACPI the kernel probes with configuration mechanism #1;
 # with ACPI it scans only what the DSDT's PCI root bridge describes.
 want_pci="TANDEM-PCI 0000:00:00.0 0x8086:0x1237 class=0x060000
 TANDEM-PCI 0000:00:01.0 0x8086:0x7000 class=0x060100
-TANDEM-PCI 0000:00:01.3 0x8086:0x7113 class=0x068000"
+TANDEM-PCI 0000:00:01.3 0x8086:0x7113 class=0x068000
+TANDEM-PCI 0000:00:03.0 0x1af4:0x1005 class=0xff0000"
 got_pci=$(grep '^TANDEM-PCI ' "$log")
 if [ "$profile" = legacy ] || grep -q 'PCI Root Bridge' "$log"; then
   [ "$got_pci" = "$want_pci" ] || fail "PCI devices differ: want

@@ -1,0 +1,16 @@
+// `--drive` in QEMU's -drive spelling, for virtio-blk disks:
+// file=PATH[,format=raw][,if=virtio][,readonly=on|off][,snapshot=on|off]
+// [,cache=writeback|none]; ",," in a value is a literal comma.
+#pragma once
+
+#include <string>
+
+#include "hw/block/raw_image.h"
+#include "hw/status.h"
+
+namespace tandem::cli {
+
+// The drive the option describes; the error says which part is wrong.
+Result<hw::DriveConfig> ParseDriveOption(const std::string& spec);
+
+}  // namespace tandem::cli
