@@ -27,6 +27,8 @@ struct RunOutcome {
     kError,       // the engine cannot go on (KVM internal error, failed entry)
     kKicked,      // Vcpu::Kick() asked Run() to return (the vCPU is at an
                   // instruction boundary, its state complete)
+    kDebug,       // stopped for a debugger (Vcpu::SetDebug): at a breakpoint,
+                  // before the instruction there, or after one single step
     kSliceDone,   // RunSlice() ran its budget, or found the vCPU idle
   };
   Kind kind = Kind::kBoardStop;
@@ -34,6 +36,13 @@ struct RunOutcome {
   // kSliceDone: the vCPU waits for an interrupt or a startup IPI, so only
   // time (or another vCPU) can move it on.
   bool idle = false;
+};
+
+// What a debugger (the gdbstub) asks of a vCPU's run loop.
+struct DebugConfig {
+  bool single_step = false;          // Run() returns kDebug after one instruction
+  std::vector<uint64_t> breakpoints; // linear addresses (CS base + RIP): Run()
+                                     // returns kDebug before executing there
 };
 
 // One vCPU of a Machine (Firecracker's vstate/vcpu.rs, kvmtool's kvm-cpu.c).
@@ -69,6 +78,13 @@ class Vcpu {
   virtual uint64_t instructions_retired() const { return 0; }
   // Engine-specific figures for --stats ("1234 blocks translated, ..."), or "".
   virtual std::string stats() const { return ""; }
+  // Single-step and breakpoints for a debugger, called like SetState (never
+  // while Run() is under way). An empty config ends debugging. Engines
+  // without support say so (KVM's KVM_SET_GUEST_DEBUG is not wired yet).
+  virtual Status SetDebug(const DebugConfig& config) {
+    if (!config.single_step && config.breakpoints.empty()) return Status();
+    return Status::Error("this engine cannot single-step or stop at breakpoints");
+  }
 };
 
 // The machine-level part of an engine, created once per board (Firecracker's

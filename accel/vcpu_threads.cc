@@ -1,5 +1,7 @@
 #include "accel/vcpu_threads.h"
 
+#include <unistd.h>
+
 namespace tandem::accel {
 
 namespace {
@@ -15,16 +17,25 @@ VcpuThreads::VcpuThreads(std::vector<Vcpu*> vcpus) : slots_(vcpus.size()) {
 VcpuThreads::~VcpuThreads() { Stop(); }
 
 void VcpuThreads::Start() {
-  std::lock_guard<std::mutex> lock(mutex_);
+  std::unique_lock<std::mutex> lock(mutex_);
   if (started_ || stopping_) return;
   started_ = true;
   for (size_t i = 0; i < slots_.size(); ++i) slots_[i].thread = std::thread(&VcpuThreads::ThreadMain, this, i);
+  // Every thread has said who it is before Start() returns (thread_ids()).
+  changed_.wait(lock, [&] {
+    for (const Slot& slot : slots_) {
+      if (slot.thread_id == 0) return false;
+    }
+    return true;
+  });
 }
 
 void VcpuThreads::ThreadMain(size_t i) {
   Slot& slot = slots_[i];
   t_slot = &slot;
   std::unique_lock<std::mutex> lock(mutex_);
+  slot.thread_id = gettid();
+  changed_.notify_all();
   for (;;) {
     while (!stopping_ && (pause_count_ > 0 || slot.reported)) {
       slot.parked = true;
@@ -93,6 +104,23 @@ VcpuThreads::Exit VcpuThreads::WaitForExit() {
   }
   Pause();
   return exit;
+}
+
+std::vector<long> VcpuThreads::thread_ids() {
+  std::unique_lock<std::mutex> lock(mutex_);
+  // A monitor may ask before the run loop called Start() (a QMP client that
+  // connected with wait=on): the answer waits for the threads.
+  changed_.wait(lock, [&] {
+    if (stopping_) return true;
+    if (!started_) return false;
+    for (const Slot& slot : slots_) {
+      if (slot.thread_id == 0) return false;
+    }
+    return true;
+  });
+  std::vector<long> ids;
+  for (const Slot& slot : slots_) ids.push_back(slot.thread_id);
+  return ids;
 }
 
 void VcpuThreads::Stop() {

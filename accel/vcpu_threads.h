@@ -55,11 +55,17 @@ class VcpuThreads {
   // Ends every vCPU thread (kicking the running ones) and joins them. Idempotent.
   void Stop();
 
+  // The host thread id (gettid) of each vCPU's thread, in vCPU order (QMP's
+  // query-cpus-fast "thread-id"). Called before Start(), it waits for
+  // Start() (or Stop(), then the ids are 0).
+  std::vector<long> thread_ids();
+
  private:
   struct Slot {
     Vcpu* vcpu = nullptr;
     bool parked = true;     // not inside Run()
     bool reported = false;  // its exit waits in exits_: stays parked until Resume()
+    long thread_id = 0;
     std::thread thread;
   };
   void ThreadMain(size_t i);

@@ -21,6 +21,7 @@
 #include "accel/vcpu_threads.h"
 #include "cli/bench_command.h"
 #include "cli/lockstep_command.h"
+#include "cli/monitors.h"
 #include "cli/run_options.h"
 #include "hw/board.h"
 
@@ -164,6 +165,9 @@ int Run(const RunOptions& opt) {
   }
 
   std::string accel_spec = opt.accel;
+  if (opt.deterministic && (!opt.qmp.empty() || !opt.gdb.empty() || opt.gdb_default || opt.start_stopped)) {
+    return Fail("--qmp, --gdb, -s and -S need the threaded run, not --deterministic");
+  }
   if (opt.deterministic) {
     // Only engines that count instructions can share one thread in slices.
     if (accel_spec == "auto") accel_spec = "jit:interp";
@@ -258,6 +262,9 @@ int Run(const RunOptions& opt) {
   auto DumpState = [&] {
     if (!opt.dump_state.empty()) std::ofstream(opt.dump_state) << FormatState(bsp.GetState());
   };
+  // The monitors (--qmp, --gdb) of a threaded run; set below, once the vCPU
+  // threads they act on exist.
+  cli::Monitors* monitors = nullptr;
   // What a vCPU's exit means for the run, with the world paused: an exit
   // status to end with, or nothing to go on (after a reset, say).
   auto HandleExit = [&](const accel::RunOutcome& outcome) -> std::optional<int> {
@@ -285,6 +292,7 @@ int Run(const RunOptions& opt) {
       return b.stop_reason() == hw::StopReason::kExit ? b.exit_status() : 0;
     }
     if (reset) {
+      if (monitors) monitors->GuestReset();
       b.Reset();
       auto again = cli::PrepareBoot(opt, b, images);
       if (!again.ok()) return Fail(again.message());
@@ -311,10 +319,20 @@ int Run(const RunOptions& opt) {
     }
   }
   accel::VcpuThreads threads(std::move(running));
+  // Declared after `threads`, so the monitors stop before the vCPU threads.
+  auto started_monitors = cli::Monitors::Start(opt, b, threads, vcpus, name);
+  if (!started_monitors.ok()) return Fail(started_monitors.message());
+  std::unique_ptr<cli::Monitors> monitors_owner = std::move(*started_monitors);
+  monitors = monitors_owner.get();
   threads.Start();
   for (;;) {
     // Every way out of HandleExit leaves the world paused; ~VcpuThreads joins the threads.
     accel::VcpuThreads::Exit exit = threads.WaitForExit();
+    if (exit.outcome.kind == accel::RunOutcome::Kind::kDebug && monitors) {  // the gdbstub holds the world
+      monitors->DebugStopped(exit.vcpu);
+      threads.Resume();
+      continue;
+    }
     if (std::optional<int> status = HandleExit(exit.outcome)) return *status;
     threads.Resume();
   }

@@ -52,6 +52,11 @@ void AddRunOptions(CLI::App& run, RunOptions& opt) {
   run.add_option("-d", opt.log_items,
                  "log what the guest does that tandem tolerates: unimp,guest_errors (-d help lists them)");
   run.add_option("-D", opt.log_file, "write the -d log to FILE instead of stderr");
+  run.add_option("--qmp", opt.qmp,
+                 "QMP server: unix:PATH,server=on[,wait=off] or tcp:[HOST]:PORT,server=on[,wait=off]");
+  run.add_option("--gdb", opt.gdb, "gdbstub: tcp:[HOST]:PORT or unix:PATH (QEMU's -gdb)");
+  run.add_flag("-s", opt.gdb_default, "gdbstub on tcp::1234 (--gdb tcp::1234)");
+  run.add_flag("-S", opt.start_stopped, "start with the vCPUs stopped (until QMP cont or gdb continue)");
   run.add_flag("--stats", opt.stats, "print run time (and instructions and MIPS where counted) on exit");
   // virtio devices (hw/virtio).
   run.add_option("--drive", opt.drives,

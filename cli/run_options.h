@@ -27,6 +27,10 @@ struct RunOptions {
   std::string dump_state;
   std::string log_items;  // -d: guest log categories, as QEMU's
   std::string log_file;   // -D: where they go (default stderr)
+  std::string qmp;        // --qmp: QMP server socket, QEMU's spelling ("" none)
+  std::string gdb;        // --gdb: gdbstub socket (tcp::PORT, QEMU's -gdb)
+  bool gdb_default = false;    // -s: --gdb tcp::1234
+  bool start_stopped = false;  // -S: vCPUs stopped until cont (QMP) or c (gdb)
   bool no_reboot = false;
   bool deterministic = false;  // all vCPUs on one thread, guest time = instructions
   bool stats = false;

@@ -36,9 +36,12 @@ PcChipset::PcChipset(PcChipsetConfig config)
       }),
       debugcon_(config_.debugcon_out ? *config_.debugcon_out : null_sink_),
       system_control_a_([this] { RequestReset(); }, [this](bool) { UpdateA20(); }),
-      acpi_pm_(clock_, [this](int status) {
-        if (config_.request_exit) config_.request_exit(status);
-      }),
+      acpi_pm_(
+          clock_,
+          [this](int status) {
+            if (config_.request_exit) config_.request_exit(status);
+          },
+          &isa_irqs_[layout::kSciIrq]),  // fixed at ISA IRQ 9, as QEMU wires its PIIX4 PM
       msi_(apic_bus_, config_.log),
       pci_(config_.overlaps_memory),
       pci_ports_(pci_, [this] { RequestReset(); }),

@@ -152,6 +152,7 @@ void Cpu::EnableJit() {
 RunOutcome Cpu::Run() {
   hw::CpuSocket& irq = socket;
   kick.SetOwner();
+  const bool debugging = debugger.single_step || !debugger.breakpoints.empty();
   try {
     for (;;) {
       board.Poll();
@@ -179,6 +180,10 @@ RunOutcome Cpu::Run() {
           continue;
         }
       }
+      if (debugging) {
+        if (std::optional<RunOutcome> stop = DebugSlice(irq)) return *stop;
+        continue;
+      }
       for (uint64_t n = 0; n < kPollInterval;) {
         try {
           uint64_t ran = 0;
@@ -200,6 +205,27 @@ RunOutcome Cpu::Run() {
   } catch (const TripleFault&) {
     return RunOutcome{RunOutcome::Kind::kTripleFault, "triple fault\n" + x86::DumpRegisters(s)};
   }
+}
+
+// Under a debugger (QEMU's gdbstub semantics): breakpoints stop before the
+// instruction at them; a single step runs exactly one instruction, with
+// external interrupts held off as QEMU's default SSTEP_NOIRQ does.
+std::optional<RunOutcome> Cpu::DebugSlice(hw::CpuSocket& irq) {
+  for (uint64_t n = 0; n < kPollInterval; ++n) {
+    const uint64_t linear = s.seg[x86::kCs].base + s.rip;
+    for (uint64_t bp : debugger.breakpoints) {
+      if (bp == linear && !debugger_resuming) return RunOutcome{RunOutcome::Kind::kDebug, ""};
+    }
+    debugger_resuming = false;
+    try {
+      if (debugger.single_step || !TakeInterrupt(*this, irq)) ExecuteOne(*this);
+    } catch (const GuestFault& f) {
+      DeliverFault(*this, f);
+    }
+    if (debugger.single_step) return RunOutcome{RunOutcome::Kind::kDebug, ""};
+    if (s.halted || board.stop_requested() || kick.pending()) break;
+  }
+  return std::nullopt;
 }
 
 SliceEnd Cpu::RunSlice(uint64_t budget, bool stop_after_fault) {

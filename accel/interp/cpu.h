@@ -28,6 +28,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <vector>
 
 #include "accel/accelerator.h"
@@ -127,6 +128,8 @@ class Cpu final : public hw::MemoryMapObserver {
   RunOutcome Run();
   // Executes one instruction (or delivers one pending interrupt); for tests.
   void Step();
+  // Run()'s loop under a debugger: kDebug at a breakpoint or after a step.
+  std::optional<RunOutcome> DebugSlice(hw::CpuSocket& irq);
   // Runs until `budget` more instructions retired (a JIT block may go past
   // it, and deliver the fault of the instruction after it), a HLT nothing
   // pending can wake, a board stop or a triple fault, without polling the
@@ -262,6 +265,13 @@ class Cpu final : public hw::MemoryMapObserver {
   void StateReplaced();
   // DR7 breakpoints (debug_regs.cc); the run loop checks debug_.armed only.
   DebugState debug_;
+  // A debugger's single-step and breakpoints (Vcpu::SetDebug): when set, Run()
+  // interprets one instruction at a time and checks them.
+  DebugConfig debugger;
+  // Set by SetDebug: the instruction the debugger resumes at runs without a
+  // breakpoint check (gdb resumes from a breakpoint's own address; in real
+  // mode its PC is IP, not the linear address, so it cannot tell).
+  bool debugger_resuming = false;
   // TLB, TSC epoch, one-time logs (system_state.h; mmu/segmentation/ops_system).
   SystemState sys_;
   std::unique_ptr<Jit> jit_;  // null: interpret only

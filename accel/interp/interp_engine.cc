@@ -61,6 +61,11 @@ class InterpVcpu final : public Vcpu {
     return s;
   }
   RunOutcome Run() override { return cpu_.Run(); }
+  Status SetDebug(const DebugConfig& config) override {
+    cpu_.debugger = config;
+    cpu_.debugger_resuming = true;
+    return Status();
+  }
   bool can_run_slices() const override { return true; }
   RunOutcome RunSlice(uint64_t budget) override {
     cpu_.SyncCodeWrites();

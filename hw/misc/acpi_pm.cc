@@ -6,7 +6,7 @@
 namespace tandem::hw {
 
 namespace {
-constexpr uint16_t kStatusTimer = 1u << 0, kStatusPowerButton = 1u << 8, kStatusWake = 1u << 15;
+constexpr uint16_t kStatusTimer = 1u << 0, kStatusPowerButton = AcpiPm::kPowerButton, kStatusWake = 1u << 15;
 constexpr uint16_t kStatusBits = kStatusTimer | kStatusPowerButton | kStatusWake;
 constexpr uint16_t kControlWritable = 0x1C07;  // SCI_EN, BM_RLD, GBL_RLS, SLP_TYP
 }  // namespace
@@ -70,12 +70,28 @@ void AcpiPm::Write(uint64_t offset, unsigned size, uint64_t value) {
         break;  // the PM timer is read-only
     }
   }
+  UpdateSci();
+}
+
+void AcpiPm::PressPowerButton() {
+  status_ |= kStatusPowerButton;
+  UpdateSci();
+}
+
+// The SCI is a level (ACPI 6.4 4.8.2.1): high while an event's status and
+// enable bits are both set. Only the power button event is ever set here.
+void AcpiPm::UpdateSci() {
+  bool level = (status_ & enable_ & kStatusPowerButton) != 0;
+  if (level == sci_level_) return;
+  sci_level_ = level;
+  if (sci_) sci_->SetLevel(level);
 }
 
 void AcpiPm::Reset() {
   status_ = 0;
   enable_ = 0;
   control_ = kSciEn;
+  UpdateSci();
 }
 
 }  // namespace tandem::hw

@@ -4,6 +4,7 @@
 #include "accel/vcpu_threads.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
@@ -170,6 +171,22 @@ TEST(VcpuThreads, PauseBeforeStartAndStopWithoutStartReturn) {
   threads.WhilePaused([] {});
   threads.Stop();
   EXPECT_EQ(vcpus[0]->steps.load(), 0u);
+}
+
+TEST(VcpuThreads, ThreadIdsAreEachVcpusOwnHostThread) {
+  auto vcpus = Fakes(2);
+  VcpuThreads threads(Pointers(vcpus));
+  std::vector<long> early;
+  std::thread asker([&] { early = threads.thread_ids(); });  // waits for Start()
+  threads.Start();
+  asker.join();
+  EXPECT_EQ(early, threads.thread_ids());
+  std::vector<long> ids = threads.thread_ids();
+  ASSERT_EQ(ids.size(), 2u);
+  EXPECT_NE(ids[0], 0);
+  EXPECT_NE(ids[1], 0);
+  EXPECT_NE(ids[0], ids[1]);
+  EXPECT_NE(ids[0], static_cast<long>(gettid()));
 }
 
 // ---- a real interpreter vCPU ----
