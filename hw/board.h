@@ -26,6 +26,7 @@
 #include "hw/guest_memory.h"
 #include "hw/irq.h"
 #include "hw/misc/fw_cfg.h"
+#include "hw/net/nic_config.h"
 #include "hw/pc_chipset.h"
 #include "target-x86/cpuid.h"
 
@@ -62,6 +63,8 @@ struct BoardConfig {
   // virtio-blk-pci per drive (--drive), on PCI bus 0.
   bool virtio_rng = true;
   std::vector<DriveConfig> drives;
+  // A virtio-net-pci NIC (--nic; none by default).
+  NicConfig nic;
   // --- end virtio ---
 };
 
