@@ -3,8 +3,12 @@
 # kernel and initramfs with `--nic user` and `tandem.nettest=1`, so that /init
 # gets an address by DHCP and fetches a file from a web server this script
 # runs on the host's loopback, as http://10.0.2.2:PORT/ (slirp's host alias).
+# With hostfwd=tcp:127.0.0.1:FWD-:8080 the guest also runs busybox httpd on
+# port 8080 and fetches from 10.0.2.2:FWD, i.e. through the host port slirp
+# listens on and back into itself.
 # Checks: the DHCP address is 10.0.2.15, the NIC is a virtio-net function
-# (1af4:1000, class 0x020000), and the guest printed the file's random token.
+# (1af4:1000, class 0x020000), the guest printed the file's random token, and
+# the forwarded fetch returned the guest's own file.
 #
 # Usage: virtio_net_test.sh TANDEM ENGINE TIMEOUT_SECONDS
 #   Exit 0 pass, 1 fail, 77 skip.
@@ -44,10 +48,12 @@ server_pid=$!
 for _ in $(seq 50); do [ -s "$work/port" ] && break; sleep 0.1; done
 port=$(head -n1 "$work/port")
 [ -n "$port" ] || fail "the host web server did not start: $(cat "$work/http.log")"
+# A free port for hostfwd (free now; a race with another process is unlikely).
+fwd=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 
 "$tandem" run --accel "$engine" -m 512M --kernel "$kernel" --initrd "$initrd" \
-  --append "console=ttyS0 panic=-1 tandem.nettest=1 tandem.netport=$port" --no-reboot --timeout "$timeout_s" \
-  --nic user </dev/null 2>&1 | tr -d '\r' >"$log"
+  --append "console=ttyS0 panic=-1 tandem.nettest=1 tandem.netport=$port tandem.netfwdport=$fwd" \
+  --no-reboot --timeout "$timeout_s" --nic "user,hostfwd=tcp:127.0.0.1:$fwd-:8080" </dev/null 2>&1 | tr -d '\r' >"$log"
 status=${PIPESTATUS[0]}
 [ "$status" = 0 ] || fail "tandem exited with status $status"
 grep -q '^TANDEM-LINUX-DONE' "$log" || fail "the guest did not finish /init"
@@ -56,4 +62,6 @@ addr=$(sed -n 's/^TANDEM-NET-ADDR //p' "$log")
 [ "$addr" = 10.0.2.15 ] || fail "DHCP gave '$addr', want 10.0.2.15"
 got=$(sed -n 's/^TANDEM-NET-GET //p' "$log")
 [ "$got" = "$token" ] || fail "the guest fetched '$got', want '$token'"
-echo "$name: PASS (DHCP $addr, fetched the token from 10.0.2.2:$port)"
+got=$(sed -n 's/^TANDEM-NET-FWD //p' "$log")
+[ "$got" = TANDEM-NET-GUEST-SERVED ] || fail "the fetch through hostfwd gave '$got'"
+echo "$name: PASS (DHCP $addr, fetched the token from 10.0.2.2:$port, and through hostfwd 127.0.0.1:$fwd)"
