@@ -10,17 +10,26 @@
 # (1af4:1000, class 0x020000), the guest printed the file's random token, and
 # the forwarded fetch returned the guest's own file.
 #
-# Usage: virtio_net_test.sh TANDEM ENGINE TIMEOUT_SECONDS
-#   Exit 0 pass, 1 fail, 77 skip.
+# Usage: virtio_net_test.sh TANDEM ENGINE TIMEOUT_SECONDS [PROFILE]
+#   PROFILE as virtio_test.sh: acpi (MSI-X, the default), legacy (INTx
+#   through the i8259) or acpi-legacy-driver (Linux's legacy virtio-pci
+#   driver on BAR0, so the 10-byte virtio_net_hdr). Exit 0 pass, 1 fail, 77 skip.
 set -u
 tandem=${1:?usage: virtio_net_test.sh TANDEM ENGINE TIMEOUT}
 engine=${2:?engine}
 timeout_s=${3:-600}
+profile=${4:-acpi}
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-name="virtio_net_test($engine)"
+name="virtio_net_test($engine, $profile)"
 
 fail() { echo "$name: FAIL: $*" >&2; [ -n "${log:-}" ] && [ -f "$log" ] && { echo "--- console (tail) ---"; tail -n 40 "$log"; } >&2; exit 1; }
 
+case $profile in
+  acpi) append="console=ttyS0 panic=-1" ;;
+  legacy) append="console=ttyS0 noapic nolapic acpi=off pci=nomsi panic=-1" ;;
+  acpi-legacy-driver) append="console=ttyS0 panic=-1 virtio_pci.force_legacy=1" ;;
+  *) fail "unknown profile $profile" ;;
+esac
 [ -x "$tandem" ] || fail "no tandem binary at $tandem"
 if ! "$tandem" accels | grep -Eq "^$engine +available"; then
   echo "$name: SKIP: $("$tandem" accels | grep -E "^$engine " || echo "no engine $engine")"
@@ -52,7 +61,7 @@ port=$(head -n1 "$work/port")
 fwd=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 
 "$tandem" run --accel "$engine" -m 512M --kernel "$kernel" --initrd "$initrd" \
-  --append "console=ttyS0 panic=-1 tandem.nettest=1 tandem.netport=$port tandem.netfwdport=$fwd" \
+  --append "$append tandem.nettest=1 tandem.netport=$port tandem.netfwdport=$fwd" \
   --no-reboot --timeout "$timeout_s" --nic "user,hostfwd=tcp:127.0.0.1:$fwd-:8080" </dev/null 2>&1 | tr -d '\r' >"$log"
 status=${PIPESTATUS[0]}
 [ "$status" = 0 ] || fail "tandem exited with status $status"
