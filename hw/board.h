@@ -84,8 +84,9 @@ class Board {
   CpuSocket& cpu(int i) { return *sockets_[i]; }
   // Guards all device state; engines hold it only through CpuSocket and
   // Poll(), so device code never takes it itself. A device's own worker
-  // thread (a virtio-blk disk) holds it around everything it shares with
-  // the vCPU side (ring updates, ISR, recording interrupts). Lock order: this
+  // thread (a virtio-blk disk, a NIC backend delivering a frame) holds it
+  // around everything it shares with the vCPU side (ring updates, ISR,
+  // recording interrupts). Lock order: this
   // lock first, then any lock private to a device. Never held during host I/O.
   std::mutex& device_lock() { return device_lock_; }
   // Whether every CPU is stuck (CpuSocket::set_stuck): then nothing the
