@@ -7,8 +7,15 @@
 namespace tandem::cli {
 
 namespace {
+Result<bool> OnOff(const std::string& key, const std::string& value) {
+  if (value == "on" || value == "yes" || value == "true") return true;
+  if (value == "off" || value == "no" || value == "false") return false;
+  return Status::Error("--drive " + key + "=" + value + ": want on or off");
+}
+}  // namespace
+
 // Splits at single commas; ",," stays as one comma (QEMU's QemuOpts escape).
-std::vector<std::string> SplitOptions(const std::string& spec) {
+std::vector<std::string> SplitQemuOptions(const std::string& spec) {
   std::vector<std::string> parts(1);
   for (size_t i = 0; i < spec.size(); ++i) {
     if (spec[i] == ',' && i + 1 < spec.size() && spec[i + 1] == ',') {
@@ -23,17 +30,10 @@ std::vector<std::string> SplitOptions(const std::string& spec) {
   return parts;
 }
 
-Result<bool> OnOff(const std::string& key, const std::string& value) {
-  if (value == "on" || value == "yes" || value == "true") return true;
-  if (value == "off" || value == "no" || value == "false") return false;
-  return Status::Error("--drive " + key + "=" + value + ": want on or off");
-}
-}  // namespace
-
 Result<hw::DriveConfig> ParseDriveOption(const std::string& spec) {
   hw::DriveConfig drive;
   bool have_file = false;
-  for (const std::string& part : SplitOptions(spec)) {
+  for (const std::string& part : SplitQemuOptions(spec)) {
     size_t eq = part.find('=');
     if (eq == std::string::npos) return Status::Error("--drive '" + part + "': want KEY=VALUE");
     std::string key = part.substr(0, eq), value = part.substr(eq + 1);

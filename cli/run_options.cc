@@ -4,6 +4,7 @@
 #include <fstream>
 
 #include "cli/drive_option.h"
+#include "cli/nic_option.h"
 #include "hw/loader/linux_boot.h"
 #include "hw/loader/multiboot.h"
 #include "hw/memory_map.h"
@@ -64,6 +65,10 @@ void AddRunOptions(CLI::App& run, RunOptions& opt) {
                  "[,snapshot=on][,cache=writeback|none]")
       ->allow_extra_args(false);
   run.add_flag("--no-rng", opt.no_rng, "no virtio-rng entropy device (on by default)");
+  run.add_option("--nic", opt.nics,
+                 "a virtio-net NIC (none by default): none | user[,hostfwd=tcp:[HOSTADDR]:PORT-[GUESTADDR]:PORT]..."
+                 "[,mac=52:54:00:12:34:56] | tap,ifname=NAME")
+      ->allow_extra_args(false);
 }
 
 Result<RunOptions> ParseRunOptions(const std::vector<std::string>& args) {
@@ -105,6 +110,12 @@ Status LoadImages(const RunOptions& opt, hw::BoardConfig& config, BootImages& im
     auto drive = ParseDriveOption(spec);
     if (!drive.ok()) return drive.status();
     config.drives.push_back(std::move(*drive));
+  }
+  if (opt.nics.size() > 1) return Status::Error("--nic: tandem has one NIC; give --nic once");
+  if (!opt.nics.empty()) {
+    auto nic = ParseNicOption(opt.nics[0]);
+    if (!nic.ok()) return nic.status();
+    config.nic = std::move(*nic);
   }
   if (!opt.bios.empty()) {
     auto rom = ReadFile(opt.bios, hw::layout::kBiosMaxSize, "BIOS image");

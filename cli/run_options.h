@@ -38,6 +38,8 @@ struct RunOptions {
   // virtio (hw/virtio): --drive specs (cli/drive_option.h), --no-rng.
   std::vector<std::string> drives;
   bool no_rng = false;
+  std::vector<std::string> nics;  // --nic (cli/nic_option.h); at most one
+
 };
 
 // Declares the options of `tandem run` on `command`, filling `opt`.

@@ -26,6 +26,7 @@
 #include "hw/guest_memory.h"
 #include "hw/irq.h"
 #include "hw/misc/fw_cfg.h"
+#include "hw/net/nic_config.h"
 #include "hw/pc_chipset.h"
 #include "target-x86/cpuid.h"
 
@@ -62,6 +63,8 @@ struct BoardConfig {
   // virtio-blk-pci per drive (--drive), on PCI bus 0.
   bool virtio_rng = true;
   std::vector<DriveConfig> drives;
+  // A virtio-net-pci NIC (--nic; none by default).
+  NicConfig nic;
   // --- end virtio ---
 };
 
@@ -81,8 +84,9 @@ class Board {
   CpuSocket& cpu(int i) { return *sockets_[i]; }
   // Guards all device state; engines hold it only through CpuSocket and
   // Poll(), so device code never takes it itself. A device's own worker
-  // thread (a virtio-blk disk) holds it around everything it shares with
-  // the vCPU side (ring updates, ISR, recording interrupts). Lock order: this
+  // thread (a virtio-blk disk, a NIC backend delivering a frame) holds it
+  // around everything it shares with the vCPU side (ring updates, ISR,
+  // recording interrupts). Lock order: this
   // lock first, then any lock private to a device. Never held during host I/O.
   std::mutex& device_lock() { return device_lock_; }
   // Whether every CPU is stuck (CpuSocket::set_stuck): then nothing the

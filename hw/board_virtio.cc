@@ -1,11 +1,15 @@
-// The board's virtio devices (hw/virtio): virtio-rng and one virtio-blk per
-// drive on PCI bus 0, at the slots hw/pc_layout.h gives them.
+// The board's virtio devices (hw/virtio): virtio-rng, one virtio-blk per
+// drive and the virtio-net NIC on PCI bus 0, at the slots hw/pc_layout.h
+// gives them.
 #include <memory>
 #include <string>
 
 #include "hw/board.h"
 #include "hw/pc_layout.h"
+#include "hw/net/slirp_backend.h"
+#include "hw/net/tap_backend.h"
 #include "hw/virtio/virtio_blk.h"
+#include "hw/virtio/virtio_net.h"
 #include "hw/virtio/virtio_pci.h"
 #include "hw/virtio/virtio_rng.h"
 
@@ -40,6 +44,22 @@ Status Board::WireVirtio() {
     auto blk = std::make_unique<virtio::VirtioBlk>(std::move(*image), device_lock_);
     int devfn = layout::PciDevfn(layout::kFirstDriveSlot + static_cast<int>(i), 0);
     if (Status s = attach(std::move(blk), devfn); !s.ok()) return s;
+  }
+  if (config_.nic.kind != NicConfig::Kind::kNone) {
+    std::unique_ptr<virtio::NetBackend> backend;
+    if (config_.nic.kind == NicConfig::Kind::kUser) {
+      auto slirp = net::SlirpBackend::Create(config_.nic.forwards);
+      if (!slirp.ok()) return slirp.status();
+      backend = std::move(*slirp);
+    } else {
+      auto tap = net::TapBackend::Open(config_.nic.ifname);
+      if (!tap.ok()) return tap.status();
+      backend = std::move(*tap);
+    }
+    auto nic = std::make_unique<virtio::VirtioNet>(std::move(backend), device_lock_, config_.nic.mac);
+    virtio::VirtioNet& started = *nic;
+    if (Status s = attach(std::move(nic), layout::kVirtioNetDevfn); !s.ok()) return s;
+    started.Start();  // frames flow once the transport is there
   }
   return Status();
 }

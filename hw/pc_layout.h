@@ -66,10 +66,12 @@ inline constexpr int kPiix3Devfn = PciDevfn(1, 0);    // ISA bridge 00:01.0
 inline constexpr int kPiix4PmDevfn = PciDevfn(1, 3);  // ACPI PM 00:01.3
 // Virtio devices (hw/board_virtio.cc): virtio-rng in slot 3, the drives'
 // virtio-blk functions from slot 4 on, in --drive order (slot 2 is left
-// free, as QEMU's VGA slot).
+// free, as QEMU's VGA slot), the virtio-net NIC (--nic) in the last slot,
+// so that adding a drive does not move it.
 inline constexpr int kVirtioRngDevfn = PciDevfn(3, 0);
 inline constexpr int kFirstDriveSlot = 4;
-inline constexpr int kMaxDrives = 32 - kFirstDriveSlot;
+inline constexpr int kVirtioNetDevfn = PciDevfn(31, 0);
+inline constexpr int kMaxDrives = 31 - kFirstDriveSlot;
 // INTx routing, shared with the DSDT's _PRT: the device in slot S drives
 // with pin P (0 = INTA) the PIIX3's PIRQ (S + P - 1) % 4, the swizzle QEMU's
 // piix (pci_slot_get_pirq) and SeaBIOS (piix_pci_slot_get_irq) hard-code, so

@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# virtio-net under Linux with user networking: boots the scripts/linux-guest
+# kernel and initramfs with `--nic user` and `tandem.nettest=1`, so that /init
+# gets an address by DHCP and fetches a file from a web server this script
+# runs on the host's loopback, as http://10.0.2.2:PORT/ (slirp's host alias).
+# With hostfwd=tcp:127.0.0.1:FWD-:8080 the guest also runs busybox httpd on
+# port 8080 and fetches from 10.0.2.2:FWD, i.e. through the host port slirp
+# listens on and back into itself.
+# Checks: the DHCP address is 10.0.2.15, the NIC is a virtio-net function
+# (1af4:1000, class 0x020000), the guest printed the file's random token, and
+# the forwarded fetch returned the guest's own file.
+#
+# Usage: virtio_net_test.sh TANDEM ENGINE TIMEOUT_SECONDS [PROFILE]
+#   PROFILE as virtio_test.sh: acpi (MSI-X, the default), legacy (INTx
+#   through the i8259) or acpi-legacy-driver (Linux's legacy virtio-pci
+#   driver on BAR0, so the 10-byte virtio_net_hdr). Exit 0 pass, 1 fail, 77 skip.
+set -u
+tandem=${1:?usage: virtio_net_test.sh TANDEM ENGINE TIMEOUT}
+engine=${2:?engine}
+timeout_s=${3:-600}
+profile=${4:-acpi}
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+name="virtio_net_test($engine, $profile)"
+
+fail() { echo "$name: FAIL: $*" >&2; [ -n "${log:-}" ] && [ -f "$log" ] && { echo "--- console (tail) ---"; tail -n 40 "$log"; } >&2; exit 1; }
+
+case $profile in
+  acpi) append="console=ttyS0 panic=-1" ;;
+  legacy) append="console=ttyS0 noapic nolapic acpi=off pci=nomsi panic=-1" ;;
+  acpi-legacy-driver) append="console=ttyS0 panic=-1 virtio_pci.force_legacy=1" ;;
+  *) fail "unknown profile $profile" ;;
+esac
+[ -x "$tandem" ] || fail "no tandem binary at $tandem"
+if ! "$tandem" accels | grep -Eq "^$engine +available"; then
+  echo "$name: SKIP: $("$tandem" accels | grep -E "^$engine " || echo "no engine $engine")"
+  exit 77
+fi
+command -v python3 >/dev/null || { echo "$name: SKIP: no python3 for the host web server"; exit 77; }
+paths=$("$here/../../scripts/linux-guest" --print) || fail "scripts/linux-guest failed"
+kernel=$(sed -n 's/^kernel=//p' <<<"$paths")
+initrd=$(sed -n 's/^initrd=//p' <<<"$paths")
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/virtio_net_test.XXXXXX") || fail "mktemp failed"
+server_pid=
+trap '[ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null; rm -rf "$work"' EXIT
+log=$work/console
+token="TANDEM-NET-TOKEN-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"
+mkdir "$work/www" && echo "$token" >"$work/www/tandem-net.txt" || fail "cannot write the served file"
+# The server picks a free port itself and says which.
+python3 -u -c '
+import http.server, functools, sys
+handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=sys.argv[1])
+server = http.server.HTTPServer(("127.0.0.1", 0), handler)
+print(server.server_address[1], flush=True)
+server.serve_forever()' "$work/www" >"$work/port" 2>"$work/http.log" &
+server_pid=$!
+for _ in $(seq 50); do [ -s "$work/port" ] && break; sleep 0.1; done
+port=$(head -n1 "$work/port")
+[ -n "$port" ] || fail "the host web server did not start: $(cat "$work/http.log")"
+# A free port for hostfwd (free now; a race with another process is unlikely).
+fwd=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+
+"$tandem" run --accel "$engine" -m 512M --kernel "$kernel" --initrd "$initrd" \
+  --append "$append tandem.nettest=1 tandem.netport=$port tandem.netfwdport=$fwd" \
+  --no-reboot --timeout "$timeout_s" --nic "user,hostfwd=tcp:127.0.0.1:$fwd-:8080" </dev/null 2>&1 | tr -d '\r' >"$log"
+status=${PIPESTATUS[0]}
+[ "$status" = 0 ] || fail "tandem exited with status $status"
+grep -q '^TANDEM-LINUX-DONE' "$log" || fail "the guest did not finish /init"
+grep -q '^TANDEM-PCI .* 0x1af4:0x1000 class=0x020000' "$log" || fail "no virtio-net PCI function in the guest"
+addr=$(sed -n 's/^TANDEM-NET-ADDR //p' "$log")
+[ "$addr" = 10.0.2.15 ] || fail "DHCP gave '$addr', want 10.0.2.15"
+got=$(sed -n 's/^TANDEM-NET-GET //p' "$log")
+[ "$got" = "$token" ] || fail "the guest fetched '$got', want '$token'"
+got=$(sed -n 's/^TANDEM-NET-FWD //p' "$log")
+[ "$got" = TANDEM-NET-GUEST-SERVED ] || fail "the fetch through hostfwd gave '$got'"
+echo "$name: PASS (DHCP $addr, fetched the token from 10.0.2.2:$port, and through hostfwd 127.0.0.1:$fwd)"
