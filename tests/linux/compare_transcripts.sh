@@ -22,6 +22,9 @@ done
 #   Memory: N/M available: printed while deferred page initialisation runs
 #       in parallel, so the figure depends on timing;
 #   inputN device numbers: the order in which concurrent probes register;
+#   "pci ...: quirk_X+0x0/0x.. took N usecs": printed only when a PCI quirk
+#       takes over 10 ms of guest time, which a slow engine (the nested
+#       sandbox) may;
 #   microcode: KVM reports the host's microcode patch level (MSR 0x8B), the
 #       interpreter's CPU model has none;
 #   /proc/interrupts counts: how many timer ticks fit in a run depends on speed;
@@ -36,7 +39,8 @@ done
 normalize() {
   sed -E 's/^\[ *[0-9]+\.[0-9]+\] /K /; s/uptime=[0-9.]+/uptime=T/; s/input[0-9]+/inputN/g; s/^( *[0-9A-Z]+:) +[0-9]+ +/\1 N /' "$1" |
     grep -Ev '^(K )?(tsc: |clocksource: |sched_clock: |Calibrating delay loop|smpboot: Total of|Unstable clock detected|If you want to keep using the local clock|  "trace_clock=local"|on the kernel command line$|microcode[[:space:]]*:|cpu MHz|bogomips|audit: type=2000|rtc_cmos .*setting system clock|interp: |jit: |kvm: |tandem: )' |
-    grep -Ev 'deferred pages initialised in|^(K )?Memory: [0-9]+K/[0-9]+K available|^(K )?random: crng init done$'
+    grep -Ev 'deferred pages initialised in|^(K )?Memory: [0-9]+K/[0-9]+K available|^(K )?random: crng init done$' |
+    grep -Ev '^(K )?pci [0-9a-f:.]+: quirk_[a-z0-9_]+\+0x[0-9a-f]+/0x[0-9a-f]+ took [0-9]+ usecs$'
 }
 user_part() { sed -n '/^TANDEM-LINUX-UP/,/^TANDEM-LINUX-DONE/p' | grep -v '^K '; }
 kernel_part() { awk '/^TANDEM-LINUX-UP/ { user = 1 } !user || /^K / { sub(/^K /, ""); print }' | sort; }
