@@ -15,7 +15,8 @@ done
 
 # What differs between engines and why:
 #   tsc:, clocksource:, Calibrating delay loop, BogoMIPS/bogomips, cpu MHz,
-#   sched_clock:, the "Unstable clock" notice and its 3 advice lines:
+#   sched_clock:, the "Unstable clock" notice and its 3 advice lines, "TSC
+#       found unstable after boot" (the clocksource watchdog on a loaded host):
 #       clock calibration measures the host's speed, which the engines do not share;
 #   deferred pages initialised in N ms, audit(TIME), rtc_cmos setting system
 #       clock, uptime= values: durations and wall-clock time;
@@ -38,7 +39,7 @@ done
 # so they are compared as one set wherever they appear.
 normalize() {
   sed -E 's/^\[ *[0-9]+\.[0-9]+\] /K /; s/uptime=[0-9.]+/uptime=T/; s/input[0-9]+/inputN/g; s/^( *[0-9A-Z]+:) +[0-9]+ +/\1 N /' "$1" |
-    grep -Ev '^(K )?(tsc: |clocksource: |sched_clock: |Calibrating delay loop|smpboot: Total of|Unstable clock detected|If you want to keep using the local clock|  "trace_clock=local"|on the kernel command line$|microcode[[:space:]]*:|cpu MHz|bogomips|audit: type=2000|rtc_cmos .*setting system clock|interp: |jit: |kvm: |tandem: )' |
+    grep -Ev '^(K )?(tsc: |clocksource: |sched_clock: |Calibrating delay loop|smpboot: Total of|Unstable clock detected|TSC found unstable after boot|If you want to keep using the local clock|  "trace_clock=local"|on the kernel command line$|microcode[[:space:]]*:|cpu MHz|bogomips|audit: type=2000|rtc_cmos .*setting system clock|interp: |jit: |kvm: |tandem: )' |
     grep -Ev 'deferred pages initialised in|^(K )?Memory: [0-9]+K/[0-9]+K available|^(K )?random: crng init done$' |
     grep -Ev '^(K )?pci [0-9a-f:.]+: quirk_[a-z0-9_]+\+0x[0-9a-f]+/0x[0-9a-f]+ took [0-9]+ usecs$'
 }
