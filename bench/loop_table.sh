@@ -16,20 +16,7 @@ qemu=$(command -v qemu-system-x86_64 || true)
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-now() { date +%s.%N; }
-best_of() {  # command...: the best wall time of $runs runs; fails unless the guest exits with 0 (status 1)
-  local best="" t0 t1 t rc
-  for _ in $(seq "$runs"); do
-    t0=$(now)
-    "$@" >/dev/null 2>&1
-    rc=$?
-    t1=$(now)
-    [ "$rc" = 1 ] || { echo "exit $rc"; return; }
-    t=$(echo "$t1 - $t0" | bc -l)
-    if [ -z "$best" ] || [ "$(echo "$t < $best" | bc -l)" = 1 ]; then best=$t; fi
-  done
-  printf '%.3f' "$best"
-}
+. "$here/rom_timing.sh"
 mips() { echo "$1" | grep -q exit && { echo -; return; }; printf '%.0f' "$(echo "$2 * 6 / $1 / 1000000" | bc -l)"; }
 ratio() { { echo "$1$2" | grep -q exit; } && { echo -; return; }; printf '%.2f' "$(echo "$1 / $2" | bc -l)"; }
 
