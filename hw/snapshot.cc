@@ -95,12 +95,12 @@ struct BoardFingerprint {
   // Why a snapshot taken on `taken` cannot load on this board, or "".
   std::string Mismatch(const BoardFingerprint& taken) const {
     auto mib = [](uint64_t bytes) { return std::to_string(bytes >> 20) + " MiB"; };
+    auto count = [](uint64_t n, const char* what) { return std::to_string(n) + " " + what + (n == 1 ? "" : "s"); };
     if (taken.ram_size != ram_size) {
       return "taken with " + mib(taken.ram_size) + " of RAM, this board has " + mib(ram_size) + " (-m)";
     }
     if (taken.cpu_count != cpu_count) {
-      return "taken with " + std::to_string(taken.cpu_count) + " CPUs, this board has " + std::to_string(cpu_count) +
-             " (--smp)";
+      return "taken with " + count(taken.cpu_count, "CPU") + ", this board has " + count(cpu_count, "CPU") + " (--smp)";
     }
     if (taken.rom_size != rom_size) {
       return "taken with a " + std::to_string(taken.rom_size >> 10) + " KiB firmware ROM, this board has " +
@@ -111,8 +111,8 @@ struct BoardFingerprint {
     }
     if (taken.nic != nic) return "taken with another --nic";
     if (taken.drives.size() != drives.size()) {
-      return "taken with " + std::to_string(taken.drives.size()) + " drives, this board has " +
-             std::to_string(drives.size()) + " (--drive)";
+      return "taken with " + count(taken.drives.size(), "drive") + ", this board has " + count(drives.size(), "drive") +
+             " (--drive)";
     }
     for (size_t i = 0; i < drives.size(); ++i) {
       const Drive& a = taken.drives[i];
