@@ -7,7 +7,10 @@
 # concurrent kernel threads (initrd freeing, keyboard probe) come in an order
 # that depends on timing.
 # Usage: compare_transcripts.sh TRANSCRIPT_A TRANSCRIPT_B
+# Environment: TRANSCRIPT_UP and TRANSCRIPT_DONE name other markers for the
+# user-space part (the disk-image guest's: TANDEM-DISK-UP, TANDEM-DISK-DONE).
 set -u
+up_mark=${TRANSCRIPT_UP:-TANDEM-LINUX-UP} done_mark=${TRANSCRIPT_DONE:-TANDEM-LINUX-DONE}
 a=${1:?usage: compare_transcripts.sh A B} b=${2:?usage: compare_transcripts.sh A B}
 for f in "$a" "$b"; do
   [ -s "$f" ] || { echo "compare_transcripts: FAIL: no transcript $f (did the boot tests run?)" >&2; exit 1; }
@@ -43,8 +46,8 @@ normalize() {
     grep -Ev 'deferred pages initialised in|^(K )?Memory: [0-9]+K/[0-9]+K available|^(K )?random: crng init done$' |
     grep -Ev '^(K )?pci [0-9a-f:.]+: quirk_[a-z0-9_]+\+0x[0-9a-f]+/0x[0-9a-f]+ took [0-9]+ usecs$'
 }
-user_part() { sed -n '/^TANDEM-LINUX-UP/,/^TANDEM-LINUX-DONE/p' | grep -v '^K '; }
-kernel_part() { awk '/^TANDEM-LINUX-UP/ { user = 1 } !user || /^K / { sub(/^K /, ""); print }' | sort; }
+user_part() { sed -n "/^$up_mark/,/^$done_mark/p" | grep -v '^K '; }
+kernel_part() { awk -v up="^$up_mark" '$0 ~ up { user = 1 } !user || /^K / { sub(/^K /, ""); print }' | sort; }
 
 status=0
 if ! diff -u <(normalize "$a" | user_part) <(normalize "$b" | user_part) >/tmp/compare_user.$$; then
