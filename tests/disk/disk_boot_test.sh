@@ -17,7 +17,8 @@
 #
 # Usage: disk_boot_test.sh TANDEM ENGINE TIMEOUT_SECONDS MODE
 #   ENGINE: jit, interp, kvm or kvm-sandbox (tandem --accel kvm inside
-#   scripts/kvm-sandbox, where the web server runs too); MODE: once or full
+#   scripts/kvm-sandbox, where the web server runs too, on the sandbox's
+#   loopback, which starts down); MODE: once or full
 #   (not with kvm-sandbox). Environment: DISK_BOOT_LOG keeps the first
 #   boot's transcript there. Exit 0 pass, 1 fail, 77 skip.
 set -u
@@ -52,7 +53,8 @@ for b in /bin/busybox /usr/bin/busybox; do
 done
 [ -n "$bb" ] || skip "no static busybox (Debian package busybox-static) for the web server"
 for t in debugfs e2fsck; do command -v $t >/dev/null || skip "no $t (Debian package e2fsprogs)"; done
-[ -f /usr/share/seabios/bios-256k.bin ] || skip "no SeaBIOS (Debian package seabios)"
+firmware=/usr/share/seabios/bios-256k.bin
+[ -f "$firmware" ] || skip "no SeaBIOS (Debian package seabios)"
 if ! out=$("$repo/scripts/disk-image" 2>&1); then
   [ -f /usr/lib/grub/i386-pc/boot.img ] || skip "scripts/disk-image needs grub-pc-bin and could not install it: $out"
   fail "scripts/disk-image failed: $out"
@@ -73,9 +75,9 @@ get_md5=$(md5sum <"$work/www/data.bin" | cut -d' ' -f1)
 boot() {
   cur=$2
   if [ "$engine" = kvm-sandbox ]; then
-    "$repo/scripts/kvm-sandbox" --timeout $((timeout_s + 180)) --file "$tandem" --file "$img" \
+    "$repo/scripts/kvm-sandbox" --timeout $((timeout_s + 180)) --file "$tandem" --file "$img" --file "$firmware" \
       --file "$here/disk_run.sh" --file "$work/www" -- \
-      sh "$here/disk_run.sh" "$tandem" kvm "$img" "$1" "$timeout_s" "$work/www"
+      sh -c 'ifconfig lo up && exec sh "$0" "$@"' "$here/disk_run.sh" "$tandem" kvm "$img" "$1" "$timeout_s" "$work/www"
   else
     BUSYBOX=$bb sh "$here/disk_run.sh" "$tandem" "$accel" "$img" "$1" "$timeout_s" "$work/www"
   fi 2>&1 | tr -d '\r' >"$cur"
