@@ -257,6 +257,15 @@ class KvmVcpu final : public Vcpu {
   }
 
   RunOutcome Run() override;
+  Status SetDebug(const DebugConfig& config) override;
+  // Lockstep (cli/lockstep_command.cc): `budget` single steps
+  // (KVM_GUESTDBG_SINGLESTEP) on the calling thread, port I/O and MMIO to the
+  // board, without polling it, arming the kick timer or waiting. A step is
+  // whatever KVM runs between two #DB traps: one instruction, or an event's
+  // handler as far as its IRET and one instruction more (delivery clears TF).
+  // can_run_slices() stays false: the steps are not an instruction count.
+  RunOutcome RunSlice(uint64_t budget) override;
+  uint64_t instructions_retired() const override { return steps_; }
 
  private:
   Status FetchState();
@@ -265,6 +274,10 @@ class KvmVcpu final : public Vcpu {
   Status FetchFpu(x86::FxState* fx);
   Status PrepareThread();
   Status InjectInterrupt();
+  Status ApplyDebug(bool step);
+  // One KVM_RUN after the interrupt injection and cr8 sync; r < 0 with errno in *err.
+  int EnterGuest(int* err);
+  void SyncAfterRun();
   void ArmTimer();
   void CompletePendingIo();
   bool InterruptsEnabled() const {
@@ -314,6 +327,13 @@ class KvmVcpu final : public Vcpu {
   // An AP before its startup IPI: KVM_RUN is not entered (KVM's own MP
   // state is not used without an in-kernel irqchip).
   bool wait_for_sipi_ = false;
+
+  // The debugger's wishes (SetDebug) and what KVM was last told.
+  DebugConfig debug_;
+  bool debug_resuming_ = false;  // the next Run() starts where the debugger left it
+  bool step_over_ = false;       // this KVM_RUN steps off a breakpoint at RIP
+  uint32_t debug_control_ = 0;   // kvm_guest_debug.control last set
+  uint64_t steps_ = 0;           // RunSlice() steps
 
   timer_t timer_{};
   bool timer_created_ = false;
@@ -681,24 +701,15 @@ RunOutcome KvmVcpu::Run() {
       outcome = Failure(RunOutcome::Kind::kError, "kvm: " + s.message());
       break;
     }
+    if (Status s = ApplyDebug(false); !s.ok()) {
+      outcome = Failure(RunOutcome::Kind::kError, "kvm: " + s.message());
+      break;
+    }
     ArmTimer();
-    // Without an in-kernel LAPIC, KVM keeps CR8 in kvm_run: it is the
-    // userspace LAPIC's TPR[7:4] (api.rst, "cr8").
-    const uint8_t tpr = socket_.tpr();
-    run_->cr8 = tpr >> 4;
     pthread_sigmask(SIG_UNBLOCK, &kick, nullptr);
-    int r = ioctl(vcpu_.get(), KVM_RUN, 0);
-    int err = errno;
+    int err = 0;
+    int r = EnterGuest(&err);
     pthread_sigmask(SIG_BLOCK, &kick, nullptr);
-    if (run_->cr8 != (tpr >> 4u)) socket_.set_tpr(static_cast<uint8_t>(run_->cr8 << 4));
-    // KVM keeps a WRMSR IA32_APIC_BASE to itself and reports the MSR on every
-    // exit (api.rst, "apic_base"): the board's APIC gets the change, as the
-    // interpreter's WRMSR gives it.
-    if (run_->apic_base != socket_.apic_base()) socket_.SetApicBase(run_->apic_base);
-    run_->immediate_exit = 0;
-    state_valid_ = false;
-    io_pending_ = false;
-    run_fields_fresh_ = true;
     if (r < 0) {
       if (err == EINTR || err == EAGAIN) {
         armed_at_ns_ = 0;  // the kick may have been the timer: re-arm
@@ -730,6 +741,119 @@ RunOutcome KvmVcpu::Run() {
   t_kicked_run = nullptr;
   pthread_sigmask(SIG_SETMASK, &saved, nullptr);
   return outcome;
+}
+
+int KvmVcpu::EnterGuest(int* err) {
+  // Without an in-kernel LAPIC, KVM keeps CR8 in kvm_run: it is the
+  // userspace LAPIC's TPR[7:4] (api.rst, "cr8").
+  const uint8_t tpr = socket_.tpr();
+  run_->cr8 = tpr >> 4;
+  int r = ioctl(vcpu_.get(), KVM_RUN, 0);
+  *err = errno;
+  if (run_->cr8 != (tpr >> 4u)) socket_.set_tpr(static_cast<uint8_t>(run_->cr8 << 4));
+  // KVM keeps a WRMSR IA32_APIC_BASE to itself and reports the MSR on every
+  // exit (api.rst, "apic_base"): the board's APIC gets the change, as the
+  // interpreter's WRMSR gives it.
+  if (run_->apic_base != socket_.apic_base()) socket_.SetApicBase(run_->apic_base);
+  run_->immediate_exit = 0;
+  state_valid_ = false;
+  io_pending_ = false;
+  run_fields_fresh_ = true;
+  return r;
+}
+
+// Breakpoints go into the debug registers (KVM_GUESTDBG_USE_HW_BP), so at
+// most four; guest memory is never patched.
+Status KvmVcpu::SetDebug(const DebugConfig& config) {
+  if (config.breakpoints.size() > 4) {
+    return Status::Error("kvm: at most 4 breakpoints (the debug registers DR0-DR3); " +
+                         std::to_string(config.breakpoints.size()) + " asked for");
+  }
+  debug_ = config;
+  debug_resuming_ = true;
+  step_over_ = false;
+  return Status();
+}
+
+// KVM_SET_GUEST_DEBUG before each KVM_RUN that needs it (api.rst): KVM adds
+// TF only while RIP is where the call found it, so a step is set up anew
+// each time. `step` forces a single step (RunSlice).
+Status KvmVcpu::ApplyDebug(bool step) {
+  const bool debugging = step || debug_.single_step || !debug_.breakpoints.empty();
+  if (!debugging && debug_control_ == 0) return Status();
+  if (debug_resuming_) {
+    // Resuming at a breakpoint runs its instruction first, as the
+    // interpreter does: one step with the debug registers off.
+    debug_resuming_ = false;
+    if (!debug_.breakpoints.empty()) {
+      const CpuState s = GetState();
+      uint64_t linear = s.seg[x86::kCs].base + s.rip;
+      if (x86::ModeOf(s) != x86::CpuMode::kLong64) linear &= 0xFFFFFFFFull;
+      step_over_ = std::find(debug_.breakpoints.begin(), debug_.breakpoints.end(), linear) != debug_.breakpoints.end();
+    }
+  }
+  kvm_guest_debug dbg{};
+  if (debugging) {
+    dbg.control = KVM_GUESTDBG_ENABLE;
+    if (step || debug_.single_step || step_over_) dbg.control |= KVM_GUESTDBG_SINGLESTEP;
+    if (!step_over_ && !debug_.breakpoints.empty()) {
+      dbg.control |= KVM_GUESTDBG_USE_HW_BP;
+      dbg.arch.debugreg[7] = 0x600;  // GE and the reserved bit 10, as QEMU sets
+      for (size_t i = 0; i < debug_.breakpoints.size(); ++i) {
+        dbg.arch.debugreg[i] = debug_.breakpoints[i];
+        dbg.arch.debugreg[7] |= 2ull << (i * 2);  // Gi; R/W and LEN 00: instruction
+      }
+    }
+  }
+  if (dbg.control == debug_control_ && !(dbg.control & KVM_GUESTDBG_SINGLESTEP)) return Status();
+  if (dirty_) {  // KVM reads RIP and RFLAGS for the step: give it ours first
+    if (Status s = PushState(); !s.ok()) return s;
+  }
+  if (Ioctl(vcpu_.get(), KVM_SET_GUEST_DEBUG, &dbg) < 0) return Status::Error(ErrnoMessage("KVM_SET_GUEST_DEBUG"));
+  debug_control_ = dbg.control;
+  return Status();
+}
+
+RunOutcome KvmVcpu::RunSlice(uint64_t budget) {
+  using Kind = RunOutcome::Kind;
+  for (uint64_t done = 0; done < budget;) {
+    if (board_.stop_requested()) return RunOutcome{Kind::kBoardStop, ""};
+    if (startup_.pending()) {
+      CpuState s = GetState();
+      if (startup_.Apply(s)) SetState(s);
+    }
+    const bool stuck = wait_for_sipi_ || (halted_ && !InterruptsEnabled() && !socket_.HasPendingNmi());
+    socket_.set_stuck(stuck);
+    if (stuck) {
+      if (board_.AllCpusStuck()) return Failure(Kind::kHalted, "vCPU halted with interrupts disabled");
+      return RunOutcome{Kind::kSliceDone, "", true};
+    }
+    if (halted_) {
+      if (!socket_.HasPendingInterrupt() && !socket_.HasPendingNmi()) return RunOutcome{Kind::kSliceDone, "", true};
+      halted_ = false;
+    }
+    if (dirty_) {
+      if (Status s = PushState(); !s.ok()) return Failure(Kind::kError, "kvm: cannot load the vCPU state: " + s.message());
+    }
+    if (Status s = InjectInterrupt(); !s.ok()) return Failure(Kind::kError, "kvm: " + s.message());
+    if (Status s = ApplyDebug(true); !s.ok()) return Failure(Kind::kError, "kvm: " + s.message());
+    int err = 0;
+    if (EnterGuest(&err) < 0) {
+      if (err == EINTR || err == EAGAIN) continue;
+      return Failure(Kind::kError, ErrnoMessage("kvm: KVM_RUN", err));
+    }
+    std::optional<RunOutcome> end = HandleExit();
+    if (!end) continue;  // I/O done, or an interrupt window: the step goes on
+    if (end->kind != Kind::kDebug) {
+      CompletePendingIo();
+      return *end;
+    }
+    ++steps_;
+    ++done;
+    if (halted_) return RunOutcome{Kind::kSliceDone, "", true};
+  }
+  CompletePendingIo();
+  return RunOutcome{Kind::kSliceDone, ""};
 }
 
 // KVM finishes an I/O instruction (stores an IN result, advances RIP) on the
@@ -819,7 +943,18 @@ std::optional<RunOutcome> KvmVcpu::HandleExit() {
       return std::nullopt;
     case KVM_EXIT_HLT:
       halted_ = true;
-      return std::nullopt;
+      // KVM completes the HLT and reports it instead of the step's #DB.
+      if (!(debug_control_ & KVM_GUESTDBG_SINGLESTEP)) return std::nullopt;
+      [[fallthrough]];
+    case KVM_EXIT_DEBUG:
+      // With guest debugging on, KVM takes every #DB; the debugger's steps
+      // and breakpoints are the only ones enabled (the guest's own DR7 and
+      // TF are not honoured meanwhile).
+      if (step_over_) {
+        step_over_ = false;
+        if (!debug_.single_step) return std::nullopt;  // on to the next breakpoint
+      }
+      return RunOutcome{Kind::kDebug, ""};
     case KVM_EXIT_IRQ_WINDOW_OPEN:
     case KVM_EXIT_INTR:
       return std::nullopt;
