@@ -149,7 +149,17 @@ struct Side {
   SliceEnd RunSlice(uint64_t budget, bool stop_after_fault = false) {
     if (!kvm) return vcpu->RunSlice(budget, stop_after_fault);
     accel::RunOutcome o = kvm->RunSlice(budget);
-    kvm_state = kvm->GetState();
+    // A REP string instruction traps after each iteration (SDM vol. 3A
+    // 17.3.1.4) where the interpreter runs them in batches: KVM steps on to
+    // the end of the instruction, or to an event that leaves it.
+    for (;;) {
+      const x86::CpuState before = kvm_state;
+      kvm_state = kvm->GetState();
+      const bool iterated = kvm_state.rip == before.rip && kvm_state.seg[x86::kCs].base == before.seg[x86::kCs].base &&
+                            kvm_state.gpr[x86::kRcx] != before.gpr[x86::kRcx];
+      if (o.kind != accel::RunOutcome::Kind::kSliceDone || o.idle || !iterated) break;
+      o = kvm->RunSlice(1);
+    }
     switch (o.kind) {
       case accel::RunOutcome::Kind::kSliceDone: return o.idle ? SliceEnd::kHalted : SliceEnd::kBudget;
       case accel::RunOutcome::Kind::kBoardStop: return SliceEnd::kStop;

@@ -18,6 +18,7 @@
 #include <cerrno>
 #include <cinttypes>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <mutex>
 #include <optional>
@@ -31,6 +32,7 @@
 #include "accel/kick_latch.h"
 #include "accel/startup_latch.h"
 #include "hw/pc_layout.h"
+#include "target-x86/page_walk.h"
 
 namespace tandem::accel::kvm {
 
@@ -200,6 +202,8 @@ class KvmVcpu final : public Vcpu {
       : machine_(machine), board_(machine.board_), socket_(board_.cpu(index)), kvm_(machine.kvm_),
         vm_(machine.vm_), index_(index), vcpu_(std::move(vcpu)), run_(run), run_size_(run_size) {
     if (index != 0) SetState(x86::WaitForSipiState());
+    const char* breakpoints = std::getenv("TANDEM_KVM_BREAKPOINTS");
+    stepped_breakpoints_ = breakpoints && std::string(breakpoints) == "step";
     // The APIC wakes the vCPU after INIT and SIPI too.
     socket_.SetCpuLinks({[this] { WakeForInterrupt(); }, [this] { startup_.Init(); },
                          [this](uint8_t vector) { startup_.Startup(vector); }});
@@ -275,9 +279,11 @@ class KvmVcpu final : public Vcpu {
   Status PrepareThread();
   Status InjectInterrupt();
   Status ApplyDebug(bool step);
+  void PlantBreakpoints();
+  void RemoveBreakpoints();
   // One KVM_RUN after the interrupt injection and cr8 sync; r < 0 with errno in *err.
   int EnterGuest(int* err);
-  void SyncAfterRun();
+  RunOutcome StepSlice(uint64_t budget);
   void ArmTimer();
   void CompletePendingIo();
   bool InterruptsEnabled() const {
@@ -285,6 +291,12 @@ class KvmVcpu final : public Vcpu {
   }
   // Handles the exit in run_; returns an outcome when Run() must end.
   std::optional<RunOutcome> HandleExit();
+  // A #DB (1) or #BP (3) exit, or a HLT (0) ending a single step: kDebug
+  // when the debugger (or RunSlice) wanted to stop here.
+  std::optional<RunOutcome> DebugStop(uint32_t exception);
+  bool IsBreakpoint(uint64_t linear) const {
+    return std::find(debug_.breakpoints.begin(), debug_.breakpoints.end(), linear) != debug_.breakpoints.end();
+  }
   void HandlePio();
   void HandleMmio();
   bool IsRom(uint64_t gpa) const;
@@ -332,6 +344,17 @@ class KvmVcpu final : public Vcpu {
   DebugConfig debug_;
   bool debug_resuming_ = false;  // the next Run() starts where the debugger left it
   bool step_over_ = false;       // this KVM_RUN steps off a breakpoint at RIP
+  bool slicing_ = false;         // inside RunSlice(): every step stops
+  // TANDEM_KVM_BREAKPOINTS=step: breakpoints by single-stepping and
+  // comparing RIP, for hosts whose KVM never sees the guest's INT3 (QEMU's
+  // TCG, under the nested sandbox, delivers it without the #BP intercept).
+  // Slow, and blind inside interrupt handlers (delivery clears TF).
+  bool stepped_breakpoints_ = false;
+  struct Planted {
+    uint64_t linear, gpa;
+    uint8_t saved;  // the byte the INT3 replaced
+  };
+  std::vector<Planted> planted_;  // INT3s in guest memory while the guest runs
   uint32_t debug_control_ = 0;   // kvm_guest_debug.control last set
   uint64_t steps_ = 0;           // RunSlice() steps
 
@@ -727,6 +750,7 @@ RunOutcome KvmVcpu::Run() {
   }
 
   CompletePendingIo();
+  RemoveBreakpoints();
   itimerspec off{};
   timer_settime(timer_, 0, &off, nullptr);
   armed_at_ns_ = 0;
@@ -762,13 +786,13 @@ int KvmVcpu::EnterGuest(int* err) {
   return r;
 }
 
-// Breakpoints go into the debug registers (KVM_GUESTDBG_USE_HW_BP), so at
-// most four; guest memory is never patched.
+// Breakpoints are software ones (KVM_GUESTDBG_USE_SW_BP, as QEMU's gdbstub
+// plants them): an INT3 written over the first byte of each while the guest
+// runs, the byte put back whenever Run() returns, so a debugger reading
+// memory sees the guest's code, any number of them work, and the debug
+// registers stay the guest's own.
 Status KvmVcpu::SetDebug(const DebugConfig& config) {
-  if (config.breakpoints.size() > 4) {
-    return Status::Error("kvm: at most 4 breakpoints (the debug registers DR0-DR3); " +
-                         std::to_string(config.breakpoints.size()) + " asked for");
-  }
+  RemoveBreakpoints();
   debug_ = config;
   debug_resuming_ = true;
   step_over_ = false;
@@ -780,6 +804,7 @@ Status KvmVcpu::SetDebug(const DebugConfig& config) {
 // each time. `step` forces a single step (RunSlice).
 Status KvmVcpu::ApplyDebug(bool step) {
   const bool debugging = step || debug_.single_step || !debug_.breakpoints.empty();
+  const bool step_to_breakpoints = stepped_breakpoints_ && !debug_.breakpoints.empty();
   if (!debugging && debug_control_ == 0) return Status();
   if (debug_resuming_) {
     // Resuming at a breakpoint runs its instruction first, as the
@@ -789,21 +814,20 @@ Status KvmVcpu::ApplyDebug(bool step) {
       const CpuState s = GetState();
       uint64_t linear = s.seg[x86::kCs].base + s.rip;
       if (x86::ModeOf(s) != x86::CpuMode::kLong64) linear &= 0xFFFFFFFFull;
-      step_over_ = std::find(debug_.breakpoints.begin(), debug_.breakpoints.end(), linear) != debug_.breakpoints.end();
+      step_over_ = IsBreakpoint(linear);
     }
   }
   kvm_guest_debug dbg{};
+  const bool breakpoints = !step && !step_over_ && !step_to_breakpoints && !debug_.breakpoints.empty();
+  if (breakpoints) {
+    if (planted_.empty()) PlantBreakpoints();
+  } else {
+    RemoveBreakpoints();
+  }
   if (debugging) {
     dbg.control = KVM_GUESTDBG_ENABLE;
-    if (step || debug_.single_step || step_over_) dbg.control |= KVM_GUESTDBG_SINGLESTEP;
-    if (!step_over_ && !debug_.breakpoints.empty()) {
-      dbg.control |= KVM_GUESTDBG_USE_HW_BP;
-      dbg.arch.debugreg[7] = 0x600;  // GE and the reserved bit 10, as QEMU sets
-      for (size_t i = 0; i < debug_.breakpoints.size(); ++i) {
-        dbg.arch.debugreg[i] = debug_.breakpoints[i];
-        dbg.arch.debugreg[7] |= 2ull << (i * 2);  // Gi; R/W and LEN 00: instruction
-      }
-    }
+    if (step || debug_.single_step || step_over_ || step_to_breakpoints) dbg.control |= KVM_GUESTDBG_SINGLESTEP;
+    if (breakpoints) dbg.control |= KVM_GUESTDBG_USE_SW_BP;
   }
   if (dbg.control == debug_control_ && !(dbg.control & KVM_GUESTDBG_SINGLESTEP)) return Status();
   if (dirty_) {  // KVM reads RIP and RFLAGS for the step: give it ours first
@@ -814,10 +838,38 @@ Status KvmVcpu::ApplyDebug(bool step) {
   return Status();
 }
 
+// Each breakpoint's linear address through the guest's page tables now;
+// one not mapped now is not planted (it cannot be reached before a stop).
+void KvmVcpu::PlantBreakpoints() {
+  const CpuState s = GetState();
+  hw::GuestMemory& memory = board_.memory();
+  auto reader = [&memory](uint64_t a, void* out, size_t n) { return memory.ReadPhys(a, out, n); };
+  static constexpr uint8_t kInt3 = 0xCC;
+  for (uint64_t linear : debug_.breakpoints) {
+    std::optional<uint64_t> gpa = x86::LinearToPhysical(s, linear, reader);
+    Planted p{linear, 0, 0};
+    if (!gpa || !memory.ReadPhys(*gpa, &p.saved, 1) || !memory.WritePhys(*gpa, &kInt3, 1)) continue;
+    p.gpa = *gpa;
+    planted_.push_back(p);
+  }
+}
+
+void KvmVcpu::RemoveBreakpoints() {
+  for (auto p = planted_.rbegin(); p != planted_.rend(); ++p) board_.memory().WritePhys(p->gpa, &p->saved, 1);
+  planted_.clear();
+}
+
 RunOutcome KvmVcpu::RunSlice(uint64_t budget) {
+  slicing_ = true;
+  RunOutcome outcome = StepSlice(budget);
+  slicing_ = false;
+  return outcome;
+}
+
+RunOutcome KvmVcpu::StepSlice(uint64_t budget) {
   using Kind = RunOutcome::Kind;
+  if (board_.stop_requested()) return RunOutcome{Kind::kBoardStop, ""};
   for (uint64_t done = 0; done < budget;) {
-    if (board_.stop_requested()) return RunOutcome{Kind::kBoardStop, ""};
     if (startup_.pending()) {
       CpuState s = GetState();
       if (startup_.Apply(s)) SetState(s);
@@ -849,8 +901,17 @@ RunOutcome KvmVcpu::RunSlice(uint64_t budget) {
       return *end;
     }
     ++steps_;
+    // The step ends where the board asked to stop (the debug-exit port's
+    // OUT completed), as the interpreter's slice does.
+    if (board_.stop_requested()) return RunOutcome{Kind::kBoardStop, ""};
+    if (halted_) {
+      // A HLT with an interrupt already waiting does not stop: the step
+      // goes on through its delivery, as the interpreter's HLT does.
+      const bool wakes = (InterruptsEnabled() && socket_.HasPendingInterrupt()) || socket_.HasPendingNmi();
+      if (!wakes) return RunOutcome{Kind::kSliceDone, "", true};
+      continue;
+    }
     ++done;
-    if (halted_) return RunOutcome{Kind::kSliceDone, "", true};
   }
   CompletePendingIo();
   return RunOutcome{Kind::kSliceDone, ""};
@@ -929,6 +990,29 @@ void KvmVcpu::HandleMmio() {
   }
 }
 
+std::optional<RunOutcome> KvmVcpu::DebugStop(uint32_t exception) {
+  // An INT3 of the guest's own (not one planted): KVM hands every #BP to
+  // us while software breakpoints are on, so give it to the guest (RIP is
+  // at the INT3).
+  if (exception == 3 && std::none_of(planted_.begin(), planted_.end(), [this](const Planted& p) {
+        return p.linear == run_->debug.arch.pc;
+      })) {
+    kvm_guest_debug dbg{};
+    dbg.control = debug_control_ | KVM_GUESTDBG_INJECT_BP;
+    if (Ioctl(vcpu_.get(), KVM_SET_GUEST_DEBUG, &dbg) < 0) {
+      return Failure(RunOutcome::Kind::kError, ErrnoMessage("kvm: KVM_SET_GUEST_DEBUG (giving the guest its #BP)"));
+    }
+    return std::nullopt;
+  }
+  // With single-stepping on, KVM takes every #DB: the guest's own TF and
+  // debug-register traps are not delivered meanwhile.
+  step_over_ = false;
+  const bool stop = slicing_ || debug_.single_step || exception == 3 ||
+                    (stepped_breakpoints_ && exception == 1 && IsBreakpoint(run_->debug.arch.pc));
+  if (!stop) return std::nullopt;  // stepped off a breakpoint, or not at one yet
+  return RunOutcome{RunOutcome::Kind::kDebug, ""};
+}
+
 std::optional<RunOutcome> KvmVcpu::HandleExit() {
   using Kind = RunOutcome::Kind;
   char buf[256];
@@ -945,16 +1029,9 @@ std::optional<RunOutcome> KvmVcpu::HandleExit() {
       halted_ = true;
       // KVM completes the HLT and reports it instead of the step's #DB.
       if (!(debug_control_ & KVM_GUESTDBG_SINGLESTEP)) return std::nullopt;
-      [[fallthrough]];
+      return DebugStop(0);
     case KVM_EXIT_DEBUG:
-      // With guest debugging on, KVM takes every #DB; the debugger's steps
-      // and breakpoints are the only ones enabled (the guest's own DR7 and
-      // TF are not honoured meanwhile).
-      if (step_over_) {
-        step_over_ = false;
-        if (!debug_.single_step) return std::nullopt;  // on to the next breakpoint
-      }
-      return RunOutcome{Kind::kDebug, ""};
+      return DebugStop(run_->debug.arch.exception);
     case KVM_EXIT_IRQ_WINDOW_OPEN:
     case KVM_EXIT_INTR:
       return std::nullopt;
