@@ -155,7 +155,7 @@ std::string_view SliceVcpu::name() const { return cpu_->jit() ? "jit" : "interp"
 
 void SliceVcpu::SetState(const x86::CpuState& state) {
   *state_ = state;
-  cpu_->interrupt_shadow = false;
+  cpu_->s.interrupt_shadow = false;
   UpdateDebugState(*cpu_);
 }
 
@@ -164,7 +164,7 @@ SliceEnd SliceVcpu::RunSlice(uint64_t budget, bool stop_after_fault) {
 }
 uint64_t SliceVcpu::instructions_retired() const { return cpu_->instructions_retired(); }
 uint64_t SliceVcpu::faults_delivered() const { return cpu_->slice_faults(); }
-bool SliceVcpu::interrupt_shadow() const { return cpu_->interrupt_shadow; }
+bool SliceVcpu::interrupt_shadow() const { return cpu_->s.interrupt_shadow; }
 
 size_t SliceVcpu::ReadCode(uint64_t linear, uint8_t* out, size_t n) {
   const bool user = state_->seg[x86::kSs].dpl() == 3;
