@@ -25,6 +25,7 @@
 #include "accel/interp/interp_engine.h"
 #include "cli/run_options.h"
 #include "hw/board.h"
+#include "target-x86/page_walk.h"
 #include "target-x86/state_diff.h"
 
 namespace tandem::cli {
@@ -143,7 +144,8 @@ struct Side {
       vcpu->SetState(s);
     }
   }
-  // KVM does not report its interrupt shadow here: both sides then say off.
+  // KVM's shadow (KVM_GET_VCPU_EVENTS) is not compared: around its
+  // single-step traps it has not been checked against the architectural one.
   bool interrupt_shadow() const { return kvm ? false : vcpu->interrupt_shadow(); }
   uint64_t faults_delivered() const { return kvm ? 0 : vcpu->faults_delivered(); }
   SliceEnd RunSlice(uint64_t budget, bool stop_after_fault = false) {
@@ -171,8 +173,57 @@ struct Side {
 };
 
 // Where KVM's state holds what the engines cannot agree on, it takes the
-// interpreter's: the TSC (KVM's runs on host time while it is stopped).
-void MaskKvm(x86::CpuState& kvm, const x86::CpuState& interp) { kvm.tsc = interp.tsc; }
+// interpreter's: the TSC (KVM's runs on host time while it is stopped), and
+// the attributes of a segment register holding a null selector (KVM keeps
+// the old descriptor's, or none, where the interpreter marks it unusable).
+void MaskKvm(x86::CpuState& kvm, const x86::CpuState& interp) {
+  kvm.tsc = interp.tsc;
+  for (int seg : {x86::kEs, x86::kSs, x86::kDs, x86::kFs, x86::kGs}) {
+    if ((kvm.seg[seg].selector & ~3) == 0 && (interp.seg[seg].selector & ~3) == 0) {
+      kvm.seg[seg].attrib = interp.seg[seg].attrib;
+    }
+  }
+}
+
+ZydisMnemonic MnemonicOf(const TraceEntry& e) {
+  ZydisDecoder decoder;
+  ZydisDecodedInstruction insn;
+  const ZydisStackWidth width = e.mode == ZYDIS_MACHINE_MODE_LONG_64 ? ZYDIS_STACK_WIDTH_64 : ZYDIS_STACK_WIDTH_32;
+  if (!e.length || !ZYAN_SUCCESS(ZydisDecoderInit(&decoder, e.mode, width)) ||
+      !ZYAN_SUCCESS(ZydisDecoderDecodeInstruction(&decoder, nullptr, e.bytes, e.length, &insn))) {
+    return ZYDIS_MNEMONIC_INVALID;
+  }
+  return insn.mnemonic;
+}
+
+// KVM single-steps by setting RFLAGS.TF in the guest, and PUSHF and
+// SYSCALL (into R11) store it: those copies get the interpreter's TF (bit 8)
+// back, as if KVM's stepping were invisible. (Interrupt and exception
+// frames pushed inside a step keep it; their IRET restores it to KVM's own
+// RFLAGS, so only a guest reading its frame's RFLAGS sees it.)
+void HideTrapFlag(Side& kvm, const x86::CpuState& interp, ZydisMnemonic mnemonic) {
+  x86::CpuState& s = kvm.kvm_state;
+  if (mnemonic == ZYDIS_MNEMONIC_SYSCALL) {
+    uint64_t& r11 = s.gpr[x86::kR11];
+    if ((r11 ^ interp.gpr[x86::kR11]) == x86::kFlagTf) {
+      r11 = interp.gpr[x86::kR11];
+      kvm.StateEdited();
+    }
+    return;
+  }
+  if (mnemonic != ZYDIS_MNEMONIC_PUSHF && mnemonic != ZYDIS_MNEMONIC_PUSHFD && mnemonic != ZYDIS_MNEMONIC_PUSHFQ) {
+    return;
+  }
+  hw::GuestMemory& memory = kvm.board->memory();
+  auto reader = [&memory](uint64_t a, void* out, size_t n) { return memory.ReadPhys(a, out, n); };
+  uint64_t linear = s.seg[x86::kSs].base + s.gpr[x86::kRsp] + 1;
+  if (x86::ModeOf(s) != x86::CpuMode::kLong64) linear &= 0xFFFFFFFFull;
+  std::optional<uint64_t> gpa = x86::LinearToPhysical(s, linear, reader);
+  uint8_t byte;
+  if (!gpa || !memory.ReadPhys(*gpa, &byte, 1)) return;
+  byte = static_cast<uint8_t>((byte & ~1u) | ((interp.rflags >> 8) & 1));
+  memory.WritePhys(*gpa, &byte, 1);
+}
 
 // Byte ranges where the two boards' RAM differs, as guest-physical addresses.
 struct MemoryDiff {
@@ -445,6 +496,10 @@ PassResult Driver::Pass(uint64_t fine_from, const std::vector<uint64_t>& watch) 
     if (lead.is_kvm()) {
       target = lead.kvm_retired = follow.retired();
       MaskKvm(lead.kvm_state, follow.state());
+      if (kvm_stepped && slice_.size() == 1) {
+        Fill(slice_.back());
+        HideTrapFlag(lead, follow.state(), MnemonicOf(slice_.back()));
+      }
     }
     result.instructions = target;
     auto diverged = [&](const std::string& what, const MemoryDiff* memory = nullptr) {
