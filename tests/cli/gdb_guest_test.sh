@@ -30,9 +30,12 @@ case $engine in
     port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
     sh "$here/gdb_guest_session.sh" "$tandem" "$engine" "$rom" "$addr" "$port" "$work" >"$work/out" 2>&1 ;;
   kvm-sandbox)
-    # gdb embeds Python: it needs its standard library and gdb's own modules.
-    py=$(python3 -c 'import sysconfig; print(sysconfig.get_paths()["stdlib"])')
-    "$here/../../scripts/kvm-sandbox" --timeout 600 --file "$tandem" --file "$(command -v gdb)" --file "$py" \
+    # gdb embeds Python: it needs the standard library it was built with
+    # (asked of gdb itself, not of whatever python3 is first on PATH).
+    py=$(gdb -nx -batch -ex 'python import os; print(os.path.dirname(os.__file__))' 2>/dev/null)
+    pyfile=()
+    [ -d "$py" ] && pyfile=(--file "$py")
+    "$here/../../scripts/kvm-sandbox" --timeout 600 --file "$tandem" --file "$(command -v gdb)" ${pyfile[@]+"${pyfile[@]}"} \
       --file /usr/share/gdb --file "$rom" --file "$here/gdb_guest_session.sh" --file "$work" -- \
       sh "$here/gdb_guest_session.sh" "$tandem" kvm "$rom" "$addr" 1234 "$work" >"$work/out" 2>"$work/sandbox.err"
     status=$?
