@@ -472,6 +472,9 @@ PassResult Driver::Pass(uint64_t fine_from, const std::vector<uint64_t>& watch) 
     SliceEnd follow_end;
     slice_.clear();
     for (;;) {
+      // Where KVM stands after its step, the interrupt it takes next has
+      // not been delivered yet: the interpreter stops there too.
+      if (follow.retired() != start && caught_up()) break;
       follow_end = follow.RunSlice(0);  // delivers what is pending
       // A JIT block ends its slice by delivering the fault of the
       // instruction after it: the follower attempts that one too.
