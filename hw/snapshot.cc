@@ -19,9 +19,11 @@ constexpr size_t kMagicSize = sizeof kMagic - 1;
 constexpr uint64_t kPageSize = 4096;
 constexpr uint64_t kEndOfPages = ~0ull;
 
+}  // namespace
+
 // A 64-bit checksum over 8-byte words (a multiply-rotate mix in the style
 // of xxHash's rounds): catches truncation and flipped bytes, not malice.
-uint64_t Checksum(const uint8_t* data, size_t size) {
+uint64_t SnapshotChecksum(const uint8_t* data, size_t size) {
   uint64_t h = 0x27D4EB2F165667C5ull ^ size;
   auto mix = [&h](uint64_t word) {
     h ^= word * 0xC2B2AE3D27D4EB4Full;
@@ -39,6 +41,8 @@ uint64_t Checksum(const uint8_t* data, size_t size) {
   h ^= h >> 29;
   return h * 0x165667B19E3779F9ull;
 }
+
+namespace {
 
 bool AllZero(const uint8_t* page) {
   uint64_t acc = 0;
@@ -95,12 +99,12 @@ struct BoardFingerprint {
   // Why a snapshot taken on `taken` cannot load on this board, or "".
   std::string Mismatch(const BoardFingerprint& taken) const {
     auto mib = [](uint64_t bytes) { return std::to_string(bytes >> 20) + " MiB"; };
+    auto count = [](uint64_t n, const char* what) { return std::to_string(n) + " " + what + (n == 1 ? "" : "s"); };
     if (taken.ram_size != ram_size) {
       return "taken with " + mib(taken.ram_size) + " of RAM, this board has " + mib(ram_size) + " (-m)";
     }
     if (taken.cpu_count != cpu_count) {
-      return "taken with " + std::to_string(taken.cpu_count) + " CPUs, this board has " + std::to_string(cpu_count) +
-             " (--smp)";
+      return "taken with " + count(taken.cpu_count, "CPU") + ", this board has " + count(cpu_count, "CPU") + " (--smp)";
     }
     if (taken.rom_size != rom_size) {
       return "taken with a " + std::to_string(taken.rom_size >> 10) + " KiB firmware ROM, this board has " +
@@ -111,8 +115,8 @@ struct BoardFingerprint {
     }
     if (taken.nic != nic) return "taken with another --nic";
     if (taken.drives.size() != drives.size()) {
-      return "taken with " + std::to_string(taken.drives.size()) + " drives, this board has " +
-             std::to_string(drives.size()) + " (--drive)";
+      return "taken with " + count(taken.drives.size(), "drive") + ", this board has " + count(drives.size(), "drive") +
+             " (--drive)";
     }
     for (size_t i = 0; i < drives.size(); ++i) {
       const Drive& a = taken.drives[i];
@@ -170,8 +174,7 @@ void VisitCpuState(StateVisitor& v, x86::CpuState& s) {
   v(e.valid, e.exception, e.vector, e.has_error_code, e.error_code);
 }
 
-Status SaveSnapshot(const std::string& path, Board& board, std::vector<x86::CpuState> cpus,
-                    const std::string& engine) {
+Result<std::vector<uint8_t>> SnapshotBytes(Board& board, std::vector<x86::CpuState> cpus, const std::string& engine) {
   for (const DriveConfig& d : board.config().drives) {
     if (d.snapshot) {
       return Status::Error("drive " + d.path + " has snapshot=on: its writes live in memory a snapshot does not carry");
@@ -199,10 +202,16 @@ Status SaveSnapshot(const std::string& path, Board& board, std::vector<x86::CpuS
   VisitPages(w, memory.ram(), memory.map().ram_size());
   w.Section("rom");
   VisitPages(w, memory.rom(), memory.map().rom_size());
-  std::vector<uint8_t>& bytes = w.bytes();
-  uint64_t sum = Checksum(bytes.data(), bytes.size());
+  uint64_t sum = SnapshotChecksum(w.bytes().data(), w.bytes().size());
   w(sum);
+  return std::move(w.bytes());
+}
 
+Status SaveSnapshot(const std::string& path, Board& board, std::vector<x86::CpuState> cpus,
+                    const std::string& engine) {
+  auto snapshot = SnapshotBytes(board, std::move(cpus), engine);
+  if (!snapshot.ok()) return snapshot.status();
+  const std::vector<uint8_t>& bytes = *snapshot;
   const std::string temporary = path + ".tmp";
   int fd = open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) return Status::Error("cannot create " + temporary + ": " + std::strerror(errno));
@@ -232,6 +241,10 @@ Result<LoadedSnapshot> LoadSnapshot(const std::string& path, Board& board) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return Status::Error("snapshot " + path + ": cannot open it");
   std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  return LoadSnapshotBytes(bytes, path, board);
+}
+
+Result<LoadedSnapshot> LoadSnapshotBytes(const std::vector<uint8_t>& bytes, const std::string& path, Board& board) {
   auto fail = [&path](const std::string& why) { return Status::Error("snapshot " + path + ": " + why); };
   if (bytes.size() < kMagicSize || std::memcmp(bytes.data(), kMagic, kMagicSize) != 0) {
     return fail("not a tandem snapshot");
@@ -248,7 +261,7 @@ Result<LoadedSnapshot> LoadSnapshot(const std::string& path, Board& board) {
   const size_t body_end = bytes.size() - sizeof(uint64_t);
   uint64_t stored;
   std::memcpy(&stored, bytes.data() + body_end, sizeof stored);
-  if (stored != Checksum(bytes.data(), body_end)) return fail("truncated or corrupted (checksum mismatch)");
+  if (stored != SnapshotChecksum(bytes.data(), body_end)) return fail("truncated or corrupted (checksum mismatch)");
 
   const size_t body = kMagicSize + sizeof version;
   StateReader r(bytes.data() + body, body_end - body);

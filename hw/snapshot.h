@@ -41,6 +41,13 @@ struct LoadedSnapshot {
 // that says which, before the board is touched.
 Result<LoadedSnapshot> LoadSnapshot(const std::string& path, Board& board);
 
+// The same for a snapshot already in memory (`name` appears in errors); a
+// SaveSnapshot() into memory. For the reader's fuzzer and tests.
+Result<LoadedSnapshot> LoadSnapshotBytes(const std::vector<uint8_t>& bytes, const std::string& name, Board& board);
+Result<std::vector<uint8_t>> SnapshotBytes(Board& board, std::vector<x86::CpuState> cpus, const std::string& engine);
+// The checksum that ends a snapshot, over the bytes before it.
+uint64_t SnapshotChecksum(const uint8_t* data, size_t size);
+
 // The CpuState fields in snapshot order.
 void VisitCpuState(StateVisitor& v, x86::CpuState& s);
 

@@ -54,10 +54,14 @@ class InterpVcpu final : public Vcpu {
     // The guest's TSC continues from state.tsc (the epoch is set at first use).
     cpu_.sys_.tsc_epoch_set = false;
   }
-  // CpuState::tsc is the TSC as the guest would read it now.
+  // CpuState::tsc is the TSC as the guest would read it now. The local APIC
+  // owns the TPR and IA32_APIC_BASE (a guest may change the TPR through the
+  // APIC page too): the state shows them as it has them.
   x86::CpuState GetState() override {
     x86::CpuState s = state_;
     if (cpu_.sys_.tsc_epoch_set) s.tsc += cpu_.board.clock().NowNs() - cpu_.sys_.tsc_epoch_ns;
+    s.cr8 = cpu_.socket.tpr() >> 4;
+    s.msr.apic_base = cpu_.socket.apic_base();
     return s;
   }
   RunOutcome Run() override { return cpu_.Run(); }

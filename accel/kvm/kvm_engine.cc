@@ -237,6 +237,9 @@ class KvmVcpu final : public Vcpu {
     CpuState s = state_;
     s.halted = halted_;
     s.wait_for_sipi = wait_for_sipi_;
+    // The board's local APIC owns the TPR and IA32_APIC_BASE (userspace APIC).
+    s.cr8 = socket_.tpr() >> 4;
+    s.msr.apic_base = socket_.apic_base();
     return s;
   }
 
