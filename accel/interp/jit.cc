@@ -635,7 +635,7 @@ class Translator {
     a_.add(ax::rdx, ax::rcx);
     a_.cmp(ax::rax, ax::qword_ptr(ax::rdx, offsetof(Jit::JumpEntry, rip)));
     a_.jne(epilogue_);
-    a_.cmp(ax::qword_ptr(ax::rdx, offsetof(Jit::JumpEntry, context)), static_cast<int32_t>(block_->context));
+    a_.cmp(ax::dword_ptr(ax::rdx, offsetof(Jit::JumpEntry, context)), static_cast<int32_t>(block_->context));
     a_.jne(epilogue_);
     a_.jmp(ax::qword_ptr(ax::rdx, offsetof(Jit::JumpEntry, code)));
   }
@@ -1017,6 +1017,7 @@ bool Jit::HostSupported(std::string* why) {
 uint64_t Jit::Interpret(Jit* jit, Block* block, uint64_t index, uint64_t branch) {
   Cpu& cpu = jit->cpu_;
   x86::CpuState& s = cpu.s;
+  ++jit->stats_.interpreted;
   s.rip = block->insn_rip[index];
   cpu.interrupt_shadow = false;
   cpu.step_on_new_tf = false;
@@ -1110,9 +1111,60 @@ bool Jit::InvalidatePage(uint64_t phys_page, bool own_store) {
   return true;
 }
 
-void Jit::FlushJumpCache() {
-  std::fill(jump_cache_.begin(), jump_cache_.end(), JumpEntry{});
+void Jit::FlushJumpCache(bool include_global) {
   ++stats_.jump_cache_flushes;
+  if (include_global) {
+    std::fill(jump_cache_.begin(), jump_cache_.end(), JumpEntry{});
+    local_slots_.clear();
+    global_slots_.clear();
+    std::fill(global_regions_.begin(), global_regions_.end(), false);
+    global_huge_ = false;
+    return;
+  }
+  for (uint32_t i : local_slots_) {
+    if (!jump_cache_[i].global) jump_cache_[i] = JumpEntry{};
+  }
+  local_slots_.clear();
+}
+
+void Jit::FlushJumpCachePage(uint64_t linear_page) {
+  FlushJumpCache(/*include_global=*/false);
+  if (!global_huge_ && !global_regions_[RegionBit(linear_page)]) return;
+  size_t kept = 0;
+  for (uint32_t i : global_slots_) {
+    JumpEntry& e = jump_cache_[i];
+    if (!e.global) continue;  // dropped or refilled since: its own list has it
+    const uint64_t page = (e.block->key == 0 ? e.rip : (e.block->cs_base + e.rip) & 0xFFFFFFFF) >> 12;
+    if (((page ^ linear_page) >> (e.page_shift - 12)) == 0) {
+      e = JumpEntry{};
+    } else {
+      global_slots_[kept++] = i;
+    }
+  }
+  global_slots_.resize(kept);
+}
+
+void Jit::FillJumpEntry(uint64_t rip, uint64_t linear, Block* b) {
+  const uint32_t slot = JumpSlot(rip);
+  JumpEntry& e = jump_cache_[slot];
+  // The translation RunBlock just used is in the TLB slot of the page.
+  const TlbEntry& t = cpu_.sys_.tlb.entries[(linear >> 12) % Tlb::kEntries];
+  const bool global = t.page == (linear >> 12) && t.global;
+  const bool listed = e.rip != ~0ull && e.global == global;
+  e = JumpEntry{rip, b->context, global, t.page_shift, b->chain_entry, b};
+  if (listed) return;
+  std::vector<uint32_t>& list = global ? global_slots_ : local_slots_;
+  // Dropped blocks leave their slots listed; a list that outgrows the table
+  // is one full flush away from empty again.
+  if (list.size() >= 2 * kJumpSlots) {
+    FlushJumpCache(/*include_global=*/true);
+    e = JumpEntry{rip, b->context, global, t.page_shift, b->chain_entry, b};
+  }
+  list.push_back(slot);
+  if (global) {
+    if (t.page_shift >= 30) global_huge_ = true;
+    global_regions_[RegionBit(linear >> 12)] = true;
+  }
 }
 
 // Drops every block at once (outside translated code: RunBlock calls it).
@@ -1277,14 +1329,14 @@ uint64_t Jit::RunBlock(uint64_t budget) {
   Link* link = last_link_;
   last_link_ = nullptr;
   if (!b->fn) return 0;
-  JumpEntry& jump = jump_cache_[JumpSlot(rip)];
-  if (jump.block != b) jump = JumpEntry{rip, b->context, b->chain_entry, b};
+  if (jump_cache_[JumpSlot(rip)].block != b) FillJumpEntry(rip, linear, b);
   if (link && link->target_rip == rip && link->owner->user == user && link->owner->key == key &&
       link->owner->cs_base == cs_base && (link->owner->phys >> 12) == (phys >> 12)) {
     link->code = b->chain_entry;
     link->target = b;
     b->incoming.push_back(link);
   }
+  ++stats_.dispatches;
   const uint64_t n = b->fn(&s, cpu_.sys_.tlb.jit[0].data(), budget);
   cpu_.retired_ += n + extra_retired_;
   stats_.instructions_in_blocks += n + extra_retired_;

@@ -282,6 +282,52 @@ TEST_F(JitTest, IndirectCallsAndReturnsUseTheJumpCacheAndSeeRewrittenCode) {
   EXPECT_EQ(m->reg(x86::kRdi), 0u);
 }
 
+// 4 KiB pages for the first 2 MiB, identity-mapped (page table at 0x4000),
+// with G on `global` pages and CR4.PGE on.
+void MapSmallPages(Machine& m, std::initializer_list<uint64_t> global) {
+  m.Write(0x3000, 8, 0x4000 | 3);
+  for (uint64_t i = 0; i < 512; ++i) m.Write(0x4000 + 8 * i, 8, (i << 12) | 3);
+  for (uint64_t page : global) m.Write(0x4000 + 8 * (page >> 12), 8, page | 0x103);
+  m.s.cr4 |= x86::kCr4Pge;
+  m.cpu->FlushTlb(/*include_global=*/true);
+}
+
+TEST_F(JitTest, JumpCacheForgetsRemappedCodeAfterMovCr3AndInvlpgButKeepsGlobalPages) {
+  // kCode: mov ecx, 0x30000; call rcx; jmp $ -- kCode + 0x100: the same calling 0x32000 (a global page).
+  Start({0xB9, 0x00, 0x00, 0x03, 0x00, 0xFF, 0xD1, 0xEB, 0xFE});
+  m->Load(kCode + 0x100, {0xB9, 0x00, 0x20, 0x03, 0x00, 0xFF, 0xD1, 0xEB, 0xFE});
+  for (uint32_t n = 1; n <= 4; ++n) m->Load(0x2F000 + 0x1000 * n, {0xB8, static_cast<uint8_t>(n), 0, 0, 0, 0xC3});  // mov eax, n; ret
+  MapSmallPages(*m, {0x32000, 0x33000});
+  auto call = [&](uint64_t from) {
+    m->s.rip = from;
+    m->reg(x86::kRsp) = 0x8000;
+    m->reg(x86::kRax) = 0;
+    return DispatchesTo(jit(), m->s, from + 7);
+  };
+  EXPECT_GE(call(kCode), 1);
+  EXPECT_EQ(m->reg(x86::kRax), 1u);
+  // A new mapping of the non-global page, then MOV CR3 (a flush that keeps global pages).
+  m->Write(0x4000 + 8 * 0x30, 8, 0x31000 | 3);
+  m->cpu->FlushTlb(/*include_global=*/false);
+  EXPECT_GE(call(kCode), 1);
+  EXPECT_EQ(m->reg(x86::kRax), 2u);
+  // The global page's entry survives MOV CR3: the call goes straight to its block.
+  EXPECT_GE(call(kCode + 0x100), 1);
+  EXPECT_EQ(m->reg(x86::kRax), 3u);
+  m->cpu->FlushTlb(/*include_global=*/false);
+  EXPECT_EQ(call(kCode + 0x100), 1);
+  EXPECT_EQ(m->reg(x86::kRax), 3u);
+  // INVLPG drops it.
+  m->Write(0x4000 + 8 * 0x32, 8, 0x33000 | 0x103);
+  m->cpu->InvalidatePage(0x32000);
+  EXPECT_GE(call(kCode + 0x100), 1);
+  EXPECT_EQ(m->reg(x86::kRax), 4u);
+  // A full flush drops everything: the call comes back to the dispatcher.
+  m->cpu->FlushTlb(/*include_global=*/true);
+  EXPECT_EQ(call(kCode + 0x100), 2);
+  EXPECT_EQ(m->reg(x86::kRax), 4u);
+}
+
 TEST_F(JitTest, AFullCodeCacheIsFlushedAndStaysBounded) {
   // 1500 blocks: inc eax; jmp to the next instruction (EB 00 ends a block), then jmp $.
   std::vector<uint8_t> code;
