@@ -627,7 +627,7 @@ class Translator {
     a_.jle(epilogue_);
     a_.mov(ax::rax, ax::qword_ptr(kState, kRipOffset));
     a_.mov(ax::rcx, ax::rax);
-    a_.shr(ax::rcx, 12);
+    a_.shr(ax::rcx, Jit::kJumpShift);  // Jit::JumpSlot
     a_.xor_(ax::rcx, ax::rax);
     a_.and_(ax::ecx, static_cast<int32_t>(Jit::kJumpSlots - 1));
     a_.shl(ax::ecx, 5);

@@ -104,8 +104,9 @@ class Jit {
     const void* code = nullptr;
     Block* block = nullptr;
   };
-  static constexpr unsigned kJumpSlots = 1u << 12;
-  static unsigned JumpSlot(uint64_t rip) { return (rip ^ (rip >> 12)) & (kJumpSlots - 1); }
+  static constexpr unsigned kJumpShift = 14;
+  static constexpr unsigned kJumpSlots = 1u << kJumpShift;
+  static unsigned JumpSlot(uint64_t rip) { return (rip ^ (rip >> kJumpShift)) & (kJumpSlots - 1); }
   JumpEntry* jump_cache() { return jump_cache_.data(); }
 
  private:
