@@ -328,6 +328,41 @@ TEST_F(JitTest, JumpCacheForgetsRemappedCodeAfterMovCr3AndInvlpgButKeepsGlobalPa
   EXPECT_EQ(m->reg(x86::kRax), 4u);
 }
 
+TEST_F(JitTest, IntegerSseRunsOnHostXmmRegistersAndMisalignedOperandsFault) {
+  // movdqu xmm1, [rsi]; paddd xmm1, xmm2; pxor xmm3, xmm3; pcmpeqb xmm3, xmm1; pmovmskb eax, xmm3;
+  // movdqa [rsi + 16], xmm1; movd ecx, xmm1; jmp $
+  Start({0xF3, 0x0F, 0x6F, 0x0E, 0x66, 0x0F, 0xFE, 0xCA, 0x66, 0x0F, 0xEF, 0xDB, 0x66, 0x0F, 0x74, 0xD9,
+         0x66, 0x0F, 0xD7, 0xC3, 0x66, 0x0F, 0x7F, 0x4E, 0x10, 0x66, 0x0F, 0x7E, 0xC9, 0xEB, 0xFE});
+  m->s.cr4 |= x86::kCr4Osfxsr;
+  for (int i = 0; i < 16; ++i) {
+    m->Write(kData + 1 + i, 1, i);  // unaligned source bytes 0..15
+    m->s.fx.xmm[2][i] = i % 4 == 0 ? 0xFF : 0;  // each dword + 0xFF
+  }
+  m->reg(x86::kRsi) = kData + 1;
+  m->reg(x86::kRax) = ~0ull;
+  // The aligned store to kData + 17 faults, precisely, after the six before it.
+  RunExpectingFault(jit(), x86::kGP);
+  EXPECT_EQ(m->s.rip, kCode + 20);
+  EXPECT_EQ(m->cpu->instructions_retired(), 5u);
+  const uint8_t want[16] = {0xFF, 1, 2, 3, 3, 6, 6, 7, 7, 10, 10, 11, 11, 14, 14, 15};  // each dword + 0xFF
+  EXPECT_EQ(std::memcmp(m->s.fx.xmm[1].data(), want, 16), 0);
+  EXPECT_EQ(m->reg(x86::kRax), 0u);  // no zero byte; PMOVMSKB zero-extends
+  // Aligned, the whole block runs in host code.
+  for (int i = 0; i < 16; ++i) m->Write(kData + i, 1, i);
+  m->reg(x86::kRsi) = kData;
+  m->s.rip = kCode;
+  const uint64_t end = kCode + 29;
+  RunTo(end);
+  EXPECT_EQ(m->Read(kData + 16, 4), 0x030201FFu);
+  EXPECT_EQ(m->reg(x86::kRcx), 0x030201FFu);
+  // Again with the TLB warm: nothing goes to the interpreter.
+  const uint64_t interpreted = jit().stats().interpreted;
+  m->s.rip = kCode;
+  RunTo(end);
+  EXPECT_EQ(m->reg(x86::kRcx), 0x030201FFu);
+  EXPECT_EQ(jit().stats().interpreted, interpreted);
+}
+
 TEST_F(JitTest, AFullCodeCacheIsFlushedAndStaysBounded) {
   // 1500 blocks: inc eax; jmp to the next instruction (EB 00 ends a block), then jmp $.
   std::vector<uint8_t> code;
