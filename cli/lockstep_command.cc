@@ -594,6 +594,11 @@ int Lockstep(const LockstepOptions& opt) {
   }
   auto run = ParseRunOptions(opt.run_args);
   if (!run.ok()) return Fail(run.message());
+  // Each side's board would open its own NIC backend: two slirp stacks
+  // binding the same hostfwd ports, or two readers of one TAP device.
+  for (const std::string& nic : run->nics) {
+    if (nic != "none") return Fail("lockstep: --nic " + nic + " is not supported (each side would open its own network backend); drop it or give --nic none");
+  }
   hw::BoardConfig config;
   BootImages images;
   if (Status s = LoadImages(*run, config, images); !s.ok()) return Fail(s.message());

@@ -1,6 +1,7 @@
 // The board's virtio devices (hw/virtio): virtio-rng, one virtio-blk per
 // drive and the virtio-net NIC on PCI bus 0, at the slots hw/pc_layout.h
 // gives them.
+#include <cstdio>
 #include <memory>
 #include <string>
 
@@ -41,7 +42,9 @@ Status Board::WireVirtio() {
   for (size_t i = 0; i < config_.drives.size(); ++i) {
     auto image = RawImage::Open(config_.drives[i]);
     if (!image.ok()) return image.status();
-    auto blk = std::make_unique<virtio::VirtioBlk>(std::move(*image), device_lock_);
+    auto blk = std::make_unique<virtio::VirtioBlk>(std::move(*image), device_lock_, "", [](const std::string& line) {
+      std::fprintf(stderr, "tandem: %s\n", line.c_str());  // a host problem: shown whatever -d says
+    });
     int devfn = layout::PciDevfn(layout::kFirstDriveSlot + static_cast<int>(i), 0);
     if (Status s = attach(std::move(blk), devfn); !s.ok()) return s;
   }

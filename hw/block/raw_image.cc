@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <utility>
 #include <vector>
 
 namespace tandem::hw {
@@ -73,7 +74,7 @@ bool RawImage::HostRead(uint64_t offset, uint8_t* buf, uint64_t length) {
   for (uint64_t done = 0; done < length;) {
     ssize_t n = pread(fd_, dst + done, length - done, static_cast<off_t>(offset + done));
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return false;
+    if (n < 0) return Failed("read", offset + done);
     if (n == 0) {  // past a block device's end: zeros, as a short file reads
       std::memset(dst + done, 0, length - done);
       break;
@@ -95,11 +96,24 @@ bool RawImage::HostWrite(uint64_t offset, const uint8_t* buf, uint64_t length) {
   for (uint64_t done = 0; done < length;) {
     ssize_t n = pwrite(fd_, src + done, length - done, static_cast<off_t>(offset + done));
     if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return false;
+    if (n == 0) errno = ENOSPC;  // pwrite made no progress: the file cannot grow
+    if (n <= 0) return Failed("write", offset + done);
     done += static_cast<uint64_t>(n);
   }
   return true;
 }
+
+bool RawImage::Failed(const char* what, uint64_t offset) {
+  const int err = errno;
+  if (!error_seen_) {
+    error_seen_ = true;
+    error_report_ = "drive '" + config_.path + "': host " + what + " failed at byte " + std::to_string(offset) +
+                    ": " + Why(err) + " (the guest gets a virtio I/O error; reported once)";
+  }
+  return false;
+}
+
+std::string RawImage::TakeErrorReport() { return std::exchange(error_report_, std::string()); }
 
 bool RawImage::Read(uint64_t offset, uint8_t* buf, uint64_t length) {
   if (overlay_.empty()) return HostRead(offset, buf, length);
@@ -126,7 +140,7 @@ bool RawImage::Write(uint64_t offset, const uint8_t* buf, uint64_t length) {
 
 bool RawImage::Flush() {
   if (config_.read_only || config_.snapshot) return true;
-  return fdatasync(fd_) == 0;
+  return fdatasync(fd_) == 0 || Failed("flush (fdatasync)", 0);
 }
 
 bool RawImage::Discard(uint64_t offset, uint64_t length) {

@@ -49,6 +49,11 @@ class RawImage {
   bool Discard(uint64_t offset, uint64_t length);
   bool WriteZeroes(uint64_t offset, uint64_t length);
 
+  // The first host I/O error (read, write or flush), once: a line naming the
+  // image and the errno, for the user (the guest itself gets a virtio I/O
+  // error). Empty when there is nothing new to report.
+  std::string TakeErrorReport();
+
   // Sectors held by the snapshot overlay (tests).
   size_t overlay_sectors() const { return overlay_.size(); }
 
@@ -56,10 +61,14 @@ class RawImage {
   RawImage(DriveConfig config, int fd, uint64_t size) : config_(std::move(config)), fd_(fd), size_(size) {}
   bool HostRead(uint64_t offset, uint8_t* buf, uint64_t length);
   bool HostWrite(uint64_t offset, const uint8_t* buf, uint64_t length);
+  // Records the first failure (errno) for TakeErrorReport; returns false.
+  bool Failed(const char* what, uint64_t offset);
 
   DriveConfig config_;
   int fd_;
   uint64_t size_;
+  std::string error_report_;       // the first failure, until taken
+  bool error_seen_ = false;        // a failure was recorded (reported once per image)
   std::unordered_map<uint64_t, std::array<uint8_t, kSectorSize>> overlay_;  // snapshot=on: sector -> data
 };
 

@@ -42,8 +42,10 @@ bool CopyChain(DmaMemory& dma, const VirtChain& chain, bool writable, uint64_t o
 }
 }  // namespace
 
-VirtioBlk::VirtioBlk(std::unique_ptr<RawImage> image, std::mutex& device_lock, std::string serial)
-    : image_(std::move(image)), device_lock_(device_lock), serial_(std::move(serial)) {
+VirtioBlk::VirtioBlk(std::unique_ptr<RawImage> image, std::mutex& device_lock, std::string serial,
+                     ErrorReporter report_error)
+    : image_(std::move(image)), device_lock_(device_lock), serial_(std::move(serial)),
+      report_error_(std::move(report_error)) {
   serial_.resize(std::min(serial_.size(), kIdBytes));
   worker_ = std::thread([this] { WorkerLoop(); });
 }
@@ -136,6 +138,7 @@ void VirtioBlk::Drain() {
     for (; served < batch.size(); ++served) {
       if (!Serve(batch[served], outcomes[served], error)) break;
     }
+    if (std::string report = image_->TakeErrorReport(); !report.empty() && report_error_) report_error_(report);
     std::lock_guard<std::mutex> lock(device_lock_);
     if (generation != generation_.load(std::memory_order_acquire)) return;  // reset meanwhile: the driver forgot them
     bool pushed = false;

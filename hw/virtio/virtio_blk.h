@@ -12,6 +12,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -37,8 +38,14 @@ class VirtioBlk final : public VirtioDevice {
   static constexpr uint32_t kSegMax = kQueueSize - 2;
   static constexpr size_t kIdBytes = 20;
 
+  // Gets the line about a failed host read, write or flush (once per drive;
+  // the guest gets VIRTIO_BLK_S_IOERR): a host problem for the user, not a
+  // guest diagnostic. Called on the worker thread.
+  using ErrorReporter = std::function<void(const std::string&)>;
+
   // serial: what GET_ID returns (at most 20 bytes; empty as QEMU without serial=).
-  VirtioBlk(std::unique_ptr<RawImage> image, std::mutex& device_lock, std::string serial = "");
+  VirtioBlk(std::unique_ptr<RawImage> image, std::mutex& device_lock, std::string serial = "",
+            ErrorReporter report_error = {});
   ~VirtioBlk() override;
 
   const char* name() const override { return "blk"; }
@@ -52,6 +59,7 @@ class VirtioBlk final : public VirtioDevice {
   uint64_t ReadConfig(uint64_t offset, unsigned size) override;
   void QueueNotify(unsigned q) override;
   void Reset() override;
+  void Quiesce() override { WaitIdle(); }
 
   RawImage& image() { return *image_; }
   // Blocks until the worker has served every notification so far (tests).
@@ -72,6 +80,7 @@ class VirtioBlk final : public VirtioDevice {
   std::unique_ptr<RawImage> image_;
   std::mutex& device_lock_;
   std::string serial_;
+  ErrorReporter report_error_;
   std::atomic<uint64_t> generation_{0};  // bumped by Reset(): in-flight results are dropped
 
   std::mutex mutex_;  // guards kicked_, busy_, stop_

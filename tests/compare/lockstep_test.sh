@@ -68,4 +68,6 @@ expect_usage_error lockstep "one engine" --accel interp -- --bios "$rom"
 expect_usage_error lockstep "kvm" --accel interp,kvm -- --bios "$rom"
 expect_usage_error lockstep "no run options" --accel interp,jit
 expect_usage_error lockstep "missing image" --accel interp,jit -- --bios "$tmp/missing.rom"
+# Two user-network stacks would clash (hostfwd ports, the TAP device).
+expect_usage_error lockstep "nic user" --accel interp,jit -- --bios "$rom" --nic user
 exit $failed

@@ -7,7 +7,10 @@
 # concurrent kernel threads (initrd freeing, keyboard probe) come in an order
 # that depends on timing.
 # Usage: compare_transcripts.sh TRANSCRIPT_A TRANSCRIPT_B
+# Environment: TRANSCRIPT_UP and TRANSCRIPT_DONE name other markers for the
+# user-space part (the disk-image guest's: TANDEM-DISK-UP, TANDEM-DISK-DONE).
 set -u
+up_mark=${TRANSCRIPT_UP:-TANDEM-LINUX-UP} done_mark=${TRANSCRIPT_DONE:-TANDEM-LINUX-DONE}
 a=${1:?usage: compare_transcripts.sh A B} b=${2:?usage: compare_transcripts.sh A B}
 for f in "$a" "$b"; do
   [ -s "$f" ] || { echo "compare_transcripts: FAIL: no transcript $f (did the boot tests run?)" >&2; exit 1; }
@@ -32,19 +35,22 @@ done
 #   random: crng init done: printed once the entropy pool has filled, which
 #       takes guest time; a fast run (the JIT's) can power off before it;
 #   lines starting with "interp:", "jit:", "kvm:" or "tandem:": tandem's own log on
-#       stderr, not guest output.
+#       stderr, not guest output;
+#   terminal control sequences (ESC c, ESC [ ... letter): GRUB's serial
+#       terminal (the disk-image guest) sometimes repositions the cursor in
+#       the middle of a line, depending on timing; the text is compared.
 # Kernel messages keep a "K " mark in place of their timestamp: the kernel
 # prints some (e.g. "random: crng init done") whenever it gets there, which
 # may fall inside the user-space part on one engine and before it on another,
 # so they are compared as one set wherever they appear.
 normalize() {
-  sed -E 's/^\[ *[0-9]+\.[0-9]+\] /K /; s/uptime=[0-9.]+/uptime=T/; s/input[0-9]+/inputN/g; s/^( *[0-9A-Z]+:) +[0-9]+ +/\1 N /' "$1" |
+  sed -E 's/\x1bc//g; s/\x1b\[[0-9;?]*[A-Za-z]//g; s/^\[ *[0-9]+\.[0-9]+\] /K /; s/uptime=[0-9.]+/uptime=T/; s/input[0-9]+/inputN/g; s/^( *[0-9A-Z]+:) +[0-9]+ +/\1 N /' "$1" |
     grep -Ev '^(K )?(tsc: |clocksource: |sched_clock: |Calibrating delay loop|smpboot: Total of|Unstable clock detected|TSC found unstable after boot|If you want to keep using the local clock|  "trace_clock=local"|on the kernel command line$|microcode[[:space:]]*:|cpu MHz|bogomips|audit: type=2000|rtc_cmos .*setting system clock|interp: |jit: |kvm: |tandem: )' |
     grep -Ev 'deferred pages initialised in|^(K )?Memory: [0-9]+K/[0-9]+K available|^(K )?random: crng init done$' |
     grep -Ev '^(K )?pci [0-9a-f:.]+: quirk_[a-z0-9_]+\+0x[0-9a-f]+/0x[0-9a-f]+ took [0-9]+ usecs$'
 }
-user_part() { sed -n '/^TANDEM-LINUX-UP/,/^TANDEM-LINUX-DONE/p' | grep -v '^K '; }
-kernel_part() { awk '/^TANDEM-LINUX-UP/ { user = 1 } !user || /^K / { sub(/^K /, ""); print }' | sort; }
+user_part() { sed -n "/^$up_mark/,/^$done_mark/p" | grep -v '^K '; }
+kernel_part() { awk -v up="^$up_mark" '$0 ~ up { user = 1 } !user || /^K / { sub(/^K /, ""); print }' | sort; }
 
 status=0
 if ! diff -u <(normalize "$a" | user_part) <(normalize "$b" | user_part) >/tmp/compare_user.$$; then

@@ -1,12 +1,14 @@
 // virtio-blk through the PCI transport on a temporary raw image: read,
 // write, flush, get-id, write-zeroes, the read-only refusal, the snapshot
-// overlay, the image lock, and completions raised from the worker thread
-// only when the board polls.
+// overlay, the image lock, a host write error, and completions raised from
+// the worker thread only when the board polls.
 #include "hw/virtio/virtio_blk.h"
 
 #include <gtest/gtest.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
+#include <csignal>
 #include <cstdlib>
 #include <fstream>
 #include <mutex>
@@ -241,6 +243,54 @@ TEST(RawImageTest, CacheNoneReadsAndWritesThroughODirect) {
   EXPECT_EQ(back[3 + 512], 0x3C);
   EXPECT_EQ(back[3 + 1023], 0x3C);
   EXPECT_EQ(image.Contents()[5 * 512 + 7], 0x3C);
+}
+
+}  // namespace
+}  // namespace tandem::hw::testing
+
+namespace tandem::hw::testing {
+namespace {
+
+// A host write that fails (here EFBIG: the process may not write past
+// RLIMIT_FSIZE, which stands in for a full disk) reaches the guest as
+// VIRTIO_BLK_S_IOERR and the user as one line naming the image; the device
+// keeps working for what the host can still do.
+TEST_F(VirtioBlkTest, AHostWriteErrorIsAnIoErrorAndOneReport) {
+  std::vector<std::string> reports;
+  DriveConfig config;
+  config.path = image_.path();
+  auto raw = RawImage::Open(config);
+  ASSERT_TRUE(raw.ok()) << raw.message();
+  blk_ = std::make_unique<VirtioBlk>(std::move(*raw), device_lock_, "",
+                                     [&reports](const std::string& line) { reports.push_back(line); });
+  Plug(*blk_);
+  Initialize(virtio::kFeatureVersion1 | virtio::kFeatureIndirectDesc);
+
+  struct rlimit saved;
+  ASSERT_EQ(getrlimit(RLIMIT_FSIZE, &saved), 0);
+  struct sigaction ignore = {}, old_action = {};
+  ignore.sa_handler = SIG_IGN;
+  ASSERT_EQ(sigaction(SIGXFSZ, &ignore, &old_action), 0);  // EFBIG instead of the signal
+  struct rlimit small = saved;
+  small.rlim_cur = 8 * 512;
+  ASSERT_EQ(setrlimit(RLIMIT_FSIZE, &small), 0);
+  std::vector<uint8_t> data(512, 0x42);
+  memory_.WritePhys(kData + 0x1000, data.data(), data.size());
+  uint8_t beyond = Request(VirtioBlk::kTypeOut, 20, 512, false);
+  uint8_t again = Request(VirtioBlk::kTypeOut, 21, 512, false, 3);
+  uint8_t below = Request(VirtioBlk::kTypeOut, 2, 512, false, 6);  // under the limit: still fine
+  setrlimit(RLIMIT_FSIZE, &saved);
+  sigaction(SIGXFSZ, &old_action, nullptr);
+
+  EXPECT_EQ(beyond, VirtioBlk::kStatusIoErr);
+  EXPECT_EQ(again, VirtioBlk::kStatusIoErr);
+  EXPECT_EQ(below, VirtioBlk::kStatusOk);
+  ASSERT_EQ(reports.size(), 1u);  // once per drive
+  EXPECT_NE(reports[0].find(image_.path()), std::string::npos) << reports[0];
+  EXPECT_NE(reports[0].find("write"), std::string::npos) << reports[0];
+  std::vector<uint8_t> file = image_.Contents();
+  EXPECT_EQ(file[20 * 512], Pattern(20, 0));
+  EXPECT_EQ(file[2 * 512], 0x42);
 }
 
 }  // namespace
