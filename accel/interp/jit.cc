@@ -369,10 +369,21 @@ class Translator {
     switch (m) {
       case ZYDIS_MNEMONIC_NOP: case ZYDIS_MNEMONIC_ENDBR64: case ZYDIS_MNEMONIC_ENDBR32: case ZYDIS_MNEMONIC_PAUSE:
       case ZYDIS_MNEMONIC_PREFETCHT0: case ZYDIS_MNEMONIC_PREFETCHT1: case ZYDIS_MNEMONIC_PREFETCHT2:
-      case ZYDIS_MNEMONIC_PREFETCHNTA:
+      case ZYDIS_MNEMONIC_PREFETCHNTA: case ZYDIS_MNEMONIC_PREFETCHW: case ZYDIS_MNEMONIC_PREFETCH:
         return true;
       default:
         break;
+    }
+    // Reading a segment selector changes nothing (the kernel saves DS/ES on
+    // every context switch): zero-extended into a 32/64-bit register.
+    if (m == ZYDIS_MNEMONIC_MOV && IsGpr(zops[0]) && zops[1].type == ZYDIS_OPERAND_TYPE_REGISTER &&
+        SegmentIndex(zops[1].reg.value) >= 0) {
+      EmitReadSelector(GprNumber(zops[0].reg.value), SegmentIndex(zops[1].reg.value), zi.operand_width);
+      return true;
+    }
+    if (m == ZYDIS_MNEMONIC_CLI && !user_) {
+      EmitCli();
+      return true;
     }
     // A segment register write (MOV, POP, LDS...) changes the block key; in
     // 64-bit mode only MOV to CR/DR/SS matters (FS/GS bases are read at run time).
@@ -668,6 +679,32 @@ class Translator {
     } else if (ends_block) {
       EmitLeave(index_ + 1);
     }
+  }
+
+  void EmitReadSelector(int reg, int seg, unsigned width) {
+    a_.movzx(ax::eax, ax::word_ptr(kState, static_cast<int32_t>(offsetof(x86::CpuState, seg) + seg * sizeof(x86::Segment) +
+                                                                offsetof(x86::Segment, selector))));
+    if (width == 16) {
+      a_.mov(ax::word_ptr(kState, 8 * reg), ax::ax);
+    } else {
+      a_.mov(ax::qword_ptr(kState, 8 * reg), ax::rax);
+    }
+  }
+
+  // CLI at CPL 0 (SS.DPL, as Cpu::cpl() has it, checked at run time) clears
+  // IF; anything else (CPL 1-2, IOPL) is the interpreter's.
+  void EmitCli() {
+    SyncFlags();
+    flags_in_host_ = false;
+    SlowPath& slow = NewSlowPath(false, false);
+    if (!(block_->key & kKeyReal)) {
+      constexpr int32_t kSsAttrib =
+          offsetof(x86::CpuState, seg) + x86::kSs * sizeof(x86::Segment) + offsetof(x86::Segment, attrib);
+      a_.test(ax::dword_ptr(kState, kSsAttrib), static_cast<int32_t>(3u << x86::Segment::kDplShift));
+      a_.jnz(slow.entry);
+    }
+    a_.and_(ax::qword_ptr(kState, kFlagsOffset), static_cast<int32_t>(~x86::kFlagIf));
+    a_.bind(slow.done);
   }
 
   // Leaves after `count` instructions for CpuState::rip, straight into its

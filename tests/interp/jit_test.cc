@@ -363,6 +363,22 @@ TEST_F(JitTest, IntegerSseRunsOnHostXmmRegistersAndMisalignedOperandsFault) {
   EXPECT_EQ(jit().stats().interpreted, interpreted);
 }
 
+TEST_F(JitTest, SelectorReadsAndCliAtCpl0StayInTheBlock) {
+  // mov eax, ds; cli; mov bx, es; prefetchw [rsi]; jmp $
+  Start({0x8C, 0xD8, 0xFA, 0x66, 0x8C, 0xC3, 0x0F, 0x0D, 0x0E, 0xEB, 0xFE});
+  m->s.seg[x86::kDs].selector = 0x2B;
+  m->s.seg[x86::kEs].selector = 0x18;
+  m->s.rflags |= x86::kFlagIf;
+  m->reg(x86::kRax) = ~0ull;
+  m->reg(x86::kRbx) = ~0ull;
+  RunTo(kCode + 9);
+  EXPECT_EQ(m->reg(x86::kRax), 0x2Bu);  // zero-extended
+  EXPECT_EQ(m->reg(x86::kRbx), 0xFFFFFFFFFFFF0018u);  // 16-bit: the rest stays
+  EXPECT_FALSE(m->flag(x86::kFlagIf));
+  EXPECT_EQ(m->cpu->instructions_retired(), 5u);  // and the JMP once
+  EXPECT_EQ(jit().stats().interpreted, 0u);
+}
+
 TEST_F(JitTest, AFullCodeCacheIsFlushedAndStaysBounded) {
   // 1500 blocks: inc eax; jmp to the next instruction (EB 00 ends a block), then jmp $.
   std::vector<uint8_t> code;
