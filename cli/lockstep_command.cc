@@ -25,6 +25,7 @@
 #include "accel/interp/interp_engine.h"
 #include "cli/run_options.h"
 #include "hw/board.h"
+#include "target-x86/page_walk.h"
 #include "target-x86/state_diff.h"
 
 namespace tandem::cli {
@@ -106,14 +107,123 @@ std::string FormatEntry(const TraceEntry& e) {
   return buf + Disassemble(e);
 }
 
+// KVM cannot stop at an instruction count, so it always leads, one single
+// step (KVM_GUESTDBG_SINGLESTEP) per slice, and the interpreter follows
+// until it stands where KVM stands. A step is one instruction, except that
+// an interrupt or exception delivered in it clears TF, so KVM runs the
+// handler to its IRET and one instruction more as one step: the follower
+// then traces the handler instruction by instruction. The instruction count
+// is the interpreter's.
+constexpr uint64_t kMaxFollow = 1 << 20;  // interpreter instructions per KVM step
+
 struct Side {
   std::string engine;
   hw::ManualClock clock;
   hw::StringSink serial;
   std::unique_ptr<hw::Board> board;
-  std::unique_ptr<SliceVcpu> vcpu;
-  uint64_t retired() const { return vcpu->instructions_retired(); }
+  std::unique_ptr<SliceVcpu> vcpu;          // interp, jit
+  std::unique_ptr<accel::Machine> machine;  // kvm: declared after the board, so destroyed before it
+  std::unique_ptr<accel::Vcpu> kvm;
+  x86::CpuState kvm_state;   // KVM's state after its last step
+  uint64_t kvm_retired = 0;  // the follower's count where KVM stands
+  std::string error;         // why KVM could not go on
+
+  bool is_kvm() const { return kvm != nullptr; }
+  uint64_t retired() const { return kvm ? kvm_retired : vcpu->instructions_retired(); }
+  x86::CpuState& state() { return kvm ? kvm_state : vcpu->state(); }
+  const x86::CpuState& state() const { return kvm ? kvm_state : vcpu->state(); }
+  // After the driver changed state() (undefined flags taken from the other side).
+  void StateEdited() {
+    if (kvm) kvm->SetState(kvm_state);
+  }
+  void SetState(const x86::CpuState& s) {
+    if (kvm) {
+      kvm->SetState(s);
+      kvm_state = s;
+    } else {
+      vcpu->SetState(s);
+    }
+  }
+  // KVM's shadow (KVM_GET_VCPU_EVENTS) is not compared: around its
+  // single-step traps it has not been checked against the architectural one.
+  bool interrupt_shadow() const { return kvm ? false : vcpu->interrupt_shadow(); }
+  uint64_t faults_delivered() const { return kvm ? 0 : vcpu->faults_delivered(); }
+  SliceEnd RunSlice(uint64_t budget, bool stop_after_fault = false) {
+    if (!kvm) return vcpu->RunSlice(budget, stop_after_fault);
+    accel::RunOutcome o = kvm->RunSlice(budget);
+    // A REP string instruction traps after each iteration (SDM vol. 3A
+    // 17.3.1.4) where the interpreter runs them in batches: KVM steps on to
+    // the end of the instruction, or to an event that leaves it.
+    for (;;) {
+      const x86::CpuState before = kvm_state;
+      kvm_state = kvm->GetState();
+      const bool iterated = kvm_state.rip == before.rip && kvm_state.seg[x86::kCs].base == before.seg[x86::kCs].base &&
+                            kvm_state.gpr[x86::kRcx] != before.gpr[x86::kRcx];
+      if (o.kind != accel::RunOutcome::Kind::kSliceDone || o.idle || !iterated) break;
+      o = kvm->RunSlice(1);
+    }
+    switch (o.kind) {
+      case accel::RunOutcome::Kind::kSliceDone: return o.idle ? SliceEnd::kHalted : SliceEnd::kBudget;
+      case accel::RunOutcome::Kind::kBoardStop: return SliceEnd::kStop;
+      case accel::RunOutcome::Kind::kTripleFault: return SliceEnd::kTripleFault;
+      case accel::RunOutcome::Kind::kHalted: return SliceEnd::kHalted;
+      default: error = o.message; return SliceEnd::kStop;
+    }
+  }
 };
+
+// Where KVM's state holds what the engines cannot agree on, it takes the
+// interpreter's: the TSC (KVM's runs on host time while it is stopped), and
+// the attributes of a segment register holding a null selector (KVM keeps
+// the old descriptor's, or none, where the interpreter marks it unusable).
+void MaskKvm(x86::CpuState& kvm, const x86::CpuState& interp) {
+  kvm.tsc = interp.tsc;
+  for (int seg : {x86::kEs, x86::kSs, x86::kDs, x86::kFs, x86::kGs}) {
+    if ((kvm.seg[seg].selector & ~3) == 0 && (interp.seg[seg].selector & ~3) == 0) {
+      kvm.seg[seg].attrib = interp.seg[seg].attrib;
+    }
+  }
+}
+
+ZydisMnemonic MnemonicOf(const TraceEntry& e) {
+  ZydisDecoder decoder;
+  ZydisDecodedInstruction insn;
+  const ZydisStackWidth width = e.mode == ZYDIS_MACHINE_MODE_LONG_64 ? ZYDIS_STACK_WIDTH_64 : ZYDIS_STACK_WIDTH_32;
+  if (!e.length || !ZYAN_SUCCESS(ZydisDecoderInit(&decoder, e.mode, width)) ||
+      !ZYAN_SUCCESS(ZydisDecoderDecodeInstruction(&decoder, nullptr, e.bytes, e.length, &insn))) {
+    return ZYDIS_MNEMONIC_INVALID;
+  }
+  return insn.mnemonic;
+}
+
+// KVM single-steps by setting RFLAGS.TF in the guest, and PUSHF and
+// SYSCALL (into R11) store it: those copies get the interpreter's TF (bit 8)
+// back, as if KVM's stepping were invisible. (Interrupt and exception
+// frames pushed inside a step keep it; their IRET restores it to KVM's own
+// RFLAGS, so only a guest reading its frame's RFLAGS sees it.)
+void HideTrapFlag(Side& kvm, const x86::CpuState& interp, ZydisMnemonic mnemonic) {
+  x86::CpuState& s = kvm.kvm_state;
+  if (mnemonic == ZYDIS_MNEMONIC_SYSCALL) {
+    uint64_t& r11 = s.gpr[x86::kR11];
+    if ((r11 ^ interp.gpr[x86::kR11]) == x86::kFlagTf) {
+      r11 = interp.gpr[x86::kR11];
+      kvm.StateEdited();
+    }
+    return;
+  }
+  if (mnemonic != ZYDIS_MNEMONIC_PUSHF && mnemonic != ZYDIS_MNEMONIC_PUSHFD && mnemonic != ZYDIS_MNEMONIC_PUSHFQ) {
+    return;
+  }
+  hw::GuestMemory& memory = kvm.board->memory();
+  auto reader = [&memory](uint64_t a, void* out, size_t n) { return memory.ReadPhys(a, out, n); };
+  uint64_t linear = s.seg[x86::kSs].base + s.gpr[x86::kRsp] + 1;
+  if (x86::ModeOf(s) != x86::CpuMode::kLong64) linear &= 0xFFFFFFFFull;
+  std::optional<uint64_t> gpa = x86::LinearToPhysical(s, linear, reader);
+  uint8_t byte;
+  if (!gpa || !memory.ReadPhys(*gpa, &byte, 1)) return;
+  byte = static_cast<uint8_t>((byte & ~1u) | ((interp.rflags >> 8) & 1));
+  memory.WritePhys(*gpa, &byte, 1);
+}
 
 // Byte ranges where the two boards' RAM differs, as guest-physical addresses.
 struct MemoryDiff {
@@ -245,8 +355,12 @@ Status Driver::Build(Side& side, const std::string& engine) {
   side.engine = engine;
   side.clock.Set(0);
   side.serial = hw::StringSink();
+  side.kvm.reset();
+  side.machine.reset();
   side.vcpu.reset();
   side.board.reset();
+  side.kvm_retired = 0;
+  side.error.clear();
   hw::BoardConfig config = config_;
   config.clock = &side.clock;
   config.serial_out = &side.serial;
@@ -258,6 +372,17 @@ Status Driver::Build(Side& side, const std::string& engine) {
   auto board = hw::Board::Create(std::move(config));
   if (!board.ok()) return board.status();
   side.board = std::move(*board);
+  if (engine == "kvm") {
+    auto kvm = accel::FindAccelerator(accel::AcceleratorList(), "kvm");
+    if (!kvm.ok()) return kvm.status();
+    auto machine = (*kvm)->create(*side.board);
+    if (!machine.ok()) return machine.status();
+    side.machine = std::move(*machine);
+    auto vcpu = side.machine->CreateVcpu(0);
+    if (!vcpu.ok()) return vcpu.status();
+    side.kvm = std::move(*vcpu);
+    return Boot(side);
+  }
   auto vcpu = SliceVcpu::Create(*side.board, engine == "jit");
   if (!vcpu.ok()) return vcpu.status();
   side.vcpu = std::move(*vcpu);
@@ -267,7 +392,7 @@ Status Driver::Build(Side& side, const std::string& engine) {
 Status Driver::Boot(Side& side) {
   auto state = PrepareBoot(run_, *side.board, images_);
   if (!state.ok()) return state.status();
-  side.vcpu->SetState(*state);
+  side.SetState(*state);
   return Status();
 }
 
@@ -302,8 +427,9 @@ PassResult Driver::Pass(uint64_t fine_from, const std::vector<uint64_t>& watch) 
       return result;
     }
   }
-  // The JIT side leads (its blocks cannot stop mid-way); the other follows.
-  leader_ = names_[0] == "jit" && names_[1] != "jit" ? 0 : 1;
+  // The JIT side leads (its blocks cannot stop mid-way), and KVM (it cannot
+  // stop at a count); the other follows.
+  leader_ = names_[0] == "kvm" || (names_[0] == "jit" && names_[1] != "jit") ? 0 : 1;
   Side& lead = sides_[leader_];
   Side& follow = sides_[1 - leader_];
   Side& a = sides_[0];
@@ -319,24 +445,45 @@ PassResult Driver::Pass(uint64_t fine_from, const std::vector<uint64_t>& watch) 
       Tick(start);
       next_tick = start + opt_.every;
     }
-    const bool fine = start >= fine_from || opt_.every == 1;
-    const SliceEnd lead_end = lead.vcpu->RunSlice(fine ? 1 : next_tick - start);
-    const uint64_t target = lead.retired();
-    const bool keep_steps = fine && target - start > 1;
+    const bool fine = start >= fine_from || opt_.every == 1 || lead.is_kvm();
+    const uint64_t kvm_steps = lead.is_kvm() ? lead.kvm->instructions_retired() : 0;
+    const SliceEnd lead_end = lead.RunSlice(fine ? 1 : next_tick - start);
+    if (!lead.error.empty()) {
+      result.end = PassEnd::kError;
+      result.text = lead.engine + ": " + lead.error;
+      return result;
+    }
+    // KVM made a step: the follower goes on to where KVM stands, the same
+    // linear RIP and RSP (an event's handler, or one instruction).
+    const bool kvm_stepped = lead.is_kvm() && lead.kvm->instructions_retired() != kvm_steps;
+    auto caught_up = [&] {
+      if (!lead.is_kvm()) return false;
+      if (!kvm_stepped) return true;
+      if (follow.retired() == start) return false;
+      if (follow.retired() - start >= kMaxFollow) return true;
+      const x86::CpuState& k = lead.kvm_state;
+      const x86::CpuState& f = follow.state();
+      return k.rip == f.rip && k.seg[x86::kCs].base == f.seg[x86::kCs].base && k.gpr[x86::kRsp] == f.gpr[x86::kRsp];
+    };
+    uint64_t target = lead.retired();
+    const bool keep_steps = fine && (lead.is_kvm() || target - start > 1);
     steps_.clear();
-    if (keep_steps) slice_start_state_ = follow.vcpu->state();
+    if (keep_steps) slice_start_state_ = follow.state();
     SliceEnd follow_end;
     slice_.clear();
     for (;;) {
-      follow_end = follow.vcpu->RunSlice(0);  // delivers what is pending
+      // Where KVM stands after its step, the interrupt it takes next has
+      // not been delivered yet: the interpreter stops there too.
+      if (follow.retired() != start && caught_up()) break;
+      follow_end = follow.RunSlice(0);  // delivers what is pending
       // A JIT block ends its slice by delivering the fault of the
       // instruction after it: the follower attempts that one too.
-      if (follow_end != SliceEnd::kBudget ||
-          (follow.retired() >= target && follow.vcpu->faults_delivered() >= lead.vcpu->faults_delivered())) {
+      if (follow_end != SliceEnd::kBudget || caught_up() ||
+          (!lead.is_kvm() && follow.retired() >= target && follow.faults_delivered() >= lead.faults_delivered())) {
         break;
       }
       TraceEntry& e = ring_[ring_next_++ % ring_.size()];
-      const x86::CpuState& s = follow.vcpu->state();
+      const x86::CpuState& s = follow.state();
       e.number = follow.retired() + 1;
       e.cs = s.seg[x86::kCs].selector;
       e.rip = s.rip;
@@ -345,15 +492,23 @@ PassResult Driver::Pass(uint64_t fine_from, const std::vector<uint64_t>& watch) 
       e.mode = ZydisMode(s);
       e.length = 0;  // the bytes are read when needed: from the same pages, mapped the same way
       if (slice_.size() < kMaxSliceEntries) slice_.push_back(e);
-      follow_end = follow.vcpu->RunSlice(1, true);
-      if (keep_steps && steps_.size() < 4096) steps_.emplace_back(e, follow.vcpu->state());
+      follow_end = follow.RunSlice(1, true);
+      if (keep_steps && steps_.size() < 4096) steps_.emplace_back(e, follow.state());
       if (follow_end != SliceEnd::kBudget) break;
+    }
+    if (lead.is_kvm()) {
+      target = lead.kvm_retired = follow.retired();
+      MaskKvm(lead.kvm_state, follow.state());
+      if (kvm_stepped && slice_.size() == 1) {
+        Fill(slice_.back());
+        HideTrapFlag(lead, follow.state(), MnemonicOf(slice_.back()));
+      }
     }
     result.instructions = target;
     auto diverged = [&](const std::string& what, const MemoryDiff* memory = nullptr) {
       result.end = PassEnd::kDiverged;
       result.agreed_at = agreed_at;
-      result.exact = target - start <= 1;
+      result.exact = target - start <= 1 || lead.is_kvm();
       result.text = Report(what, start, target, target - start > 1, memory);
       if (memory) result.pages = memory->pages;
       return result;
@@ -363,11 +518,11 @@ PassResult Driver::Pass(uint64_t fine_from, const std::vector<uint64_t>& watch) 
                       SliceEndName(lead_end) + "), " + follow.engine + " stopped at " +
                       std::to_string(follow.retired()) + " (" + SliceEndName(follow_end) + ")");
     }
-    if (!x86::SameState(a.vcpu->state(), b.vcpu->state())) {
+    if (!x86::SameState(a.state(), b.state())) {
       // Engines may differ where the SDM leaves a flag undefined (the JIT
-      // replays the host's choice): the leader takes the follower's and on.
-      x86::CpuState& l = lead.vcpu->state();
-      const x86::CpuState& f = follow.vcpu->state();
+      // and KVM give the host's choice): the leader takes the follower's and on.
+      x86::CpuState& l = lead.state();
+      const x86::CpuState& f = follow.state();
       const uint64_t flags = l.rflags ^ f.rflags;
       x86::CpuState same = l;
       same.rflags = f.rflags;
@@ -375,12 +530,13 @@ PassResult Driver::Pass(uint64_t fine_from, const std::vector<uint64_t>& watch) 
         return diverged("the CPU states differ");
       }
       l.rflags = f.rflags;
+      lead.StateEdited();
       ++result.undefined_flags;
     }
-    if (a.vcpu->interrupt_shadow() != b.vcpu->interrupt_shadow()) {
+    if (!lead.is_kvm() && a.interrupt_shadow() != b.interrupt_shadow()) {
       return diverged(std::string("the interrupt shadow differs (") + a.engine + ": " +
-                      (a.vcpu->interrupt_shadow() ? "on" : "off") + ", " + b.engine + ": " +
-                      (b.vcpu->interrupt_shadow() ? "on" : "off") + ")");
+                      (a.interrupt_shadow() ? "on" : "off") + ", " + b.engine + ": " +
+                      (b.interrupt_shadow() ? "on" : "off") + ")");
     }
     if ((lead_end == SliceEnd::kTripleFault) != (follow_end == SliceEnd::kTripleFault) ||
         a.board->stop_reason() != b.board->stop_reason() || a.board->exit_status() != b.board->exit_status()) {
@@ -406,7 +562,7 @@ PassResult Driver::Pass(uint64_t fine_from, const std::vector<uint64_t>& watch) 
     agreed_at = target;
 
     // How the slice ended, the same on both sides from here on.
-    const x86::CpuState& s = lead.vcpu->state();
+    const x86::CpuState& s = lead.state();
     if (lead_end == SliceEnd::kStop || lead_end == SliceEnd::kTripleFault) {
       const bool reset = lead_end == SliceEnd::kTripleFault || lead.board->stop_reason() == hw::StopReason::kReset;
       if (lead.board->stop_reason() == hw::StopReason::kExit || (reset && run_.no_reboot)) {
@@ -504,8 +660,8 @@ std::string Driver::Report(const std::string& what, uint64_t slice_start, uint64
     out += "  " + sides_[leader_].engine + " ran instructions " + std::to_string(slice_start + 1) + ".." +
            std::to_string(count) + " as one slice; the states agreed before it\n";
   }
-  const auto all = x86::AllFields(a.vcpu->state(), b.vcpu->state());
-  const auto diff = x86::DiffStates(a.vcpu->state(), b.vcpu->state());
+  const auto all = x86::AllFields(a.state(), b.state());
+  const auto diff = x86::DiffStates(a.state(), b.state());
   char line[160];
   std::snprintf(line, sizeof line, "  %-16s %-18s %-18s\n", "register", a.engine.c_str(), b.engine.c_str());
   out += line;
@@ -584,8 +740,14 @@ int Lockstep(const LockstepOptions& opt) {
     if (!found.ok()) return Fail(found.message());
     accel::Availability a = (*found)->probe();
     if (!a.available) return Fail(name + ": " + a.reason);
-    if (name != "interp" && name != "jit") return Fail("lockstep: " + name + " cannot be stepped yet (interp and jit can)");
+    if (name != "interp" && name != "jit" && name != "kvm") {
+      return Fail("lockstep: " + name + " cannot be stepped (interp, jit and kvm can)");
+    }
   }
+  if ((names[0] == "kvm") != (names[1] == "kvm") && names[0] != "interp" && names[1] != "interp") {
+    return Fail("lockstep: kvm is stepped against interp (--accel kvm,interp)");
+  }
+  if (names[0] == "kvm" && names[1] == "kvm") return Fail("lockstep: kvm against itself cannot be stepped in step");
   if (opt.every < 1) return Fail("--every must be at least 1");
   if (opt.memory_every < 1) return Fail("--memory-every must be at least 1");
   if (opt.run_args.empty()) return Fail("lockstep: give the guest's run options after --, e.g. -- --bios guest.rom");

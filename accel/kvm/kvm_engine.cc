@@ -18,6 +18,7 @@
 #include <cerrno>
 #include <cinttypes>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <mutex>
 #include <optional>
@@ -31,6 +32,7 @@
 #include "accel/kick_latch.h"
 #include "accel/startup_latch.h"
 #include "hw/pc_layout.h"
+#include "target-x86/page_walk.h"
 
 namespace tandem::accel::kvm {
 
@@ -200,6 +202,8 @@ class KvmVcpu final : public Vcpu {
       : machine_(machine), board_(machine.board_), socket_(board_.cpu(index)), kvm_(machine.kvm_),
         vm_(machine.vm_), index_(index), vcpu_(std::move(vcpu)), run_(run), run_size_(run_size) {
     if (index != 0) SetState(x86::WaitForSipiState());
+    const char* breakpoints = std::getenv("TANDEM_KVM_BREAKPOINTS");
+    stepped_breakpoints_ = breakpoints && std::string(breakpoints) == "step";
     // The APIC wakes the vCPU after INIT and SIPI too.
     socket_.SetCpuLinks({[this] { WakeForInterrupt(); }, [this] { startup_.Init(); },
                          [this](uint8_t vector) { startup_.Startup(vector); }});
@@ -260,6 +264,15 @@ class KvmVcpu final : public Vcpu {
   }
 
   RunOutcome Run() override;
+  Status SetDebug(const DebugConfig& config) override;
+  // Lockstep (cli/lockstep_command.cc): `budget` single steps
+  // (KVM_GUESTDBG_SINGLESTEP) on the calling thread, port I/O and MMIO to the
+  // board, without polling it, arming the kick timer or waiting. A step is
+  // whatever KVM runs between two #DB traps: one instruction, or an event's
+  // handler as far as its IRET and one instruction more (delivery clears TF).
+  // can_run_slices() stays false: the steps are not an instruction count.
+  RunOutcome RunSlice(uint64_t budget) override;
+  uint64_t instructions_retired() const override { return steps_; }
 
  private:
   Status FetchState();
@@ -268,6 +281,12 @@ class KvmVcpu final : public Vcpu {
   Status FetchFpu(x86::FxState* fx);
   Status PrepareThread();
   Status InjectInterrupt();
+  Status ApplyDebug(bool step);
+  void PlantBreakpoints();
+  void RemoveBreakpoints();
+  // One KVM_RUN after the interrupt injection and cr8 sync; r < 0 with errno in *err.
+  int EnterGuest(int* err);
+  RunOutcome StepSlice(uint64_t budget);
   void ArmTimer();
   void CompletePendingIo();
   bool InterruptsEnabled() const {
@@ -275,6 +294,12 @@ class KvmVcpu final : public Vcpu {
   }
   // Handles the exit in run_; returns an outcome when Run() must end.
   std::optional<RunOutcome> HandleExit();
+  // A #DB (1) or #BP (3) exit, or a HLT (0) ending a single step: kDebug
+  // when the debugger (or RunSlice) wanted to stop here.
+  std::optional<RunOutcome> DebugStop(uint32_t exception);
+  bool IsBreakpoint(uint64_t linear) const {
+    return std::find(debug_.breakpoints.begin(), debug_.breakpoints.end(), linear) != debug_.breakpoints.end();
+  }
   void HandlePio();
   void HandleMmio();
   bool IsRom(uint64_t gpa) const;
@@ -317,6 +342,24 @@ class KvmVcpu final : public Vcpu {
   // An AP before its startup IPI: KVM_RUN is not entered (KVM's own MP
   // state is not used without an in-kernel irqchip).
   bool wait_for_sipi_ = false;
+
+  // The debugger's wishes (SetDebug) and what KVM was last told.
+  DebugConfig debug_;
+  bool debug_resuming_ = false;  // the next Run() starts where the debugger left it
+  bool step_over_ = false;       // this KVM_RUN steps off a breakpoint at RIP
+  bool slicing_ = false;         // inside RunSlice(): every step stops
+  // TANDEM_KVM_BREAKPOINTS=step: breakpoints by single-stepping and
+  // comparing RIP, for hosts whose KVM never sees the guest's INT3 (QEMU's
+  // TCG, under the nested sandbox, delivers it without the #BP intercept).
+  // Slow, and blind inside interrupt handlers (delivery clears TF).
+  bool stepped_breakpoints_ = false;
+  struct Planted {
+    uint64_t linear, gpa;
+    uint8_t saved;  // the byte the INT3 replaced
+  };
+  std::vector<Planted> planted_;  // INT3s in guest memory while the guest runs
+  uint32_t debug_control_ = 0;   // kvm_guest_debug.control last set
+  uint64_t steps_ = 0;           // RunSlice() steps
 
   timer_t timer_{};
   bool timer_created_ = false;
@@ -690,24 +733,15 @@ RunOutcome KvmVcpu::Run() {
       outcome = Failure(RunOutcome::Kind::kError, "kvm: " + s.message());
       break;
     }
+    if (Status s = ApplyDebug(false); !s.ok()) {
+      outcome = Failure(RunOutcome::Kind::kError, "kvm: " + s.message());
+      break;
+    }
     ArmTimer();
-    // Without an in-kernel LAPIC, KVM keeps CR8 in kvm_run: it is the
-    // userspace LAPIC's TPR[7:4] (api.rst, "cr8").
-    const uint8_t tpr = socket_.tpr();
-    run_->cr8 = tpr >> 4;
     pthread_sigmask(SIG_UNBLOCK, &kick, nullptr);
-    int r = ioctl(vcpu_.get(), KVM_RUN, 0);
-    int err = errno;
+    int err = 0;
+    int r = EnterGuest(&err);
     pthread_sigmask(SIG_BLOCK, &kick, nullptr);
-    if (run_->cr8 != (tpr >> 4u)) socket_.set_tpr(static_cast<uint8_t>(run_->cr8 << 4));
-    // KVM keeps a WRMSR IA32_APIC_BASE to itself and reports the MSR on every
-    // exit (api.rst, "apic_base"): the board's APIC gets the change, as the
-    // interpreter's WRMSR gives it.
-    if (run_->apic_base != socket_.apic_base()) socket_.SetApicBase(run_->apic_base);
-    run_->immediate_exit = 0;
-    state_valid_ = false;
-    io_pending_ = false;
-    run_fields_fresh_ = true;
     if (r < 0) {
       if (err == EINTR || err == EAGAIN) {
         armed_at_ns_ = 0;  // the kick may have been the timer: re-arm
@@ -725,6 +759,7 @@ RunOutcome KvmVcpu::Run() {
   }
 
   CompletePendingIo();
+  RemoveBreakpoints();
   itimerspec off{};
   timer_settime(timer_, 0, &off, nullptr);
   armed_at_ns_ = 0;
@@ -739,6 +774,156 @@ RunOutcome KvmVcpu::Run() {
   t_kicked_run = nullptr;
   pthread_sigmask(SIG_SETMASK, &saved, nullptr);
   return outcome;
+}
+
+int KvmVcpu::EnterGuest(int* err) {
+  // Without an in-kernel LAPIC, KVM keeps CR8 in kvm_run: it is the
+  // userspace LAPIC's TPR[7:4] (api.rst, "cr8").
+  const uint8_t tpr = socket_.tpr();
+  run_->cr8 = tpr >> 4;
+  int r = ioctl(vcpu_.get(), KVM_RUN, 0);
+  *err = errno;
+  if (run_->cr8 != (tpr >> 4u)) socket_.set_tpr(static_cast<uint8_t>(run_->cr8 << 4));
+  // KVM keeps a WRMSR IA32_APIC_BASE to itself and reports the MSR on every
+  // exit (api.rst, "apic_base"): the board's APIC gets the change, as the
+  // interpreter's WRMSR gives it.
+  if (run_->apic_base != socket_.apic_base()) socket_.SetApicBase(run_->apic_base);
+  run_->immediate_exit = 0;
+  state_valid_ = false;
+  io_pending_ = false;
+  run_fields_fresh_ = true;
+  return r;
+}
+
+// Breakpoints are software ones (KVM_GUESTDBG_USE_SW_BP, as QEMU's gdbstub
+// plants them): an INT3 written over the first byte of each while the guest
+// runs, the byte put back whenever Run() returns, so a debugger reading
+// memory sees the guest's code, any number of them work, and the debug
+// registers stay the guest's own.
+Status KvmVcpu::SetDebug(const DebugConfig& config) {
+  RemoveBreakpoints();
+  debug_ = config;
+  debug_resuming_ = true;
+  step_over_ = false;
+  return Status();
+}
+
+// KVM_SET_GUEST_DEBUG before each KVM_RUN that needs it (api.rst): KVM adds
+// TF only while RIP is where the call found it, so a step is set up anew
+// each time. `step` forces a single step (RunSlice).
+Status KvmVcpu::ApplyDebug(bool step) {
+  const bool debugging = step || debug_.single_step || !debug_.breakpoints.empty();
+  const bool step_to_breakpoints = stepped_breakpoints_ && !debug_.breakpoints.empty();
+  if (!debugging && debug_control_ == 0) return Status();
+  if (debug_resuming_) {
+    // Resuming at a breakpoint runs its instruction first, as the
+    // interpreter does: one step with the debug registers off.
+    debug_resuming_ = false;
+    if (!debug_.breakpoints.empty()) {
+      const CpuState s = GetState();
+      uint64_t linear = s.seg[x86::kCs].base + s.rip;
+      if (x86::ModeOf(s) != x86::CpuMode::kLong64) linear &= 0xFFFFFFFFull;
+      step_over_ = IsBreakpoint(linear);
+    }
+  }
+  kvm_guest_debug dbg{};
+  const bool breakpoints = !step && !step_over_ && !step_to_breakpoints && !debug_.breakpoints.empty();
+  if (breakpoints) {
+    if (planted_.empty()) PlantBreakpoints();
+  } else {
+    RemoveBreakpoints();
+  }
+  if (debugging) {
+    dbg.control = KVM_GUESTDBG_ENABLE;
+    if (step || debug_.single_step || step_over_ || step_to_breakpoints) dbg.control |= KVM_GUESTDBG_SINGLESTEP;
+    if (breakpoints) dbg.control |= KVM_GUESTDBG_USE_SW_BP;
+  }
+  if (dbg.control == debug_control_ && !(dbg.control & KVM_GUESTDBG_SINGLESTEP)) return Status();
+  if (dirty_) {  // KVM reads RIP and RFLAGS for the step: give it ours first
+    if (Status s = PushState(); !s.ok()) return s;
+  }
+  if (Ioctl(vcpu_.get(), KVM_SET_GUEST_DEBUG, &dbg) < 0) return Status::Error(ErrnoMessage("KVM_SET_GUEST_DEBUG"));
+  debug_control_ = dbg.control;
+  return Status();
+}
+
+// Each breakpoint's linear address through the guest's page tables now;
+// one not mapped now is not planted (it cannot be reached before a stop).
+void KvmVcpu::PlantBreakpoints() {
+  const CpuState s = GetState();
+  hw::GuestMemory& memory = board_.memory();
+  auto reader = [&memory](uint64_t a, void* out, size_t n) { return memory.ReadPhys(a, out, n); };
+  static constexpr uint8_t kInt3 = 0xCC;
+  for (uint64_t linear : debug_.breakpoints) {
+    std::optional<uint64_t> gpa = x86::LinearToPhysical(s, linear, reader);
+    Planted p{linear, 0, 0};
+    if (!gpa || !memory.ReadPhys(*gpa, &p.saved, 1) || !memory.WritePhys(*gpa, &kInt3, 1)) continue;
+    p.gpa = *gpa;
+    planted_.push_back(p);
+  }
+}
+
+void KvmVcpu::RemoveBreakpoints() {
+  for (auto p = planted_.rbegin(); p != planted_.rend(); ++p) board_.memory().WritePhys(p->gpa, &p->saved, 1);
+  planted_.clear();
+}
+
+RunOutcome KvmVcpu::RunSlice(uint64_t budget) {
+  slicing_ = true;
+  RunOutcome outcome = StepSlice(budget);
+  slicing_ = false;
+  return outcome;
+}
+
+RunOutcome KvmVcpu::StepSlice(uint64_t budget) {
+  using Kind = RunOutcome::Kind;
+  if (board_.stop_requested()) return RunOutcome{Kind::kBoardStop, ""};
+  for (uint64_t done = 0; done < budget;) {
+    if (startup_.pending()) {
+      CpuState s = GetState();
+      if (startup_.Apply(s)) SetState(s);
+    }
+    const bool stuck = wait_for_sipi_ || (halted_ && !InterruptsEnabled() && !socket_.HasPendingNmi());
+    socket_.set_stuck(stuck);
+    if (stuck) {
+      if (board_.AllCpusStuck()) return Failure(Kind::kHalted, "vCPU halted with interrupts disabled");
+      return RunOutcome{Kind::kSliceDone, "", true};
+    }
+    if (halted_) {
+      if (!socket_.HasPendingInterrupt() && !socket_.HasPendingNmi()) return RunOutcome{Kind::kSliceDone, "", true};
+      halted_ = false;
+    }
+    if (dirty_) {
+      if (Status s = PushState(); !s.ok()) return Failure(Kind::kError, "kvm: cannot load the vCPU state: " + s.message());
+    }
+    if (Status s = InjectInterrupt(); !s.ok()) return Failure(Kind::kError, "kvm: " + s.message());
+    if (Status s = ApplyDebug(true); !s.ok()) return Failure(Kind::kError, "kvm: " + s.message());
+    int err = 0;
+    if (EnterGuest(&err) < 0) {
+      if (err == EINTR || err == EAGAIN) continue;
+      return Failure(Kind::kError, ErrnoMessage("kvm: KVM_RUN", err));
+    }
+    std::optional<RunOutcome> end = HandleExit();
+    if (!end) continue;  // I/O done, or an interrupt window: the step goes on
+    if (end->kind != Kind::kDebug) {
+      CompletePendingIo();
+      return *end;
+    }
+    ++steps_;
+    // The step ends where the board asked to stop (the debug-exit port's
+    // OUT completed), as the interpreter's slice does.
+    if (board_.stop_requested()) return RunOutcome{Kind::kBoardStop, ""};
+    if (halted_) {
+      // A HLT with an interrupt already waiting does not stop: the step
+      // goes on through its delivery, as the interpreter's HLT does.
+      const bool wakes = (InterruptsEnabled() && socket_.HasPendingInterrupt()) || socket_.HasPendingNmi();
+      if (!wakes) return RunOutcome{Kind::kSliceDone, "", true};
+      continue;
+    }
+    ++done;
+  }
+  CompletePendingIo();
+  return RunOutcome{Kind::kSliceDone, ""};
 }
 
 // KVM finishes an I/O instruction (stores an IN result, advances RIP) on the
@@ -814,6 +999,29 @@ void KvmVcpu::HandleMmio() {
   }
 }
 
+std::optional<RunOutcome> KvmVcpu::DebugStop(uint32_t exception) {
+  // An INT3 of the guest's own (not one planted): KVM hands every #BP to
+  // us while software breakpoints are on, so give it to the guest (RIP is
+  // at the INT3).
+  if (exception == 3 && std::none_of(planted_.begin(), planted_.end(), [this](const Planted& p) {
+        return p.linear == run_->debug.arch.pc;
+      })) {
+    kvm_guest_debug dbg{};
+    dbg.control = debug_control_ | KVM_GUESTDBG_INJECT_BP;
+    if (Ioctl(vcpu_.get(), KVM_SET_GUEST_DEBUG, &dbg) < 0) {
+      return Failure(RunOutcome::Kind::kError, ErrnoMessage("kvm: KVM_SET_GUEST_DEBUG (giving the guest its #BP)"));
+    }
+    return std::nullopt;
+  }
+  // With single-stepping on, KVM takes every #DB: the guest's own TF and
+  // debug-register traps are not delivered meanwhile.
+  step_over_ = false;
+  const bool stop = slicing_ || debug_.single_step || exception == 3 ||
+                    (stepped_breakpoints_ && exception == 1 && IsBreakpoint(run_->debug.arch.pc));
+  if (!stop) return std::nullopt;  // stepped off a breakpoint, or not at one yet
+  return RunOutcome{RunOutcome::Kind::kDebug, ""};
+}
+
 std::optional<RunOutcome> KvmVcpu::HandleExit() {
   using Kind = RunOutcome::Kind;
   char buf[256];
@@ -828,7 +1036,11 @@ std::optional<RunOutcome> KvmVcpu::HandleExit() {
       return std::nullopt;
     case KVM_EXIT_HLT:
       halted_ = true;
-      return std::nullopt;
+      // KVM completes the HLT and reports it instead of the step's #DB.
+      if (!(debug_control_ & KVM_GUESTDBG_SINGLESTEP)) return std::nullopt;
+      return DebugStop(0);
+    case KVM_EXIT_DEBUG:
+      return DebugStop(run_->debug.arch.exception);
     case KVM_EXIT_IRQ_WINDOW_OPEN:
     case KVM_EXIT_INTR:
       return std::nullopt;

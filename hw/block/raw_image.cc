@@ -62,6 +62,10 @@ Result<std::unique_ptr<RawImage>> RawImage::Open(const DriveConfig& config) {
     close(fd);
     return Status::Error("cannot size drive image '" + config.path + "': " + Why(err));
   }
+  if (size == 0) {
+    close(fd);
+    return Status::Error("drive image '" + config.path + "' is empty: a raw image holds the disk's bytes (make one with truncate -s 1G)");
+  }
   return std::unique_ptr<RawImage>(new RawImage(config, fd, static_cast<uint64_t>(size)));
 }
 

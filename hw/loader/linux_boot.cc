@@ -17,6 +17,7 @@ using namespace linux_boot;
 // Offsets in the bzImage and in the zero page (boot.rst, "THE REAL-MODE
 // KERNEL HEADER" and zero-page.rst).
 constexpr size_t kSetupSects = 0x1F1;
+constexpr size_t kSysSize = 0x1F4;  // protected-mode code size in 16-byte paragraphs (2.04+)
 constexpr size_t kBootFlag = 0x1FE;
 constexpr size_t kHeaderMagic = 0x202;
 constexpr size_t kVersion = 0x206;
@@ -29,6 +30,8 @@ constexpr size_t kCmdLinePtr = 0x228;
 constexpr size_t kInitrdAddrMax = 0x22C;
 constexpr size_t kXLoadFlags = 0x236;
 constexpr size_t kCmdlineSize = 0x238;
+constexpr size_t kPrefAddress = 0x258;  // where the kernel runs when it may choose (2.10+)
+constexpr size_t kInitSize = 0x260;     // memory it needs from there before it reads the e820 map (2.10+)
 constexpr size_t kSetupHeaderEnd = 0x280;  // generous: the header is shorter
 constexpr size_t kE820Entries = 0x1E8;
 constexpr size_t kE820Table = 0x2D0;
@@ -115,11 +118,31 @@ Result<LinuxBootInfo> LoadLinux(GuestMemory& memory, const std::vector<uint8_t>&
   size_t setup_size = (setup_sects + 1) * 512;
   if (setup_size >= kernel.size()) return Status::Error("bzImage is truncated");
   const uint64_t kernel_size = kernel.size() - setup_size;
+  // A file cut short would load and then fault at random in the
+  // decompressor; the header says how much there should be.
+  const uint64_t promised = uint64_t{Get<uint32_t>(kernel, kSysSize)} * 16;
+  if (promised > kernel_size) {
+    return Status::Error("bzImage is truncated: its header promises " + std::to_string(promised) +
+                         " bytes of kernel, the file holds " + std::to_string(kernel_size));
+  }
 
   const MemoryMap& map = memory.map();
   uint64_t low_ram_end = map.ram_below_4g();
   if (kKernelAddress + kernel_size > low_ram_end) {
     return Status::Error("kernel (" + std::to_string(kernel_size >> 10) + " KiB) does not fit in RAM");
+  }
+  // The kernel decompresses itself to its preferred address (or where it
+  // was loaded, if higher) and needs init_size bytes from there before it
+  // looks at the memory map (boot.rst, "init_size"): with less RAM it runs
+  // into holes and MMIO instead of failing.
+  if (info.protocol >= 0x20A) {
+    const uint64_t need = std::max<uint64_t>(Get<uint64_t>(kernel, kPrefAddress), kKernelAddress) +
+                          Get<uint32_t>(kernel, kInitSize);
+    if (need > low_ram_end) {
+      return Status::Error("the kernel needs " + std::to_string((need + (1 << 20) - 1) >> 20) +
+                           " MiB of RAM to decompress itself (init_size), the guest has " +
+                           std::to_string(low_ram_end >> 20) + " MiB below 4 GiB (-m)");
+    }
   }
   uint32_t cmdline_max = Get<uint32_t>(kernel, kCmdlineSize);
   if (cmdline.size() > std::min<uint64_t>(cmdline_max, kCmdlineMax - 1)) {

@@ -34,6 +34,10 @@ expect_error "want writeback or none" "file=$img,cache=unsafe"
 expect_error "unknown key 'serial'" "file=$img,serial=x"
 expect_error "no file=PATH" "readonly=on"
 expect_error "cannot open drive image" "file=$work/missing.img"
+: >"$work/empty.img"
+expect_error "is empty" "file=$work/empty.img"
+mkdir "$work/dir.img"
+expect_error "Is a directory" "file=$work/dir.img"
 
 "$tandem" run --accel interp --bios "$rom" --serial none --timeout 10 --no-rng --drive "file=$img" \
   --drive "file=$work/second.img,snapshot=on" 2>"$work/stderr" && true

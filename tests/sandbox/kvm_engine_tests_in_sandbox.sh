@@ -6,7 +6,9 @@
 set -u
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 binary=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
-out=$("$here/../../scripts/kvm-sandbox" --file "$binary" -- "$binary" --gtest_filter='Kvm*' 2>&1)
+# Not the INT3 breakpoints: QEMU's TCG, the sandbox's outer machine, takes a
+# nested guest's INT3 as a software interrupt without KVM's #BP intercept.
+out=$("$here/../../scripts/kvm-sandbox" --file "$binary" -- "$binary" --gtest_filter='Kvm*:-*/Int3' 2>&1)
 status=$?
 printf '%s\n' "$out"
 if [ $status -ne 0 ]; then

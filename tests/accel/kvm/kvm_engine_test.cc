@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 #include <thread>
@@ -498,6 +499,55 @@ TEST_F(KvmEngineTest, GuestWriteOfApicBaseReachesTheBoardsApic) {
   EXPECT_EQ(board_->chipset().lapic().apic_base(), 0xFEE00100u);
   EXPECT_FALSE(board_->chipset().lapic().hardware_enabled());
 }
+
+// mov dx, 0x530; mov al, 'A'; out dx, al; mov al, 'B'; out dx, al; inc dx; out dx, al
+const std::vector<uint8_t> kTwoBytesThenExit = {0xBA, 0x30, 0x05, 0xB0, 'A', 0xEE, 0xB0, 'B', 0xEE, 0x42, 0xEE};
+
+TEST_F(KvmEngineTest, SingleStepStopsAfterEachInstruction) {
+  Start(kTwoBytesThenExit);
+  ASSERT_TRUE(engine_->SetDebug(DebugConfig{true, {}}).ok());
+  for (uint64_t rip : {0xFFF3u, 0xFFF5u, 0xFFF6u}) {
+    RunOutcome out = engine_->Run();
+    ASSERT_EQ(out.kind, RunOutcome::Kind::kDebug) << out.message;
+    EXPECT_EQ(engine_->GetState().rip, rip);
+  }
+  EXPECT_EQ(recorder_.bytes_, "A");  // the OUT stepped over is complete
+  ASSERT_TRUE(engine_->SetDebug(DebugConfig{}).ok());
+  RunOutcome out = engine_->Run();
+  EXPECT_EQ(out.kind, RunOutcome::Kind::kBoardStop) << out.message;
+  EXPECT_EQ(recorder_.bytes_, "AB");
+}
+
+// Both ways of stopping at a breakpoint: an INT3 planted in the (ROM) code,
+// and single-stepping to it (TANDEM_KVM_BREAKPOINTS=step), which is what
+// works in the nested sandbox, whose TCG does not give KVM the guest's #BP.
+class KvmBreakpointTest : public KvmEngineTest, public testing::WithParamInterface<bool> {};
+
+TEST_P(KvmBreakpointTest, StopsBeforeTheInstructionAndResumesPastIt) {
+  if (GetParam()) {
+    setenv("TANDEM_KVM_BREAKPOINTS", "step", 1);
+  } else {
+    unsetenv("TANDEM_KVM_BREAKPOINTS");
+  }
+  Start(kTwoBytesThenExit);
+  unsetenv("TANDEM_KVM_BREAKPOINTS");
+  const uint64_t second_out = 0xFFFF0000u + 0xFFF8;
+  ASSERT_TRUE(engine_->SetDebug(DebugConfig{false, {second_out}}).ok());
+  RunOutcome out = engine_->Run();
+  ASSERT_EQ(out.kind, RunOutcome::Kind::kDebug) << out.message;
+  EXPECT_EQ(engine_->GetState().rip, 0xFFF8u);
+  EXPECT_EQ(recorder_.bytes_, "A");
+  EXPECT_EQ(board_->memory().rom()[0xFFF8], 0xEE);  // no INT3 left while stopped
+  // Resuming at the breakpoint runs its instruction.
+  ASSERT_TRUE(engine_->SetDebug(DebugConfig{false, {second_out}}).ok());
+  out = engine_->Run();
+  EXPECT_EQ(out.kind, RunOutcome::Kind::kBoardStop) << out.message;
+  EXPECT_EQ(recorder_.bytes_, "AB");
+  EXPECT_EQ(board_->memory().rom()[0xFFF8], 0xEE);
+}
+
+INSTANTIATE_TEST_SUITE_P(Kvm, KvmBreakpointTest, testing::Bool(),
+                         [](const testing::TestParamInfo<bool>& info) { return info.param ? "Stepped" : "Int3"; });
 
 }  // namespace
 }  // namespace tandem::accel::kvm

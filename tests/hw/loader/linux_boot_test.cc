@@ -97,6 +97,28 @@ TEST(LinuxBoot, RejectsBadImages) {
   auto big_initrd = LoadLinux(mem, FakeBzImage(), std::vector<uint8_t>(40u << 20), "");
   ASSERT_FALSE(big_initrd.ok());
   EXPECT_NE(big_initrd.message().find("initrd"), std::string::npos);
+
+  // syssize promises more than the file holds: cut short.
+  auto cut = FakeBzImage();
+  const uint32_t paragraphs = 4096 / 16 + 1;
+  std::memcpy(&cut[0x1F4], &paragraphs, 4);
+  auto truncated = LoadLinux(mem, cut, {}, "");
+  ASSERT_FALSE(truncated.ok());
+  EXPECT_NE(truncated.message().find("truncated: its header promises 4112 bytes"), std::string::npos)
+      << truncated.message();
+
+  // Debian's kernel runs at 16 MiB and needs about 40 MiB from there.
+  auto big = FakeBzImage();
+  const uint64_t pref = 16 << 20;
+  const uint32_t init_size = 40 << 20;
+  std::memcpy(&big[0x258], &pref, 8);
+  std::memcpy(&big[0x260], &init_size, 4);
+  auto too_small = LoadLinux(mem, big, {}, "");
+  ASSERT_FALSE(too_small.ok());
+  EXPECT_NE(too_small.message().find("needs 56 MiB of RAM to decompress itself"), std::string::npos)
+      << too_small.message();
+  GuestMemory enough = Memory(64ull << 20);
+  EXPECT_TRUE(LoadLinux(enough, big, {}, "").ok());
 }
 
 }  // namespace

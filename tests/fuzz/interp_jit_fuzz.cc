@@ -1,0 +1,183 @@
+// Differential fuzzing of the JIT against the interpreter: random code and
+// registers in flat 64-bit mode on two boards, one run by the JIT, the other
+// by the interpreter alone following it to the same instruction count (as
+// `tandem lockstep` does). The CPU states and RAM must agree, except for the
+// flags the executed instructions leave undefined (Zydis's flag tables, as
+// lockstep masks them). Faults go through an IDT whose handlers halt, so
+// exception delivery (vectors, error codes, CR2, the frame) is compared too.
+// The accessed and dirty bits of the paging entries are left out: random
+// code may rewrite the page tables without INVLPG, and whether a later
+// access walks them again is up to the TLB (SDM vol. 3A 4.10.4.2).
+#include <Zydis/Zydis.h>
+
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+
+#include "accel/interp/cpu.h"
+#include "accel/interp/interp_engine.h"
+#include "hw/board.h"
+#include "hw/loader/linux_boot.h"
+#include "target-x86/state_diff.h"
+
+namespace {
+
+using namespace tandem;
+using accel::interp::SliceEnd;
+using accel::interp::SliceVcpu;
+
+constexpr uint64_t kRam = 8 << 20;
+constexpr uint64_t kIdt = 0x8000;      // 32 gates
+constexpr uint64_t kHandler = 0x9000;  // HLT
+constexpr uint64_t kCode = 0x200000;
+constexpr uint64_t kData = 0x300000;
+constexpr uint64_t kStack = 0x400000;
+constexpr size_t kMaxCode = 512;
+constexpr uint64_t kBudget = 64;
+
+// RAM equal but for the A and D bits of the page tables' entries.
+bool SameRam(const uint8_t* a, const uint8_t* b) {
+  constexpr uint64_t kTablesBegin = hw::linux_boot::kPml4Address, kTablesEnd = hw::linux_boot::kPml4Address + 6 * 4096;
+  if (std::memcmp(a, b, kTablesBegin) != 0 || std::memcmp(a + kTablesEnd, b + kTablesEnd, kRam - kTablesEnd) != 0) {
+    return false;
+  }
+  for (uint64_t i = kTablesBegin; i < kTablesEnd; ++i) {
+    const uint8_t ignore = i % 8 == 0 ? 0x60 : 0;
+    if ((a[i] ^ b[i]) & ~ignore) return false;
+  }
+  return true;
+}
+
+struct Side {
+  hw::ManualClock clock;
+  std::unique_ptr<hw::Board> board;
+  std::unique_ptr<SliceVcpu> vcpu;
+  explicit Side(bool jit) {
+    hw::BoardConfig config;
+    config.ram_size = kRam;
+    config.clock = &clock;
+    config.virtio_rng = false;
+    auto b = hw::Board::Create(std::move(config));
+    if (!b.ok()) __builtin_trap();
+    board = std::move(*b);
+    auto v = SliceVcpu::Create(*board, jit);
+    if (!v.ok()) __builtin_trap();
+    vcpu = std::move(*v);
+  }
+  uint64_t retired() const { return vcpu->instructions_retired(); }
+};
+
+// The flags the instruction at the vCPU's RIP leaves undefined, and those it defines.
+void FlagEffects(SliceVcpu& v, uint64_t* defined, uint64_t* undefined) {
+  *defined = *undefined = 0;
+  uint8_t bytes[15];
+  const x86::CpuState& s = v.state();
+  size_t n = v.ReadCode(s.seg[x86::kCs].base + s.rip, bytes, sizeof bytes);
+  ZydisDecoder decoder;
+  ZydisDecoderInit(&decoder, ZYDIS_MACHINE_MODE_LONG_64, ZYDIS_STACK_WIDTH_64);
+  ZydisDecodedInstruction insn;
+  if (!n || !ZYAN_SUCCESS(ZydisDecoderDecodeInstruction(&decoder, nullptr, bytes, n, &insn)) || !insn.cpu_flags) {
+    return;
+  }
+  *undefined = insn.cpu_flags->undefined;
+  *defined = (insn.cpu_flags->modified | insn.cpu_flags->set_0 | insn.cpu_flags->set_1) & ~*undefined;
+}
+
+void Prepare(Side& side, const x86::CpuState& state, const uint8_t* code, size_t code_size, const uint8_t* data,
+             size_t data_size) {
+  hw::GuestMemory& m = side.board->memory();
+  m.DiscardRam();
+  x86::CpuState s;
+  if (!hw::EnterFlat64(m, kCode, &s)) __builtin_trap();
+  // 64-bit interrupt gates (SDM vol. 3A 6.14.1) to a HLT, for every exception.
+  for (int v = 0; v < 32; ++v) {
+    uint8_t gate[16] = {};
+    gate[0] = kHandler & 0xFF;
+    gate[1] = (kHandler >> 8) & 0xFF;
+    gate[2] = static_cast<uint8_t>(s.seg[x86::kCs].selector);
+    gate[5] = 0x8E;  // present, DPL 0, interrupt gate
+    m.WritePhys(kIdt + v * 16, gate, sizeof gate);
+  }
+  const uint8_t hlt = 0xF4;
+  m.WritePhys(kHandler, &hlt, 1);
+  m.WritePhys(kCode, code, code_size);
+  m.WritePhys(kData, data, data_size);
+  x86::CpuState start = state;
+  start.seg = s.seg;
+  start.gdtr = s.gdtr;
+  start.cr0 = s.cr0 | x86::kCr0Ne;
+  start.cr3 = s.cr3;
+  start.cr4 = s.cr4 | x86::kCr4Osfxsr | x86::kCr4Osxmmexcpt;
+  start.msr.efer = s.msr.efer;
+  start.idtr = {kIdt, 32 * 16 - 1};
+  start.rip = kCode;
+  side.vcpu->SetState(start);
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  static Side jit(true), interp(false);
+  // Input: 8 bytes of flags, 15 registers of 8 bytes (RSP is fixed), then
+  // the code; the data page repeats the code bytes.
+  if (size < 8 + 15 * 8 + 1) return 0;
+  x86::CpuState s;
+  uint64_t word;
+  std::memcpy(&word, data, 8);
+  s.rflags = 2 | (word & (x86::kArithFlags | x86::kFlagDf));
+  size_t at = 8;
+  for (int r = 0; r < 16; ++r) {
+    if (r == x86::kRsp) continue;
+    std::memcpy(&word, data + at, 8);
+    at += 8;
+    // Half of the registers point into the data page, so loads and stores land.
+    s.gpr[r] = (r & 1) ? kData + (word & 0xFFF) : word;
+  }
+  s.gpr[x86::kRsp] = kStack;
+  const uint8_t* code = data + at;
+  const size_t code_size = std::min(size - at, kMaxCode);
+  Prepare(jit, s, code, code_size, code, code_size);
+  Prepare(interp, s, code, code_size, code, code_size);
+
+  const uint64_t jit_start = jit.retired(), interp_start = interp.retired();
+  const SliceEnd jit_end = jit.vcpu->RunSlice(kBudget, /*stop_after_fault=*/false);
+  const uint64_t target = jit.retired() - jit_start;
+  SliceEnd interp_end = SliceEnd::kBudget;
+  uint64_t undefined = 0;
+  while (interp.retired() - interp_start < target) {
+    uint64_t defined, left;
+    FlagEffects(*interp.vcpu, &defined, &left);
+    undefined = (undefined & ~defined) | left;
+    interp_end = interp.vcpu->RunSlice(1, /*stop_after_fault=*/false);
+    if (interp_end != SliceEnd::kBudget) break;
+  }
+  if (interp_end == SliceEnd::kBudget && jit_end != SliceEnd::kBudget) {
+    interp_end = interp.vcpu->RunSlice(0);  // deliver what is pending, as the JIT's slice did
+  }
+  x86::CpuState a = jit.vcpu->state(), b = interp.vcpu->state();
+  a.rflags &= ~undefined;
+  b.rflags &= ~undefined;
+  a.tsc = b.tsc = 0;
+  const bool same_ram = SameRam(jit.board->memory().ram(), interp.board->memory().ram());
+  if (jit_end == interp_end && x86::SameState(a, b) && same_ram &&
+      jit.retired() - jit_start == interp.retired() - interp_start) {
+    return 0;
+  }
+  std::fprintf(stderr, "interp_jit_fuzz: the engines disagree after %llu (jit) / %llu (interp) instructions,"
+               " ends %d / %d%s\n", static_cast<unsigned long long>(jit.retired() - jit_start),
+               static_cast<unsigned long long>(interp.retired() - interp_start), static_cast<int>(jit_end),
+               static_cast<int>(interp_end), same_ram ? "" : ", RAM differs");
+  const uint8_t* ram_a = jit.board->memory().ram();
+  const uint8_t* ram_b = interp.board->memory().ram();
+  for (uint64_t i = 0, shown = 0; i < kRam && shown < 8; ++i) {
+    if (ram_a[i] == ram_b[i]) continue;
+    std::fprintf(stderr, "  RAM %06llx: jit %02x interp %02x\n", static_cast<unsigned long long>(i), ram_a[i], ram_b[i]);
+    ++shown;
+  }
+  for (const x86::FieldPair& f : x86::DiffStates(a, b)) {
+    std::fprintf(stderr, "  %-12s jit %016llx interp %016llx\n", f.name.c_str(),
+                 static_cast<unsigned long long>(f.a), static_cast<unsigned long long>(f.b));
+  }
+  __builtin_trap();
+}
