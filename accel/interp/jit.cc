@@ -115,6 +115,50 @@ bool IsReplayable(ZydisMnemonic m) {
   }
 }
 
+// SSE instructions that EmitReplay runs on the host's XMM registers: moves,
+// logic, integer arithmetic, shuffles and packs, none of which reads MXCSR
+// or writes RFLAGS, so the host computes exactly what the guest's CPU does.
+bool IsSseReplayable(ZydisMnemonic m) {
+  switch (m) {
+    case ZYDIS_MNEMONIC_MOVD: case ZYDIS_MNEMONIC_MOVQ: case ZYDIS_MNEMONIC_MOVDQA: case ZYDIS_MNEMONIC_MOVDQU:
+    case ZYDIS_MNEMONIC_MOVAPS: case ZYDIS_MNEMONIC_MOVUPS: case ZYDIS_MNEMONIC_MOVAPD: case ZYDIS_MNEMONIC_MOVUPD:
+    case ZYDIS_MNEMONIC_PXOR: case ZYDIS_MNEMONIC_POR: case ZYDIS_MNEMONIC_PAND: case ZYDIS_MNEMONIC_PANDN:
+    case ZYDIS_MNEMONIC_XORPS: case ZYDIS_MNEMONIC_XORPD: case ZYDIS_MNEMONIC_ANDPS: case ZYDIS_MNEMONIC_ANDPD:
+    case ZYDIS_MNEMONIC_ORPS: case ZYDIS_MNEMONIC_ORPD: case ZYDIS_MNEMONIC_ANDNPS: case ZYDIS_MNEMONIC_ANDNPD:
+    case ZYDIS_MNEMONIC_PADDB: case ZYDIS_MNEMONIC_PADDW: case ZYDIS_MNEMONIC_PADDD: case ZYDIS_MNEMONIC_PADDQ:
+    case ZYDIS_MNEMONIC_PSUBB: case ZYDIS_MNEMONIC_PSUBW: case ZYDIS_MNEMONIC_PSUBD: case ZYDIS_MNEMONIC_PSUBQ:
+    case ZYDIS_MNEMONIC_PADDUSB: case ZYDIS_MNEMONIC_PADDUSW: case ZYDIS_MNEMONIC_PSUBUSB: case ZYDIS_MNEMONIC_PSUBUSW:
+    case ZYDIS_MNEMONIC_PADDSB: case ZYDIS_MNEMONIC_PADDSW: case ZYDIS_MNEMONIC_PSUBSB: case ZYDIS_MNEMONIC_PSUBSW:
+    case ZYDIS_MNEMONIC_PCMPEQB: case ZYDIS_MNEMONIC_PCMPEQW: case ZYDIS_MNEMONIC_PCMPEQD:
+    case ZYDIS_MNEMONIC_PCMPGTB: case ZYDIS_MNEMONIC_PCMPGTW: case ZYDIS_MNEMONIC_PCMPGTD:
+    case ZYDIS_MNEMONIC_PUNPCKLBW: case ZYDIS_MNEMONIC_PUNPCKLWD: case ZYDIS_MNEMONIC_PUNPCKLDQ:
+    case ZYDIS_MNEMONIC_PUNPCKLQDQ: case ZYDIS_MNEMONIC_PUNPCKHBW: case ZYDIS_MNEMONIC_PUNPCKHWD:
+    case ZYDIS_MNEMONIC_PUNPCKHDQ: case ZYDIS_MNEMONIC_PUNPCKHQDQ: case ZYDIS_MNEMONIC_PACKUSWB:
+    case ZYDIS_MNEMONIC_PACKSSWB: case ZYDIS_MNEMONIC_PACKSSDW: case ZYDIS_MNEMONIC_PSHUFD:
+    case ZYDIS_MNEMONIC_PSHUFLW: case ZYDIS_MNEMONIC_PSHUFHW: case ZYDIS_MNEMONIC_PSHUFB: case ZYDIS_MNEMONIC_PALIGNR:
+    case ZYDIS_MNEMONIC_PSLLW: case ZYDIS_MNEMONIC_PSLLD: case ZYDIS_MNEMONIC_PSLLQ: case ZYDIS_MNEMONIC_PSRLW:
+    case ZYDIS_MNEMONIC_PSRLD: case ZYDIS_MNEMONIC_PSRLQ: case ZYDIS_MNEMONIC_PSRAW: case ZYDIS_MNEMONIC_PSRAD:
+    case ZYDIS_MNEMONIC_PSLLDQ: case ZYDIS_MNEMONIC_PSRLDQ: case ZYDIS_MNEMONIC_PMOVMSKB:
+    case ZYDIS_MNEMONIC_PMINUB: case ZYDIS_MNEMONIC_PMAXUB: case ZYDIS_MNEMONIC_PMINSW: case ZYDIS_MNEMONIC_PMAXSW:
+    case ZYDIS_MNEMONIC_PAVGB: case ZYDIS_MNEMONIC_PAVGW: case ZYDIS_MNEMONIC_PMULLW: case ZYDIS_MNEMONIC_PMULHW:
+    case ZYDIS_MNEMONIC_PMULHUW: case ZYDIS_MNEMONIC_PMULUDQ: case ZYDIS_MNEMONIC_PMADDWD: case ZYDIS_MNEMONIC_PSADBW:
+    case ZYDIS_MNEMONIC_SHUFPS: case ZYDIS_MNEMONIC_SHUFPD: case ZYDIS_MNEMONIC_UNPCKLPS: case ZYDIS_MNEMONIC_UNPCKHPS:
+    case ZYDIS_MNEMONIC_UNPCKLPD: case ZYDIS_MNEMONIC_UNPCKHPD: case ZYDIS_MNEMONIC_MOVHLPS: case ZYDIS_MNEMONIC_MOVLHPS:
+    case ZYDIS_MNEMONIC_MOVLPS: case ZYDIS_MNEMONIC_MOVHPS: case ZYDIS_MNEMONIC_MOVLPD: case ZYDIS_MNEMONIC_MOVHPD:
+      return true;
+    default:
+      return false;
+  }
+}
+
+// 16-byte memory operands that need no alignment (the rest are #GP(0) unless
+// 16-byte aligned, SDM vol. 1 11.6.6).
+bool IsUnalignedSse(ZydisMnemonic m) {
+  return m == ZYDIS_MNEMONIC_MOVDQU || m == ZYDIS_MNEMONIC_MOVUPS || m == ZYDIS_MNEMONIC_MOVUPD;
+}
+
+bool IsXmm(ZydisRegister r) { return r >= ZYDIS_REGISTER_XMM0 && r <= ZYDIS_REGISTER_XMM15; }
+
 // Instructions that run through the interpreter's handler in the middle of
 // a block: they change nothing a block depends on (mode, CPL, paging,
 // RFLAGS.TF/IF/AC, debug registers, the interrupt shadow, RIP beyond the
@@ -176,20 +220,22 @@ bool NamesSystemRegister(const ZydisDecodedInstruction& zi, const ZydisDecodedOp
 
 // What a block is translated under besides its bytes, CPL and CS base (the
 // block key; 0 is 64-bit code). Bits 0-1 code size (1: 32-bit, 2: 16-bit),
-// bit 2 SS.B, bit 3 real mode, bit 4 long mode (compatibility mode); three
+// bit 2 SS.B, bit 3 real mode, bit 4 long mode (compatibility mode), bit 5
+// SSE instructions fault (#UD or #NM: CR0.EM, CR0.TS, no CR4.OSFXSR); three
 // bits per segment register from bit 8 (kSegRead, kSegWrite, kSegBaseZero:
 // inline accesses may read, may write, need not add a base); the CS limit in
 // the top half. Limits are checked at run time against CpuState, so only
 // the rights and kinds of segments are fixed here (SDM vol. 3A 5.3-5.5).
-constexpr uint64_t kKeyCode32 = 1, kKeyCode16 = 2, kKeyStack32 = 4, kKeyReal = 8, kKeyLong = 16;
+constexpr uint64_t kKeyCode32 = 1, kKeyCode16 = 2, kKeyStack32 = 4, kKeyReal = 8, kKeyLong = 16, kKeyNoSse = 32;
 constexpr unsigned kSegRead = 1, kSegWrite = 2, kSegBaseZero = 4;
 constexpr unsigned kKeySegShift = 8;
 
 uint64_t ModeKey(const x86::CpuState& s) {
   const bool lma = s.msr.efer & x86::kEferLma;
-  if (lma && s.seg[x86::kCs].l()) return 0;
+  const uint64_t no_sse = ((s.cr0 & (x86::kCr0Em | x86::kCr0Ts)) || !(s.cr4 & x86::kCr4Osfxsr)) ? kKeyNoSse : 0;
+  if (lma && s.seg[x86::kCs].l()) return no_sse;
   const bool pe = s.cr0 & x86::kCr0Pe;
-  uint64_t key = s.seg[x86::kCs].db() ? kKeyCode32 : kKeyCode16;
+  uint64_t key = (s.seg[x86::kCs].db() ? kKeyCode32 : kKeyCode16) | no_sse;
   if (s.seg[x86::kSs].db()) key |= kKeyStack32;
   if (!pe) key |= kKeyReal;
   if (lma) key |= kKeyLong;
@@ -211,7 +257,9 @@ uint64_t ModeKey(const x86::CpuState& s) {
   return key | static_cast<uint64_t>(s.seg[x86::kCs].limit) << 32;
 }
 
-unsigned KeyCodeBits(uint64_t key) { return key == 0 ? 64 : (key & kKeyCode32) ? 32 : 16; }
+// 64-bit code's key has no code-size bit (nor any other but kKeyNoSse).
+bool Is64BitKey(uint64_t key) { return (key & (kKeyCode32 | kKeyCode16)) == 0; }
+unsigned KeyCodeBits(uint64_t key) { return Is64BitKey(key) ? 64 : (key & kKeyCode32) ? 32 : 16; }
 
 // The CPL as instruction fetch and the TLB see it (segmentation.cc's cpl()).
 bool UserMode(const x86::CpuState& s) {
@@ -321,10 +369,21 @@ class Translator {
     switch (m) {
       case ZYDIS_MNEMONIC_NOP: case ZYDIS_MNEMONIC_ENDBR64: case ZYDIS_MNEMONIC_ENDBR32: case ZYDIS_MNEMONIC_PAUSE:
       case ZYDIS_MNEMONIC_PREFETCHT0: case ZYDIS_MNEMONIC_PREFETCHT1: case ZYDIS_MNEMONIC_PREFETCHT2:
-      case ZYDIS_MNEMONIC_PREFETCHNTA:
+      case ZYDIS_MNEMONIC_PREFETCHNTA: case ZYDIS_MNEMONIC_PREFETCHW: case ZYDIS_MNEMONIC_PREFETCH:
         return true;
       default:
         break;
+    }
+    // Reading a segment selector changes nothing (the kernel saves DS/ES on
+    // every context switch): zero-extended into a 32/64-bit register.
+    if (m == ZYDIS_MNEMONIC_MOV && IsGpr(zops[0]) && zops[1].type == ZYDIS_OPERAND_TYPE_REGISTER &&
+        SegmentIndex(zops[1].reg.value) >= 0) {
+      EmitReadSelector(GprNumber(zops[0].reg.value), SegmentIndex(zops[1].reg.value), zi.operand_width);
+      return true;
+    }
+    if (m == ZYDIS_MNEMONIC_CLI && !user_) {
+      EmitCli();
+      return true;
     }
     // A segment register write (MOV, POP, LDS...) changes the block key; in
     // 64-bit mode only MOV to CR/DR/SS matters (FS/GS bases are read at run time).
@@ -384,6 +443,10 @@ class Translator {
       return true;
     }
     if (IsReplayable(m) && EmitReplay(zi, zops)) return true;
+    if (IsSseReplayable(m) && !(block_->key & kKeyNoSse) && !(zi.attributes & ZYDIS_ATTRIB_HAS_VEX) &&
+        EmitReplay(zi, zops)) {
+      return true;
+    }
     if (EndsBlockInterpreted(m)) {
       EmitInterpreted(true, zi.meta.branch_type != ZYDIS_BRANCH_TYPE_FAR);
       *ended = true;
@@ -618,6 +681,32 @@ class Translator {
     }
   }
 
+  void EmitReadSelector(int reg, int seg, unsigned width) {
+    a_.movzx(ax::eax, ax::word_ptr(kState, static_cast<int32_t>(offsetof(x86::CpuState, seg) + seg * sizeof(x86::Segment) +
+                                                                offsetof(x86::Segment, selector))));
+    if (width == 16) {
+      a_.mov(ax::word_ptr(kState, 8 * reg), ax::ax);
+    } else {
+      a_.mov(ax::qword_ptr(kState, 8 * reg), ax::rax);
+    }
+  }
+
+  // CLI at CPL 0 (SS.DPL, as Cpu::cpl() has it, checked at run time) clears
+  // IF; anything else (CPL 1-2, IOPL) is the interpreter's.
+  void EmitCli() {
+    SyncFlags();
+    flags_in_host_ = false;
+    SlowPath& slow = NewSlowPath(false, false);
+    if (!(block_->key & kKeyReal)) {
+      constexpr int32_t kSsAttrib =
+          offsetof(x86::CpuState, seg) + x86::kSs * sizeof(x86::Segment) + offsetof(x86::Segment, attrib);
+      a_.test(ax::dword_ptr(kState, kSsAttrib), static_cast<int32_t>(3u << x86::Segment::kDplShift));
+      a_.jnz(slow.entry);
+    }
+    a_.and_(ax::qword_ptr(kState, kFlagsOffset), static_cast<int32_t>(~x86::kFlagIf));
+    a_.bind(slow.done);
+  }
+
   // Leaves after `count` instructions for CpuState::rip, straight into its
   // block when the jump cache has one for this context and budget remains
   // (flags already in CpuState; clobbers rax, rcx, rdx and the host flags).
@@ -627,7 +716,7 @@ class Translator {
     a_.jle(epilogue_);
     a_.mov(ax::rax, ax::qword_ptr(kState, kRipOffset));
     a_.mov(ax::rcx, ax::rax);
-    a_.shr(ax::rcx, 12);
+    a_.shr(ax::rcx, Jit::kJumpShift);  // Jit::JumpSlot
     a_.xor_(ax::rcx, ax::rax);
     a_.and_(ax::ecx, static_cast<int32_t>(Jit::kJumpSlots - 1));
     a_.shl(ax::ecx, 5);
@@ -635,7 +724,7 @@ class Translator {
     a_.add(ax::rdx, ax::rcx);
     a_.cmp(ax::rax, ax::qword_ptr(ax::rdx, offsetof(Jit::JumpEntry, rip)));
     a_.jne(epilogue_);
-    a_.cmp(ax::qword_ptr(ax::rdx, offsetof(Jit::JumpEntry, context)), static_cast<int32_t>(block_->context));
+    a_.cmp(ax::dword_ptr(ax::rdx, offsetof(Jit::JumpEntry, context)), static_cast<int32_t>(block_->context));
     a_.jne(epilogue_);
     a_.jmp(ax::qword_ptr(ax::rdx, offsetof(Jit::JumpEntry, code)));
   }
@@ -824,6 +913,8 @@ class Translator {
     int host_of[16];
     std::fill(std::begin(host_of), std::end(host_of), -1);
     bool written_reg[16] = {};
+    // Guest XMM n runs in host XMM n (translated code keeps nothing there).
+    uint32_t xmm_used = 0, xmm_written = 0;
     uint32_t used_hosts = 1u << 4 | 1u << 11;  // host RSP and the address register never hold guest values
     auto identity_ok = [](int n) { return n >= 0 && n <= 10 && n != 4; };
     int mem = -1;
@@ -831,6 +922,12 @@ class Translator {
       const ZydisDecodedOperand& o = zops[k];
       if (o.type == ZYDIS_OPERAND_TYPE_REGISTER) {
         const int n = GprNumber(o.reg.value);
+        if (n < 0 && IsXmm(o.reg.value) && k < visible) {
+          const int x = o.reg.value - ZYDIS_REGISTER_XMM0;
+          xmm_used |= 1u << x;
+          if (o.actions & ZYDIS_OPERAND_ACTION_MASK_WRITE) xmm_written |= 1u << x;
+          continue;
+        }
         if (n < 0) {
           if (k < visible) return false;
           const ZydisRegisterClass c = ZydisRegisterGetClass(o.reg.value);
@@ -891,6 +988,7 @@ class Translator {
     for (unsigned k = 0; k < visible; ++k) {
       ZydisEncoderOperand& e = req.operands[k];
       if (e.type == ZYDIS_OPERAND_TYPE_REGISTER) {
+        if (IsXmm(e.reg.value)) continue;  // XMM n is host XMM n
         e.reg.value = WithNumber(e.reg.value, host_of[GprNumber(e.reg.value)]);
       } else if (e.type == ZYDIS_OPERAND_TYPE_MEMORY) {
         if (lea) {
@@ -951,7 +1049,14 @@ class Translator {
       const ZydisDecodedOperand& m = zops[mem];
       const bool write = m.actions & ZYDIS_OPERAND_ACTION_MASK_WRITE;
       const unsigned size = m.size / 8;
-      if (size == 0 || size > 8) return false;
+      if (size == 0 || size > (xmm_used ? 16 : 8)) return false;
+      // Alignment is a property of the offset (the interpreter's check):
+      // only where the linear address has the same low bits.
+      const bool aligned16 = size == 16 && !IsUnalignedSse(zi.mnemonic);
+      if (aligned16 && (code_bits_ == 64 ? (m.mem.segment == ZYDIS_REGISTER_FS || m.mem.segment == ZYDIS_REGISTER_GS)
+                                         : !(SegmentBits(SegmentIndex(m.mem.segment)) & kSegBaseZero))) {
+        return false;
+      }
       // Nothing emitted yet, so giving up here needs no undo... except the
       // flag load above, which is harmless.
       slow = &NewSlowPath(flags_before, flags_after);
@@ -959,14 +1064,26 @@ class Translator {
         slow_paths_.pop_back();
         return false;  // (flags already loaded: still consistent)
       }
+      if (aligned16) {
+        // Flag-free: the low four bits shifted to the top are zero when aligned.
+        Label aligned = a_.newLabel();
+        a_.mov(ax::r8d, 60);
+        a_.shlx(ax::rcx, kLinear, ax::r8);
+        a_.jecxz(ax::rcx, aligned);
+        a_.jmp(slow->entry);
+        a_.bind(aligned);
+      }
       EmitTlbLookup(write, size, slow->entry);
     }
+    constexpr int32_t kXmmOffset = offsetof(x86::CpuState, fx) + offsetof(x86::FxState, xmm);
     for (int n = 0; n < 16; ++n) {
       if (host_of[n] >= 0) a_.mov(ax::gpq(host_of[n]), ax::qword_ptr(kState, 8 * n));
+      if (xmm_used >> n & 1) a_.movdqu(ax::xmm(n), ax::xmmword_ptr(kState, kXmmOffset + 16 * n));
     }
     a_.embed(bytes, length);
     for (int n = 0; n < 16; ++n) {
       if (host_of[n] >= 0 && written_reg[n]) a_.mov(ax::qword_ptr(kState, 8 * n), ax::gpq(host_of[n]));
+      if (xmm_written >> n & 1) a_.movdqu(ax::xmmword_ptr(kState, kXmmOffset + 16 * n), ax::xmm(n));
     }
     if (slow) a_.bind(slow->done);
     flags_in_host_ = flags_after;
@@ -1017,6 +1134,7 @@ bool Jit::HostSupported(std::string* why) {
 uint64_t Jit::Interpret(Jit* jit, Block* block, uint64_t index, uint64_t branch) {
   Cpu& cpu = jit->cpu_;
   x86::CpuState& s = cpu.s;
+  ++jit->stats_.interpreted;
   s.rip = block->insn_rip[index];
   cpu.s.interrupt_shadow = false;
   cpu.step_on_new_tf = false;
@@ -1038,7 +1156,7 @@ uint64_t Jit::Interpret(Jit* jit, Block* block, uint64_t index, uint64_t branch)
       }
     }
     const DecodedInsn& insn = cached ? *cached : cpu.Fetch();
-    next = block->key == 0 ? rip + insn.length : TruncateIp(rip + insn.length, KeyCodeBits(block->key));
+    next = Is64BitKey(block->key) ? rip + insn.length : TruncateIp(rip + insn.length, KeyCodeBits(block->key));
     cpu.next_rip = next;
     insn.handler(cpu, insn);
     // A REP string instruction does one iteration per call and leaves RIP
@@ -1110,9 +1228,60 @@ bool Jit::InvalidatePage(uint64_t phys_page, bool own_store) {
   return true;
 }
 
-void Jit::FlushJumpCache() {
-  std::fill(jump_cache_.begin(), jump_cache_.end(), JumpEntry{});
+void Jit::FlushJumpCache(bool include_global) {
   ++stats_.jump_cache_flushes;
+  if (include_global) {
+    std::fill(jump_cache_.begin(), jump_cache_.end(), JumpEntry{});
+    local_slots_.clear();
+    global_slots_.clear();
+    std::fill(global_regions_.begin(), global_regions_.end(), false);
+    global_huge_ = false;
+    return;
+  }
+  for (uint32_t i : local_slots_) {
+    if (!jump_cache_[i].global) jump_cache_[i] = JumpEntry{};
+  }
+  local_slots_.clear();
+}
+
+void Jit::FlushJumpCachePage(uint64_t linear_page) {
+  FlushJumpCache(/*include_global=*/false);
+  if (!global_huge_ && !global_regions_[RegionBit(linear_page)]) return;
+  size_t kept = 0;
+  for (uint32_t i : global_slots_) {
+    JumpEntry& e = jump_cache_[i];
+    if (!e.global) continue;  // dropped or refilled since: its own list has it
+    const uint64_t page = (Is64BitKey(e.block->key) ? e.rip : (e.block->cs_base + e.rip) & 0xFFFFFFFF) >> 12;
+    if (((page ^ linear_page) >> (e.page_shift - 12)) == 0) {
+      e = JumpEntry{};
+    } else {
+      global_slots_[kept++] = i;
+    }
+  }
+  global_slots_.resize(kept);
+}
+
+void Jit::FillJumpEntry(uint64_t rip, uint64_t linear, Block* b) {
+  const uint32_t slot = JumpSlot(rip);
+  JumpEntry& e = jump_cache_[slot];
+  // The translation RunBlock just used is in the TLB slot of the page.
+  const TlbEntry& t = cpu_.sys_.tlb.entries[(linear >> 12) % Tlb::kEntries];
+  const bool global = t.page == (linear >> 12) && t.global;
+  const bool listed = e.rip != ~0ull && e.global == global;
+  e = JumpEntry{rip, b->context, global, t.page_shift, b->chain_entry, b};
+  if (listed) return;
+  std::vector<uint32_t>& list = global ? global_slots_ : local_slots_;
+  // Dropped blocks leave their slots listed; a list that outgrows the table
+  // is one full flush away from empty again.
+  if (list.size() >= 2 * kJumpSlots) {
+    FlushJumpCache(/*include_global=*/true);
+    e = JumpEntry{rip, b->context, global, t.page_shift, b->chain_entry, b};
+  }
+  list.push_back(slot);
+  if (global) {
+    if (t.page_shift >= 30) global_huge_ = true;
+    global_regions_[RegionBit(linear >> 12)] = true;
+  }
 }
 
 // Drops every block at once (outside translated code: RunBlock calls it).
@@ -1154,7 +1323,7 @@ std::unique_ptr<Jit::Block> Jit::Compile(uint64_t rip, uint64_t phys, bool user,
   block->phys = phys;
   block->user = user;
   block->key = key;
-  block->cs_base = key == 0 ? 0 : cpu_.s.seg[x86::kCs].base;
+  block->cs_base = Is64BitKey(key) ? 0 : cpu_.s.seg[x86::kCs].base;
   uint32_t& context = contexts_[{key, user, block->cs_base}];
   if (context == 0) context = static_cast<uint32_t>(contexts_.size());
   block->context = context;
@@ -1246,7 +1415,7 @@ uint64_t Jit::RunBlock(uint64_t budget) {
   const uint64_t rip = s.rip;
   const uint64_t key = ModeKey(s);
   uint64_t linear = rip, cs_base = 0;
-  if (key != 0) {
+  if (!Is64BitKey(key)) {
     if (rip > s.seg[x86::kCs].limit) return 0;  // #GP on the fetch: the interpreter's
     cs_base = s.seg[x86::kCs].base;
     linear = (cs_base + rip) & 0xFFFFFFFF;
@@ -1277,14 +1446,14 @@ uint64_t Jit::RunBlock(uint64_t budget) {
   Link* link = last_link_;
   last_link_ = nullptr;
   if (!b->fn) return 0;
-  JumpEntry& jump = jump_cache_[JumpSlot(rip)];
-  if (jump.block != b) jump = JumpEntry{rip, b->context, b->chain_entry, b};
+  if (jump_cache_[JumpSlot(rip)].block != b) FillJumpEntry(rip, linear, b);
   if (link && link->target_rip == rip && link->owner->user == user && link->owner->key == key &&
       link->owner->cs_base == cs_base && (link->owner->phys >> 12) == (phys >> 12)) {
     link->code = b->chain_entry;
     link->target = b;
     b->incoming.push_back(link);
   }
+  ++stats_.dispatches;
   const uint64_t n = b->fn(&s, cpu_.sys_.tlb.jit[0].data(), budget);
   cpu_.retired_ += n + extra_retired_;
   stats_.instructions_in_blocks += n + extra_retired_;

@@ -53,9 +53,14 @@ class Jit {
   // a loader or test harness rewriting code from outside is not code patched
   // in a loop by the guest.
   bool InvalidatePage(uint64_t phys_page, bool own_store = true);
-  // Linear-to-physical translations changed (a TLB flush, INVLPG): the jump
-  // cache, which maps linear RIPs to blocks, is emptied.
-  void FlushJumpCache();
+  // Linear-to-physical translations changed: the jump cache, which maps
+  // linear RIPs to blocks, forgets the entries the change may have made
+  // stale. A TLB flush that keeps global pages (a MOV CR3 with CR4.PGE) keeps
+  // the entries translated through global pages, as the TLB keeps those
+  // translations (SDM vol. 3A 4.10.4.1); INVLPG drops the entries of that
+  // page, global or not, and every non-global one.
+  void FlushJumpCache(bool include_global = true);
+  void FlushJumpCachePage(uint64_t linear_page);
 
   struct Stats {
     uint64_t blocks_compiled = 0;
@@ -65,6 +70,8 @@ class Jit {
     uint64_t cache_flushes = 0;
     uint64_t jump_cache_flushes = 0;
     uint64_t cache_bytes = 0;  // live now
+    uint64_t dispatches = 0;   // blocks entered from RunBlock (not through a link or the jump cache)
+    uint64_t interpreted = 0;  // instructions a block handed to the interpreter (Interpret)
   };
   const Stats& stats() const { return stats_; }
 
@@ -91,12 +98,15 @@ class Jit {
   // dropped, and all of them when translations change. Per Jit, so per vCPU.
   struct JumpEntry {
     uint64_t rip = ~0ull;
-    uint64_t context = 0;  // Block::context; 0 never matches
+    uint32_t context = 0;  // Block::context; 0 never matches
+    bool global = false;   // RIP's translation came from a global page
+    uint8_t page_shift = 12;  // the size of the mapping it came from (12, 21, 22 or 30)
     const void* code = nullptr;
     Block* block = nullptr;
   };
-  static constexpr unsigned kJumpSlots = 1u << 12;
-  static unsigned JumpSlot(uint64_t rip) { return (rip ^ (rip >> 12)) & (kJumpSlots - 1); }
+  static constexpr unsigned kJumpShift = 14;
+  static constexpr unsigned kJumpSlots = 1u << kJumpShift;
+  static unsigned JumpSlot(uint64_t rip) { return (rip ^ (rip >> kJumpShift)) & (kJumpSlots - 1); }
   JumpEntry* jump_cache() { return jump_cache_.data(); }
 
  private:
@@ -125,6 +135,16 @@ class Jit {
   static unsigned LookupSlot(uint64_t rip) { return (rip ^ (rip >> 16)) & (kLookupSlots - 1); }
   std::vector<Block*> lookup_;  // direct-mapped by linear RIP
   std::vector<JumpEntry> jump_cache_;  // kJumpSlots, never reallocated (translated code holds its address)
+  // The slots filled since the last flush that could drop them, so a flush
+  // touches those alone (a MOV CR3 on every context switch would otherwise
+  // clear the whole table): non-global entries, and global ones with a
+  // filter of their 4 MiB regions that spares INVLPG of user pages the scan.
+  std::vector<uint32_t> local_slots_, global_slots_;
+  static constexpr unsigned kRegionFilterBits = 1024;
+  std::vector<bool> global_regions_ = std::vector<bool>(kRegionFilterBits);
+  bool global_huge_ = false;  // some global entry came from a 1 GiB page
+  static unsigned RegionBit(uint64_t linear_page) { return (linear_page >> 10) % kRegionFilterBits; }
+  void FillJumpEntry(uint64_t rip, uint64_t linear, Block* b);
   // Translation contexts (block key, CPL 3, CS base) numbered from 1.
   std::map<std::tuple<uint64_t, bool, uint64_t>, uint32_t> contexts_;
   std::vector<std::unique_ptr<Block>> dead_;  // freed outside translated code

@@ -297,7 +297,7 @@ uint64_t Cpu::Translate(uint64_t linear, Access access, bool user) {
 }
 
 void Cpu::FlushTlb(bool include_global) {
-  if (jit_) jit_->FlushJumpCache();
+  if (jit_) jit_->FlushJumpCache(include_global);
   for (unsigned i = 0; i < Tlb::kEntries; ++i) {
     TlbEntry& e = sys_.tlb.entries[i];
     if (include_global || !e.global) {
@@ -344,8 +344,8 @@ void Cpu::ApplyMapChange(uint64_t gpa, uint64_t size) {
 }
 
 void Cpu::InvalidatePage(uint64_t linear) {
-  if (jit_) jit_->FlushJumpCache();
   uint64_t page = linear >> 12;
+  if (jit_) jit_->FlushJumpCachePage(page);
   TlbEntry& e = sys_.tlb.entries[page % Tlb::kEntries];
   if (e.page == page) {
     e.page = TlbEntry::kInvalid;

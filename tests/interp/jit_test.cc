@@ -282,6 +282,103 @@ TEST_F(JitTest, IndirectCallsAndReturnsUseTheJumpCacheAndSeeRewrittenCode) {
   EXPECT_EQ(m->reg(x86::kRdi), 0u);
 }
 
+// 4 KiB pages for the first 2 MiB, identity-mapped (page table at 0x4000),
+// with G on `global` pages and CR4.PGE on.
+void MapSmallPages(Machine& m, std::initializer_list<uint64_t> global) {
+  m.Write(0x3000, 8, 0x4000 | 3);
+  for (uint64_t i = 0; i < 512; ++i) m.Write(0x4000 + 8 * i, 8, (i << 12) | 3);
+  for (uint64_t page : global) m.Write(0x4000 + 8 * (page >> 12), 8, page | 0x103);
+  m.s.cr4 |= x86::kCr4Pge;
+  m.cpu->FlushTlb(/*include_global=*/true);
+}
+
+TEST_F(JitTest, JumpCacheForgetsRemappedCodeAfterMovCr3AndInvlpgButKeepsGlobalPages) {
+  // kCode: mov ecx, 0x30000; call rcx; jmp $ -- kCode + 0x100: the same calling 0x32000 (a global page).
+  Start({0xB9, 0x00, 0x00, 0x03, 0x00, 0xFF, 0xD1, 0xEB, 0xFE});
+  m->Load(kCode + 0x100, {0xB9, 0x00, 0x20, 0x03, 0x00, 0xFF, 0xD1, 0xEB, 0xFE});
+  for (uint32_t n = 1; n <= 4; ++n) m->Load(0x2F000 + 0x1000 * n, {0xB8, static_cast<uint8_t>(n), 0, 0, 0, 0xC3});  // mov eax, n; ret
+  MapSmallPages(*m, {0x32000, 0x33000});
+  auto call = [&](uint64_t from) {
+    m->s.rip = from;
+    m->reg(x86::kRsp) = 0x8000;
+    m->reg(x86::kRax) = 0;
+    return DispatchesTo(jit(), m->s, from + 7);
+  };
+  EXPECT_GE(call(kCode), 1);
+  EXPECT_EQ(m->reg(x86::kRax), 1u);
+  // A new mapping of the non-global page, then MOV CR3 (a flush that keeps global pages).
+  m->Write(0x4000 + 8 * 0x30, 8, 0x31000 | 3);
+  m->cpu->FlushTlb(/*include_global=*/false);
+  EXPECT_GE(call(kCode), 1);
+  EXPECT_EQ(m->reg(x86::kRax), 2u);
+  // The global page's entry survives MOV CR3: the call goes straight to its block.
+  EXPECT_GE(call(kCode + 0x100), 1);
+  EXPECT_EQ(m->reg(x86::kRax), 3u);
+  m->cpu->FlushTlb(/*include_global=*/false);
+  EXPECT_EQ(call(kCode + 0x100), 1);
+  EXPECT_EQ(m->reg(x86::kRax), 3u);
+  // INVLPG drops it.
+  m->Write(0x4000 + 8 * 0x32, 8, 0x33000 | 0x103);
+  m->cpu->InvalidatePage(0x32000);
+  EXPECT_GE(call(kCode + 0x100), 1);
+  EXPECT_EQ(m->reg(x86::kRax), 4u);
+  // A full flush drops everything: the call comes back to the dispatcher.
+  m->cpu->FlushTlb(/*include_global=*/true);
+  EXPECT_EQ(call(kCode + 0x100), 2);
+  EXPECT_EQ(m->reg(x86::kRax), 4u);
+}
+
+TEST_F(JitTest, IntegerSseRunsOnHostXmmRegistersAndMisalignedOperandsFault) {
+  // movdqu xmm1, [rsi]; paddd xmm1, xmm2; pxor xmm3, xmm3; pcmpeqb xmm3, xmm1; pmovmskb eax, xmm3;
+  // movdqa [rsi + 16], xmm1; movd ecx, xmm1; jmp $
+  Start({0xF3, 0x0F, 0x6F, 0x0E, 0x66, 0x0F, 0xFE, 0xCA, 0x66, 0x0F, 0xEF, 0xDB, 0x66, 0x0F, 0x74, 0xD9,
+         0x66, 0x0F, 0xD7, 0xC3, 0x66, 0x0F, 0x7F, 0x4E, 0x10, 0x66, 0x0F, 0x7E, 0xC9, 0xEB, 0xFE});
+  m->s.cr4 |= x86::kCr4Osfxsr;
+  for (int i = 0; i < 16; ++i) {
+    m->Write(kData + 1 + i, 1, i);  // unaligned source bytes 0..15
+    m->s.fx.xmm[2][i] = i % 4 == 0 ? 0xFF : 0;  // each dword + 0xFF
+  }
+  m->reg(x86::kRsi) = kData + 1;
+  m->reg(x86::kRax) = ~0ull;
+  // The aligned store to kData + 17 faults, precisely, after the six before it.
+  RunExpectingFault(jit(), x86::kGP);
+  EXPECT_EQ(m->s.rip, kCode + 20);
+  EXPECT_EQ(m->cpu->instructions_retired(), 5u);
+  const uint8_t want[16] = {0xFF, 1, 2, 3, 3, 6, 6, 7, 7, 10, 10, 11, 11, 14, 14, 15};  // each dword + 0xFF
+  EXPECT_EQ(std::memcmp(m->s.fx.xmm[1].data(), want, 16), 0);
+  EXPECT_EQ(m->reg(x86::kRax), 0u);  // no zero byte; PMOVMSKB zero-extends
+  // Aligned, the whole block runs in host code.
+  for (int i = 0; i < 16; ++i) m->Write(kData + i, 1, i);
+  m->reg(x86::kRsi) = kData;
+  m->s.rip = kCode;
+  const uint64_t end = kCode + 29;
+  RunTo(end);
+  EXPECT_EQ(m->Read(kData + 16, 4), 0x030201FFu);
+  EXPECT_EQ(m->reg(x86::kRcx), 0x030201FFu);
+  // Again with the TLB warm: nothing goes to the interpreter.
+  const uint64_t interpreted = jit().stats().interpreted;
+  m->s.rip = kCode;
+  RunTo(end);
+  EXPECT_EQ(m->reg(x86::kRcx), 0x030201FFu);
+  EXPECT_EQ(jit().stats().interpreted, interpreted);
+}
+
+TEST_F(JitTest, SelectorReadsAndCliAtCpl0StayInTheBlock) {
+  // mov eax, ds; cli; mov bx, es; prefetchw [rsi]; jmp $
+  Start({0x8C, 0xD8, 0xFA, 0x66, 0x8C, 0xC3, 0x0F, 0x0D, 0x0E, 0xEB, 0xFE});
+  m->s.seg[x86::kDs].selector = 0x2B;
+  m->s.seg[x86::kEs].selector = 0x18;
+  m->s.rflags |= x86::kFlagIf;
+  m->reg(x86::kRax) = ~0ull;
+  m->reg(x86::kRbx) = ~0ull;
+  RunTo(kCode + 9);
+  EXPECT_EQ(m->reg(x86::kRax), 0x2Bu);  // zero-extended
+  EXPECT_EQ(m->reg(x86::kRbx), 0xFFFFFFFFFFFF0018u);  // 16-bit: the rest stays
+  EXPECT_FALSE(m->flag(x86::kFlagIf));
+  EXPECT_EQ(m->cpu->instructions_retired(), 5u);  // and the JMP once
+  EXPECT_EQ(jit().stats().interpreted, 0u);
+}
+
 TEST_F(JitTest, AFullCodeCacheIsFlushedAndStaysBounded) {
   // 1500 blocks: inc eax; jmp to the next instruction (EB 00 ends a block), then jmp $.
   std::vector<uint8_t> code;
