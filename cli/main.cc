@@ -24,6 +24,7 @@
 #include "cli/monitors.h"
 #include "cli/run_options.h"
 #include "hw/board.h"
+#include "hw/snapshot.h"
 
 namespace {
 
@@ -226,6 +227,16 @@ int Run(const RunOptions& opt) {
   auto state = cli::PrepareBoot(opt, b, images);
   if (!state.ok()) return Fail(state.message());
   bsp.SetState(*state);
+  if (!opt.incoming.empty()) {
+    // The boot above still built what the options describe (fw_cfg's
+    // kernel, the tables); the snapshot then replaces RAM, devices and CPUs.
+    if (opt.incoming.rfind("file:", 0) != 0 || opt.incoming.size() == 5) {
+      return Fail("--incoming must be file:PATH");
+    }
+    auto loaded = hw::LoadSnapshot(opt.incoming.substr(5), b);
+    if (!loaded.ok()) return Fail(loaded.message());
+    for (size_t i = 0; i < vcpus.size(); ++i) vcpus[i]->SetState(loaded->cpus[i]);
+  }
   std::optional<ConsoleTerminal> terminal;
   if (opt.serial == "stdio") terminal.emplace();
 

@@ -3,6 +3,8 @@
 
 #include <cstdio>
 
+#include "hw/snapshot.h"
+
 namespace tandem::cli {
 
 RunControl::RunControl(hw::Board& board, accel::VcpuThreads& threads, std::vector<accel::Vcpu*> vcpus,
@@ -121,6 +123,16 @@ Status RunControl::SetDebug(bool single_step, const std::vector<uint64_t>& break
     for (accel::Vcpu* v : vcpus_) {
       if (Status s = v->SetDebug(config); !s.ok()) result = s;
     }
+  });
+  return result;
+}
+
+Status RunControl::SaveSnapshot(const std::string& path) {
+  Status result;
+  threads_.WhilePaused([&] {
+    std::vector<x86::CpuState> states;
+    for (accel::Vcpu* v : vcpus_) states.push_back(v->GetState());
+    result = hw::SaveSnapshot(path, board_, std::move(states), engine_);
   });
   return result;
 }

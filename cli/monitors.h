@@ -42,6 +42,7 @@ class RunControl final : public monitor::MachineControl {
   Status SetState(int cpu, const x86::CpuState& state) override;
   bool WritePhysical(uint64_t address, const void* data, size_t size) override;
   Status SetDebug(bool single_step, const std::vector<uint64_t>& breakpoints) override;
+  Status SaveSnapshot(const std::string& path) override;
   // -S: the vCPUs stay stopped ("prelaunch") until the first cont. Before
   // VcpuThreads::Start().
   void HoldAtStart();

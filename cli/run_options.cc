@@ -50,6 +50,9 @@ void AddRunOptions(CLI::App& run, RunOptions& opt) {
                "instructions: the same guest gives the same output every run (interp and jit)");
   run.add_option("--timeout", opt.timeout_s, "stop the guest after SECONDS (exit status 124)");
   run.add_option("--dump-state", opt.dump_state, "write the final vCPU state to PATH");
+  run.add_option("--incoming", opt.incoming,
+                 "start from a snapshot (QMP migrate to file:PATH) instead of booting: file:PATH; the other "
+                 "options must describe the same board (memory, CPUs, firmware, drives); any engine resumes it");
   run.add_option("-d", opt.log_items,
                  "log what the guest does that tandem tolerates: unimp,guest_errors (-d help lists them)");
   run.add_option("-D", opt.log_file, "write the -d log to FILE instead of stderr");

@@ -25,6 +25,7 @@ struct RunOptions {
   std::string serial = "stdio";
   std::string debugcon = "none";  // port 0x402: stdio, file:PATH or none
   std::string dump_state;
+  std::string incoming;   // --incoming file:PATH: start from a snapshot (QEMU's spelling)
   std::string log_items;  // -d: guest log categories, as QEMU's
   std::string log_file;   // -D: where they go (default stderr)
   std::string qmp;        // --qmp: QMP server socket, QEMU's spelling ("" none)

@@ -42,10 +42,26 @@ Board::~Board() {
   if (device_wake_fd_ >= 0) close(device_wake_fd_);
 }
 
+void Board::VisitState(StateVisitor& v) {
+  for (auto& device : virtio_devices_) device->Quiesce();
+  v.Section("clock");
+  uint64_t now = clock_->NowNs();
+  const uint64_t before = now;
+  v(now);
+  if (v.loading()) {
+    clock_->SetNow(now);
+    if (deadline_ns_) deadline_ns_ += now - before;  // --timeout still counts from the start of this run
+  }
+  std::lock_guard<std::mutex> lock(device_lock_);
+  chipset_->VisitState(v);
+  v.Section("fw_cfg");
+  fw_cfg_->VisitState(v);
+}
+
 Status Board::Wire() {
   PcChipsetConfig chipset;
   chipset.cpu_count = config_.cpu_count;
-  chipset.clock = const_cast<Clock*>(clock_);
+  chipset.clock = clock_;
   chipset.wall_clock = config_.wall_clock;
   chipset.serial_out = config_.serial_out;
   chipset.debugcon_out = config_.debugcon_out;

@@ -28,6 +28,7 @@
 #include "hw/misc/fw_cfg.h"
 #include "hw/net/nic_config.h"
 #include "hw/pc_chipset.h"
+#include "hw/state_visitor.h"
 #include "target-x86/cpuid.h"
 
 namespace tandem::hw {
@@ -119,6 +120,13 @@ class Board {
   // (CMOS RAM survives, as on a real board).
   void Reset();
 
+  // Snapshots (hw/snapshot.h), with the world paused: guest time and every
+  // device's state (RAM and the vCPUs are the snapshot file's). Saving first
+  // waits until no device has a request in flight; loading sets the clock
+  // so that guest time goes on from the saved time.
+  void VisitState(StateVisitor& v);
+  const BoardConfig& config() const { return config_; }
+
   // Brings timed devices up to the clock, pumps host serial input and checks
   // the timeout. Engines call this often (every exit, every few thousand
   // interpreted instructions, and after waking from HLT).
@@ -147,7 +155,7 @@ class Board {
 
   BoardConfig config_;
   HostClock host_clock_;
-  const Clock* clock_;
+  Clock* clock_;
   GuestMemory memory_;
   GuestMemoryDma dma_{memory_};
   GuestLog log_;

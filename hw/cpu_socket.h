@@ -54,6 +54,10 @@ class CpuSocket {
   // NMIs: lock-free (an atomic latch).
   bool HasPendingNmi() const { return lapic_.HasPendingNmi(); }
   void AcknowledgeNmi() { lapic_.AcknowledgeNmi(); }
+  void ReturnNmi() {
+    std::lock_guard<std::mutex> hold(lock_);
+    lapic_.ReturnNmi();
+  }
   // Lock-free: false when no external interrupt can be pending.
   bool MaybeInterrupt() const { return lapic_.MaybeInterrupt(); }
   bool HasPendingInterrupt() {

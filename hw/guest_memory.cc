@@ -87,6 +87,14 @@ bool GuestMemory::WritePhys(uint64_t gpa, const void* data, uint64_t size) {
   return true;
 }
 
+void GuestMemory::DiscardRam() {
+  // A private anonymous mapping reads zeros after MADV_DONTNEED.
+  if (ram_ && map_.ram_size()) madvise(ram_, map_.ram_size(), MADV_DONTNEED);
+  for (const MemoryRegion& r : map_.regions()) {
+    if (r.kind != RegionKind::kRom) code_pages_->NoteWriteRange(r.gpa, r.size);
+  }
+}
+
 bool GuestMemory::ReadPhys(uint64_t gpa, void* data, uint64_t size) const {
   auto* dst = static_cast<uint8_t*>(data);
   while (size) {

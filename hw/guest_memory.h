@@ -59,6 +59,11 @@ class GuestMemory {
   void AddObserver(MemoryMapObserver* observer);
   void RemoveObserver(MemoryMapObserver* observer);
 
+  // Makes all of RAM read as zeros again and gives its host memory back
+  // (a snapshot load then writes the pages it stored). Only with the world
+  // paused; cached code is made stale.
+  void DiscardRam();
+
   // Host pointer to a RAM range that must lie inside one region, else nullptr.
   // Writes through it bypass code_pages(): call code_pages().NoteWriteRange.
   uint8_t* RamPointer(uint64_t gpa, uint64_t size) const;

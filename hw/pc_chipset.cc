@@ -204,4 +204,37 @@ void PcChipset::Reset() {
   UpdateA20();
 }
 
+void PcChipset::VisitState(StateVisitor& v) {
+  v.Section("i8259");
+  pic_.VisitState(v);
+  for (auto& lapic : lapics_) {
+    v.Section("lapic");
+    lapic->VisitState(v);
+  }
+  v.Section("ioapic");
+  ioapic_.VisitState(v);
+  v.Section("i8254");
+  pit_.VisitState(v);
+  v.Section("port61");
+  system_control_b_.VisitState(v);
+  v.Section("com1");
+  com1_.VisitState(v);
+  v.Section("rtc");
+  rtc_.VisitState(v);
+  v.Section("i8042");
+  kbc_.VisitState(v);
+  v.Section("post");
+  post_.VisitState(v);
+  v.Section("port92");
+  system_control_a_.VisitState(v);
+  v.Section("acpi-pm");
+  acpi_pm_.VisitState(v);
+  v.Section("pci-config");
+  pci_ports_.VisitState(v);
+  v.Section("pci");
+  pci_.VisitState(v);
+  // The gate follows the 8042's output port and port 0x92 as loaded.
+  if (v.loading()) UpdateA20();
+}
+
 }  // namespace tandem::hw

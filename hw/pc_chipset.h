@@ -29,6 +29,7 @@
 #include "hw/pci/piix3.h"
 #include "hw/pci/piix4_pm.h"
 #include "hw/rtc/mc146818.h"
+#include "hw/state_visitor.h"
 #include "hw/status.h"
 #include "hw/timer/i8254.h"
 #include "hw/timer/system_control_b.h"
@@ -105,6 +106,8 @@ class PcChipset {
 
   // Power-on state for every device except the CMOS RAM and the RTC time.
   void Reset();
+  // Every device's state, for a snapshot (hw/state_visitor.h).
+  void VisitState(StateVisitor& v);
 
  private:
   // Discards output when no sink is configured.

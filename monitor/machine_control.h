@@ -54,6 +54,10 @@ class MachineControl {
   virtual bool ReadPhysical(uint64_t address, void* out, size_t size) = 0;
   virtual EngineInfo Engine() = 0;
 
+  // Writes a snapshot of the whole machine (hw/snapshot.h) to `path`, with
+  // the world paused for the time it takes; the run state is left as it was.
+  virtual Status SaveSnapshot(const std::string& path) { return Status::Error("this machine cannot save snapshots"); }
+
   // For debuggers (the gdbstub); the defaults say the machine cannot.
   // Replaces `cpu`'s state; only while stopped.
   virtual Status SetState(int cpu, const x86::CpuState& state) { return Status::Error("cannot set CPU state"); }

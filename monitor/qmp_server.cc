@@ -322,12 +322,38 @@ struct QmpServer::Impl {
       CheckCpu(cpu);
       return Json(RunHmp(control_, args["command-line"].get<std::string>(), cpu));
     }};
+    // QEMU's migration to a file, taken as a snapshot: the guest is stopped
+    // (STOP when it ran) and stays so, as QEMU leaves a migrated source.
+    commands_["migrate"] = {{{"uri", T::kString}, {"blk", T::kBool, true}, {"inc", T::kBool, true},
+                             {"detach", T::kBool, true}, {"resume", T::kBool, true}},
+                            [this](const Json& args) {
+      std::string uri = args["uri"].get<std::string>();
+      if (uri.rfind("file:", 0) != 0 || uri.size() == 5) {
+        throw Generic("tandem migrates only to a file: \"uri\": \"file:PATH\"");
+      }
+      if (control_.Stop()) QueueEvent("STOP", Json());
+      Snapshot(uri.substr(5));
+      return Json::object();
+    }};
+    commands_["query-migrate"] = {{}, [this](const Json&) {
+      return migrated_ ? Json{{"status", "completed"}} : Json::object();
+    }};
+    // A snapshot of a running guest that keeps running afterwards.
+    commands_["x-tandem-snapshot-save"] = {{{"filename", T::kString}}, [this](const Json& args) {
+      Snapshot(args["filename"].get<std::string>());
+      return Json::object();
+    }};
     commands_["x-tandem-query-engine"] = {{}, [this](const Json&) {
       EngineInfo e = control_.Engine();
       double mips = e.seconds > 0 ? static_cast<double>(e.instructions) / e.seconds / 1e6 : 0.0;
       return Json{{"engine", e.name}, {"instructions-retired", e.instructions}, {"seconds", e.seconds},
                   {"mips", mips}};
     }};
+  }
+
+  void Snapshot(const std::string& path) {
+    if (Status s = control_.SaveSnapshot(path); !s.ok()) throw Generic(s.message());
+    migrated_ = true;
   }
 
   void CheckCpu(int cpu) {
@@ -505,6 +531,7 @@ struct QmpServer::Impl {
   MachineControl& control_;
   QmpVersion version_;
   std::map<std::string, Command> commands_;
+  bool migrated_ = false;  // a migrate or snapshot completed (query-migrate)
   std::list<Client> clients_;  // the server thread's alone
   int wake_fd_ = -1;
   std::atomic<bool> stopping_{false};

@@ -85,6 +85,16 @@ struct Msrs {
   std::array<uint64_t, 16> mtrr_var{};  // base/mask pairs for 8 variable ranges
 };
 
+// An exception or external interrupt already taken by the CPU and not yet
+// delivered through the IDT (see CpuState::pending_event).
+struct PendingEvent {
+  bool valid = false;
+  bool exception = false;  // else an external interrupt (already acknowledged)
+  uint8_t vector = 0;
+  bool has_error_code = false;
+  uint32_t error_code = 0;
+};
+
 struct CpuState {
   // Hot fields first: the JIT addresses them relative to the state pointer.
   std::array<uint64_t, 16> gpr{};
@@ -105,6 +115,16 @@ struct CpuState {
   // An application processor after power-on or INIT: it runs nothing until
   // a startup IPI (SDM vol. 3A 8.4.1, the wait-for-SIPI state).
   bool wait_for_sipi = false;
+  // Interrupts (and NMIs) are held back for one instruction after STI, MOV
+  // SS or POP SS (SDM vol. 3A 6.8.3).
+  bool interrupt_shadow = false;
+  // An NMI the CPU has taken from its APIC but not delivered yet (blocked by
+  // a running NMI handler): KVM holds such an NMI itself (KVM_GET_VCPU_EVENTS).
+  bool nmi_pending = false;
+  // An event whose delivery was under way when the state was read (KVM's
+  // injected exception or external interrupt after an exit in the middle of
+  // it): the next run delivers it before anything else.
+  PendingEvent pending_event;
 };
 static_assert(std::is_standard_layout_v<CpuState>);
 static_assert(offsetof(CpuState, gpr) == 0);

@@ -35,7 +35,7 @@ inline void ExecuteOne(Cpu& cpu) {
   if (!Is64BitCode(s)) next &= s.seg[x86::kCs].db() ? 0xFFFFFFFFull : 0xFFFFull;
   cpu.next_rip = next;
   const uint64_t flags_before = s.rflags;
-  cpu.interrupt_shadow = false;  // a handler (STI, MOV SS, POP SS) may set it again
+  cpu.s.interrupt_shadow = false;  // a handler (STI, MOV SS, POP SS) may set it again
   cpu.step_on_new_tf = false;
   insn.handler(cpu, insn);
   s.rip = cpu.next_rip;
@@ -48,7 +48,7 @@ inline void ExecuteOne(Cpu& cpu) {
   // Single-step trap after the instruction (SDM vol. 3A 17.3.1.4); MOV SS
   // and POP SS hold it back until after the next instruction (6.8.3).
   const bool step = (cpu.step_on_new_tf ? s.rflags : flags_before) & x86::kFlagTf &&
-                    !(cpu.interrupt_shadow && insn.mnemonic != ZYDIS_MNEMONIC_STI);
+                    !(cpu.s.interrupt_shadow && insn.mnemonic != ZYDIS_MNEMONIC_STI);
   if constexpr (kDebug) {
     DebugAfterInstruction(cpu, insn, step, rip_before);
   } else if (step) [[unlikely]] {
@@ -86,7 +86,7 @@ void DeliverFault(Cpu& cpu, const GuestFault& f) {
 // Two lock-free loads when nothing is pending.
 inline bool TakeInterrupt(Cpu& cpu, hw::CpuSocket& irq) {
   if (irq.HasPendingNmi() && cpu.TakePendingNmi(irq)) return true;
-  if (!(cpu.s.rflags & x86::kFlagIf) || cpu.interrupt_shadow || !irq.MaybeInterrupt()) return false;
+  if (!(cpu.s.rflags & x86::kFlagIf) || cpu.s.interrupt_shadow || !irq.MaybeInterrupt()) return false;
   std::optional<uint8_t> vector = irq.AcknowledgeInterrupt();
   if (!vector) return false;
   cpu.s.halted = false;
@@ -103,7 +103,7 @@ inline bool TakeInterrupt(Cpu& cpu, hw::CpuSocket& irq) {
 // interrupt shadow.
 inline bool JitMayRun(const Cpu& cpu) {
   const x86::CpuState& s = cpu.s;
-  return !(s.rflags & (x86::kFlagTf | x86::kFlagRf | x86::kFlagAc | x86::kFlagVm)) && !cpu.interrupt_shadow &&
+  return !(s.rflags & (x86::kFlagTf | x86::kFlagRf | x86::kFlagAc | x86::kFlagVm)) && !cpu.s.interrupt_shadow &&
          !(s.dr[7] & 0xFF);
 }
 
@@ -126,10 +126,26 @@ Cpu::Cpu(hw::Board& board, x86::CpuState& state, int cpu_index, LockedAccessDoma
 Cpu::~Cpu() { board.memory().RemoveObserver(this); }
 
 void Cpu::StateReplaced() {
-  interrupt_shadow = false;
   FlushTlb(/*include_global=*/true);
   SyncA20();
   UpdateDebugState(*this);
+}
+
+void Cpu::TakeCarriedEvents() {
+  if (s.nmi_pending) {
+    s.nmi_pending = false;
+    socket.ReturnNmi();
+  }
+  if (!s.pending_event.valid) return;
+  const x86::PendingEvent event = s.pending_event;
+  s.pending_event = {};
+  s.halted = false;
+  try {
+    DeliverEvent(event.vector, event.exception ? EventKind::kException : EventKind::kExternal, event.has_error_code,
+                 event.error_code);
+  } catch (const GuestFault& f) {
+    DeliverFault(*this, f);
+  }
 }
 
 bool Cpu::UpdateStuck() {
@@ -154,6 +170,7 @@ RunOutcome Cpu::Run() {
   kick.SetOwner();
   const bool debugging = debugger.single_step || !debugger.breakpoints.empty();
   try {
+    TakeCarriedEvents();
     for (;;) {
       board.Poll();
       if (board.stop_requested()) return RunOutcome{RunOutcome::Kind::kBoardStop, ""};
@@ -232,6 +249,7 @@ SliceEnd Cpu::RunSlice(uint64_t budget, bool stop_after_fault) {
   hw::CpuSocket& irq = socket;
   const uint64_t target = retired_ + budget;
   try {
+    TakeCarriedEvents();
     // Pending interrupts are taken before the budget check, so a slice ends
     // with them delivered and RunSlice(0) only delivers them. Deliveries
     // retire nothing: the bound ends a slice stuck in a fault loop.

@@ -245,8 +245,6 @@ class Cpu final : public hw::MemoryMapObserver {
   // Where RIP goes after the current instruction; handlers of control
   // transfers set it. Starts as RIP + length.
   uint64_t next_rip = 0;
-  // Interrupts are inhibited for one instruction after STI / MOV SS / POP SS.
-  bool interrupt_shadow = false;
   // SYSCALL/SYSRET single-step on RFLAGS.TF as they leave it, not as they
   // found it (a SYSRET that sets TF traps at once; FMASK can suppress the trap).
   bool step_on_new_tf = false;
@@ -259,10 +257,13 @@ class Cpu final : public hw::MemoryMapObserver {
   // Whether only another CPU can wake this one (HLT with interrupts off and
   // no NMI, or waiting for a SIPI); tells the socket (hw::CpuSocket::set_stuck).
   bool UpdateStuck();
-  // The state was replaced (SetState, INIT, SIPI): the interrupt shadow,
-  // translations (the TLB, the JIT's slots) and debug state derived from the
-  // old one are dropped.
+  // The state was replaced (SetState, INIT, SIPI): translations (the TLB,
+  // the JIT's slots) and debug state derived from the old one are dropped.
   void StateReplaced();
+  // What a state from another engine may carry (CpuState::nmi_pending and
+  // pending_event) goes where this engine keeps it: the NMI back to the
+  // APIC's latch, the event delivered now. Called as a run starts.
+  void TakeCarriedEvents();
   // DR7 breakpoints (debug_regs.cc); the run loop checks debug_.armed only.
   DebugState debug_;
   // A debugger's single-step and breakpoints (Vcpu::SetDebug): when set, Run()

@@ -81,7 +81,7 @@ void DebugAfterInstruction(Cpu& cpu, const DecodedInsn& insn, bool step, uint64_
   // (Linux's tools/testing/selftests/x86/mov_ss_trap.c records what CPUs do).
   if (insn.mnemonic == ZYDIS_MNEMONIC_INT1) hits = 0;
   if (!hits && !step) return;
-  if (cpu.interrupt_shadow && insn.mnemonic != ZYDIS_MNEMONIC_STI) {
+  if (cpu.s.interrupt_shadow && insn.mnemonic != ZYDIS_MNEMONIC_STI) {
     // MOV SS / POP SS hold data breakpoints back until after the next instruction (6.8.3).
     d.held = static_cast<uint8_t>(hits);
     d.armed = true;

@@ -54,10 +54,14 @@ class InterpVcpu final : public Vcpu {
     // The guest's TSC continues from state.tsc (the epoch is set at first use).
     cpu_.sys_.tsc_epoch_set = false;
   }
-  // CpuState::tsc is the TSC as the guest would read it now.
+  // CpuState::tsc is the TSC as the guest would read it now. The local APIC
+  // owns the TPR and IA32_APIC_BASE (a guest may change the TPR through the
+  // APIC page too): the state shows them as it has them.
   x86::CpuState GetState() override {
     x86::CpuState s = state_;
     if (cpu_.sys_.tsc_epoch_set) s.tsc += cpu_.board.clock().NowNs() - cpu_.sys_.tsc_epoch_ns;
+    s.cr8 = cpu_.socket.tpr() >> 4;
+    s.msr.apic_base = cpu_.socket.apic_base();
     return s;
   }
   RunOutcome Run() override { return cpu_.Run(); }
@@ -155,7 +159,7 @@ std::string_view SliceVcpu::name() const { return cpu_->jit() ? "jit" : "interp"
 
 void SliceVcpu::SetState(const x86::CpuState& state) {
   *state_ = state;
-  cpu_->interrupt_shadow = false;
+  cpu_->s.interrupt_shadow = false;
   UpdateDebugState(*cpu_);
 }
 
@@ -164,7 +168,7 @@ SliceEnd SliceVcpu::RunSlice(uint64_t budget, bool stop_after_fault) {
 }
 uint64_t SliceVcpu::instructions_retired() const { return cpu_->instructions_retired(); }
 uint64_t SliceVcpu::faults_delivered() const { return cpu_->slice_faults(); }
-bool SliceVcpu::interrupt_shadow() const { return cpu_->interrupt_shadow; }
+bool SliceVcpu::interrupt_shadow() const { return cpu_->s.interrupt_shadow; }
 
 size_t SliceVcpu::ReadCode(uint64_t linear, uint8_t* out, size_t n) {
   const bool user = state_->seg[x86::kSs].dpl() == 3;

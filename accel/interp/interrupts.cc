@@ -209,7 +209,7 @@ void Cpu::DeliverEvent(uint8_t vector, EventKind kind, bool has_error_code, uint
 bool Cpu::TakePendingNmi(hw::CpuSocket& irq) {
   // The MOV SS/POP SS shadow holds NMIs back one instruction (SDM 6.8.3);
   // the STI shadow does too, as on AMD processors (APM vol. 2 15.21.5).
-  if (s.nmi_blocked || interrupt_shadow || !irq.HasPendingNmi()) return false;
+  if (s.nmi_blocked || s.interrupt_shadow || !irq.HasPendingNmi()) return false;
   irq.AcknowledgeNmi();
   s.nmi_blocked = true;
   // An NMI is benign (table 6-4): a fault while delivering it is delivered

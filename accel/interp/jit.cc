@@ -1018,7 +1018,7 @@ uint64_t Jit::Interpret(Jit* jit, Block* block, uint64_t index, uint64_t branch)
   Cpu& cpu = jit->cpu_;
   x86::CpuState& s = cpu.s;
   s.rip = block->insn_rip[index];
-  cpu.interrupt_shadow = false;
+  cpu.s.interrupt_shadow = false;
   cpu.step_on_new_tf = false;
   jit->leave_block_ = false;
   const uint64_t rip = s.rip;

@@ -294,7 +294,7 @@ void MovSreg(Cpu& cpu, const DecodedInsn& insn) {
   if (dst.kind == OperandKind::kReg && dst.reg_class == RegClass::kSeg) {
     if (dst.reg == kCs || dst.reg > kGs) Raise(kUD);
     cpu.LoadSegment(dst.reg, static_cast<uint16_t>(cpu.ReadOperand(insn, 1)));
-    if (dst.reg == kSs) cpu.interrupt_shadow = true;
+    if (dst.reg == kSs) cpu.s.interrupt_shadow = true;
     return;
   }
   const Operand& src = insn.op[1];
@@ -316,7 +316,7 @@ void PopSreg(Cpu& cpu, const DecodedInsn& insn) {
   auto sel = static_cast<uint16_t>(cpu.ReadMem(kSs, sp, w));
   cpu.LoadSegment(seg, sel);
   SetSp(s, mask, sp + w);
-  if (seg == kSs) cpu.interrupt_shadow = true;
+  if (seg == kSs) cpu.s.interrupt_shadow = true;
 }
 
 // MOV with a segment, control or debug register operand.

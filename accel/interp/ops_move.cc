@@ -41,7 +41,7 @@ void Mov(Cpu& cpu, const DecodedInsn& insn) {
     // Reached only when ops_system.cc registers no MOV for the system forms.
     if (!IsSeg(dst) || dst.reg == kCs) Raise(kUD);
     cpu.LoadSegment(dst.reg, static_cast<uint16_t>(cpu.ReadOperand(insn, 1)));
-    if (dst.reg == kSs) cpu.interrupt_shadow = true;
+    if (dst.reg == kSs) cpu.s.interrupt_shadow = true;
     return;
   }
   cpu.WriteOperand(insn, 0, cpu.ReadOperand(insn, 1));
@@ -288,7 +288,7 @@ void PopOp(Cpu& cpu, const DecodedInsn& insn) {
       // Reached only when ops_far.cc registers no POP for POP Sreg.
       if (insn.op[0].reg == kCs) Raise(kUD);
       cpu.LoadSegment(insn.op[0].reg, static_cast<uint16_t>(v));
-      if (insn.op[0].reg == kSs) cpu.interrupt_shadow = true;
+      if (insn.op[0].reg == kSs) cpu.s.interrupt_shadow = true;
       return;
     }
     cpu.WriteOperand(insn, 0, v);  // an RSP-based address uses the incremented RSP

@@ -430,7 +430,7 @@ void Cli(Cpu& cpu, const DecodedInsn&) {
 
 void Sti(Cpu& cpu, const DecodedInsn&) {
   if (!MayChangeIf(cpu)) Raise(kGP, 0);
-  if (!(cpu.s.rflags & kFlagIf)) cpu.interrupt_shadow = true;
+  if (!(cpu.s.rflags & kFlagIf)) cpu.s.interrupt_shadow = true;
   cpu.s.rflags |= kFlagIf;
 }
 

@@ -233,6 +233,9 @@ class KvmVcpu final : public Vcpu {
     CpuState s = state_;
     s.halted = halted_;
     s.wait_for_sipi = wait_for_sipi_;
+    // The board's local APIC owns the TPR and IA32_APIC_BASE (userspace APIC).
+    s.cr8 = socket_.tpr() >> 4;
+    s.msr.apic_base = socket_.apic_base();
     return s;
   }
 
@@ -430,6 +433,9 @@ Status KvmVcpu::FetchState() {
       if (xcrs.xcrs[i].xcr == 0) state_.xcr0 = xcrs.xcrs[i].value;
     }
   }
+  kvm_vcpu_events events;
+  if (Ioctl(vcpu_.get(), KVM_GET_VCPU_EVENTS, &events) < 0) return Status::Error(ErrnoMessage("KVM_GET_VCPU_EVENTS"));
+  FromKvmEvents(events, &state_);
   if (has_debugregs_) {
     kvm_debugregs dregs;
     if (Ioctl(vcpu_.get(), KVM_GET_DEBUGREGS, &dregs) < 0) {
@@ -498,6 +504,9 @@ Status KvmVcpu::PushState() {
       return Status::Error(ErrnoMessage("KVM_SET_DEBUGREGS"));
     }
   }
+  kvm_vcpu_events events;
+  ToKvmEvents(state_, &events);
+  if (Ioctl(vcpu_.get(), KVM_SET_VCPU_EVENTS, &events) < 0) return Status::Error(ErrnoMessage("KVM_SET_VCPU_EVENTS"));
   // KVM_SET_MSRS stops at the first MSR it refuses; skip that one (once
   // logged) and go on with the rest.
   for (size_t first = 0; first < msrs_.size();) {

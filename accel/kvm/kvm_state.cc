@@ -176,6 +176,45 @@ void FromXsave(const uint8_t* xsave, x86::FxState* fx) {
   fx->mxcsr_mask = mxcsr_mask;
 }
 
+void ToKvmEvents(const CpuState& s, kvm_vcpu_events* e) {
+  *e = {};
+  e->flags = KVM_VCPUEVENT_VALID_SHADOW | KVM_VCPUEVENT_VALID_NMI_PENDING;
+  // One kind of shadow in CpuState; STI's blocks interrupts and NMIs alike.
+  e->interrupt.shadow = s.interrupt_shadow ? KVM_X86_SHADOW_INT_STI : 0;
+  e->nmi.masked = s.nmi_blocked;
+  e->nmi.pending = s.nmi_pending;
+  const x86::PendingEvent& p = s.pending_event;
+  if (!p.valid) return;
+  if (p.exception) {
+    e->exception.injected = 1;
+    e->exception.nr = p.vector;
+    e->exception.has_error_code = p.has_error_code;
+    e->exception.error_code = p.error_code;
+  } else if (p.vector == x86::kNMI) {
+    e->nmi.injected = 1;
+  } else {
+    e->interrupt.injected = 1;
+    e->interrupt.nr = p.vector;
+  }
+}
+
+void FromKvmEvents(const kvm_vcpu_events& e, CpuState* s) {
+  s->interrupt_shadow = e.interrupt.shadow != 0;
+  s->nmi_blocked = e.nmi.masked;
+  s->nmi_pending = e.nmi.pending;
+  s->pending_event = {};
+  x86::PendingEvent& p = s->pending_event;
+  if (e.exception.injected) {
+    p = {true, true, e.exception.nr, e.exception.has_error_code != 0, e.exception.error_code};
+  } else if (e.nmi.injected) {
+    p = {true, false, x86::kNMI, false, 0};
+    s->nmi_blocked = true;
+  } else if (e.interrupt.injected && !e.interrupt.soft) {
+    // A software interrupt (INT n) is re-executed from its instruction instead.
+    p = {true, false, e.interrupt.nr, false, 0};
+  }
+}
+
 void ToKvmDebugRegs(const CpuState& s, kvm_debugregs* d) {
   *d = kvm_debugregs{};
   for (int i = 0; i < 4; ++i) d->db[i] = s.dr[i];

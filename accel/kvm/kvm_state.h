@@ -1,6 +1,6 @@
 // Translation between tandem's CpuState and the KVM register structures
 // (Linux Documentation/virt/kvm/api.rst: KVM_GET_REGS, KVM_GET_SREGS,
-// KVM_GET_FPU, KVM_GET_DEBUGREGS, KVM_GET_MSRS). Pure functions, so they are
+// KVM_GET_FPU, KVM_GET_DEBUGREGS, KVM_GET_MSRS, KVM_GET_VCPU_EVENTS). Pure functions, so they are
 // tested without /dev/kvm.
 #pragma once
 
@@ -34,6 +34,12 @@ void FromKvmFpu(const kvm_fpu& fpu, x86::FxState* fx);
 // XSTATE_BV marks x87 and SSE state as present; other components are kept.
 void ToXsave(const x86::FxState& fx, uint8_t* xsave);
 void FromXsave(const uint8_t* xsave, x86::FxState* fx);
+
+// The interrupt shadow, NMI blocking and pending NMI, and an exception or
+// interrupt KVM was injecting (KVM_GET/SET_VCPU_EVENTS). An injected NMI
+// becomes a pending NMI event with NMIs blocked, as delivery would leave them.
+void ToKvmEvents(const x86::CpuState& s, kvm_vcpu_events* events);
+void FromKvmEvents(const kvm_vcpu_events& events, x86::CpuState* s);
 
 void ToKvmDebugRegs(const x86::CpuState& s, kvm_debugregs* dregs);
 void FromKvmDebugRegs(const kvm_debugregs& dregs, x86::CpuState* s);

@@ -271,4 +271,8 @@ void Uart16550::Write(uint64_t offset, unsigned size, uint64_t value64) {
   }
 }
 
+void Uart16550::VisitState(StateVisitor& v) {
+  v(rx_fifo_, divisor_, ier_, fcr_, lcr_, mcr_, lsr_, msr_, scr_, thr_ipending_, irq_level_);
+}
+
 }  // namespace tandem::hw

@@ -9,6 +9,7 @@
 #include "hw/char_io.h"
 #include "hw/io_device.h"
 #include "hw/irq.h"
+#include "hw/state_visitor.h"
 
 namespace tandem::hw {
 
@@ -28,6 +29,8 @@ class Uart16550 final : public IoDevice {
 
   // Power-on state (master reset pin).
   void Reset();
+  // Saves or restores the state a snapshot carries (hw/state_visitor.h).
+  void VisitState(StateVisitor& v);
 
   uint16_t divisor() const { return divisor_; }
   bool irq_level() const { return irq_level_; }

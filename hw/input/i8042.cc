@@ -336,4 +336,24 @@ void I8042::KeyboardCommand(uint8_t byte) {
   }
 }
 
+void I8042::VisitState(StateVisitor& v) {
+  v(command_byte_, output_port_, pending_command_, obf_, obuf_source_, obuf_, controller_queue_, keyboard_queue_,
+    timeout_, sys_flag_, last_write_was_command_, kbd_irq_level_, aux_irq_level_, keyboard_pending_, scanning_,
+    scancode_set_);
+  if (obuf_source_ > Source::kAux) {
+    v.Fail("an i8042 output buffer from an unknown source");
+    obuf_source_ = Source::kController;
+  }
+  uint32_t aux = static_cast<uint32_t>(aux_queue_.size());
+  v(aux);
+  if (v.loading()) {
+    if (aux > 4096) {
+      v.Fail("an i8042 mouse queue of " + std::to_string(aux) + " bytes");
+      aux = 0;
+    }
+    aux_queue_.assign(aux, AuxByte{0, false});
+  }
+  for (AuxByte& byte : aux_queue_) v(byte.value, byte.timeout);
+}
+
 }  // namespace tandem::hw

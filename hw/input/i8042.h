@@ -9,6 +9,7 @@
 
 #include "hw/io_device.h"
 #include "hw/irq.h"
+#include "hw/state_visitor.h"
 
 namespace tandem::hw {
 
@@ -35,6 +36,8 @@ class I8042 final : public IoDevice {
 
   bool a20_enabled() const { return output_port_ & kOutA20; }
   void Reset();
+  // Saves or restores the state a snapshot carries (hw/state_visitor.h).
+  void VisitState(StateVisitor& v);
 
  private:
   static constexpr uint8_t kOutReset = 0x01;

@@ -247,4 +247,20 @@ uint8_t I8259Pair::AcknowledgeInterrupt() {
   return vector;
 }
 
+void I8259::VisitState(StateVisitor& v) {
+  v(last_irr_, irr_, imr_, isr_, priority_add_, vector_base_, elcr_, init_state_, init4_, single_mode_, read_isr_,
+    poll_, special_mask_, auto_eoi_, rotate_on_auto_eoi_, special_fully_nested_, output_);
+  priority_add_ &= 7;
+  elcr_ &= elcr_mask_;
+  if (init_state_ > 3) {
+    v.Fail("i8259 initialization state " + std::to_string(init_state_));
+    init_state_ = 0;
+  }
+}
+
+void I8259Pair::VisitState(StateVisitor& v) {
+  master_.VisitState(v);
+  slave_.VisitState(v);
+}
+
 }  // namespace tandem::hw

@@ -10,6 +10,7 @@
 #include "hw/guest_log.h"
 #include "hw/io_device.h"
 #include "hw/irq.h"
+#include "hw/state_visitor.h"
 
 namespace tandem::hw {
 
@@ -42,6 +43,8 @@ class I8259 final : public IoDevice {
   uint8_t imr() const { return imr_; }
 
   void Reset();
+  // Saves or restores the state a snapshot carries (hw/state_visitor.h).
+  void VisitState(StateVisitor& v);
 
   // Guest diagnostics (unimp: what is not modelled); nullptr: none.
   void set_log(GuestLog* log) { log_ = log; }
@@ -112,6 +115,8 @@ class I8259Pair final : public InterruptSource {
   I8259Elcr& elcr() { return elcr_; }
 
   void Reset();
+  // Saves or restores the state a snapshot carries (hw/state_visitor.h).
+  void VisitState(StateVisitor& v);
 
   void set_log(GuestLog* log) {
     master_.set_log(log);

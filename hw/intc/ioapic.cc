@@ -133,4 +133,6 @@ void IoApic::Write(uint64_t offset, unsigned size, uint64_t value) {
   }
 }
 
+void IoApic::VisitState(StateVisitor& v) { v(redirection_, levels_, regsel_, id_); }
+
 }  // namespace tandem::hw

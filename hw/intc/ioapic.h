@@ -13,6 +13,7 @@
 #include "hw/intc/local_apic.h"
 #include "hw/io_device.h"
 #include "hw/irq.h"
+#include "hw/state_visitor.h"
 
 namespace tandem::hw {
 
@@ -45,6 +46,8 @@ class IoApic final : public IoDevice {
   uint64_t redirection(int pin) const { return redirection_[pin]; }
 
   void Reset();
+  // Saves or restores the state a snapshot carries (hw/state_visitor.h).
+  void VisitState(StateVisitor& v);
 
   // Guest diagnostics (unimp: what is not modelled); nullptr: none.
   void set_log(GuestLog* log) { log_ = log; }

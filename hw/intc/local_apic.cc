@@ -426,4 +426,18 @@ void LocalApic::Write(uint64_t offset, unsigned size, uint64_t value) {
   WriteRegister(reg, v);
 }
 
+void LocalApic::VisitState(StateVisitor& v) {
+  v(apic_base_, id_, tpr_, ldr_, dfr_, svr_, isr_, tmr_, irr_, esr_, esr_pending_, icr_low_, icr_high_, lvt_,
+    timer_initial_, timer_divide_, timer_start_ns_, timer_deadline_ns_, lint0_level_, lint1_level_);
+  bool nmi = HasPendingNmi();
+  v(nmi);
+  if (!v.loading()) return;
+  if (nmi) {
+    RequestNmi();
+  } else {
+    AcknowledgeNmi();
+  }
+  Hint();  // the engine looks again at what is pending
+}
+
 }  // namespace tandem::hw

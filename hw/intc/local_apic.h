@@ -41,6 +41,7 @@
 #include "hw/intc/apic_bus.h"
 #include "hw/io_device.h"
 #include "hw/irq.h"
+#include "hw/state_visitor.h"
 
 namespace tandem::hw {
 
@@ -125,6 +126,12 @@ class LocalApic final : public IoDevice, public InterruptSource, public TimedDev
     SetHint();  // a lower TPR may unblock a pending interrupt
   }
   void SetApicBase(uint64_t msr);
+  // An NMI its CPU had taken but not delivered when its state moved here from
+  // another engine (x86::CpuState::nmi_pending): pending again.
+  void ReturnNmi() {
+    RequestNmi();
+    Hint();
+  }
   uint64_t apic_base() const { return apic_base_; }
 
   // Diagnostics and tests.
@@ -138,6 +145,8 @@ class LocalApic final : public IoDevice, public InterruptSource, public TimedDev
   // INIT / power-on state (SDM vol. 3A 10.4.7.1); IA32_APIC_BASE returns to
   // its reset value.
   void Reset();
+  // Saves or restores the state a snapshot carries (hw/state_visitor.h).
+  void VisitState(StateVisitor& v);
 
   // Guest diagnostics (unimp: what is not modelled); nullptr: none.
   void set_log(GuestLog* log) { log_ = log; }

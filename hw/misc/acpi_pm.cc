@@ -94,4 +94,6 @@ void AcpiPm::Reset() {
   UpdateSci();
 }
 
+void AcpiPm::VisitState(StateVisitor& v) { v(sci_level_, status_, enable_, control_); }
+
 }  // namespace tandem::hw

@@ -16,6 +16,7 @@
 #include "hw/guest_log.h"
 #include "hw/io_device.h"
 #include "hw/irq.h"
+#include "hw/state_visitor.h"
 
 namespace tandem::hw {
 
@@ -39,6 +40,8 @@ class AcpiPm final : public IoDevice {
   // The PM timer's 24-bit count now.
   uint32_t TimerValue() const;
   void Reset();
+  // Saves or restores the state a snapshot carries (hw/state_visitor.h).
+  void VisitState(StateVisitor& v);
   // A press of the power button: sets PWRBTN_STS (QEMU's system_powerdown).
   // Called like a register access: with the vCPUs out of guest code.
   void PressPowerButton();

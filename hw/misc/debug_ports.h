@@ -7,6 +7,7 @@
 
 #include "hw/char_io.h"
 #include "hw/io_device.h"
+#include "hw/state_visitor.h"
 
 namespace tandem::hw {
 
@@ -44,6 +45,8 @@ class PostCode final : public IoDevice {
   }
   uint8_t last() const { return last_; }
   void Reset() { last_ = 0; }
+  // Saves or restores the state a snapshot carries (hw/state_visitor.h).
+  void VisitState(StateVisitor& v) { v(last_); }
 
  private:
   uint8_t last_ = 0;

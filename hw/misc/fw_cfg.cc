@@ -223,4 +223,6 @@ void FwCfg::Reset() {
   dma_address_ = 0;
 }
 
+void FwCfg::VisitState(StateVisitor& v) { v(selector_, offset_, dma_address_); }
+
 }  // namespace tandem::hw

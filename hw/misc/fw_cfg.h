@@ -15,6 +15,7 @@
 #include "hw/guest_log.h"
 #include "hw/io_device.h"
 #include "hw/status.h"
+#include "hw/state_visitor.h"
 
 namespace tandem::hw {
 
@@ -63,6 +64,8 @@ class FwCfg final : public IoDevice {
 
   // Power-on state: the signature selected, offset 0, no DMA address.
   void Reset();
+  // Saves or restores the state a snapshot carries (hw/state_visitor.h).
+  void VisitState(StateVisitor& v);
 
   // Where the guest's misuse (unknown items, DMA outside RAM) is reported,
   // once each, as guest_errors; nullptr: nowhere.

@@ -6,6 +6,7 @@
 #include <functional>
 
 #include "hw/io_device.h"
+#include "hw/state_visitor.h"
 
 namespace tandem::hw {
 
@@ -21,6 +22,8 @@ class SystemControlA final : public IoDevice {
   bool a20_enabled() const { return value_ & kA20; }
   // The reset clears bit 0 (the fast-reset bit); A20 stays as programmed.
   void Reset() { value_ &= static_cast<uint8_t>(~kFastReset); }
+  // Saves or restores the state a snapshot carries (hw/state_visitor.h).
+  void VisitState(StateVisitor& v) { v(value_); }
 
  private:
   static constexpr uint8_t kFastReset = 0x01;

@@ -28,6 +28,9 @@ class I440fx final : public PciDevice {
  private:
   void ConfigWritten(unsigned offset, unsigned size) override;
   void DeviceReset() override { ApplyPam(); }
+  void VisitDeviceState(StateVisitor& v) override {
+    if (v.loading()) ApplyPam();
+  }
   void ApplyPam();
 
   std::function<void(const MemoryMap::ShadowModes&)> set_shadow_;

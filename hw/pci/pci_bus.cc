@@ -64,4 +64,14 @@ void PciConfigPorts::Write(uint64_t offset, unsigned size, uint64_t value) {
   bus_.ConfigWrite((address_ >> 8) & 0xFF, reg, size, static_cast<uint32_t>(value));
 }
 
+void PciBus::VisitState(StateVisitor& v) {
+  for (int devfn = 0; devfn < 256; ++devfn) {
+    if (!devices_[devfn]) continue;
+    uint16_t at = static_cast<uint16_t>(devfn);
+    v(at);
+    if (at != devfn) return v.Fail("the PCI functions differ from this board's");
+    devices_[devfn]->VisitState(v);
+  }
+}
+
 }  // namespace tandem::hw

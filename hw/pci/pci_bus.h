@@ -13,6 +13,7 @@
 #include "hw/bus.h"
 #include "hw/guest_log.h"
 #include "hw/io_device.h"
+#include "hw/state_visitor.h"
 #include "hw/status.h"
 
 namespace tandem::hw {
@@ -72,6 +73,8 @@ class PciBus {
 
   // Every device to its power-on state (BARs unmapped).
   void Reset();
+  // Every device's state (PciDevice::VisitState), in devfn order.
+  void VisitState(StateVisitor& v);
 
  private:
   std::function<bool(uint64_t, uint64_t)> overlaps_memory_;
@@ -99,6 +102,8 @@ class PciConfigPorts final : public IoDevice {
     address_ = 0;
     reset_control_ = 0;
   }
+  // Saves or restores the state a snapshot carries (hw/state_visitor.h).
+  void VisitState(StateVisitor& v) { v(address_, reset_control_); }
 
  private:
   PciBus& bus_;

@@ -40,6 +40,11 @@ class PciDevice::MsixRegion final : public IoDevice {
     for (size_t v = 0; v < table_.size() / 4; ++v) table_[v * 4 + 3] = kMsixEntryMasked;
     std::fill(pba_.begin(), pba_.end(), 0);
   }
+  // The sizes are the device's own: only the contents travel.
+  void VisitState(StateVisitor& v) {
+    v.Raw(table_.data(), table_.size() * sizeof table_[0]);
+    v.Raw(pba_.data(), pba_.size() * sizeof pba_[0]);
+  }
   bool masked(unsigned v) const { return table_[v * 4 + 3] & kMsixEntryMasked; }
   uint64_t address(unsigned v) const { return table_[v * 4] | static_cast<uint64_t>(table_[v * 4 + 1]) << 32; }
   uint32_t data(unsigned v) const { return table_[v * 4 + 2]; }
@@ -198,6 +203,13 @@ void PciDevice::Reset() {
   UpdateIntx();
   if (msix_) msix_->Reset();
   DeviceReset();
+}
+
+void PciDevice::VisitState(StateVisitor& v) {
+  v(config_, intx_level_, intx_output_);
+  if (msix_) msix_->VisitState(v);
+  if (v.loading()) UpdateBars();
+  VisitDeviceState(v);
 }
 
 void PciDevice::LogOnce(LogCategory category, unsigned key, const std::string& what) {

@@ -13,6 +13,7 @@
 
 #include "hw/io_device.h"
 #include "hw/pci/pci_bus.h"
+#include "hw/state_visitor.h"
 
 namespace tandem::hw {
 
@@ -44,6 +45,10 @@ class PciDevice {
 
   // Power-on config space, BARs unmapped, INTx low; then DeviceReset().
   void Reset();
+  // Saves or restores config space, INTx and MSI-X state and what the
+  // derived device adds (VisitDeviceState); once loaded, the BARs are
+  // mapped where the restored config space puts them.
+  void VisitState(StateVisitor& v);
 
   const std::string& name() const { return name_; }
   int devfn() const { return devfn_; }
@@ -88,6 +93,9 @@ class PciDevice {
   // was reset.
   virtual void ConfigWritten(unsigned offset, unsigned size) {}
   virtual void DeviceReset() {}
+  // The derived device's own state, visited after config space (so a load
+  // may re-derive what follows from config space, e.g. the PAM map).
+  virtual void VisitDeviceState(StateVisitor& v) {}
 
   PciBus* bus() const { return bus_; }
   // Reports once per key per device through the bus's GuestLog (`-d

@@ -62,4 +62,10 @@ void Piix3::ConfigWritten(unsigned offset, unsigned size) {
 
 void Piix3::DeviceReset() { UpdateIsaOutputs(); }
 
+// The routing follows from config space; the request counts and the levels
+// driven are this bridge's own.
+void Piix3::VisitDeviceState(StateVisitor& v) {
+  v(asserted_, pirq_count_, isa_driven_);
+}
+
 }  // namespace tandem::hw

@@ -29,6 +29,7 @@ class Piix3 final : public PciDevice, public PciIntxRouter {
  private:
   void ConfigWritten(unsigned offset, unsigned size) override;
   void DeviceReset() override;
+  void VisitDeviceState(StateVisitor& v) override;
   void UpdateIsaOutputs();
 
   std::array<IrqLine*, 16> isa_irqs_;

@@ -30,6 +30,9 @@ class Piix4Pm final : public PciDevice {
  private:
   void ConfigWritten(unsigned offset, unsigned size) override;
   void DeviceReset() override { UpdatePmIo(); }
+  void VisitDeviceState(StateVisitor& v) override {
+    if (v.loading()) UpdatePmIo();
+  }
   void UpdatePmIo();
 
   AcpiPm& pm_;

@@ -332,4 +332,13 @@ void Mc146818::SetMemorySize(uint64_t below_4g_bytes, uint64_t above_4g_bytes) {
   ram_[kAbove4gLo + 2] = static_cast<uint8_t>(high_blocks >> 16);
 }
 
+void Mc146818::VisitState(StateVisitor& v) {
+  v(ram_, index_, nmi_masked_, base_time_, base_ns_, last_second_, periodic_base_ns_, last_periodic_index_,
+    next_deadline_ns_, irq_level_);
+  // struct tm also holds a time-zone name pointer: only its numbers travel.
+  v(frozen_.tm_sec, frozen_.tm_min, frozen_.tm_hour, frozen_.tm_mday, frozen_.tm_mon, frozen_.tm_year,
+    frozen_.tm_wday, frozen_.tm_yday, frozen_.tm_isdst);
+  index_ &= kRamSize - 1;
+}
+
 }  // namespace tandem::hw

@@ -11,6 +11,7 @@
 #include "hw/clock.h"
 #include "hw/io_device.h"
 #include "hw/irq.h"
+#include "hw/state_visitor.h"
 
 namespace tandem::hw {
 
@@ -46,6 +47,8 @@ class Mc146818 final : public IoDevice, public TimedDevice {
   // The RESET pin: clears the interrupt enables and flags. The time and the
   // CMOS RAM survive (the shutdown byte 0x0F must).
   void Reset();
+  // Saves or restores the state a snapshot carries (hw/state_visitor.h).
+  void VisitState(StateVisitor& v);
 
  private:
   static constexpr int kRamSize = 128;

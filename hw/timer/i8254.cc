@@ -283,4 +283,18 @@ void I8254::Write(uint64_t offset, unsigned size, uint64_t value64) {
   ChannelChanged(select);
 }
 
+void I8254::VisitState(StateVisitor& v) {
+  for (Channel& ch : channels_) {
+    v(ch.count, ch.loaded, ch.mode, ch.bcd, ch.rw_mode, ch.read_state, ch.write_state, ch.write_latch,
+      ch.latched_count, ch.count_latched, ch.status, ch.status_latched, ch.gate, ch.triggered, ch.out_unloaded,
+      ch.start_ns, ch.base_ticks);
+    if (ch.count == 0 || ch.count > 0x10000 || ch.mode > 5 || ch.rw_mode > kWord0 || ch.read_state > kWord1 ||
+        ch.write_state > kWord1 || ch.count_latched > kWord1) {
+      v.Fail("an i8254 channel in an impossible state");
+      ch = Channel{};
+    }
+  }
+  v(irq_level_, next_edge_ns_);
+}
+
 }  // namespace tandem::hw

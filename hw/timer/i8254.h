@@ -10,6 +10,7 @@
 #include "hw/clock.h"
 #include "hw/io_device.h"
 #include "hw/irq.h"
+#include "hw/state_visitor.h"
 
 namespace tandem::hw {
 
@@ -38,6 +39,8 @@ class I8254 final : public IoDevice, public TimedDevice {
   uint16_t CurrentCount(int channel) const;
 
   void Reset();
+  // Saves or restores the state a snapshot carries (hw/state_visitor.h).
+  void VisitState(StateVisitor& v);
 
  private:
   // Read/write access states (the control word's RW bits, then byte phase).

@@ -25,4 +25,6 @@ void SystemControlB::Reset() {
   nmi_check_bits_ = 0;
 }
 
+void SystemControlB::VisitState(StateVisitor& v) { v(speaker_enabled_, nmi_check_bits_); }
+
 }  // namespace tandem::hw

@@ -8,6 +8,7 @@
 #include "hw/clock.h"
 #include "hw/io_device.h"
 #include "hw/timer/i8254.h"
+#include "hw/state_visitor.h"
 
 namespace tandem::hw {
 
@@ -20,6 +21,8 @@ class SystemControlB final : public IoDevice {
 
   bool speaker_enabled() const { return speaker_enabled_; }
   void Reset();
+  // Saves or restores the state a snapshot carries (hw/state_visitor.h).
+  void VisitState(StateVisitor& v);
 
  private:
   static constexpr int kSpeakerChannel = 2;

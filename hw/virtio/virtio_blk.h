@@ -59,6 +59,7 @@ class VirtioBlk final : public VirtioDevice {
   uint64_t ReadConfig(uint64_t offset, unsigned size) override;
   void QueueNotify(unsigned q) override;
   void Reset() override;
+  void Quiesce() override { WaitIdle(); }
 
   RawImage& image() { return *image_; }
   // Blocks until the worker has served every notification so far (tests).

@@ -67,6 +67,9 @@ class VirtioNet final : public VirtioDevice {
   uint64_t ReadConfig(uint64_t offset, unsigned size) override;
   void QueueNotify(unsigned q) override;
   void Reset() override;
+  // Frames held for the guest travel with it; the backend's own state
+  // (slirp's connections) does not.
+  void VisitState(StateVisitor& v) override { v(pending_); }
 
   // Starts the backend's receive path into this device, once it is plugged
   // into its transport.

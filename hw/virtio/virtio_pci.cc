@@ -337,4 +337,11 @@ void VirtioPci::DeliverPending() {
   SetIntx(isr_.load(std::memory_order_acquire) != 0);
 }
 
+void VirtioPci::VisitDeviceState(StateVisitor& v) {
+  v(legacy_driver_, driver_features_, device_feature_select_, driver_feature_select_, queue_select_, config_vector_,
+    status_, isr_, pending_, failure_logged_);
+  for (VirtQueue& q : queues_) q.VisitState(v);
+  device_.VisitState(v);
+}
+
 }  // namespace tandem::hw::virtio

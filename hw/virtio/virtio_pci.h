@@ -58,6 +58,11 @@ class VirtioDevice {
   virtual uint64_t ReadConfig(uint64_t offset, unsigned size) { return 0; }
   // The driver notified queue q (vCPU thread).
   virtual void QueueNotify(unsigned q) = 0;
+  // Snapshots: Quiesce() returns once no request is in flight (the vCPUs
+  // are paused, the device lock is not held); VisitState() then saves or
+  // restores what the device keeps beside its transport and queues.
+  virtual void Quiesce() {}
+  virtual void VisitState(StateVisitor& v) {}
   // A device reset (status 0 written, or the board reset): drop in-flight work.
   virtual void Reset() {}
   // The transitional PCI device ID (4.1.2.3: 0x1001 block, 0x1005 entropy).
@@ -154,6 +159,7 @@ class VirtioPci final : public PciDevice, public TimedDevice {
   void WriteStatus(uint8_t value);
   void ResetTransport();
   void DeviceReset() override { ResetTransport(); }
+  void VisitDeviceState(StateVisitor& v) override;
   VirtQueue* selected() { return queue_select_ < queues_.size() ? &queues_[queue_select_] : nullptr; }
 
   static constexpr uint64_t kPendingConfig = 1ull << 63;

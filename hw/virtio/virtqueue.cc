@@ -168,4 +168,14 @@ bool VirtQueue::ShouldInterrupt(DmaMemory& dma) {
   return first || static_cast<uint16_t>(used_idx_ - used_event - 1) < static_cast<uint16_t>(used_idx_ - old);
 }
 
+void VirtQueue::VisitState(StateVisitor& v) {
+  v(config_.size, config_.msix_vector, config_.enabled, config_.desc, config_.driver, config_.device, event_idx_,
+    last_avail_, used_idx_, signalled_used_, signalled_valid_);
+  if (config_.size > max_size_) {
+    v.Fail("a virtqueue of " + std::to_string(config_.size) + " entries, larger than the device's " +
+           std::to_string(max_size_));
+    Reset();
+  }
+}
+
 }  // namespace tandem::hw::virtio

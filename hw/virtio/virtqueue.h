@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "hw/dma_memory.h"
+#include "hw/state_visitor.h"
 
 namespace tandem::hw::virtio {
 
@@ -49,6 +50,8 @@ class VirtQueue {
   explicit VirtQueue(uint16_t max_size = 0) : max_size_(max_size) { Reset(); }
 
   void Reset();
+  // Saves or restores the ring position and configuration (hw/state_visitor.h).
+  void VisitState(StateVisitor& v);
   uint16_t max_size() const { return max_size_; }
   Config& config() { return config_; }
   const Config& config() const { return config_; }

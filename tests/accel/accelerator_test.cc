@@ -101,7 +101,9 @@ TEST(AcceleratorList, HasKvmThenJitThenInterpAndInterpIsAlwaysAvailable) {
   EXPECT_TRUE(list[2].probe().available);
   for (const auto& accel : {list[0], list[1]}) {
     auto a = accel.probe();
-    if (!a.available) EXPECT_FALSE(a.reason.empty()) << accel.name;
+    if (!a.available) {
+      EXPECT_FALSE(a.reason.empty()) << accel.name;
+    }
   }
 }
 

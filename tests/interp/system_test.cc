@@ -280,9 +280,9 @@ TEST(System, CliStiHltPrivilege) {
   EXPECT_FALSE(m.s.rflags & kFlagIf);
   m.Exec();
   EXPECT_TRUE(m.s.rflags & kFlagIf);
-  EXPECT_TRUE(m.cpu->interrupt_shadow);
+  EXPECT_TRUE(m.cpu->s.interrupt_shadow);
   m.Exec();
-  EXPECT_FALSE(m.cpu->interrupt_shadow);  // IF was already set
+  EXPECT_FALSE(m.cpu->s.interrupt_shadow);  // IF was already set
   EXPECT_FAULT(m.Exec(), kGP, 0);  // HLT at CPL 3
   EXPECT_FALSE(m.s.halted);
 }
@@ -518,11 +518,11 @@ TEST(System, MovAndPopSsSetTheInterruptShadow) {
   m.Code({0x8E, 0xD0, 0x8C, 0xD9, 0x1F, 0x17});  // mov ss, eax; mov ecx, ds; pop ds; pop ss
   m.s.gpr[kRax] = 0x10;
   m.Exec();
-  EXPECT_TRUE(m.cpu->interrupt_shadow);
+  EXPECT_TRUE(m.cpu->s.interrupt_shadow);
   m.s.gpr[kRcx] = ~0ull;
   m.Exec();
   EXPECT_EQ(m.s.gpr[kRcx], 0x10u);
-  EXPECT_FALSE(m.cpu->interrupt_shadow);
+  EXPECT_FALSE(m.cpu->s.interrupt_shadow);
   m.s.gpr[kRsp] = 0x8FF8;
   m.W(0x8FF8, 4, 0x23);  // DPL 3 data: fine for DS at CPL 0
   m.W(0x8FFC, 4, 0x10);
@@ -530,7 +530,7 @@ TEST(System, MovAndPopSsSetTheInterruptShadow) {
   EXPECT_EQ(m.s.seg[kDs].selector, 0x23);
   EXPECT_EQ(m.s.gpr[kRsp], 0x8FFCu);
   m.Exec();
-  EXPECT_TRUE(m.cpu->interrupt_shadow);
+  EXPECT_TRUE(m.cpu->s.interrupt_shadow);
   EXPECT_EQ(m.s.gpr[kRsp], 0x9000u);
 }
 

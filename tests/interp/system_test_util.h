@@ -71,7 +71,7 @@ struct Machine {
     uint64_t next = s.rip + insn.length;
     if (!(s.msr.efer & kEferLma && s.seg[kCs].l())) next &= s.seg[kCs].db() ? 0xFFFFFFFFull : 0xFFFFull;
     cpu->next_rip = next;
-    cpu->interrupt_shadow = false;
+    cpu->s.interrupt_shadow = false;
     insn.handler(*cpu, insn);
     s.rip = cpu->next_rip;
   }

@@ -147,7 +147,9 @@ TEST(BoardCpus, FwCfgMadtAndMpTableDescribeEveryCpu) {
       bsps += (b[p + 3] & 2) != 0;
       p += 20;
     } else {
-      if (b[p] == 2) EXPECT_EQ(b[p + 1], 4) << "I/O APIC ID";
+      if (b[p] == 2) {
+        EXPECT_EQ(b[p + 1], 4) << "I/O APIC ID";
+      }
       p += 8;
     }
   }
