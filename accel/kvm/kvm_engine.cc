@@ -289,6 +289,18 @@ class KvmVcpu final : public Vcpu {
   RunOutcome StepSlice(uint64_t budget);
   void ArmTimer();
   void CompletePendingIo();
+  // Applies an INIT or SIPI the APIC delivered, then tells the socket whether
+  // only another CPU can wake this one: waiting for a SIPI, or halted with
+  // interrupts off and no NMI (when every CPU waits so, nothing can).
+  bool UpdateStuck() {
+    if (startup_.pending()) {
+      CpuState s = GetState();
+      if (startup_.Apply(s)) SetState(s);
+    }
+    const bool stuck = wait_for_sipi_ || (halted_ && !InterruptsEnabled() && !socket_.HasPendingNmi());
+    socket_.set_stuck(stuck);
+    return stuck;
+  }
   bool InterruptsEnabled() const {
     return state_valid_ ? (state_.rflags & x86::kFlagIf) != 0 : run_->if_flag != 0;
   }
@@ -693,15 +705,7 @@ RunOutcome KvmVcpu::Run() {
       outcome = RunOutcome{RunOutcome::Kind::kKicked, ""};
       break;
     }
-    if (startup_.pending()) {
-      CpuState s = GetState();
-      if (startup_.Apply(s)) SetState(s);
-    }
-    // Only another CPU can wake a CPU waiting for a SIPI, or halted with
-    // interrupts off and no NMI; when every CPU waits so, nothing can.
-    const bool stuck = wait_for_sipi_ || (halted_ && !InterruptsEnabled() && !socket_.HasPendingNmi());
-    socket_.set_stuck(stuck);
-    if (stuck) {
+    if (UpdateStuck()) {
       if (board_.AllCpusStuck()) {
         outcome = Failure(RunOutcome::Kind::kHalted, "vCPU halted with interrupts disabled");
         break;
@@ -879,13 +883,7 @@ RunOutcome KvmVcpu::StepSlice(uint64_t budget) {
   using Kind = RunOutcome::Kind;
   if (board_.stop_requested()) return RunOutcome{Kind::kBoardStop, ""};
   for (uint64_t done = 0; done < budget;) {
-    if (startup_.pending()) {
-      CpuState s = GetState();
-      if (startup_.Apply(s)) SetState(s);
-    }
-    const bool stuck = wait_for_sipi_ || (halted_ && !InterruptsEnabled() && !socket_.HasPendingNmi());
-    socket_.set_stuck(stuck);
-    if (stuck) {
+    if (UpdateStuck()) {
       if (board_.AllCpusStuck()) return Failure(Kind::kHalted, "vCPU halted with interrupts disabled");
       return RunOutcome{Kind::kSliceDone, "", true};
     }
