@@ -25,6 +25,7 @@
 #include "accel/interp/interp_engine.h"
 #include "cli/run_options.h"
 #include "hw/board.h"
+#include "hw/virtio/virtio_rng.h"
 #include "target-x86/page_walk.h"
 #include "target-x86/state_diff.h"
 
@@ -367,6 +368,7 @@ Status Driver::Build(Side& side, const std::string& engine) {
   config.debugcon_out = nullptr;
   config.serial_in_fd = -1;
   config.timeout_ns = 0;  // --timeout is host time here, kept by the driver
+  config.entropy = hw::virtio::VirtioRng::Seeded(hw::virtio::VirtioRng::kRepeatableSeed);  // the same bytes on both sides
   const time_t t = wall_time_;
   config.wall_clock = [t] { return t; };
   auto board = hw::Board::Create(std::move(config));

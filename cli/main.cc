@@ -25,6 +25,7 @@
 #include "cli/run_options.h"
 #include "hw/board.h"
 #include "hw/snapshot.h"
+#include "hw/virtio/virtio_rng.h"
 
 namespace {
 
@@ -200,6 +201,7 @@ int Run(const RunOptions& opt) {
     config.clock = &guest_time;
     config.wall_clock = [&guest_time] { return static_cast<time_t>(1767225600 + guest_time.NowNs() / 1000000000); };
     config.timeout_ns = 0;  // --timeout stays host seconds (the runner's wall limit)
+    config.entropy = hw::virtio::VirtioRng::Seeded(hw::virtio::VirtioRng::kRepeatableSeed);  // virtio-rng repeats too
   }
   auto board = hw::Board::Create(std::move(config));
   if (!board.ok()) return Fail(board.message());

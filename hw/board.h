@@ -63,6 +63,10 @@ struct BoardConfig {
   // The entropy device virtio-rng-pci (on unless --no-rng), and one
   // virtio-blk-pci per drive (--drive), on PCI bus 0.
   bool virtio_rng = true;
+  // Where virtio-rng's bytes come from (virtio::VirtioRng::Source); empty:
+  // the host's getrandom(). Lockstep and --deterministic seed a generator so
+  // that runs repeat.
+  std::function<size_t(uint8_t*, size_t)> entropy;
   std::vector<DriveConfig> drives;
   // A virtio-net-pci NIC (--nic; none by default).
   NicConfig nic;

@@ -37,7 +37,7 @@ Status Board::WireVirtio() {
     return Status();
   };
   if (config_.virtio_rng) {
-    if (Status s = attach(std::make_unique<virtio::VirtioRng>(), layout::kVirtioRngDevfn); !s.ok()) return s;
+    if (Status s = attach(std::make_unique<virtio::VirtioRng>(config_.entropy), layout::kVirtioRngDevfn); !s.ok()) return s;
   }
   for (size_t i = 0; i < config_.drives.size(); ++i) {
     auto image = RawImage::Open(config_.drives[i]);

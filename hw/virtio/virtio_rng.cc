@@ -18,6 +18,18 @@ size_t HostRandom(uint8_t* buf, size_t n) {
 }
 }  // namespace
 
+VirtioRng::Source VirtioRng::Seeded(uint64_t seed) {
+  return [state = seed | 1](uint8_t* buf, size_t n) mutable {
+    for (size_t i = 0; i < n; ++i) {
+      state ^= state >> 12;
+      state ^= state << 25;
+      state ^= state >> 27;
+      buf[i] = static_cast<uint8_t>((state * 0x2545F4914F6CDD1Dull) >> 56);
+    }
+    return n;
+  };
+}
+
 VirtioRng::VirtioRng(Source source) : source_(source ? std::move(source) : Source(HostRandom)) {}
 
 void VirtioRng::QueueNotify(unsigned q) {

@@ -16,6 +16,10 @@ class VirtioRng final : public VirtioDevice {
   // pass a fixed pattern).
   using Source = std::function<size_t(uint8_t*, size_t)>;
   explicit VirtioRng(Source source = {});
+  // A repeatable source (xorshift64* from `seed`): two boards given the same
+  // seed hand their guests the same bytes (lockstep, --deterministic).
+  static Source Seeded(uint64_t seed);
+  static constexpr uint64_t kRepeatableSeed = 0x7A6E64656D;
 
   const char* name() const override { return "rng"; }
   uint16_t transitional_pci_id() const override { return 0x1005; }

@@ -208,5 +208,21 @@ TEST_F(VirtioRngTest, RingsOutsideRamNeedAReset) {
   EXPECT_NE(log_sink_.text.find("needs reset"), std::string::npos) << log_sink_.text;
 }
 
+// Lockstep and --deterministic give both boards (or every run) the same bytes.
+TEST(VirtioRngSeededTest, TheSameSeedGivesTheSameBytes) {
+  auto a = virtio::VirtioRng::Seeded(virtio::VirtioRng::kRepeatableSeed);
+  auto b = virtio::VirtioRng::Seeded(virtio::VirtioRng::kRepeatableSeed);
+  auto c = virtio::VirtioRng::Seeded(1);
+  std::vector<uint8_t> x(64), y(64), z(64);
+  ASSERT_EQ(a(x.data(), x.size()), 64u);
+  ASSERT_EQ(b(y.data(), y.size()), 64u);
+  ASSERT_EQ(c(z.data(), z.size()), 64u);
+  EXPECT_EQ(x, y);
+  EXPECT_NE(x, z);
+  EXPECT_NE(x, std::vector<uint8_t>(64, x[0])) << "not one byte repeated";
+  a(x.data(), x.size());
+  EXPECT_NE(x, y) << "the stream goes on";
+}
+
 }  // namespace
 }  // namespace tandem::hw::testing
