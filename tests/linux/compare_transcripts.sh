@@ -34,6 +34,8 @@ done
 #   /proc/interrupts counts: how many timer ticks fit in a run depends on speed;
 #   random: crng init done: printed once the entropy pool has filled, which
 #       takes guest time; a fast run (the JIT's) can power off before it;
+#   IPv6: ADDRCONF(NETDEV_CHANGE) ... link becomes ready: the link watch
+#       runs on a timer, so a run may power off before it says so;
 #   lines starting with "interp:", "jit:", "kvm:" or "tandem:": tandem's own log on
 #       stderr, not guest output;
 #   terminal control sequences (ESC c, ESC [ ... letter): GRUB's serial
@@ -47,6 +49,7 @@ normalize() {
   sed -E 's/\x1bc//g; s/\x1b\[[0-9;?]*[A-Za-z]//g; s/^\[ *[0-9]+\.[0-9]+\] /K /; s/uptime=[0-9.]+/uptime=T/; s/input[0-9]+/inputN/g; s/^( *[0-9A-Z]+:) +[0-9]+ +/\1 N /' "$1" |
     grep -Ev '^(K )?(tsc: |clocksource: |sched_clock: |Calibrating delay loop|smpboot: Total of|Unstable clock detected|TSC found unstable after boot|If you want to keep using the local clock|  "trace_clock=local"|on the kernel command line$|microcode[[:space:]]*:|cpu MHz|bogomips|audit: type=2000|rtc_cmos .*setting system clock|interp: |jit: |kvm: |tandem: )' |
     grep -Ev 'deferred pages initialised in|^(K )?Memory: [0-9]+K/[0-9]+K available|^(K )?random: crng init done$' |
+    grep -Ev '^(K )?IPv6: ADDRCONF\(NETDEV_CHANGE\): [a-z0-9]+: link becomes ready$' |
     grep -Ev '^(K )?pci [0-9a-f:.]+: quirk_[a-z0-9_]+\+0x[0-9a-f]+/0x[0-9a-f]+ took [0-9]+ usecs$'
 }
 user_part() { sed -n "/^$up_mark/,/^$done_mark/p" | grep -v '^K '; }
