@@ -19,6 +19,7 @@ inline constexpr uint64_t kDr7Gd = 1u << 13;
 struct DebugState {
   bool armed = false;       // an enabled breakpoint: the run loop takes the checking path
   bool data_armed = false;  // an enabled data breakpoint: explicit linear accesses are checked
+  bool io_armed = false;    // an enabled I/O breakpoint (CR4.DE): port accesses are checked
   uint8_t hits = 0;         // B0-B3 of data breakpoints the current instruction hit
   uint8_t held = 0;         // hits held back over a MOV SS / POP SS to the next instruction
 };
@@ -30,10 +31,14 @@ void UpdateDebugState(Cpu& cpu);
 bool DebugBeforeInstruction(Cpu& cpu);
 // After an instruction completed (armed only): delivers one #DB trap for the
 // data breakpoints it hit, with BS when step says the single-step trap is due.
-void DebugAfterInstruction(Cpu& cpu, const DecodedInsn& insn, bool step, uint64_t rip_before);
+void DebugAfterInstruction(Cpu& cpu, const DecodedInsn& insn, bool step);
 // Records data breakpoints that an explicit access of size bytes at
 // linear matches (called from mmu.cc while data_armed).
 void CheckDataBreakpoints(Cpu& cpu, uint64_t linear, unsigned size, bool write);
+
+// Records I/O breakpoints that a port access of size bytes at port matches
+// (called from ops_io.cc and ops_string.cc while io_armed, after the access).
+void CheckIoBreakpoints(Cpu& cpu, uint16_t port, unsigned size);
 
 // Delivers a #DB trap with DR6 B0-B3 replaced by the low bits of dr6_bits and
 // the other bits (BS) added; the processor clears DR7.GD on entering the handler.
