@@ -24,11 +24,11 @@ V_SP     equ REC + 0x14
 V_SS     equ REC + 0x18
 V_ES     equ REC + 0x1C
 V_DS     equ REC + 0x20
-MON_ESP  equ REC + 0x40     ; the monitor's ESP while a run is in v8086 mode / ring 3
 MARK     equ REC + 0x50     ; written by the v8086 INT 21h handler (DS = 0)
 
 INT_PM   equ 0x2E           ; to the protected-mode handler (DPL 3 gate)
 INT_RD   equ 0x21           ; redirected to the v8086 IVT under CR4.VME
+MON_ESP  equ REC + 0x40     ; the monitor's ESP while a run is in v8086 mode / ring 3
 V86_SP   equ 0x3F00         ; v8086 stack: SS = 0
 
 TSS_LIMIT equ 0x108         ; TSS with the redirection and I/O bitmaps
@@ -105,16 +105,6 @@ pm_entry:
     mov bl, 0xEE                ; interrupt gate, DPL 3
     call idt32_gate
 
-    ; CPUID advertises VME (leaf 1 EDX bit 1).
-    mov eax, 1
-    cpuid
-    and edx, 2
-    PUTS `CPUID.1:EDX.VME=`
-    shr edx, 1
-    PUTDEC edx
-    PUTC `\n`
-    CHECK edx, 1, `CPUID.1:EDX.VME`
-
     ; ---- without VME ----
     V86 v86_int_pm, IOPL3
     EXPECT_AT INT_PM, 0, R(v86_int_pm.after), `IOPL 3: INT 2Eh to the protected-mode handler`
@@ -157,6 +147,17 @@ pm_entry:
     EXPECT_AT 6, 0, R(v86_in_ok.end), `I/O bitmap at IOPL 3: IN AL, 61h allowed`
     V86 v86_in_denied, IOPL3
     EXPECT_AT 13, 0, R(v86_in_denied), `I/O bitmap at IOPL 3: IN AL, 64h denied`
+
+    ; CPUID advertises VME (leaf 1 EDX bit 1): CR4.VME and CR4.PVI are
+    ; reserved without it.
+    mov eax, 1
+    cpuid
+    and edx, 2
+    PUTS `CPUID.1:EDX.VME=`
+    shr edx, 1
+    PUTDEC edx
+    PUTC `\n`
+    CHECK edx, 1, `CPUID.1:EDX.VME`
 
     ; ---- CR4.VME ----
     mov eax, cr4
@@ -252,7 +253,8 @@ run_v86:
     push ebx
     iretd
 
-; EBX entry, ECX EFLAGS: IRET to ring 3 (flat segments) at EBX.
+; EBX entry, ECX EFLAGS: IRET to ring 3 (flat segments) at EBX; a handler
+; ends the run by loading ESP from [MON_ESP] and returning.
 run_ring3:
     mov [MON_ESP], esp
     push dword U_DATA
