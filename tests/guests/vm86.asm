@@ -2,7 +2,8 @@
 ; ch. 20; vol. 2 CLI, STI, PUSHF, POPF, INT n, IRET): entering through IRET
 ; with VM=1, INT n to the protected-mode handler (the frame with the segment
 ; registers) at IOPL 3, the IOPL-sensitive instructions at IOPL 0 (#GP(0)),
-; INT3 through a DPL 0 gate, the TSS I/O permission bitmap for IN, and with
+; INT3 through a DPL 0 gate, the TSS I/O permission bitmap for IN (also at
+; CPL 3 > IOPL in protected mode), and with
 ; CR4.VME the interrupt redirection bitmap (INT 21h to the task's own IVT,
 ; FLAGS images with VIF as IF and IOPL 3), CLI/STI/POPF/IRET on VIF, STI and
 ; POPF with VIP, PUSHFD; CR4.PVI at CPL 3 of protected mode; #AC in v8086.
@@ -147,6 +148,13 @@ pm_entry:
     EXPECT_AT 6, 0, R(v86_in_ok.end), `I/O bitmap at IOPL 3: IN AL, 61h allowed`
     V86 v86_in_denied, IOPL3
     EXPECT_AT 13, 0, R(v86_in_denied), `I/O bitmap at IOPL 3: IN AL, 64h denied`
+    ; Protected mode at CPL 3 > IOPL uses the bitmap too; IOPL 3 does not.
+    RING3 r3_in_ok, 0
+    EXPECT_AT 6, 0, r3_in_ok.end, `CPL 3, IOPL 0: IN AL, 61h allowed`
+    RING3 r3_in_denied, 0
+    EXPECT_AT 13, 0, r3_in_denied, `CPL 3, IOPL 0: IN AL, 64h denied`
+    RING3 r3_in_denied, IOPL3
+    EXPECT_AT 6, 0, r3_in_denied.end, `CPL 3, IOPL 3: IN AL, 64h`
 
     ; CPUID advertises VME (leaf 1 EDX bit 1): CR4.VME and CR4.PVI are
     ; reserved without it.
@@ -330,6 +338,14 @@ r3_cli:
     ud2
 r3_sti:
     sti
+.end:
+    ud2
+r3_in_ok:
+    in al, PORT_OK
+.end:
+    ud2
+r3_in_denied:
+    in al, 0x64
 .end:
     ud2
 
