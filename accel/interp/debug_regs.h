@@ -1,5 +1,5 @@
 // Hardware breakpoints for the interpreter (SDM vol. 3A 17.2-17.3): DR0-DR3
-// instruction and data breakpoints under DR7, the DR6 status bits, DR7.GD
+// instruction, data and I/O breakpoints under DR7, the DR6 status bits, DR7.GD
 // and RF. The run loop only pays for them while DR7 enables one (armed).
 #pragma once
 
@@ -20,7 +20,7 @@ struct DebugState {
   bool armed = false;       // an enabled breakpoint: the run loop takes the checking path
   bool data_armed = false;  // an enabled data breakpoint: explicit linear accesses are checked
   bool io_armed = false;    // an enabled I/O breakpoint (CR4.DE): port accesses are checked
-  uint8_t hits = 0;         // B0-B3 of data breakpoints the current instruction hit
+  uint8_t hits = 0;         // B0-B3 of data and I/O breakpoints the current instruction hit
   uint8_t held = 0;         // hits held back over a MOV SS / POP SS to the next instruction
 };
 
@@ -30,7 +30,7 @@ void UpdateDebugState(Cpu& cpu);
 // enabled instruction breakpoint there unless RF is set; true when it did.
 bool DebugBeforeInstruction(Cpu& cpu);
 // After an instruction completed (armed only): delivers one #DB trap for the
-// data breakpoints it hit, with BS when step says the single-step trap is due.
+// data and I/O breakpoints it hit, with BS when step says the single-step trap is due.
 void DebugAfterInstruction(Cpu& cpu, const DecodedInsn& insn, bool step);
 // Records data breakpoints that an explicit access of size bytes at
 // linear matches (called from mmu.cc while data_armed).
