@@ -1,9 +1,10 @@
 ; alignment_check: #AC(0) (SDM vol. 3A 6.15 "Interrupt 17", 2.5 CR0.AM,
 ; table 6-7 alignment by data type) at CPL 3 of 32-bit protected mode with
 ; CR0.AM and EFLAGS.AC: misaligned word, dword and 8-byte x87 loads, a push
-; on a misaligned stack and REP MOVSW fault; aligned accesses, bytes, and
-; the processor's own frame on a misaligned ring-0 stack do not; neither
-; does anything without EFLAGS.AC, without CR0.AM, or at CPL 0.
+; on a misaligned stack, REP MOVSW and FNSTENV fault; aligned accesses,
+; bytes, FNSAVE on a 4-byte boundary and the processor's own frame on a
+; misaligned ring-0 stack do not; neither does anything without EFLAGS.AC,
+; without CR0.AM, or at CPL 0.
 %include "rom.inc"
 %include "serial.inc"
 %include "exit.inc"
@@ -129,7 +130,14 @@ user_ac:
     mov [DATA + 0x80], ecx
     EXPECT 17, 0, .f6, NO_CR2, `  REP MOVSW from +1`
     CHECK dword [DATA + 0x80], 2, `ECX after the #AC of REP MOVSW`
+    TRY .d7
+.f7:
+    fnstenv [DATA + 0x42]
+.d7:
+    EXPECT 17, 0, .f7, NO_CR2, `  FNSTENV (32-bit) at +42h`
     ; None of these fault.
+    fnsave [DATA + 0x44]        ; its image needs 4-byte alignment only
+    frstor [DATA + 0x44]
     mov al, [DATA + 1]
     mov ax, [DATA + 2]
     mov eax, [DATA + 4]
@@ -137,7 +145,7 @@ user_ac:
     fstp st0
     push eax
     pop eax
-    PUTS `  byte at +1, word at +2, dword at +4, double at +8, PUSH: no fault\n`
+    PUTS `  byte at +1, word at +2, dword at +4, double at +8, PUSH, FNSAVE/FRSTOR at +44h: no fault\n`
     ; The exit's frame goes to a misaligned ring-0 stack: supervisor
     ; accesses are not checked.
     mov dword [SYS_TSS + 4], KSTACK_TOP - 2
