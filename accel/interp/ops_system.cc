@@ -1,7 +1,7 @@
 // System instructions (SDM vol. 2; control registers vol. 3A 2.5, MSRs vol. 4):
 // MOV CRn/DRn, LGDT/LIDT/SGDT/SIDT, LLDT/SLDT/LTR/STR, LMSW/SMSW, CLTS,
 // INVLPG, INVD/WBINVD, CPUID, RDTSC/RDTSCP, RDMSR/WRMSR, HLT, CLI/STI, UD*,
-// LAR/LSL/VERR/VERW, SWAPGS, SYSCALL/SYSRET, SYSENTER/SYSEXIT.
+// LAR/LSL/VERR/VERW/ARPL, SWAPGS, SYSCALL/SYSRET, SYSENTER/SYSEXIT.
 #include <cstdio>
 
 #include "accel/interp/system_internal.h"
@@ -498,6 +498,17 @@ void LarLsl(Cpu& cpu, const DecodedInsn& insn) {
   }
 }
 
+// ARPL r/m16, r16: raises the destination selector's RPL to the source's
+// (SDM vol. 2 ARPL; outside 64-bit mode, where 63h is MOVSXD).
+void Arpl(Cpu& cpu, const DecodedInsn& insn) {
+  RequireProtected(cpu);
+  const uint64_t dst = cpu.ReadOperand(insn, 0);
+  const uint64_t src = cpu.ReadOperand(insn, 1);
+  const bool raise = (dst & 3) < (src & 3);
+  if (raise) cpu.WriteOperand(insn, 0, (dst & ~3ull) | (src & 3));
+  SetZf(cpu.s, raise);
+}
+
 void VerrVerw(Cpu& cpu, const DecodedInsn& insn) {
   RequireProtected(cpu);
   auto sel = static_cast<uint16_t>(cpu.ReadOperand(insn, 0));
@@ -656,6 +667,7 @@ void RegisterSystemHandlers(HandlerTable& table) {
   table[ZYDIS_MNEMONIC_LAR] = LarLsl;
   table[ZYDIS_MNEMONIC_LSL] = LarLsl;
   table[ZYDIS_MNEMONIC_VERR] = VerrVerw;
+  table[ZYDIS_MNEMONIC_ARPL] = Arpl;
   table[ZYDIS_MNEMONIC_VERW] = VerrVerw;
   table[ZYDIS_MNEMONIC_SWAPGS] = Swapgs;
   table[ZYDIS_MNEMONIC_SYSCALL] = Syscall;

@@ -156,6 +156,29 @@ pm_entry:
     RING3 r3_in_denied, IOPL3
     EXPECT_AT 6, 0, r3_in_denied.end, `CPL 3, IOPL 3: IN AL, 64h`
 
+    ; ARPL: protected mode only (#UD in v8086 mode).
+    V86 v86_arpl, IOPL3
+    EXPECT_AT 6, 0, R(v86_arpl), `ARPL in v8086 mode`
+    mov ax, 0x10
+    mov bx, 0x3
+    arpl ax, bx
+    setz cl
+    mov [MARK], ax
+    mov [MARK + 2], cl
+    arpl ax, bx
+    setz cl
+    mov [MARK + 3], cl
+    PUTS `ARPL 0010h, 0003h: `
+    PUTHEX [MARK], 4
+    PUTS ` ZF=`
+    movzx eax, byte [MARK + 2]
+    PUTDEC eax
+    PUTS `, again ZF=`
+    movzx eax, byte [MARK + 3]
+    PUTDEC eax
+    PUTC `\n`
+    CHECK dword [MARK], 0x00010013, `ARPL result and ZF`
+
     ; CPUID advertises VME (leaf 1 EDX bit 1): CR4.VME and CR4.PVI are
     ; reserved without it.
     mov eax, 1
@@ -442,6 +465,10 @@ v86_popf_tf:
 
 v86_pushfd:
     pushfd
+    ud2
+
+v86_arpl:
+    arpl ax, bx
     ud2
 
 v86_misaligned:
