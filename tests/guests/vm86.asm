@@ -2,11 +2,11 @@
 ; ch. 20; vol. 2 CLI, STI, PUSHF, POPF, INT n, IRET): entering through IRET
 ; with VM=1, INT n to the protected-mode handler (the frame with the segment
 ; registers) at IOPL 3, the IOPL-sensitive instructions at IOPL 0 (#GP(0)),
-; INT3 through a DPL 0 gate, the TSS I/O permission bitmap for IN (also at
-; CPL 3 > IOPL in protected mode), and with
-; CR4.VME the interrupt redirection bitmap (INT 21h to the task's own IVT,
-; FLAGS images with VIF as IF and IOPL 3), CLI/STI/POPF/IRET on VIF, STI and
-; POPF with VIP, PUSHFD; CR4.PVI at CPL 3 of protected mode; #AC in v8086.
+; INT3 through a DPL 0 gate, BOUND's #BR, ARPL (#UD in v8086 mode), the TSS
+; I/O permission bitmap for IN (also at CPL 3 > IOPL in protected mode), and
+; with CR4.VME the interrupt redirection bitmap (INT 21h to the task's own
+; IVT, FLAGS images with VIF as IF and IOPL 3), CLI/STI/POPF/IRET on VIF, STI
+; and POPF with VIP, PUSHFD; CR4.PVI at CPL 3 of protected mode; #AC in v8086.
 ; Each run enters v8086 mode (or ring 3) with chosen EFLAGS and ends in the
 ; #UD of a UD2 or the fault under test; the ring-0 handlers record the frame
 ; and return to the monitor.
@@ -95,6 +95,9 @@ pm_entry:
     mov eax, 6
     mov edx, h_ud
     call idt32_set
+    mov eax, 5
+    mov edx, h_br
+    call idt32_set
     mov eax, 13
     mov edx, h_gp
     call idt32_set
@@ -156,6 +159,9 @@ pm_entry:
     RING3 r3_in_denied, IOPL3
     EXPECT_AT 6, 0, r3_in_denied.end, `CPL 3, IOPL 3: IN AL, 64h`
 
+    ; BOUND: #BR (a fault) for an index outside the signed pair.
+    V86 v86_bound, IOPL3
+    EXPECT_AT 5, 0, R(v86_bound.out), `BOUND AX=11 with bounds -5..10`
     ; ARPL: protected mode only (#UD in v8086 mode).
     V86 v86_arpl, IOPL3
     EXPECT_AT 6, 0, R(v86_arpl), `ARPL in v8086 mode`
@@ -298,6 +304,10 @@ run_ring3:
 h_ud:
     push 0
     push 6
+    jmp h_common
+h_br:
+    push 0
+    push 5
     jmp h_common
 h_gp:
     push 13
@@ -465,6 +475,18 @@ v86_popf_tf:
 
 v86_pushfd:
     pushfd
+    ud2
+
+v86_bound:
+    mov word [MARK16], -5
+    mov word [MARK16 + 2], 10
+    mov ax, 10
+    bound ax, [MARK16]
+    mov ax, -5
+    bound ax, [MARK16]
+    mov ax, 11
+.out:
+    bound ax, [MARK16]
     ud2
 
 v86_arpl:
