@@ -35,6 +35,7 @@
 #include "accel/kick_latch.h"
 #include "accel/startup_latch.h"
 #include "accel/interp/debug_regs.h"
+#include "accel/interp/host_flags.h"
 #include "accel/interp/slice.h"
 #include "accel/interp/system_state.h"
 #include "hw/board.h"
@@ -239,6 +240,8 @@ class Cpu final : public hw::MemoryMapObserver {
   x86::CpuState& s;
   hw::Board& board;
   hw::CpuSocket& socket;  // this CPU's I/O, local APIC and interrupt pins
+  // The host's undefined flags, which the JIT's native replays give too.
+  const HostUndefinedFlags undefined_flags = HostUndefinedFlags::Probe();
   // Where RIP goes after the current instruction; handlers of control
   // transfers set it. Starts as RIP + length.
   uint64_t next_rip = 0;

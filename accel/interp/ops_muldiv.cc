@@ -1,7 +1,8 @@
 // Multiply and divide: MUL, IMUL (one, two and three operands), DIV, IDIV
 // (SDM vol. 2). Division by zero and quotient overflow raise #DE. For MUL and
-// IMUL, CF = OF = "the high half is significant"; SF/ZF/PF follow the low
-// half of the result (undefined architecturally), AF is cleared.
+// IMUL, CF = OF = "the high half is significant"; SF/ZF/PF/AF (undefined
+// architecturally) are the host's (host_flags.h): from the low half of the
+// result and AF clear, or kept.
 #include "accel/interp/cpu.h"
 #include "accel/interp/flags.h"
 
@@ -26,7 +27,15 @@ void WriteWide(Cpu& cpu, unsigned size, uint64_t lo, uint64_t hi) {
 }
 
 void MulFlags(Cpu& cpu, bool overflow, uint64_t lo, unsigned size) {
-  SetFlags(cpu.s, kArithFlags, SzpFlags(lo & SizeMask(size), size) | (overflow ? kFlagCf | kFlagOf : 0));
+  const HostUndefinedFlags& host = cpu.undefined_flags;
+  uint64_t mask = kArithFlags, flags = overflow ? kFlagCf | kFlagOf : 0;
+  if (host.mul_keeps_szp) {
+    mask &= ~(kFlagSf | kFlagZf | kFlagPf);
+  } else {
+    flags |= SzpFlags(lo & SizeMask(size), size);
+  }
+  HostUndefinedFlags::Apply(host.mul_af, kFlagAf, &mask, &flags);
+  SetFlags(cpu.s, mask, flags);
 }
 
 void Mul(Cpu& cpu, const DecodedInsn& insn) {

@@ -2,7 +2,8 @@
 // SHLD/SHRD (SDM vol. 2 "SAL/SAR/SHL/SHR", "RCL/RCR/ROL/ROR", "SHLD", "SHRD").
 // The count is masked to 5 bits (6 with a 64-bit operand); a masked count of
 // 0 changes nothing. OF follows the count-1 rule for every count, as the
-// hardware's "undefined" OF does on current Intel parts; AF is left clear.
+// hardware's "undefined" OF does on current Intel parts; AF is the host's
+// (host_flags.h).
 #include "accel/interp/cpu.h"
 #include "accel/interp/flags.h"
 
@@ -13,6 +14,13 @@ namespace {
 using namespace x86;
 
 enum class Sh { kShl, kShr, kSar, kRol, kRor, kRcl, kRcr };
+
+// The arithmetic flags of a shift by a nonzero count, AF as the host sets it.
+void ShiftFlags(Cpu& cpu, uint64_t flags) {
+  uint64_t mask = kArithFlags;
+  HostUndefinedFlags::Apply(cpu.undefined_flags.shift_af, kFlagAf, &mask, &flags);
+  SetFlags(cpu.s, mask, flags);
+}
 
 template <Sh op>
 void Shift(Cpu& cpu, const DecodedInsn& insn) {
@@ -93,7 +101,7 @@ void Shift(Cpu& cpu, const DecodedInsn& insn) {
   cpu.WriteOperand(insn, 0, r);
   uint64_t flags = (cf ? kFlagCf : 0) | (of ? kFlagOf : 0);
   if constexpr (op == Sh::kShl || op == Sh::kShr || op == Sh::kSar) {
-    SetFlags(cpu.s, kArithFlags, flags | SzpFlags(r, size));
+    ShiftFlags(cpu, flags | SzpFlags(r, size));
   } else {
     SetFlags(cpu.s, kFlagCf | kFlagOf, flags);
   }
@@ -127,7 +135,7 @@ void DoubleShift(Cpu& cpu, const DecodedInsn& insn) {
   }
   bool of = ((r ^ a) & sign) != 0;
   cpu.WriteOperand(insn, 0, r);
-  SetFlags(cpu.s, kArithFlags, SzpFlags(r, size) | (cf ? kFlagCf : 0) | (of ? kFlagOf : 0));
+  ShiftFlags(cpu, SzpFlags(r, size) | (cf ? kFlagCf : 0) | (of ? kFlagOf : 0));
 }
 
 }  // namespace
