@@ -91,8 +91,9 @@ void FarThroughCallGate(Cpu& cpu, uint16_t sel, uint64_t gate, bool call, unsign
 enum class TaskSwitchKind { kJmp, kCall, kIret, kEvent };
 // Saves the current task into its TSS with return_eip and loads the task
 // of the TSS descriptor d (GDT selector sel, already checked by the
-// caller); faults after the commit point are the new task's.
-void SwitchTask(Cpu& cpu, uint16_t sel, uint64_t d, TaskSwitchKind kind, uint64_t return_eip, uint32_t ext);
+// caller); faults after the commit point are the new task's. True when the
+// new TSS's T flag asks for a debug trap.
+bool SwitchTask(Cpu& cpu, uint16_t sel, uint64_t d, TaskSwitchKind kind, uint64_t return_eip, uint32_t ext);
 // Far JMP/CALL to a TSS or task gate descriptor d; sets next_rip.
 void FarToTask(Cpu& cpu, uint16_t sel, uint64_t d, bool call);
 // An event through the IDT task gate `gate`: the switch, then the error

@@ -17,6 +17,9 @@ namespace {
 
 constexpr uint32_t kTss32Limit = 0x67, kTss16Limit = 0x2B;
 constexpr uint64_t kBusy = 1ull << 41;  // TSS descriptor type bit 1
+constexpr uint64_t kDr6Bt = 1u << 15;   // DR6.BT: the debug trap of a TSS's T flag (17.2.3)
+// DR7 L0-L3 and LE: a task's own breakpoint enables (17.2.4).
+constexpr uint64_t kDr7LocalEnables = 0x155;
 constexpr uint64_t kTssFlags = kArithFlags | kFlagTf | kFlagIf | kFlagDf | kFlagIopl | kFlagNt | kFlagRf | kFlagVm |
                                kFlagAc | kFlagVif | kFlagVip | kFlagId;
 
@@ -132,6 +135,15 @@ void LoadTaskSegments(Cpu& cpu, const TaskImage& t, uint32_t ext) {
   for (int seg : {kEs, kDs, kFs, kGs}) s.seg[seg] = LoadTaskData(cpu, t.seg[seg], cpl, ext);
 }
 
+// The last steps in the new task: EIP within CS (#GP), then the debug
+// trap of the TSS's T flag before its first instruction (7.2.1).
+void FinishSwitch(Cpu& cpu, bool trap, uint32_t ext) {
+  CpuState& s = cpu.s;
+  if (s.rip > s.seg[kCs].limit) Raise(kGP, ext);
+  if (trap) DeliverDebugTrap(cpu, kDr6Bt);
+  cpu.next_rip = s.rip;
+}
+
 }  // namespace
 
 uint64_t ReadTss(Cpu& cpu, uint32_t offset, unsigned width, uint32_t ext) {
@@ -140,7 +152,7 @@ uint64_t ReadTss(Cpu& cpu, uint32_t offset, unsigned width, uint32_t ext) {
   return cpu.ReadLinearSystem(tr.base + offset, width);
 }
 
-void SwitchTask(Cpu& cpu, uint16_t sel, uint64_t d, TaskSwitchKind kind, uint64_t return_eip, uint32_t ext) {
+bool SwitchTask(Cpu& cpu, uint16_t sel, uint64_t d, TaskSwitchKind kind, uint64_t return_eip, uint32_t ext) {
   CpuState& s = cpu.s;
   const uint32_t err = (sel & 0xFFFC) | ext;
   const bool new32 = DescType(d) & 8;
@@ -173,12 +185,12 @@ void SwitchTask(Cpu& cpu, uint16_t sel, uint64_t d, TaskSwitchKind kind, uint64_
   s.rip = t.eip;
   cpu.next_rip = t.eip;
   s.cr0 |= kCr0Ts;
-  // Local breakpoint enables belong to a task (SDM vol. 3A 17.2.4).
-  if (s.dr[7] & 0x55) {
-    s.dr[7] &= ~0x55ull;
+  if (s.dr[7] & kDr7LocalEnables) {
+    s.dr[7] &= ~kDr7LocalEnables;
     UpdateDebugState(cpu);
   }
   LoadTaskSegments(cpu, t, ext);
+  return t.trap;
 }
 
 void FarToTask(Cpu& cpu, uint16_t sel, uint64_t d, bool call) {
@@ -199,8 +211,8 @@ void FarToTask(Cpu& cpu, uint16_t sel, uint64_t d, bool call) {
   if (DescS(tss) || (DescType(tss) != 1 && DescType(tss) != 9)) Raise(kGP, tss_err);
   if (!DescPresent(tss)) Raise(kNP, tss_err);
   const uint64_t ret = cpu.next_rip;
-  SwitchTask(cpu, tss_sel, tss, call ? TaskSwitchKind::kCall : TaskSwitchKind::kJmp, ret, 0);
-  if (cpu.s.rip > cpu.s.seg[kCs].limit) Raise(kGP, 0);
+  const bool trap = SwitchTask(cpu, tss_sel, tss, call ? TaskSwitchKind::kCall : TaskSwitchKind::kJmp, ret, 0);
+  FinishSwitch(cpu, trap, 0);
 }
 
 void DeliverThroughTaskGate(Cpu& cpu, uint64_t gate, bool has_ec, uint32_t ec, uint32_t ext) {
@@ -211,15 +223,23 @@ void DeliverThroughTaskGate(Cpu& cpu, uint64_t gate, bool has_ec, uint32_t ec, u
   uint64_t d = ReadDescriptor(cpu, tss_sel, ext);
   if (DescS(d) || (DescType(d) != 1 && DescType(d) != 9)) Raise(kGP, err);
   if (!DescPresent(d)) Raise(kNP, err);
-  SwitchTask(cpu, tss_sel, d, TaskSwitchKind::kEvent, s.rip, ext);
-  if (has_ec) {
-    // On the new task's stack, as wide as its TSS (7.3, 6.12.2).
-    const uint64_t mask = StackMask(s, s.seg[kSs]);
-    uint64_t sp = PushValues(cpu, s.seg[kSs], s.gpr[kRsp] & mask, mask, (DescType(d) & 8) ? 4 : 2, {ec},
-                             cpu.cpl() == 3);
-    SetSp(s, mask, sp);
+  try {
+    const bool trap = SwitchTask(cpu, tss_sel, d, TaskSwitchKind::kEvent, s.rip, ext);
+    if (has_ec) {
+      // On the new task's stack, as wide as its TSS (7.3, 6.12.2).
+      const uint64_t mask = StackMask(s, s.seg[kSs]);
+      uint64_t sp = PushValues(cpu, s.seg[kSs], s.gpr[kRsp] & mask, mask, (DescType(d) & 8) ? 4 : 2, {ec},
+                               cpu.cpl() == 3);
+      SetSp(s, mask, sp);
+    }
+    FinishSwitch(cpu, trap, ext);
+  } catch (const GuestFault& f) {
+    // Past the commit point (TR names the new task) a fault of INT n is
+    // the new task's: delivered here, since the INT's caller would put the
+    // old task's RIP back. Other events' faults go on to #DF handling.
+    if (ext || s.tr.selector != tss_sel) throw;
+    cpu.DeliverEvent(f.vector, Cpu::EventKind::kException, f.has_error_code, f.error_code);
   }
-  if (s.rip > s.seg[kCs].limit) Raise(kGP, ext);
 }
 
 void TaskReturn(Cpu& cpu) {
@@ -230,8 +250,8 @@ void TaskReturn(Cpu& cpu) {
   uint64_t d = ReadDescriptor(cpu, link, 0, kTS);
   if (DescS(d) || (DescType(d) != 3 && DescType(d) != 0xB)) Raise(kTS, err);  // must be busy
   if (!DescPresent(d)) Raise(kNP, err);
-  SwitchTask(cpu, link, d, TaskSwitchKind::kIret, cpu.next_rip, 0);
-  if (cpu.s.rip > cpu.s.seg[kCs].limit) Raise(kGP, 0);
+  const bool trap = SwitchTask(cpu, link, d, TaskSwitchKind::kIret, cpu.next_rip, 0);
+  FinishSwitch(cpu, trap, 0);
 }
 
 }  // namespace tandem::accel::interp
