@@ -202,12 +202,12 @@ void FarToTask(Cpu& cpu, uint16_t sel, uint64_t d, bool call) {
   if (!DescPresent(d)) Raise(kNP, err);
   uint16_t tss_sel = sel;
   uint64_t tss = d;
-  if (type == 5) {  // task gate: the TSS selector it holds must name a GDT TSS
+  if (type == 5) {  // task gate: it names the TSS
     tss_sel = static_cast<uint16_t>(d >> 16);
-    if (tss_sel & 4) Raise(kGP, tss_sel & 0xFFFC);
-    tss = ReadDescriptor(cpu, tss_sel);
+    if (!(tss_sel & 4)) tss = ReadDescriptor(cpu, tss_sel);
   }
   const uint32_t tss_err = tss_sel & 0xFFFC;
+  if (tss_sel & 4) Raise(kGP, tss_err);  // TSS descriptors live in the GDT only
   if (DescS(tss) || (DescType(tss) != 1 && DescType(tss) != 9)) Raise(kGP, tss_err);
   if (!DescPresent(tss)) Raise(kNP, tss_err);
   const uint64_t ret = cpu.next_rip;

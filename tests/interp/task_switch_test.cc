@@ -176,6 +176,11 @@ TEST(InterpTaskSwitch, RefusedTargets) {
   m.W(kGdt + 0x30 + 5, 1, 0x89 & ~0x80);  // B not present
   m.Far(0x9A, 0x30);
   EXPECT_FAULT(m.Exec(), kNP, 0x30);
+  m.s.ldtr = Segment{0x50, 0x5000, 0x3F, 0x2 | Segment::kP};
+  m.W(0x5000 + 0x30, 8, Desc(kTssB, 0x67, kTss32));
+  m.Far(0xEA, 0x34);  // a TSS descriptor in the LDT
+  EXPECT_FAULT(m.Exec(), kGP, 0x34);
+  EXPECT_EQ(m.s.tr.selector, 0x28);
   Tasks r;
   r.ToRing3();
   r.Far(0x9A, 0x30);  // DPL 0 TSS from ring 3
