@@ -175,13 +175,12 @@ bool SwitchTask(Cpu& cpu, uint16_t sel, uint64_t d, TaskSwitchKind kind, uint64_
     s.cr3 = t.cr3;
     cpu.FlushTlb(false);
   }
-  uint64_t flags = new32 ? t.eflags & kTssFlags : (s.rflags & ~0xFFFFull) | (t.eflags & kTssFlags & 0xFFFF);
+  // A 16-bit TSS leaves the upper halves of EFLAGS, EIP and the registers
+  // undefined (7.6): zero here, as KVM's task-switch emulation has them.
+  uint64_t flags = t.eflags & kTssFlags;
   if (nest) flags |= kFlagNt;
   s.rflags = flags | 2;
-  for (int i = 0; i < 8; ++i) {
-    // A 16-bit TSS holds the low words; the upper halves stay.
-    s.gpr[i] = new32 ? t.gpr[i] : (s.gpr[i] & ~0xFFFFull) | t.gpr[i];
-  }
+  for (int i = 0; i < 8; ++i) s.gpr[i] = t.gpr[i];
   s.rip = t.eip;
   cpu.next_rip = t.eip;
   s.cr0 |= kCr0Ts;
