@@ -17,8 +17,10 @@
 //   segmentation.cc   descriptor loads and checks, segmented address checks
 //   interrupts.cc     exception and interrupt delivery (IVT, IDT 32/64),
 //                     double and triple fault
-// References: Intel SDM vol. 2 (instructions), vol. 3A ch. 3-6 (segmentation,
-// paging, interrupts).
+//   call_gates.cc     far JMP/CALL through call gates
+//   task_switch.cc    hardware task switches (TSS, task gates, IRET with NT)
+// References: Intel SDM vol. 2 (instructions), vol. 3A ch. 3-7 (segmentation,
+// paging, interrupts, tasks).
 #pragma once
 
 #include <Zydis/Zydis.h>

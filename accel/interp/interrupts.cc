@@ -2,8 +2,8 @@
 // the real-mode IVT, 32-bit IDT interrupt/trap gates (16- and 32-bit) with a
 // stack switch through the TSS (also from v8086 mode), the 64-bit IDT with
 // RSP0-2 and IST stacks, and double/triple fault classification (table 6-5).
-// Task gates are not implemented: they raise #GP(vector) with a log. NMIs
-// block further NMIs until IRET (6.7.1).
+// Task gates switch tasks (task_switch.cc). NMIs block further NMIs until
+// IRET (6.7.1).
 //
 // Delivery reads everything and writes the new stack frame before it changes
 // a register, so a fault during delivery leaves the state of the event.
@@ -51,10 +51,6 @@ Gate ReadGate(Cpu& cpu, uint8_t vector, Cpu::EventKind kind, uint32_t ext, bool 
   if (!valid) Raise(kGP, idt_err);
   if (kind == Cpu::EventKind::kSoftware && DescDpl(g.lo) < cpu.cpl()) Raise(kGP, idt_err);
   if (!DescPresent(g.lo)) Raise(kNP, idt_err);
-  if (g.type == 0x5) {
-    LogOnce(cpu, "task-gate", "interrupt through a task gate (vector %u) is not implemented: #GP", vector);
-    Raise(kGP, idt_err);
-  }
   return g;
 }
 
@@ -68,16 +64,13 @@ uint64_t CheckHandlerCs(Cpu& cpu, uint16_t sel, uint32_t ext) {
   return d;
 }
 
-// Reads width bytes at offset in the current TSS; #TS(TR) beyond its limit.
-uint64_t ReadTss(Cpu& cpu, uint32_t offset, unsigned width, uint32_t ext) {
-  const Segment& tr = cpu.s.tr;
-  if (offset + width - 1 > tr.limit) Raise(kTS, (tr.selector & 0xFFFC) | ext);
-  return cpu.ReadLinearSystem(tr.base + offset, width);
-}
-
 void DeliverProtected(Cpu& cpu, uint8_t vector, Cpu::EventKind kind, bool has_ec, uint32_t ec, uint32_t ext) {
   CpuState& s = cpu.s;
   Gate g = ReadGate(cpu, vector, kind, ext, false);
+  if (g.type == 0x5) {
+    DeliverThroughTaskGate(cpu, g.lo, has_ec, ec, ext);
+    return;
+  }
   const bool gate32 = g.type & 8, trap = g.type & 1;
   const uint16_t sel = static_cast<uint16_t>(g.lo >> 16);
   uint32_t offset = static_cast<uint32_t>((g.lo & 0xFFFF) | (gate32 ? (g.lo >> 32) & 0xFFFF0000 : 0));

@@ -1,7 +1,9 @@
 // Far control transfers and segment-register instructions (SDM vol. 2:
 // JMP, CALL, RET, INT n, IRET, MOV/PUSH/POP Sreg, LDS/LES/LFS/LGS/LSS) in
-// real, v8086, protected, compatibility and 64-bit mode. Call gates and task
-// switches are not implemented: they raise #GP(selector) with a log.
+// real, v8086, protected, compatibility and 64-bit mode. Transfers through
+// call gates are call_gates.cc's, task switches task_switch.cc's.
+#include <optional>
+
 #include "accel/interp/system_internal.h"
 
 namespace tandem::accel::interp {
@@ -29,16 +31,14 @@ void FarTarget(Cpu& cpu, const DecodedInsn& insn, uint16_t* sel, uint64_t* offse
 
 // A code segment reached by far JMP/CALL (SDM vol. 2 JMP "far jump to a
 // conforming or nonconforming code segment"); offset checked against it.
-Segment CheckFarCode(Cpu& cpu, uint16_t sel, uint64_t offset, uint64_t* d_out) {
+// Empty for a system descriptor (a gate or TSS: FarToSystem).
+std::optional<Segment> CheckFarCode(Cpu& cpu, uint16_t sel, uint64_t offset, uint64_t* d_out) {
   const int cpl = cpu.cpl();
   const uint32_t err = sel & 0xFFFC;
   if (err == 0) Raise(kGP, 0);
   uint64_t d = ReadDescriptor(cpu, sel);
-  if (!DescS(d)) {
-    LogOnce(cpu, "far-gate", "far JMP/CALL to system descriptor type %u (call gate/TSS) is not implemented: #GP",
-            static_cast<unsigned>(DescType(d)));
-    Raise(kGP, err);
-  }
+  *d_out = d;
+  if (!DescS(d)) return std::nullopt;
   if (!DescIsCode(d)) Raise(kGP, err);
   if (DescConforming(d) ? DescDpl(d) > cpl : ((sel & 3) > cpl || DescDpl(d) != cpl)) Raise(kGP, err);
   if (!DescPresent(d)) Raise(kNP, err);
@@ -46,8 +46,18 @@ Segment CheckFarCode(Cpu& cpu, uint16_t sel, uint64_t offset, uint64_t* d_out) {
   bool long_mode = LongMode(cpu.s);
   if (long_mode && cs.l() && cs.db()) Raise(kGP, err);
   if (long_mode && cs.l() ? !IsCanonical(offset) : offset > cs.limit) Raise(kGP, 0);
-  *d_out = d;
   return cs;
+}
+
+// Far JMP/CALL to the system descriptor d: a call gate (the 64-bit one only
+// in long mode), else a task gate or TSS (which long mode refuses).
+void FarToSystem(Cpu& cpu, uint16_t sel, uint64_t d, bool call, unsigned operand_bits) {
+  const uint32_t type = DescType(d);
+  if (type == 0xC || (type == 4 && !LongMode(cpu.s))) {
+    FarThroughCallGate(cpu, sel, d, call, operand_bits);
+  } else {
+    FarToTask(cpu, sel, d, call);
+  }
 }
 
 // A code segment reached by far RET/IRET at privilege rpl >= CPL.
@@ -183,8 +193,8 @@ void Iret(Cpu& cpu, const DecodedInsn& insn) {
     return;
   }
   if (s.rflags & kFlagNt) {
-    LogOnce(cpu, "iret-nt", "IRET with NT=1 (task return) is not implemented: #GP");
-    Raise(kGP, 0);
+    TaskReturn(cpu);
+    return;
   }
   uint64_t ip = pop(0);
   auto sel = static_cast<uint16_t>(pop(1));
@@ -260,9 +270,13 @@ void FarJmp(Cpu& cpu, const DecodedInsn& insn) {
     return;
   }
   uint64_t d;
-  Segment cs = CheckFarCode(cpu, sel, offset, &d);
+  std::optional<Segment> cs = CheckFarCode(cpu, sel, offset, &d);
+  if (!cs) {
+    FarToSystem(cpu, sel, d, false, insn.operand_size);
+    return;
+  }
   MarkAccessed(cpu, sel, d);
-  cpu.s.seg[kCs] = cs;
+  cpu.s.seg[kCs] = *cs;
   cpu.next_rip = offset;
 }
 
@@ -283,11 +297,15 @@ void FarCall(Cpu& cpu, const DecodedInsn& insn) {
     return;
   }
   uint64_t d;
-  Segment cs = CheckFarCode(cpu, sel, offset, &d);
+  std::optional<Segment> cs = CheckFarCode(cpu, sel, offset, &d);
+  if (!cs) {
+    FarToSystem(cpu, sel, d, true, insn.operand_size);
+    return;
+  }
   uint64_t sp = PushValues(cpu, ss, s.gpr[kRsp] & mask, mask, w, {s.seg[kCs].selector, ret}, cpu.cpl() == 3);
   MarkAccessed(cpu, sel, d);
   SetSp(s, mask, sp);
-  s.seg[kCs] = cs;
+  s.seg[kCs] = *cs;
   cpu.next_rip = offset;
 }
 

@@ -1,7 +1,8 @@
 // Helpers shared by the interpreter's system files (mmu.cc, segmentation.cc,
-// interrupts.cc, ops_system.cc, ops_far.cc): descriptor decoding (SDM vol. 3A
-// 3.4.5, 5.8-5.10), accesses at an explicit privilege, segment loads without
-// a segment register, one-time logs. Not for the instruction families.
+// interrupts.cc, ops_system.cc, ops_far.cc, call_gates.cc, task_switch.cc):
+// descriptor decoding (SDM vol. 3A 3.4.5, 5.8-5.10), accesses at an explicit
+// privilege, segment loads without a segment register, far transfers through
+// gates and TSSs, one-time logs. Not for the instruction families.
 #pragma once
 
 #include <cstdint>
@@ -77,6 +78,29 @@ inline uint64_t StackMask(const x86::CpuState& s, const Segment& ss) {
 inline void SetSp(x86::CpuState& s, uint64_t mask, uint64_t sp) {
   s.gpr[x86::kRsp] = mask == ~0ull ? sp : mask == 0xFFFFFFFFull ? (sp & mask) : ((s.gpr[x86::kRsp] & ~mask) | (sp & mask));
 }
+
+// Reads width bytes at offset in the current TSS; #TS(TR + ext) beyond its
+// limit (task_switch.cc).
+uint64_t ReadTss(Cpu& cpu, uint32_t offset, unsigned width, uint32_t ext);
+
+// Far JMP/CALL through the call gate `gate` that sel names (call_gates.cc,
+// SDM vol. 3A 5.8); sets next_rip. operand_bits: the instruction's.
+void FarThroughCallGate(Cpu& cpu, uint16_t sel, uint64_t gate, bool call, unsigned operand_bits);
+
+// Hardware task switches (task_switch.cc, SDM vol. 3A ch. 7).
+enum class TaskSwitchKind { kJmp, kCall, kIret, kEvent };
+// Saves the current task into its TSS with return_eip and loads the task
+// of the TSS descriptor d (GDT selector sel, already checked by the
+// caller); faults after the commit point are the new task's. True when the
+// new TSS's T flag asks for a debug trap.
+bool SwitchTask(Cpu& cpu, uint16_t sel, uint64_t d, TaskSwitchKind kind, uint64_t return_eip, uint32_t ext);
+// Far JMP/CALL to a TSS or task gate descriptor d; sets next_rip.
+void FarToTask(Cpu& cpu, uint16_t sel, uint64_t d, bool call);
+// An event through the IDT task gate `gate`: the switch, then the error
+// code on the new task's stack (6.12.2). RIP is the return address.
+void DeliverThroughTaskGate(Cpu& cpu, uint64_t gate, bool has_ec, uint32_t ec, uint32_t ext);
+// IRET with NT = 1: back to the task in the TSS's link field; sets next_rip.
+void TaskReturn(Cpu& cpu);
 
 // MOV CRn/DRn (ops_system.cc). The decoder sends the forms of MOV, PUSH,
 // POP, JMP, CALL and RET that name a segment, control or debug register or a

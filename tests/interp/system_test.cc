@@ -414,8 +414,8 @@ TEST(System, FarJmpChecksAndRealModeFarCall) {
   m.Code({0xEA, 0x00, 0x20, 0x01, 0x00, 0x38, 0x00});
   EXPECT_FAULT(m.Exec(), kNP, 0x38);
   m.s.rip = 0x10020;
-  m.Code({0xEA, 0x00, 0x20, 0x01, 0x00, 0x28, 0x00});  // TSS: task switches are not implemented
-  EXPECT_FAULT(m.Exec(), kGP, 0x28);
+  m.Code({0xEA, 0x00, 0x20, 0x01, 0x00, 0x30, 0x00});  // an LDT descriptor: neither code, gate nor TSS
+  EXPECT_FAULT(m.Exec(), kGP, 0x30);
 
   Machine r;
   r.s = ResetState();
