@@ -50,6 +50,19 @@ void Binary(Cpu& cpu, const DecodedInsn& insn) {
   SetFlags(cpu.s, kArithFlags, flags);
 }
 
+// Binary without LOCK at one operand size: the flag arithmetic folds to
+// constants (SpecializedAluHandler picks it at decode time).
+template <Op op, unsigned kSize>
+void BinarySized(Cpu& cpu, const DecodedInsn& insn) {
+  const bool cf = cpu.s.rflags & kFlagCf;
+  uint64_t flags;
+  const uint64_t a = cpu.ReadOperand(insn, 0);
+  const uint64_t b = cpu.ReadOperand(insn, 1);
+  const uint64_t r = Apply<op>(a, b, cf, kSize, &flags);
+  if constexpr (op != Op::kCmp && op != Op::kTest) cpu.WriteOperand(insn, 0, r);
+  SetFlags(cpu.s, kArithFlags, flags);
+}
+
 // Replaces operand 0 by f(old), atomically with LOCK.
 template <typename F>
 void Modify(Cpu& cpu, const DecodedInsn& insn, F&& f) {
@@ -71,6 +84,44 @@ void IncDec(Cpu& cpu, const DecodedInsn& insn) {
   if (kInc && cpu.planted_fault == PlantedFault::kIncParity) [[unlikely]] flags ^= x86::kFlagPf;
   SetFlags(cpu.s, kArithFlags & ~kFlagCf, flags);
 }
+
+template <bool kInc, unsigned kSize>
+void IncDecSized(Cpu& cpu, const DecodedInsn& insn) {
+  uint64_t flags;
+  const uint64_t a = cpu.ReadOperand(insn, 0);
+  const uint64_t r = kInc ? AddWithFlags(a, 1, false, kSize, &flags) : SubWithFlags(a, 1, false, kSize, &flags);
+  cpu.WriteOperand(insn, 0, r);
+  if (kInc && cpu.planted_fault == PlantedFault::kIncParity) [[unlikely]] flags ^= x86::kFlagPf;
+  SetFlags(cpu.s, kArithFlags & ~kFlagCf, flags);
+}
+
+// The instance of a template over the operand size for size bytes.
+template <template <unsigned> class F>
+Handler BySize(unsigned size) {
+  switch (size) {
+    case 1: return F<1>::handler;
+    case 2: return F<2>::handler;
+    case 4: return F<4>::handler;
+    case 8: return F<8>::handler;
+    default: return nullptr;
+  }
+}
+
+template <Op op>
+struct BinaryOf {
+  template <unsigned kSize>
+  struct At {
+    static constexpr Handler handler = BinarySized<op, kSize>;
+  };
+};
+
+template <bool kInc>
+struct IncDecOf {
+  template <unsigned kSize>
+  struct At {
+    static constexpr Handler handler = IncDecSized<kInc, kSize>;
+  };
+};
 
 void Neg(Cpu& cpu, const DecodedInsn& insn) {
   const unsigned size = insn.op[0].size;
@@ -169,6 +220,25 @@ void Aad(Cpu& cpu, const DecodedInsn& insn) {
 void Salc(Cpu& cpu, const DecodedInsn&) { cpu.WriteGpr(kRax, 1, (cpu.s.rflags & kFlagCf) ? 0xFF : 0); }
 
 }  // namespace
+
+Handler SpecializedAluHandler(const DecodedInsn& insn) {
+  if (insn.lock || insn.operand_count == 0) return nullptr;
+  const unsigned size = insn.op[0].size;
+  switch (insn.mnemonic) {
+    case ZYDIS_MNEMONIC_ADD: return BySize<BinaryOf<Op::kAdd>::At>(size);
+    case ZYDIS_MNEMONIC_ADC: return BySize<BinaryOf<Op::kAdc>::At>(size);
+    case ZYDIS_MNEMONIC_SUB: return BySize<BinaryOf<Op::kSub>::At>(size);
+    case ZYDIS_MNEMONIC_SBB: return BySize<BinaryOf<Op::kSbb>::At>(size);
+    case ZYDIS_MNEMONIC_CMP: return BySize<BinaryOf<Op::kCmp>::At>(size);
+    case ZYDIS_MNEMONIC_AND: return BySize<BinaryOf<Op::kAnd>::At>(size);
+    case ZYDIS_MNEMONIC_OR: return BySize<BinaryOf<Op::kOr>::At>(size);
+    case ZYDIS_MNEMONIC_XOR: return BySize<BinaryOf<Op::kXor>::At>(size);
+    case ZYDIS_MNEMONIC_TEST: return BySize<BinaryOf<Op::kTest>::At>(size);
+    case ZYDIS_MNEMONIC_INC: return BySize<IncDecOf<true>::At>(size);
+    case ZYDIS_MNEMONIC_DEC: return BySize<IncDecOf<false>::At>(size);
+    default: return nullptr;
+  }
+}
 
 void RegisterAluHandlers(HandlerTable& t) {
   t[ZYDIS_MNEMONIC_ADD] = Binary<Op::kAdd>;
