@@ -149,8 +149,8 @@ struct Side {
   // single-step traps it has not been checked against the architectural one.
   bool interrupt_shadow() const { return kvm ? false : vcpu->interrupt_shadow(); }
   uint64_t faults_delivered() const { return kvm ? 0 : vcpu->faults_delivered(); }
-  SliceEnd RunSlice(uint64_t budget, bool stop_after_fault = false) {
-    if (!kvm) return vcpu->RunSlice(budget, stop_after_fault);
+  SliceEnd RunSlice(uint64_t budget, accel::interp::SliceOptions options = {}) {
+    if (!kvm) return vcpu->RunSlice(budget, options);
     accel::RunOutcome o = kvm->RunSlice(budget);
     // A REP string instruction traps after each iteration (SDM vol. 3A
     // 17.3.1.4) where the interpreter runs them in batches: KVM steps on to
@@ -494,7 +494,7 @@ PassResult Driver::Pass(uint64_t fine_from, const std::vector<uint64_t>& watch) 
       e.mode = ZydisMode(s);
       e.length = 0;  // the bytes are read when needed: from the same pages, mapped the same way
       if (slice_.size() < kMaxSliceEntries) slice_.push_back(e);
-      follow_end = follow.RunSlice(1, true);
+      follow_end = follow.RunSlice(1, {.stop_after_fault = true, .deliver_at_end = !lead.is_kvm()});
       if (keep_steps && steps_.size() < 4096) steps_.emplace_back(e, follow.state());
       if (follow_end != SliceEnd::kBudget) break;
     }

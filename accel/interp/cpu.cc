@@ -260,7 +260,7 @@ std::optional<RunOutcome> Cpu::DebugSlice(hw::CpuSocket& irq) {
   return std::nullopt;
 }
 
-SliceEnd Cpu::RunSlice(uint64_t budget, bool stop_after_fault) {
+SliceEnd Cpu::RunSlice(uint64_t budget, SliceOptions options) {
   hw::CpuSocket& irq = socket;
   const uint64_t target = retired_ + budget;
   try {
@@ -271,6 +271,7 @@ SliceEnd Cpu::RunSlice(uint64_t budget, bool stop_after_fault) {
     for (uint64_t events = 0; events <= budget + 1024; ++events) {
       if (board.stop_requested()) return SliceEnd::kStop;
       try {
+        if (retired_ >= target && budget && !options.deliver_at_end) return SliceEnd::kBudget;
         if (TakeInterrupt(*this, irq)) continue;
         if (s.halted) return SliceEnd::kHalted;
         if (retired_ >= target) return SliceEnd::kBudget;
@@ -283,7 +284,7 @@ SliceEnd Cpu::RunSlice(uint64_t budget, bool stop_after_fault) {
       } catch (const GuestFault& f) {
         ++slice_faults_;  // before: the delivery may end in a triple fault
         DeliverFault(*this, f);
-        if (stop_after_fault) return SliceEnd::kBudget;
+        if (options.stop_after_fault) return SliceEnd::kBudget;
       }
     }
   } catch (const TripleFault&) {

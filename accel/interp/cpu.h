@@ -35,6 +35,7 @@
 #include "accel/kick_latch.h"
 #include "accel/startup_latch.h"
 #include "accel/interp/debug_regs.h"
+#include "accel/interp/slice.h"
 #include "accel/interp/system_state.h"
 #include "hw/board.h"
 #include "target-x86/cpu_state.h"
@@ -115,9 +116,6 @@ enum class PlantedFault : uint8_t {
   kCldSetsDf,  // CLD sets DF
 };
 
-// Why Cpu::RunSlice returned.
-enum class SliceEnd : uint8_t { kBudget, kHalted, kStop, kTripleFault };
-
 class Cpu final : public hw::MemoryMapObserver {
  public:
   // cpu_index: which of the board's CPUs this is (its socket, APIC ID).
@@ -144,9 +142,8 @@ class Cpu final : public hw::MemoryMapObserver {
   // Runs until `budget` more instructions retired (a JIT block may go past
   // it, and deliver the fault of the instruction after it), a HLT nothing
   // pending can wake, a board stop or a triple fault, without polling the
-  // board or waiting: for lockstep, which owns time. `stop_after_fault`
-  // also ends it after delivering a fault an instruction raised.
-  SliceEnd RunSlice(uint64_t budget, bool stop_after_fault = false);
+  // board or waiting: for lockstep, which owns time.
+  SliceEnd RunSlice(uint64_t budget, SliceOptions options = {});
   uint64_t slice_faults() const { return slice_faults_; }  // faults RunSlice delivered
   uint64_t instructions_retired() const { return retired_; }
   // Translates hot 64-bit code with the JIT from now on (jit.h).

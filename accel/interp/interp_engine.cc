@@ -164,8 +164,8 @@ void SliceVcpu::SetState(const x86::CpuState& state) {
   UpdateDebugState(*cpu_);
 }
 
-SliceEnd SliceVcpu::RunSlice(uint64_t budget, bool stop_after_fault) {
-  return cpu_->RunSlice(budget, stop_after_fault);
+SliceEnd SliceVcpu::RunSlice(uint64_t budget, SliceOptions options) {
+  return cpu_->RunSlice(budget, options);
 }
 uint64_t SliceVcpu::instructions_retired() const { return cpu_->instructions_retired(); }
 uint64_t SliceVcpu::faults_delivered() const { return cpu_->slice_faults(); }

@@ -10,6 +10,7 @@
 #include <memory>
 
 #include "accel/accelerator.h"
+#include "accel/interp/slice.h"
 
 namespace tandem::accel::interp {
 
@@ -23,7 +24,6 @@ Availability ProbeJit();
 uint64_t InstructionsInJitBlocks(const Vcpu& vcpu);
 
 class Cpu;
-enum class SliceEnd : uint8_t;
 
 // One interpreter vCPU driven a slice at a time by `tandem lockstep`, which
 // owns time: it advances the board's clock and polls the board between
@@ -36,7 +36,7 @@ class SliceVcpu {
   x86::CpuState& state() { return *state_; }
   void SetState(const x86::CpuState& state);
   // See Cpu::RunSlice (cpu.h).
-  SliceEnd RunSlice(uint64_t budget, bool stop_after_fault = false);
+  SliceEnd RunSlice(uint64_t budget, SliceOptions options = {});
   uint64_t instructions_retired() const;
   uint64_t faults_delivered() const;
   bool interrupt_shadow() const;

@@ -1140,7 +1140,6 @@ uint64_t Jit::Interpret(Jit* jit, Block* block, uint64_t index, uint64_t branch)
   cpu.step_on_new_tf = false;
   jit->leave_block_ = false;
   const uint64_t rip = s.rip;
-  const uint64_t flags_before = s.rflags;
   uint64_t next = 0;
   try {
     // The interpreter's decoded form from its cache (the block is dropped
@@ -1181,10 +1180,16 @@ uint64_t Jit::Interpret(Jit* jit, Block* block, uint64_t index, uint64_t branch)
   if (jit->leave_block_ || !block->valid || cpu.board.stop_requested() || cpu.socket.HasPendingNmi()) {
     return 2;
   }
-  // Blocks run without TF, AC and RF (JitMayRun); a newly enabled interrupt
-  // is taken at this boundary, as the interpreter's loop would.
+  // Blocks run without TF, AC and RF (JitMayRun). An interrupt that the
+  // instruction raised (a device's MMIO or port register: a virtio notify
+  // completing a request) or unmasked (STI's shadow aside: POPF, an EOI, a
+  // TPR write) is taken at this boundary, as the interpreter's loop takes it
+  // after every instruction; tandem lockstep found blocks that ran on past it.
   if (s.rflags & (x86::kFlagTf | x86::kFlagAc | x86::kFlagRf)) return 2;
-  if ((s.rflags & ~flags_before & x86::kFlagIf) && cpu.socket.MaybeInterrupt()) return 2;
+  if ((s.rflags & x86::kFlagIf) && !s.interrupt_shadow && cpu.socket.MaybeInterrupt() &&
+      cpu.socket.HasPendingInterrupt()) {
+    return 2;
+  }
   return s.rip != next && !branch ? 2 : 0;
 }
 
