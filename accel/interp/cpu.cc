@@ -317,30 +317,37 @@ uint64_t Cpu::RunPlain(uint64_t budget) {
     ExecuteFetched<false>(*this, *insn);  // not from the current page (cannot happen; kept safe)
     return 1;
   }
-  const uint32_t generation = page->generation;
+  // Locals rather than members where the compiler would reload them after
+  // each handler call. The slots do not move: only FetchSlow adds any.
+  x86::CpuState& st = s;
   hw::CpuSocket& irq = socket;
-  uint64_t n = 0;
-  for (;;) {
-    next_rip = (s.rip + insn->length) & ip_mask;
-    insn->handler(*this, *insn);
-    s.rip = next_rip;
-    ++retired_;
-    if (++n >= budget) break;
-    if (irq.HasPendingNmi() || ((s.rflags & x86::kFlagIf) && irq.MaybeInterrupt()) || kick.pending() ||
-        board.stop_requested()) [[unlikely]] {
-      break;
+  const DecodeCache::Slot* slots = page->slots.data();
+  uint64_t n = 0;  // retired, added to retired_ on the way out (no handler reads it)
+  try {
+    for (;;) {
+      next_rip = (st.rip + insn->length) & ip_mask;
+      insn->handler(*this, *insn);
+      const uint64_t rip = next_rip;
+      st.rip = rip;
+      if (++n >= budget) break;
+      // Interrupts at every boundary, as ExecuteOne's caller takes them (an
+      // MMIO write may have raised one); kicks and stops, which come at no
+      // particular instruction, every 32.
+      if (irq.HasPendingNmi() || ((st.rflags & x86::kFlagIf) && irq.MaybeInterrupt())) [[unlikely]] break;
+      if ((n & 31) == 0 && (kick.pending() || board.stop_requested())) [[unlikely]] break;
+      const uint64_t offset = rip - page_rip;
+      if (offset >= page_span) break;
+      const uint16_t idx = page->index[offset];
+      if (!idx) break;
+      const DecodeCache::Slot& slot = slots[idx - 1];
+      if (slot.plain_mode != mode || slot.generation != page->generation) break;
+      insn = &slot.insn;
     }
-    const uint64_t offset = s.rip - page_rip;
-    if (offset >= page_span || page->generation != generation) break;
-    const uint16_t idx = page->index[offset];
-    if (!idx) break;
-    const DecodeCache::Slot& slot = page->slots[idx - 1];
-    if (slot.mode != mode || slot.generation != generation ||
-        slot.second_page_pa != DecodeCache::kNoSecondPage || !slot.insn.plain) {
-      break;
-    }
-    insn = &slot.insn;
+  } catch (...) {
+    retired_ += n;
+    throw;
   }
+  retired_ += n;
   return n;
 }
 

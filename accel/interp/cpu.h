@@ -160,17 +160,16 @@ class Cpu final : public hw::MemoryMapObserver {
   // Offset of a memory operand within its segment, wrapped to the address size.
   uint64_t EffectiveAddress(const DecodedInsn& insn, int i) const;
   // ReadMem/WriteMem with their common case inline: a data access of 1..8
-  // bytes inside one page that DirectLinear linearizes and the TLB's direct
-  // slot (JitTlbEntry) maps to host memory. Everything else goes the whole way.
+  // bytes inside one page that DirectData maps to host memory. Everything
+  // else goes the whole way.
   uint64_t ReadData(int seg, uint64_t offset, unsigned size);
   void WriteData(int seg, uint64_t offset, unsigned size, uint64_t value);
-  // seg:offset -> linear when no check but the limit (or canonical form)
-  // applies: 64-bit mode, real mode, v8086 mode, and protected-mode
-  // expand-up data segments; false sends the access to Linearize.
-  bool DirectLinear(int seg, uint64_t offset, unsigned size, bool write, uint64_t* linear) const;
-  // The host address of [linear, linear + size) for this CPL's read or
-  // write, or null when the access must take ReadLinear/WriteLinear.
-  uint8_t* DirectHost(uint64_t linear, unsigned size, bool write) const;
+  // The host address of seg:offset for this CPL's access of size bytes, or
+  // null when it needs more than the common checks: the access lies in one
+  // page, in 64-bit mode, real or v8086 mode, or a protected-mode expand-up
+  // data segment (limit and canonical checks as Linearize makes them), and
+  // the TLB's direct slot for the access (JitTlbEntry) holds its page.
+  uint8_t* DirectData(int seg, uint64_t offset, unsigned size, bool write) const;
   bool UserAccess() const {  // CPL 3, as cpl() has it
     return (s.cr0 & x86::kCr0Pe) && ((s.rflags & x86::kFlagVm) || s.seg[x86::kSs].dpl() == 3);
   }
@@ -329,6 +328,7 @@ void RegisterFarHandlers(HandlerTable& table);
 // A handler for this decoded form of an ALU instruction specialised by
 // operand size, or null (ops_alu.cc); the decoder prefers it to the table's.
 Handler SpecializedAluHandler(const DecodedInsn& insn);
+Handler SpecializedMoveHandler(const DecodedInsn& insn);  // ops_move.cc: MOV
 
 // ---- inline operand and memory access (the handlers' hot path) ----
 
@@ -347,37 +347,36 @@ inline uint64_t Cpu::EffectiveAddress(const DecodedInsn& insn, int i) const {
   }
 }
 
-inline bool Cpu::DirectLinear(int seg, uint64_t offset, unsigned size, bool write, uint64_t* linear) const {
+inline uint8_t* Cpu::DirectData(int seg, uint64_t offset, unsigned size, bool write) const {
   const x86::Segment& sg = s.seg[seg];
-  const uint64_t last = offset + size - 1;
+  uint64_t linear;
+  bool user;
   if ((s.msr.efer & x86::kEferLma) && s.seg[x86::kCs].l()) {
-    const uint64_t l = offset + (seg >= x86::kFs ? sg.base : 0);
-    const uint64_t e = l + size - 1;
-    // Canonical: bits 63..47 all equal, for the first and the last byte.
-    if (((l + (1ull << 47)) >> 48) != 0 || ((e + (1ull << 47)) >> 48) != 0) return false;
-    *linear = l;
-    return true;
+    linear = offset + (seg >= x86::kFs ? sg.base : 0);
+    // Canonical (bits 63..47 equal); the last byte is on the same page
+    // (checked below), which no canonical boundary splits.
+    if (((linear + (1ull << 47)) >> 48) != 0) return nullptr;
+    user = s.seg[x86::kSs].dpl() == 3;  // CPL: 64-bit mode is protected, never v8086
+  } else {
+    if (s.cr0 & x86::kCr0Pe && !(s.rflags & x86::kFlagVm)) {
+      // Usable, data (type bit 3 clear), expand-up (bit 2 clear), writable
+      // (bit 1) for a write: what Linearize checks, in one compare.
+      const uint32_t want = write ? 0x2 : 0;
+      const uint32_t mask = write ? 0xE : 0xC;
+      if ((sg.attrib & (x86::Segment::kUnusable | mask)) != want) return nullptr;
+    }
+    const uint64_t last = offset + size - 1;
+    if (last > sg.limit || last < offset) return nullptr;
+    linear = (sg.base + offset) & 0xFFFFFFFFull;
+    user = UserAccess();
   }
-  if (s.cr0 & x86::kCr0Pe && !(s.rflags & x86::kFlagVm)) {
-    // Usable, data (type bit 3 clear), expand-up (bit 2 clear), writable
-    // (bit 1) for a write: what Linearize checks, in one compare.
-    const uint32_t want = write ? 0x2 : 0;
-    const uint32_t mask = write ? 0xE : 0xC;
-    if ((sg.attrib & (x86::Segment::kUnusable | mask)) != want) return false;
-  }
-  if (last > sg.limit || last < offset) return false;
-  *linear = (sg.base + offset) & 0xFFFFFFFFull;
-  return true;
-}
-
-inline uint8_t* Cpu::DirectHost(uint64_t linear, unsigned size, bool write) const {
   // Checks that apply to every access (data breakpoints) send it the whole
   // way here. A write also does while another vCPU marked a code page this
   // one has not synced: its direct write slots may still allow that page.
   if ((linear & 0xFFF) + size > 4096 || debug_.data_armed) [[unlikely]] return nullptr;
   if (write && code_pages_.mark_epoch() != seen_mark_epoch_) [[unlikely]] return nullptr;
   const uint64_t page = linear >> 12;
-  const JitTlbEntry& e = sys_.tlb.jit[(write ? 2 : 0) + (UserAccess() ? 1 : 0)][page % Tlb::kEntries];
+  const JitTlbEntry& e = sys_.tlb.jit[(write ? 2 : 0) + (user ? 1 : 0)][page % Tlb::kEntries];
   if (e.tag != page) return nullptr;
   return reinterpret_cast<uint8_t*>(linear + e.addend);
 }
@@ -404,19 +403,15 @@ inline void HostStore(uint8_t* p, unsigned size, uint64_t value) {
 }
 
 inline uint64_t Cpu::ReadData(int seg, uint64_t offset, unsigned size) {
-  uint64_t linear;
-  if (size <= 8 && DirectLinear(seg, offset, size, false, &linear)) [[likely]] {
-    if (const uint8_t* host = DirectHost(linear, size, false)) [[likely]] return HostLoad(host, size);
-    return ReadLinear(linear, size);
+  if (size <= 8) [[likely]] {
+    if (const uint8_t* host = DirectData(seg, offset, size, false)) [[likely]] return HostLoad(host, size);
   }
   return ReadMem(seg, offset, size);
 }
 
 inline void Cpu::WriteData(int seg, uint64_t offset, unsigned size, uint64_t value) {
-  uint64_t linear;
-  if (size <= 8 && DirectLinear(seg, offset, size, true, &linear)) [[likely]] {
-    if (uint8_t* host = DirectHost(linear, size, true)) [[likely]] return HostStore(host, size, value);
-    return WriteLinear(linear, size, value);
+  if (size <= 8) [[likely]] {
+    if (uint8_t* host = DirectData(seg, offset, size, true)) [[likely]] return HostStore(host, size, value);
   }
   WriteMem(seg, offset, size, value);
 }

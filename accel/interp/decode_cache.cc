@@ -442,6 +442,7 @@ decode:
   insn.plain = !system_form && dc.plain[zi.mnemonic];
   if (h && h == dc.core[zi.mnemonic]) {
     if (Handler sized = SpecializedAluHandler(insn)) h = sized;
+    if (Handler sized = SpecializedMoveHandler(insn)) h = sized;
   }
   // MOVSD/CMPSD with operands are the SSE2 instructions, not the string ones.
   if (IsStringLike(zi.mnemonic) && zi.operand_count_visible > 0) {
@@ -470,6 +471,8 @@ decode:
   slot.mode = static_cast<uint8_t>(mode);
   std::memcpy(slot.bytes, bytes, zi.length);
   slot.second_page_pa = second_pa;
+  slot.plain_mode = insn.plain && second_pa == DecodeCache::kNoSecondPage ? static_cast<uint8_t>(mode)
+                                                                          : DecodeCache::kNotPlain;
   MarkCodePage(pa >> 12);
   if (second_pa != DecodeCache::kNoSecondPage) {
     DecodeCache::Page* next = dc.GetPage(second_pa);

@@ -30,12 +30,14 @@ struct Cpu::DecodeCache {
   explicit DecodeCache(hw::Board& board);
 
   static constexpr uint64_t kNoSecondPage = ~0ull;
+  static constexpr uint8_t kNotPlain = 0xFF;
   static constexpr unsigned kLeafShift = 9;  // 512 pages (2 MiB) per directory leaf
 
   struct Slot {
     DecodedInsn insn;
     uint32_t generation;       // the page generation the bytes were last checked in
     uint8_t mode;              // ZydisMachineMode the bytes were decoded in
+    uint8_t plain_mode;        // mode when insn.plain and within one page, else kNotPlain (Cpu::RunPlain)
     uint8_t bytes[ZYDIS_MAX_INSTRUCTION_LENGTH];  // the instruction bytes decoded
     uint64_t second_page_pa;   // physical page of the bytes past the first page
   };
