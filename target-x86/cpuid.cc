@@ -34,7 +34,7 @@ CpuidModel CpuidModel::Default() {
   // Family 6, model 0x3A, stepping 9. EBX: CLFLUSH line 8 qwords, one logical
   // processor, initial APIC ID 0 (bits 31:24). EDX.APIC: the board's xAPIC
   // (hw/intc/local_apic.h); no x2APIC and no TSC-deadline timer in ECX.
-  uint32_t leaf1_edx = kEdxFpu | kEdxDe | kEdxPse | kEdxTsc | kEdxMsr | kEdxPae | kEdxCx8 | kEdxApic |
+  uint32_t leaf1_edx = kEdxFpu | kEdxVme | kEdxDe | kEdxPse | kEdxTsc | kEdxMsr | kEdxPae | kEdxCx8 | kEdxApic |
                        kEdxSep | kEdxPge | kEdxCmov | kEdxPat | kEdxPse36 | kEdxClflush | kEdxMmx |
                        kEdxFxsr | kEdxSse | kEdxSse2;
   // ECX: x86-64-v2 (SSE3, SSSE3, CX16, SSE4.1, SSE4.2, POPCNT); no MONITOR.

@@ -48,7 +48,7 @@ class CpuidModel {
 
 // Leaf 1 EDX/ECX and leaf 0x80000001 EDX/ECX feature bits used by tandem.
 namespace cpuid_bits {
-inline constexpr uint32_t kEdxFpu = 1u << 0, kEdxDe = 1u << 2, kEdxPse = 1u << 3, kEdxTsc = 1u << 4,
+inline constexpr uint32_t kEdxFpu = 1u << 0, kEdxVme = 1u << 1, kEdxDe = 1u << 2, kEdxPse = 1u << 3, kEdxTsc = 1u << 4,
                           kEdxMsr = 1u << 5, kEdxPae = 1u << 6, kEdxCx8 = 1u << 8, kEdxApic = 1u << 9,
                           kEdxSep = 1u << 11, kEdxMtrr = 1u << 12, kEdxPge = 1u << 13,
                           kEdxCmov = 1u << 15, kEdxPat = 1u << 16, kEdxPse36 = 1u << 17,

@@ -38,16 +38,21 @@ inline void ExecuteFetched(Cpu& cpu, const DecodedInsn& insn) {
   s.rip = cpu.next_rip;
   ++cpu.retired_;
   if ((flags_before | s.rflags) & x86::kFlagRf) [[unlikely]] {
-    // RF lasts one instruction: it clears on completion unless IRET loaded it (SDM vol. 3A 17.3.1.1).
+    // RF lasts one instruction: it clears on completion unless IRET loaded it,
+    // or a REP string instruction stopped between iterations set it
+    // (ops_string.cc) (SDM vol. 3A 17.3.1.1).
     const ZydisMnemonic m = insn.mnemonic;
-    if (m != ZYDIS_MNEMONIC_IRET && m != ZYDIS_MNEMONIC_IRETD && m != ZYDIS_MNEMONIC_IRETQ) s.rflags &= ~x86::kFlagRf;
+    const bool rep_stopped = (insn.rep || insn.repne) && s.rip == rip_before;
+    if (m != ZYDIS_MNEMONIC_IRET && m != ZYDIS_MNEMONIC_IRETD && m != ZYDIS_MNEMONIC_IRETQ && !rep_stopped) {
+      s.rflags &= ~x86::kFlagRf;
+    }
   }
   // Single-step trap after the instruction (SDM vol. 3A 17.3.1.4); MOV SS
   // and POP SS hold it back until after the next instruction (6.8.3).
   const bool step = (cpu.step_on_new_tf ? s.rflags : flags_before) & x86::kFlagTf &&
                     !(cpu.s.interrupt_shadow && insn.mnemonic != ZYDIS_MNEMONIC_STI);
   if constexpr (kDebug) {
-    DebugAfterInstruction(cpu, insn, step, rip_before);
+    DebugAfterInstruction(cpu, insn, step);
   } else if (step) [[unlikely]] {
     DeliverDebugTrap(cpu, kDr6Bs);
   }

@@ -1,6 +1,6 @@
 // Hardware breakpoints for the interpreter (SDM vol. 3A 17.2 debug registers,
 // 17.3.1 debug exception conditions, 6.8.3 MOV SS blocking). I/O breakpoints
-// (R/W = 10 with CR4.DE) are not implemented: they never trigger, with a log.
+// (R/W = 10) trigger only with CR4.DE, which defines that encoding (17.2.5).
 #include "accel/interp/debug_regs.h"
 
 #include "accel/interp/system_internal.h"
@@ -28,6 +28,7 @@ void UpdateDebugState(Cpu& cpu) {
   DebugState& d = cpu.debug_;
   d.armed = false;
   d.data_armed = false;
+  d.io_armed = false;
   for (int n = 0; n < 4; ++n) {
     if (!Enabled(dr7, n)) continue;
     switch (Type(dr7, n)) {
@@ -35,7 +36,7 @@ void UpdateDebugState(Cpu& cpu) {
       case kWrite:
       case kReadWrite: d.armed = d.data_armed = true; break;
       case kIo:
-        if (cpu.s.cr4 & kCr4De) LogOnce(cpu, "io-breakpoint", "DR7 enables an I/O breakpoint: not implemented, it never triggers");
+        if (cpu.s.cr4 & kCr4De) d.armed = d.io_armed = true;
         break;
     }
   }
@@ -66,13 +67,8 @@ bool DebugBeforeInstruction(Cpu& cpu) {
   return true;
 }
 
-void DebugAfterInstruction(Cpu& cpu, const DecodedInsn& insn, bool step, uint64_t rip_before) {
-  CpuState& s = cpu.s;
+void DebugAfterInstruction(Cpu& cpu, const DecodedInsn& insn, bool step) {
   DebugState& d = cpu.debug_;
-  // A REP string instruction stopped between iterations keeps RF, so its own
-  // instruction breakpoint does not fire again when it resumes, also after an
-  // interrupt or trap between iterations (17.3.1.1).
-  if ((insn.rep || insn.repne) && s.rip == rip_before) s.rflags |= kFlagRf;
   uint64_t hits = d.hits;
   d.hits = 0;
   // ICEBP raises its own #DB: a trap held over MOV SS / POP SS is dropped,
@@ -102,6 +98,19 @@ void CheckDataBreakpoints(Cpu& cpu, uint64_t linear, unsigned size, bool write) 
     const unsigned len = Length(dr7, n);
     const uint64_t base = s.dr[n] & ~static_cast<uint64_t>(len - 1);
     if (linear <= base + len - 1 && last >= base) cpu.debug_.hits |= 1u << n;
+  }
+}
+
+void CheckIoBreakpoints(Cpu& cpu, uint16_t port, unsigned size) {
+  const CpuState& s = cpu.s;
+  const uint64_t dr7 = s.dr[7];
+  const unsigned last = port + size - 1u;
+  for (int n = 0; n < 4; ++n) {
+    if (!Enabled(dr7, n) || Type(dr7, n) != kIo) continue;
+    // Like a data breakpoint, over the port range DRn[15:0] and LEN name.
+    const unsigned len = Length(dr7, n);
+    const unsigned base = static_cast<uint16_t>(s.dr[n]) & ~(len - 1);
+    if (port <= base + len - 1 && last >= base) cpu.debug_.hits |= 1u << n;
   }
 }
 

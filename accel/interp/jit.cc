@@ -1169,6 +1169,9 @@ uint64_t Jit::Interpret(Jit* jit, Block* block, uint64_t index, uint64_t branch)
       cpu.next_rip = next;
       insn.handler(cpu, insn);
     }
+    // Its stops set RF (ops_string.cc); a finished one clears it, as the
+    // interpreter's loop does (blocks start with RF clear).
+    if ((insn.rep || insn.repne) && cpu.next_rip != rip) s.rflags &= ~x86::kFlagRf;
   } catch (...) {
     // No C++ exception may unwind through translated code: RunBlock rethrows.
     jit->pending_exception_ = std::current_exception();

@@ -415,11 +415,33 @@ void WriteLinearAs(Cpu& cpu, uint64_t linear, unsigned size, uint64_t value, boo
   WriteTo(cpu, b, 0, size - first, value >> (8 * first));
 }
 
+namespace {
+
+// Alignment checking (SDM vol. 3A 6.15 "Interrupt 17", table 6-7): with
+// CR0.AM and EFLAGS.AC, an explicit data access at CPL 3 of n bytes must be
+// n-aligned (operands wider than 8 bytes arrive in pieces, each checked), or
+// #AC(0). A page fault on the access takes priority (table 6-2), so its pages
+// are translated first. The callers test a misaligned address and AC first:
+// an aligned access pays one register test.
+[[gnu::cold]] void CheckAlignment(Cpu& cpu, uint64_t linear, unsigned size, Access access) {
+  if (!(cpu.s.cr0 & kCr0Am) || cpu.cpl() != 3 || access == Access::kExecute) return;
+  const unsigned align = size >= 8 ? 8 : size >= 4 ? 4 : size >= 2 ? 2 : 1;
+  if (!(linear & (align - 1))) return;
+  cpu.Translate(linear, access, true);
+  cpu.Translate(linear + size - 1, access, true);
+  Raise(kAC, 0);
+}
+
+}  // namespace
+
 // ---- locked accesses (atomic.h) ----
 
 LockedTarget BeginLocked(Cpu& cpu, int seg, uint64_t offset, unsigned size) {
   LockedTarget t;
   t.linear = cpu.Linearize(seg, offset, size, Access::kWrite);
+  if ((t.linear & (size - 1)) && (cpu.s.rflags & kFlagAc)) [[unlikely]] {
+    CheckAlignment(cpu, t.linear, size, Access::kWrite);
+  }
   if (cpu.debug_.data_armed) [[unlikely]] CheckDataBreakpoints(cpu, t.linear, size, true);
   const unsigned off = t.linear & 0xFFF;
   if (off + size > 4096) return t;  // a split lock: the mutex path
@@ -444,11 +466,13 @@ void LockedFallbackWrite(Cpu& cpu, uint64_t linear, unsigned size, uint64_t valu
 // Data breakpoints are matched before the access: a hit only counts once the
 // instruction completes, and a faulting one drops it (debug_regs.cc).
 uint64_t Cpu::ReadLinear(uint64_t linear, unsigned size, Access access) {
+  if ((linear & (size - 1)) && (s.rflags & kFlagAc)) [[unlikely]] CheckAlignment(*this, linear, size, access);
   if (debug_.data_armed && access != Access::kExecute) [[unlikely]] CheckDataBreakpoints(*this, linear, size, false);
   return ReadLinearAs(*this, linear, size, access, cpl() == 3);
 }
 
 void Cpu::WriteLinear(uint64_t linear, unsigned size, uint64_t value) {
+  if ((linear & (size - 1)) && (s.rflags & kFlagAc)) [[unlikely]] CheckAlignment(*this, linear, size, Access::kWrite);
   if (debug_.data_armed) [[unlikely]] CheckDataBreakpoints(*this, linear, size, true);
   WriteLinearAs(*this, linear, size, value, cpl() == 3);
 }

@@ -3,7 +3,7 @@
 // is truncated to the operand size (so 16-bit code wraps at 64 KiB) and
 // checked against the CS limit, or for canonical form in 64-bit mode.
 // Far forms belong to ops_far.cc; they reach these handlers only when no far
-// handler is registered, and raise #UD.
+// handler is registered, and raise #UD. Also BOUND, which raises #BR.
 #include "accel/interp/cpu.h"
 #include "accel/interp/flags.h"
 
@@ -86,9 +86,28 @@ void Ret(Cpu& cpu, const DecodedInsn& insn) {
   cpu.next_rip = target;
 }
 
+// BOUND r16/32, m16&16/m32&32: #BR (a fault) when the signed index lies
+// outside the bounds pair in memory (SDM vol. 2 BOUND). A register operand
+// is #UD; 64-bit mode has no BOUND (62h is EVEX there).
+void Bound(Cpu& cpu, const DecodedInsn& insn) {
+  const Operand& mem = insn.op[1];
+  if (mem.kind != OperandKind::kMem) Raise(kUD);
+  const unsigned w = insn.operand_size / 8;
+  const uint64_t ea = cpu.EffectiveAddress(insn, 1);
+  const uint64_t amask = SizeMask(insn.address_size / 8);
+  auto signed_value = [w](uint64_t v) {
+    return w == 2 ? int64_t{static_cast<int16_t>(v)} : int64_t{static_cast<int32_t>(v)};
+  };
+  const int64_t index = signed_value(cpu.ReadOperand(insn, 0));
+  const int64_t lower = signed_value(cpu.ReadMem(mem.seg, ea, w));
+  const int64_t upper = signed_value(cpu.ReadMem(mem.seg, (ea + w) & amask, w));
+  if (index < lower || index > upper) Raise(kBR);
+}
+
 }  // namespace
 
 void RegisterControlHandlers(HandlerTable& t) {
+  t[ZYDIS_MNEMONIC_BOUND] = Bound;
   t[ZYDIS_MNEMONIC_JMP] = Jmp;
   for (ZydisMnemonic m : {ZYDIS_MNEMONIC_JO, ZYDIS_MNEMONIC_JNO, ZYDIS_MNEMONIC_JB, ZYDIS_MNEMONIC_JNB,
                           ZYDIS_MNEMONIC_JZ, ZYDIS_MNEMONIC_JNZ, ZYDIS_MNEMONIC_JBE, ZYDIS_MNEMONIC_JNBE,

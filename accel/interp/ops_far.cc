@@ -97,9 +97,44 @@ void Interrupt(Cpu& cpu, uint8_t vector, Cpu::EventKind kind) {
   cpu.step_on_new_tf = true;  // delivery cleared TF: no single-step trap into the handler
 }
 
+// CR4.VME in v8086 mode: whether the TSS's interrupt redirection bitmap (the
+// 32 bytes below the I/O bitmap) sends INT vector to the task's own IVT.
+bool Redirected(Cpu& cpu, uint8_t vector) {
+  const Segment& tr = cpu.s.tr;
+  if ((tr.type() != 0x9 && tr.type() != 0xB) || tr.limit < 0x67) Raise(kGP, 0);
+  const uint32_t byte = static_cast<uint32_t>(cpu.ReadLinearSystem(tr.base + 0x66, 2)) - 32 + vector / 8u;
+  if (byte > tr.limit) Raise(kGP, 0);
+  return !((cpu.ReadLinearSystem(tr.base + byte, 1) >> (vector & 7)) & 1);
+}
+
+// INT n through the v8086 task's IVT at linear 0, as real mode would (SDM
+// vol. 3A 20.3.3.4-5, methods 5 and 6): at IOPL < 3 the FLAGS image shows
+// VIF as IF and IOPL 3, and VIF clears instead of IF.
+void RedirectToV86(Cpu& cpu, uint8_t vector) {
+  CpuState& s = cpu.s;
+  const bool iopl3 = Iopl(s) == 3;
+  const auto entry = static_cast<uint32_t>(ReadLinearAs(cpu, vector * 4u, 4, Access::kRead, true));
+  uint64_t flags = s.rflags & 0xFFFF;
+  if (!iopl3) flags = (flags & ~kFlagIf) | kFlagIopl | ((s.rflags & kFlagVif) ? kFlagIf : 0);
+  const uint64_t sp = PushValues(cpu, s.seg[kSs], s.gpr[kRsp] & 0xFFFF, 0xFFFF, 2,
+                                 {flags, s.seg[kCs].selector, cpu.next_rip & 0xFFFF}, true);
+  SetSp(s, 0xFFFF, sp);
+  s.rflags &= ~(kFlagTf | kFlagRf | (iopl3 ? kFlagIf : kFlagVif));
+  LoadRealSegment(cpu, kCs, static_cast<uint16_t>(entry >> 16));
+  cpu.next_rip = entry & 0xFFFF;
+  cpu.step_on_new_tf = true;
+}
+
 void IntN(Cpu& cpu, const DecodedInsn& insn) {
-  if (V86Mode(cpu.s) && Iopl(cpu.s) < 3) Raise(kGP, 0);
-  Interrupt(cpu, static_cast<uint8_t>(insn.op[0].imm), Cpu::EventKind::kSoftware);
+  const auto vector = static_cast<uint8_t>(insn.op[0].imm);
+  if (V86Mode(cpu.s)) [[unlikely]] {
+    if ((cpu.s.cr4 & kCr4Vme) && Redirected(cpu, vector)) {
+      RedirectToV86(cpu, vector);
+      return;
+    }
+    if (Iopl(cpu.s) < 3) Raise(kGP, 0);
+  }
+  Interrupt(cpu, vector, Cpu::EventKind::kSoftware);
 }
 void Int3(Cpu& cpu, const DecodedInsn&) { Interrupt(cpu, kBP, Cpu::EventKind::kSoftware); }
 void Into(Cpu& cpu, const DecodedInsn&) {
@@ -130,12 +165,18 @@ void Iret(Cpu& cpu, const DecodedInsn& insn) {
   auto pop = [&](int i) { return ReadStack(cpu, ss, (sp + i * w) & mask, w, user); };
 
   if (RealMode(s) || V86Mode(s)) {
-    if (V86Mode(s) && Iopl(s) < 3) Raise(kGP, 0);
+    // v8086 mode at IOPL < 3: only a 16-bit IRET with CR4.VME, which
+    // loads IF into VIF (SDM vol. 3A 20.3.2).
+    const bool virtual_if = V86Mode(s) && Iopl(s) < 3;
+    if (virtual_if && (!(s.cr4 & kCr4Vme) || w != 2)) Raise(kGP, 0);
     uint64_t ip = pop(0), cs = pop(1) & 0xFFFF, flags = pop(2);
     if (ip > s.seg[kCs].limit && !V86Mode(s)) Raise(kGP, 0);
+    if (virtual_if && (((flags & kFlagIf) && (s.rflags & kFlagVip)) || (flags & kFlagTf))) Raise(kGP, 0);
     uint64_t keep = w == 2 ? ~0xFFFFull : (kFlagVm | kFlagVif | kFlagVip | ~0xFFFFFFFFull);
     if (V86Mode(s)) keep |= kFlagIopl;
+    if (virtual_if) keep = (keep | kFlagIf) & ~kFlagVif;
     s.rflags = (s.rflags & keep) | (flags & ~keep & 0x3F7FD7) | 2;
+    if (virtual_if && (flags & kFlagIf)) s.rflags |= kFlagVif;
     LoadRealSegment(cpu, kCs, static_cast<uint16_t>(cs));
     SetSp(s, mask, sp + 3 * w);
     cpu.next_rip = ip & OperandMask(w * 8);

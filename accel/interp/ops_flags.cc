@@ -1,6 +1,8 @@
 // Flag instructions: CLC STC CMC CLD STD, LAHF/SAHF and PUSHF/POPF with the
 // privilege rules of SDM vol. 2 "POPF": IF changes only when CPL <= IOPL,
 // IOPL only at CPL 0, VM and RF are never set by POPF, VIP/VIF are kept.
+// In v8086 mode at IOPL < 3 they #GP unless CR4.VME makes the 16-bit forms
+// work on VIF instead of IF (SDM vol. 3A 20.3.2).
 // (CLI/STI belong to ops_system.cc.)
 #include "accel/interp/cpu.h"
 #include "accel/interp/flags.h"
@@ -32,21 +34,43 @@ void Sahf(Cpu& cpu, const DecodedInsn&) {
 bool Vm86(const CpuState& s) { return (s.cr0 & kCr0Pe) && (s.rflags & kFlagVm); }
 uint64_t Iopl(const CpuState& s) { return (s.rflags & kFlagIopl) >> 12; }
 
+// v8086 mode at IOPL < 3: only the 16-bit forms with CR4.VME run.
+bool VirtualFlags(const CpuState& s, unsigned size) {
+  if (!Vm86(s) || Iopl(s) == 3) return false;
+  if (!(s.cr4 & kCr4Vme) || size != 2) Raise(kGP, 0);
+  return true;
+}
+
 void Pushf(Cpu& cpu, const DecodedInsn& insn) {
-  if (Vm86(cpu.s) && Iopl(cpu.s) < 3) Raise(kGP, 0);
+  const CpuState& s = cpu.s;
   const unsigned size = insn.operand_size / 8;
-  cpu.Push(cpu.s.rflags & ~(kFlagVm | kFlagRf) & SizeMask(size), size);
+  if (VirtualFlags(s, size)) [[unlikely]] {
+    // The image shows VIF as IF and IOPL 3.
+    const uint64_t f = (s.rflags & 0xFFFF & ~kFlagIf) | kFlagIopl | ((s.rflags & kFlagVif) ? kFlagIf : 0);
+    cpu.Push(f, 2);
+    return;
+  }
+  cpu.Push(s.rflags & ~(kFlagVm | kFlagRf) & SizeMask(size), size);
 }
 
 void Popf(Cpu& cpu, const DecodedInsn& insn) {
   CpuState& s = cpu.s;
   const bool vm86 = Vm86(s);
-  if (vm86 && Iopl(s) < 3) Raise(kGP, 0);
   const unsigned size = insn.operand_size / 8;
+  const bool virtual_flags = VirtualFlags(s, size);
   const unsigned ss = cpu.StackSize();
   const uint64_t sp = cpu.ReadGpr(kRsp, ss);
   const uint64_t v = cpu.ReadMem(kSs, sp, size);
   uint64_t changeable = kArithFlags | kFlagTf | kFlagDf | kFlagNt;
+  if (virtual_flags) [[unlikely]] {
+    // IF goes to VIF; enabling with a virtual interrupt pending, or TF, is
+    // for the monitor (#GP). IOPL stays.
+    if (((v & kFlagIf) && (s.rflags & kFlagVip)) || (v & kFlagTf)) Raise(kGP, 0);
+    s.rflags = ((s.rflags & ~(changeable | kFlagVif)) | (v & changeable) | ((v & kFlagIf) ? kFlagVif : 0) | 2) &
+               ~(kFlagRf | (1u << 3) | (1u << 5) | (1u << 15));
+    cpu.WriteGpr(kRsp, ss, sp + size);
+    return;
+  }
   if (size >= 4) changeable |= kFlagAc | kFlagId;
   const bool real = !(s.cr0 & kCr0Pe);
   const int cpl = real ? 0 : cpu.cpl();

@@ -1,6 +1,7 @@
 // Port I/O: IN and OUT with imm8 or DX, 1/2/4 bytes, to the board's port bus
 // (SDM vol. 2 "IN", "OUT"; vol. 1 19.5 I/O permission: when CPL > IOPL, or in
-// virtual-8086 mode, the TSS I/O permission bitmap decides).
+// virtual-8086 mode, the TSS I/O permission bitmap decides; vol. 3A 17.2.5
+// I/O breakpoints trap after the access).
 #include "accel/interp/cpu.h"
 #include "accel/interp/flags.h"
 
@@ -31,6 +32,7 @@ void In(Cpu& cpu, const DecodedInsn& insn) {
   uint16_t port = static_cast<uint16_t>(cpu.ReadOperand(insn, 1));
   CheckIoPermission(cpu, port, size);
   cpu.WriteOperand(insn, 0, cpu.socket.PioRead(port, size) & SizeMask(size));
+  if (cpu.debug_.io_armed) [[unlikely]] CheckIoBreakpoints(cpu, port, size);
 }
 
 void Out(Cpu& cpu, const DecodedInsn& insn) {
@@ -39,6 +41,7 @@ void Out(Cpu& cpu, const DecodedInsn& insn) {
   CheckIoPermission(cpu, port, size);
   cpu.socket.PioWrite(port, size, cpu.ReadOperand(insn, 1));
   cpu.SyncA20();  // ports 0x92 and the 8042's gate it
+  if (cpu.debug_.io_armed) [[unlikely]] CheckIoBreakpoints(cpu, port, size);
 }
 
 }  // namespace

@@ -41,6 +41,10 @@ void StringOp(Cpu& cpu, const DecodedInsn& insn) {
     if (rep && (s.gpr[kRcx] & amask) == 0) return;
     if (budget == 0) {
       cpu.next_rip = s.rip;  // continue with this instruction after pending events
+      // An interrupt or trap between iterations pushes RF = 1, so the
+      // instruction's own breakpoint does not fire again when it resumes
+      // (SDM vol. 3A 17.3.1.1); the run loop keeps it (cpu.cc).
+      s.rflags |= kFlagRf;
       return;
     }
     const uint64_t si = s.gpr[kRsi] & amask;
@@ -78,6 +82,9 @@ void StringOp(Cpu& cpu, const DecodedInsn& insn) {
         cpu.socket.PioWrite(port, size, cpu.ReadMem(src_seg, si, size));
         cpu.SyncA20();
         break;
+    }
+    if constexpr (op == Str::kIns || op == Str::kOuts) {
+      if (cpu.debug_.io_armed) [[unlikely]] CheckIoBreakpoints(cpu, port, size);
     }
     if constexpr (op == Str::kMovs || op == Str::kCmps || op == Str::kLods || op == Str::kOuts) {
       cpu.WriteGpr(kRsi, asz, si + delta);

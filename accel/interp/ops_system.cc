@@ -1,7 +1,7 @@
 // System instructions (SDM vol. 2; control registers vol. 3A 2.5, MSRs vol. 4):
 // MOV CRn/DRn, LGDT/LIDT/SGDT/SIDT, LLDT/SLDT/LTR/STR, LMSW/SMSW, CLTS,
 // INVLPG, INVD/WBINVD, CPUID, RDTSC/RDTSCP, RDMSR/WRMSR, HLT, CLI/STI, UD*,
-// LAR/LSL/VERR/VERW, SWAPGS, SYSCALL/SYSRET, SYSENTER/SYSEXIT.
+// LAR/LSL/VERR/VERW/ARPL, SWAPGS, SYSCALL/SYSRET, SYSENTER/SYSEXIT.
 #include <cstdio>
 
 #include "accel/interp/system_internal.h"
@@ -58,6 +58,7 @@ void WriteCr4(Cpu& cpu, uint64_t v) {
   const uint64_t old = s.cr4;
   s.cr4 = v;
   if ((old ^ v) & (kCr4Pse | kCr4Pae | kCr4Pge)) cpu.FlushTlb(true);
+  if ((old ^ v) & kCr4De) UpdateDebugState(cpu);  // arms or disarms I/O breakpoints
 }
 
 void WriteCr(Cpu& cpu, int n, uint64_t v) {
@@ -416,22 +417,34 @@ void Wrmsr(Cpu& cpu, const DecodedInsn&) {
 
 // ---- interrupts flag, halt, undefined ----
 
-bool MayChangeIf(Cpu& cpu) {
+// The flag CLI and STI change: IF when IOPL allows it, else VIF in v8086
+// mode with CR4.VME and at CPL 3 with CR4.PVI (SDM vol. 3A 20.3.2, 20.4;
+// vol. 2 CLI, STI), else #GP(0).
+uint64_t InterruptFlagFor(Cpu& cpu) {
   const CpuState& s = cpu.s;
-  if (RealMode(s)) return true;
-  if (V86Mode(s)) return Iopl(s) == 3;
-  return cpu.cpl() <= Iopl(s);
+  if (RealMode(s)) return kFlagIf;
+  if (V86Mode(s)) {
+    if (Iopl(s) == 3) return kFlagIf;
+    if (s.cr4 & kCr4Vme) return kFlagVif;
+  } else {
+    const int cpl = cpu.cpl();
+    if (cpl <= Iopl(s)) return kFlagIf;
+    if (cpl == 3 && (s.cr4 & kCr4Pvi)) return kFlagVif;
+  }
+  Raise(kGP, 0);
 }
 
-void Cli(Cpu& cpu, const DecodedInsn&) {
-  if (!MayChangeIf(cpu)) Raise(kGP, 0);
-  cpu.s.rflags &= ~kFlagIf;
-}
+void Cli(Cpu& cpu, const DecodedInsn&) { cpu.s.rflags &= ~InterruptFlagFor(cpu); }
 
 void Sti(Cpu& cpu, const DecodedInsn&) {
-  if (!MayChangeIf(cpu)) Raise(kGP, 0);
-  if (!(cpu.s.rflags & kFlagIf)) cpu.s.interrupt_shadow = true;
-  cpu.s.rflags |= kFlagIf;
+  const uint64_t flag = InterruptFlagFor(cpu);
+  if (flag == kFlagVif) {
+    // A virtual interrupt is pending: the monitor delivers it (#GP).
+    if (cpu.s.rflags & kFlagVip) Raise(kGP, 0);
+  } else if (!(cpu.s.rflags & kFlagIf)) {
+    cpu.s.interrupt_shadow = true;
+  }
+  cpu.s.rflags |= flag;
 }
 
 void Hlt(Cpu& cpu, const DecodedInsn&) {
@@ -483,6 +496,17 @@ void LarLsl(Cpu& cpu, const DecodedInsn& insn) {
   } else {
     cpu.WriteOperand(insn, 0, SegmentFromDescriptor(sel, d).limit);
   }
+}
+
+// ARPL r/m16, r16: raises the destination selector's RPL to the source's
+// (SDM vol. 2 ARPL; outside 64-bit mode, where 63h is MOVSXD).
+void Arpl(Cpu& cpu, const DecodedInsn& insn) {
+  RequireProtected(cpu);
+  const uint64_t dst = cpu.ReadOperand(insn, 0);
+  const uint64_t src = cpu.ReadOperand(insn, 1);
+  const bool raise = (dst & 3) < (src & 3);
+  if (raise) cpu.WriteOperand(insn, 0, (dst & ~3ull) | (src & 3));
+  SetZf(cpu.s, raise);
 }
 
 void VerrVerw(Cpu& cpu, const DecodedInsn& insn) {
@@ -643,6 +667,7 @@ void RegisterSystemHandlers(HandlerTable& table) {
   table[ZYDIS_MNEMONIC_LAR] = LarLsl;
   table[ZYDIS_MNEMONIC_LSL] = LarLsl;
   table[ZYDIS_MNEMONIC_VERR] = VerrVerw;
+  table[ZYDIS_MNEMONIC_ARPL] = Arpl;
   table[ZYDIS_MNEMONIC_VERW] = VerrVerw;
   table[ZYDIS_MNEMONIC_SWAPGS] = Swapgs;
   table[ZYDIS_MNEMONIC_SYSCALL] = Syscall;

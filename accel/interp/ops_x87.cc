@@ -21,6 +21,7 @@
 // QNaN indefinite when IE is masked; an unmasked exception sets ES/B and the
 // next waiting x87 instruction raises #MF when CR0.NE=1 (FERR#/IRQ13 is not
 // modelled: with CR0.NE=0 it is logged once and ignored).
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <cstdio>
@@ -205,22 +206,29 @@ void RecordLast(Cpu& cpu, const DecodedInsn& insn, uint64_t ea) {
   if (IsMem(insn)) fx.fdp = ea;
 }
 
-void ReadBytes(Cpu& cpu, const DecodedInsn& insn, int idx, uint64_t ea, uint8_t* out, unsigned n) {
+// Accesses of up to max_chunk bytes: the alignment check (#AC, mmu.cc) sees
+// each as a datum of its size, so the FNSAVE/FNSTENV images, which need only
+// 2- or 4-byte alignment (SDM vol. 3A table 6-7), pass 2 or 4.
+void ReadBytes(Cpu& cpu, const DecodedInsn& insn, int idx, uint64_t ea, uint8_t* out, unsigned n,
+               unsigned max_chunk = 8) {
   const uint64_t amask = SizeMask(insn.address_size / 8);
   const uint8_t seg = insn.op[idx].seg;
   for (unsigned off = 0; off < n;) {
     unsigned chunk = n - off >= 8 ? 8 : n - off >= 4 ? 4 : n - off >= 2 ? 2 : 1;
+    chunk = std::min(chunk, max_chunk);
     uint64_t v = cpu.ReadMem(seg, (ea + off) & amask, chunk);
     std::memcpy(out + off, &v, chunk);
     off += chunk;
   }
 }
 
-void WriteBytes(Cpu& cpu, const DecodedInsn& insn, int idx, uint64_t ea, const uint8_t* in, unsigned n) {
+void WriteBytes(Cpu& cpu, const DecodedInsn& insn, int idx, uint64_t ea, const uint8_t* in, unsigned n,
+                unsigned max_chunk = 8) {
   const uint64_t amask = SizeMask(insn.address_size / 8);
   const uint8_t seg = insn.op[idx].seg;
   for (unsigned off = 0; off < n;) {
     unsigned chunk = n - off >= 8 ? 8 : n - off >= 4 ? 4 : n - off >= 2 ? 2 : 1;
+    chunk = std::min(chunk, max_chunk);
     uint64_t v = 0;
     std::memcpy(&v, in + off, chunk);
     cpu.WriteMem(seg, (ea + off) & amask, chunk, v);
@@ -519,7 +527,7 @@ void Fnstenv(Cpu& cpu, const DecodedInsn& insn, bool save) {
   if (save) {
     for (unsigned i = 0; i < 8; ++i) std::memcpy(image + env + i * 10, fx.st[i].data(), 10);
   }
-  WriteBytes(cpu, insn, mi, ea, image, save ? env + 80 : env);
+  WriteBytes(cpu, insn, mi, ea, image, save ? env + 80 : env, env == 14 ? 2 : 4);
   if (save) {  // then FNINIT
     fx.fcw = 0x37F;
     fx.fsw = 0;
@@ -537,7 +545,7 @@ void Fldenv(Cpu& cpu, const DecodedInsn& insn, bool restore) {
   const uint64_t ea = cpu.EffectiveAddress(insn, mi);
   uint8_t image[108] = {};
   const unsigned env = EnvBytes(insn);
-  ReadBytes(cpu, insn, mi, ea, image, restore ? env + 80 : env);
+  ReadBytes(cpu, insn, mi, ea, image, restore ? env + 80 : env, env == 14 ? 2 : 4);
   FxState fx = cpu.s.fx;
   LoadEnv(cpu, insn, image, fx);
   if (restore) {

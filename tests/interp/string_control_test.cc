@@ -84,9 +84,11 @@ TEST(InterpString, LongRepYieldsAndResumes) {
   m.Step();
   EXPECT_EQ(m.s.rip, kCode);  // not finished: the instruction runs again
   EXPECT_GT(m.reg(kRcx), 0u);
+  EXPECT_TRUE(m.flag(kFlagRf));  // what an interrupt between iterations pushes (SDM vol. 3A 17.3.1.1)
   m.Step(2);  // 4096 iterations per step
   EXPECT_EQ(m.reg(kRcx), 0u);
   EXPECT_EQ(m.s.rip, kCode + 2);
+  EXPECT_FALSE(m.flag(kFlagRf));
   EXPECT_EQ(m.Read(kData + 9999, 1), 0x77u);
   EXPECT_EQ(m.Read(kData + 10000, 1), 0u);
 }

@@ -36,6 +36,8 @@ done
 #       takes guest time; a fast run (the JIT's) can power off before it;
 #   IPv6: ADDRCONF(NETDEV_CHANGE) ... link becomes ready: the link watch
 #       runs on a timer, so a run may power off before it says so;
+#   "vme" in /proc/cpuinfo's flags: the nested sandbox's TCG-emulated CPU has
+#       no VME, so KVM there hides it (hardware KVM and the interpreter give it);
 #   lines starting with "interp:", "jit:", "kvm:" or "tandem:": tandem's own log on
 #       stderr, not guest output;
 #   terminal control sequences (ESC c, ESC [ ... letter): GRUB's serial
@@ -46,7 +48,7 @@ done
 # may fall inside the user-space part on one engine and before it on another,
 # so they are compared as one set wherever they appear.
 normalize() {
-  sed -E 's/\x1bc//g; s/\x1b\[[0-9;?]*[A-Za-z]//g; s/^\[ *[0-9]+\.[0-9]+\] /K /; s/uptime=[0-9.]+/uptime=T/; s/input[0-9]+/inputN/g; s/^( *[0-9A-Z]+:) +[0-9]+ +/\1 N /' "$1" |
+  sed -E 's/\x1bc//g; s/\x1b\[[0-9;?]*[A-Za-z]//g; s/^\[ *[0-9]+\.[0-9]+\] /K /; s/uptime=[0-9.]+/uptime=T/; s/input[0-9]+/inputN/g; s/^( *[0-9A-Z]+:) +[0-9]+ +/\1 N /; s/^(flags[[:space:]]*:.*) vme( |$)/\1\2/' "$1" |
     grep -Ev '^(K )?(tsc: |clocksource: |sched_clock: |Calibrating delay loop|smpboot: Total of|Unstable clock detected|TSC found unstable after boot|If you want to keep using the local clock|  "trace_clock=local"|on the kernel command line$|microcode[[:space:]]*:|cpu MHz|bogomips|audit: type=2000|rtc_cmos .*setting system clock|interp: |jit: |kvm: |tandem: )' |
     grep -Ev 'deferred pages initialised in|^(K )?Memory: [0-9]+K/[0-9]+K available|^(K )?random: crng init done$' |
     grep -Ev '^(K )?IPv6: ADDRCONF\(NETDEV_CHANGE\): [a-z0-9]+: link becomes ready$' |
