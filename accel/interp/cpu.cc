@@ -337,8 +337,12 @@ uint64_t Cpu::RunPlain(uint64_t budget) {
       if (++n >= budget) break;
       // Interrupts at every boundary, as ExecuteOne's caller takes them (an
       // MMIO write may have raised one); kicks and stops, which come at no
-      // particular instruction, every 32.
-      if (irq.HasPendingNmi() || ((st.rflags & x86::kFlagIf) && irq.MaybeInterrupt())) [[unlikely]] break;
+      // particular instruction, every 32. A REP stopped between iterations
+      // sets RF, which ExecuteFetched keeps until it completes.
+      if ((st.rflags & x86::kFlagRf) || irq.HasPendingNmi() || ((st.rflags & x86::kFlagIf) && irq.MaybeInterrupt()))
+          [[unlikely]] {
+        break;
+      }
       if ((n & 31) == 0 && (kick.pending() || board.stop_requested())) [[unlikely]] break;
       const uint64_t offset = rip - page_rip;
       if (offset >= page_span) break;

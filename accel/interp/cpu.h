@@ -370,10 +370,12 @@ inline uint8_t* Cpu::DirectData(int seg, uint64_t offset, unsigned size, bool wr
     linear = (sg.base + offset) & 0xFFFFFFFFull;
     user = UserAccess();
   }
-  // Checks that apply to every access (data breakpoints) send it the whole
-  // way here. A write also does while another vCPU marked a code page this
+  // Checks that apply to every access send it the whole way here: data
+  // breakpoints, and alignment checking (ReadLinear's test: misaligned with
+  // EFLAGS.AC). A write also does while another vCPU marked a code page this
   // one has not synced: its direct write slots may still allow that page.
   if ((linear & 0xFFF) + size > 4096 || debug_.data_armed) [[unlikely]] return nullptr;
+  if ((linear & (size - 1)) && (s.rflags & x86::kFlagAc)) [[unlikely]] return nullptr;
   if (write && code_pages_.mark_epoch() != seen_mark_epoch_) [[unlikely]] return nullptr;
   const uint64_t page = linear >> 12;
   const JitTlbEntry& e = sys_.tlb.jit[(write ? 2 : 0) + (user ? 1 : 0)][page % Tlb::kEntries];
