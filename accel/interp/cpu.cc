@@ -2,6 +2,7 @@
 // HLT, single-step traps and fault delivery (SDM vol. 3A 6.5-6.9).
 #include "accel/interp/cpu.h"
 
+#include <algorithm>
 #include <cstdio>
 
 #include "accel/interp/atomic.h"
@@ -21,16 +22,12 @@ namespace {
 constexpr int kPollInterval = 4096;
 constexpr uint64_t kHaltWaitNs = 10'000'000;
 
-// Executes the instruction at CS:RIP; throws GuestFault with RIP unchanged.
+// Executes insn, fetched from CS:RIP; throws GuestFault with RIP unchanged.
 // kDebug: DR7 has breakpoints enabled (debug_regs.cc checks around the instruction).
 template <bool kDebug>
-inline void ExecuteOne(Cpu& cpu) {
+inline void ExecuteFetched(Cpu& cpu, const DecodedInsn& insn) {
   x86::CpuState& s = cpu.s;
-  if constexpr (kDebug) {
-    if (DebugBeforeInstruction(cpu)) return;
-  }
   const uint64_t rip_before = s.rip;
-  const DecodedInsn& insn = cpu.Fetch();
   uint64_t next = s.rip + insn.length;
   if (!Is64BitCode(s)) next &= s.seg[x86::kCs].db() ? 0xFFFFFFFFull : 0xFFFFull;
   cpu.next_rip = next;
@@ -59,6 +56,15 @@ inline void ExecuteOne(Cpu& cpu) {
   } else if (step) [[unlikely]] {
     DeliverDebugTrap(cpu, kDr6Bs);
   }
+}
+
+// Executes the instruction at CS:RIP; throws GuestFault with RIP unchanged.
+template <bool kDebug>
+inline void ExecuteOne(Cpu& cpu) {
+  if constexpr (kDebug) {
+    if (DebugBeforeInstruction(cpu)) return;
+  }
+  ExecuteFetched<kDebug>(cpu, cpu.Fetch());
 }
 
 inline void ExecuteOne(Cpu& cpu) {
@@ -101,6 +107,12 @@ inline bool TakeInterrupt(Cpu& cpu, hw::CpuSocket& irq) {
     DeliverFault(cpu, f);
   }
   return true;
+}
+
+// RunPlain's loop leaves out the instruction boundary's single-step, RF,
+// breakpoint and interrupt-shadow work, which plain instructions cannot start.
+inline bool PlainMayRun(const Cpu& cpu) {
+  return !(cpu.s.rflags & (x86::kFlagTf | x86::kFlagRf)) && !cpu.s.interrupt_shadow && !cpu.debug_.armed;
 }
 
 // Translated blocks assume code outside virtual-8086 mode without
@@ -207,11 +219,14 @@ RunOutcome Cpu::Run() {
         continue;
       }
       for (uint64_t n = 0; n < kPollInterval;) {
+        const uint64_t retired_before = retired_;
         try {
           uint64_t ran = 0;
           if (TakeInterrupt(*this, irq)) {
             ran = 1;
           } else if (jit_ && JitMayRun(*this) && (ran = jit_->RunBlock(kPollInterval - n)) != 0) {
+          } else if (!jit_ && PlainMayRun(*this)) {
+            ran = RunPlain(kPollInterval - n);
           } else {
             ExecuteOne(*this);
             ran = 1;
@@ -219,7 +234,7 @@ RunOutcome Cpu::Run() {
           n += ran;
         } catch (const GuestFault& f) {
           DeliverFault(*this, f);
-          ++n;
+          n += retired_ - retired_before + 1;  // what RunPlain retired before the fault, and the delivery
         }
         if (s.halted || board.stop_requested() || kick.pending()) [[unlikely]] break;
       }
@@ -265,7 +280,12 @@ SliceEnd Cpu::RunSlice(uint64_t budget, SliceOptions options) {
         if (TakeInterrupt(*this, irq)) continue;
         if (s.halted) return SliceEnd::kHalted;
         if (retired_ >= target) return SliceEnd::kBudget;
-        if (!(jit_ && JitMayRun(*this) && jit_->RunBlock(target - retired_) != 0)) ExecuteOne(*this);
+        if (jit_ && JitMayRun(*this) && jit_->RunBlock(target - retired_) != 0) continue;
+        if (!jit_ && PlainMayRun(*this)) {
+          RunPlain(target - retired_);
+        } else {
+          ExecuteOne(*this);
+        }
       } catch (const GuestFault& f) {
         ++slice_faults_;  // before: the delivery may end in a triple fault
         DeliverFault(*this, f);
@@ -278,12 +298,78 @@ SliceEnd Cpu::RunSlice(uint64_t budget, SliceOptions options) {
   return SliceEnd::kBudget;
 }
 
+uint64_t Cpu::RunPlain(uint64_t budget) {
+  const DecodedInsn* insn = &Fetch();
+  if (!insn->plain) {
+    ExecuteFetched<false>(*this, *insn);
+    return 1;
+  }
+  // The code page CS:RIP is on: Fetch translated it and left it as the decode
+  // cache's current page. Plain instructions change neither the code mode,
+  // CS, the CPL nor the TLB, so RIPs in [page_rip, page_rip + page_span)
+  // stay on this page. A write to the page (own or, at the poll, another
+  // writer's) moves its generation and sends the fetch back to Fetch().
+  const ZydisMachineMode mode = CodeMode(s);
+  const bool mode64 = mode == ZYDIS_MACHINE_MODE_LONG_64;
+  const x86::Segment& cs = s.seg[x86::kCs];
+  const uint64_t linear = mode64 ? s.rip : ((cs.base + s.rip) & 0xFFFFFFFFull);
+  const uint64_t page_rip = s.rip - (linear & 0xFFF);
+  uint64_t page_span = 4096;
+  if (!mode64) page_span = std::min<uint64_t>(page_span, cs.limit + 1 - page_rip);  // RIP <= limit
+  const uint64_t ip_mask = mode64 ? ~0ull : cs.db() ? 0xFFFFFFFFull : 0xFFFFull;
+  const DecodeCache::Page* page = decode_cache_->last_page;
+  if (!page || page->slots.empty() || insn < &page->slots.front().insn || insn > &page->slots.back().insn) {
+    ExecuteFetched<false>(*this, *insn);  // not from the current page (cannot happen; kept safe)
+    return 1;
+  }
+  // Locals rather than members where the compiler would reload them after
+  // each handler call. The slots do not move: only FetchSlow adds any.
+  x86::CpuState& st = s;
+  hw::CpuSocket& irq = socket;
+  const DecodeCache::Slot* slots = page->slots.data();
+  uint64_t n = 0;  // retired, added to retired_ on the way out (no handler reads it)
+  try {
+    for (;;) {
+      next_rip = (st.rip + insn->length) & ip_mask;
+      insn->handler(*this, *insn);
+      const uint64_t rip = next_rip;
+      st.rip = rip;
+      if (++n >= budget) break;
+      // Interrupts at every boundary, as ExecuteOne's caller takes them (an
+      // MMIO write may have raised one); kicks and stops, which come at no
+      // particular instruction, every 32. A REP stopped between iterations
+      // sets RF, which ExecuteFetched keeps until it completes.
+      if ((st.rflags & x86::kFlagRf) || irq.HasPendingNmi() || ((st.rflags & x86::kFlagIf) && irq.MaybeInterrupt()))
+          [[unlikely]] {
+        break;
+      }
+      if ((n & 31) == 0 && (kick.pending() || board.stop_requested())) [[unlikely]] break;
+      const uint64_t offset = rip - page_rip;
+      if (offset >= page_span) break;
+      const uint16_t idx = page->index[offset];
+      if (!idx) break;
+      const DecodeCache::Slot& slot = slots[idx - 1];
+      if (slot.plain_mode != mode || slot.generation != page->generation) break;
+      insn = &slot.insn;
+    }
+  } catch (...) {
+    retired_ += n;
+    throw;
+  }
+  retired_ += n;
+  return n;
+}
+
 void Cpu::Step() {
   SyncCodeWrites();
   if (TakeInterrupt(*this, socket)) return;
   if (s.halted) return;
   try {
-    ExecuteOne(*this);
+    if (!jit_ && PlainMayRun(*this)) {
+      RunPlain(1);
+    } else {
+      ExecuteOne(*this);
+    }
   } catch (const GuestFault& f) {
     DeliverFault(*this, f);
   }

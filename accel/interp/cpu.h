@@ -103,6 +103,11 @@ struct DecodedInsn {
   uint8_t opcode = 0;        // last opcode byte
   uint8_t modrm_reg = 0;     // ModRM.reg, for group opcodes
   uint8_t modrm = 0;         // the whole ModRM byte (x87 forms), 0 without one
+  // Runs in Cpu::RunPlain's loop: an integer, string or flag instruction that
+  // leaves CS, SS, the control registers, EFER, the system bits of RFLAGS
+  // (IF, TF, RF, VM, AC, IOPL), the interrupt shadow and the TLB as they were,
+  // and does no port I/O. Its only way out of the loop is a fault.
+  bool plain = false;
   Operand op[4];
 };
 
@@ -129,6 +134,12 @@ class Cpu final : public hw::MemoryMapObserver {
   RunOutcome Run();
   // Executes one instruction (or delivers one pending interrupt); for tests.
   void Step();
+  // Executes the instruction at CS:RIP and, while they are plain
+  // (DecodedInsn::plain) and nothing waits at the instruction boundary (an
+  // interrupt, a kick, a board stop), the ones after it on the same code
+  // page, at most `budget`; returns how many retired. Only without
+  // single-step, RF, DR7 breakpoints or an interrupt shadow (PlainMayRun).
+  uint64_t RunPlain(uint64_t budget);
   // Run()'s loop under a debugger: kDebug at a breakpoint or after a step.
   std::optional<RunOutcome> DebugSlice(hw::CpuSocket& irq);
   // Runs until `budget` more instructions retired (a JIT block may go past
@@ -143,10 +154,28 @@ class Cpu final : public hw::MemoryMapObserver {
   const Jit* jit() const { return jit_.get(); }
 
   // ---- operands.cc ----
+  // General registers, immediates and memory inline (below the class);
+  // the other register classes out of line.
   uint64_t ReadOperand(const DecodedInsn& insn, int i);
   void WriteOperand(const DecodedInsn& insn, int i, uint64_t value);
+  uint64_t ReadOperandSlow(const DecodedInsn& insn, int i);
+  void WriteOperandSlow(const DecodedInsn& insn, int i, uint64_t value);
   // Offset of a memory operand within its segment, wrapped to the address size.
   uint64_t EffectiveAddress(const DecodedInsn& insn, int i) const;
+  // ReadMem/WriteMem with their common case inline: a data access of 1..8
+  // bytes inside one page that DirectData maps to host memory. Everything
+  // else goes the whole way.
+  uint64_t ReadData(int seg, uint64_t offset, unsigned size);
+  void WriteData(int seg, uint64_t offset, unsigned size, uint64_t value);
+  // The host address of seg:offset for this CPL's access of size bytes, or
+  // null when it needs more than the common checks: the access lies in one
+  // page, in 64-bit mode, real or v8086 mode, or a protected-mode expand-up
+  // data segment (limit and canonical checks as Linearize makes them), and
+  // the TLB's direct slot for the access (JitTlbEntry) holds its page.
+  uint8_t* DirectData(int seg, uint64_t offset, unsigned size, bool write) const;
+  bool UserAccess() const {  // CPL 3, as cpl() has it
+    return (s.cr0 & x86::kCr0Pe) && ((s.rflags & x86::kFlagVm) || s.seg[x86::kSs].dpl() == 3);
+  }
   // reg 0-15; with size 1, reg 16-19 name AH, CH, DH, BH (kHighByteBase + 0..3).
   static constexpr int kHighByteBase = 16;
   uint64_t ReadGpr(int reg, unsigned size) const;
@@ -301,5 +330,127 @@ void RegisterSseHandlers(HandlerTable& table);       // ops_sse.cc, ops_sse_fp.c
 Handler SseStringFormHandler(ZydisMnemonic mnemonic);
 void RegisterSystemHandlers(HandlerTable& table);
 void RegisterFarHandlers(HandlerTable& table);
+// A handler for this decoded form of an ALU instruction specialised by
+// operand size, or null (ops_alu.cc); the decoder prefers it to the table's.
+Handler SpecializedAluHandler(const DecodedInsn& insn);
+Handler SpecializedMoveHandler(const DecodedInsn& insn);  // ops_move.cc: MOV
+
+// ---- inline operand and memory access (the handlers' hot path) ----
+
+// Value bits of a general register operand, by RegClass (kGpr8Low..kGpr64).
+inline constexpr uint64_t kGprClassMask[] = {0xFF, 0xFF, 0xFFFF, 0xFFFFFFFF, ~0ull};
+
+inline uint64_t Cpu::EffectiveAddress(const DecodedInsn& insn, int i) const {
+  const Operand& o = insn.op[i];
+  uint64_t ea = static_cast<uint64_t>(o.disp);
+  if (o.base >= 0) ea += o.base == Operand::kRipBase ? next_rip : s.gpr[o.base];
+  if (o.index >= 0) ea += s.gpr[o.index] * o.scale;
+  switch (insn.address_size) {
+    case 16: return ea & 0xFFFF;
+    case 32: return ea & 0xFFFFFFFF;
+    default: return ea;
+  }
+}
+
+inline uint8_t* Cpu::DirectData(int seg, uint64_t offset, unsigned size, bool write) const {
+  const x86::Segment& sg = s.seg[seg];
+  uint64_t linear;
+  bool user;
+  if ((s.msr.efer & x86::kEferLma) && s.seg[x86::kCs].l()) {
+    linear = offset + (seg >= x86::kFs ? sg.base : 0);
+    // Canonical (bits 63..47 equal); the last byte is on the same page
+    // (checked below), which no canonical boundary splits.
+    if (((linear + (1ull << 47)) >> 48) != 0) return nullptr;
+    user = s.seg[x86::kSs].dpl() == 3;  // CPL: 64-bit mode is protected, never v8086
+  } else {
+    if (s.cr0 & x86::kCr0Pe && !(s.rflags & x86::kFlagVm)) {
+      // Usable, data (type bit 3 clear), expand-up (bit 2 clear), writable
+      // (bit 1) for a write: what Linearize checks, in one compare.
+      const uint32_t want = write ? 0x2 : 0;
+      const uint32_t mask = write ? 0xE : 0xC;
+      if ((sg.attrib & (x86::Segment::kUnusable | mask)) != want) return nullptr;
+    }
+    const uint64_t last = offset + size - 1;
+    if (last > sg.limit || last < offset) return nullptr;
+    linear = (sg.base + offset) & 0xFFFFFFFFull;
+    user = UserAccess();
+  }
+  // Checks that apply to every access send it the whole way here: data
+  // breakpoints, and alignment checking (ReadLinear's test: misaligned with
+  // EFLAGS.AC). A write also does while another vCPU marked a code page this
+  // one has not synced: its direct write slots may still allow that page.
+  if ((linear & 0xFFF) + size > 4096 || debug_.data_armed) [[unlikely]] return nullptr;
+  if ((linear & (size - 1)) && (s.rflags & x86::kFlagAc)) [[unlikely]] return nullptr;
+  if (write && code_pages_.mark_epoch() != seen_mark_epoch_) [[unlikely]] return nullptr;
+  const uint64_t page = linear >> 12;
+  const JitTlbEntry& e = sys_.tlb.jit[(write ? 2 : 0) + (user ? 1 : 0)][page % Tlb::kEntries];
+  if (e.tag != page) return nullptr;
+  return reinterpret_cast<uint8_t*>(linear + e.addend);
+}
+
+// One host load or store of the access's width, as mmu.cc does them.
+inline uint64_t HostLoad(const uint8_t* p, unsigned size) {
+  switch (size) {
+    case 1: return *p;
+    case 2: { uint16_t v; __builtin_memcpy(&v, p, 2); return v; }
+    case 4: { uint32_t v; __builtin_memcpy(&v, p, 4); return v; }
+    case 8: { uint64_t v; __builtin_memcpy(&v, p, 8); return v; }
+    default: { uint64_t v = 0; __builtin_memcpy(&v, p, size); return v; }
+  }
+}
+
+inline void HostStore(uint8_t* p, unsigned size, uint64_t value) {
+  switch (size) {
+    case 1: *p = static_cast<uint8_t>(value); return;
+    case 2: { uint16_t v = static_cast<uint16_t>(value); __builtin_memcpy(p, &v, 2); return; }
+    case 4: { uint32_t v = static_cast<uint32_t>(value); __builtin_memcpy(p, &v, 4); return; }
+    case 8: __builtin_memcpy(p, &value, 8); return;
+    default: __builtin_memcpy(p, &value, size); return;
+  }
+}
+
+inline uint64_t Cpu::ReadData(int seg, uint64_t offset, unsigned size) {
+  if (size <= 8) [[likely]] {
+    if (const uint8_t* host = DirectData(seg, offset, size, false)) [[likely]] return HostLoad(host, size);
+  }
+  return ReadMem(seg, offset, size);
+}
+
+inline void Cpu::WriteData(int seg, uint64_t offset, unsigned size, uint64_t value) {
+  if (size <= 8) [[likely]] {
+    if (uint8_t* host = DirectData(seg, offset, size, true)) [[likely]] return HostStore(host, size, value);
+  }
+  WriteMem(seg, offset, size, value);
+}
+
+inline uint64_t Cpu::ReadOperand(const DecodedInsn& insn, int i) {
+  const Operand& o = insn.op[i];
+  if (o.kind == OperandKind::kReg && o.reg_class <= RegClass::kGpr64) {
+    const unsigned shift = o.reg_class == RegClass::kGpr8High ? 8 : 0;
+    return (s.gpr[o.reg] >> shift) & kGprClassMask[static_cast<int>(o.reg_class)];
+  }
+  if (o.kind == OperandKind::kMem) return ReadData(o.seg, EffectiveAddress(insn, i), o.size);
+  if (o.kind == OperandKind::kImm) return o.imm;
+  return ReadOperandSlow(insn, i);
+}
+
+inline void Cpu::WriteOperand(const DecodedInsn& insn, int i, uint64_t value) {
+  const Operand& o = insn.op[i];
+  if (o.kind == OperandKind::kReg && o.reg_class <= RegClass::kGpr64) {
+    uint64_t& r = s.gpr[o.reg];
+    switch (o.reg_class) {
+      case RegClass::kGpr32: r = value & 0xFFFFFFFF; return;  // zero-extends (SDM vol. 1 3.4.1.1)
+      case RegClass::kGpr64: r = value; return;
+      default: {
+        const unsigned shift = o.reg_class == RegClass::kGpr8High ? 8 : 0;
+        const uint64_t m = kGprClassMask[static_cast<int>(o.reg_class)] << shift;
+        r = (r & ~m) | ((value << shift) & m);
+        return;
+      }
+    }
+  }
+  if (o.kind == OperandKind::kMem) return WriteData(o.seg, EffectiveAddress(insn, i), o.size, value);
+  WriteOperandSlow(insn, i, value);
+}
 
 }  // namespace tandem::accel::interp

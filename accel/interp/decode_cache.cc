@@ -18,17 +18,6 @@ namespace {
 
 void RaiseUd(Cpu&, const DecodedInsn&) { Raise(x86::kUD); }
 
-ZydisMachineMode CodeMode(const x86::CpuState& s) {
-  const x86::Segment& cs = s.seg[x86::kCs];
-  if (!(s.cr0 & x86::kCr0Pe)) return cs.db() ? ZYDIS_MACHINE_MODE_LEGACY_32 : ZYDIS_MACHINE_MODE_REAL_16;
-  if (s.msr.efer & x86::kEferLma) {
-    if (cs.l()) return ZYDIS_MACHINE_MODE_LONG_64;
-    return cs.db() ? ZYDIS_MACHINE_MODE_LONG_COMPAT_32 : ZYDIS_MACHINE_MODE_LONG_COMPAT_16;
-  }
-  if (s.rflags & x86::kFlagVm) return ZYDIS_MACHINE_MODE_REAL_16;
-  return cs.db() ? ZYDIS_MACHINE_MODE_LEGACY_32 : ZYDIS_MACHINE_MODE_LEGACY_16;
-}
-
 // GPR number (0-15) of a general register of any width, -1 if not a GPR.
 int GprNumber(ZydisRegister r) {
   if (r >= ZYDIS_REGISTER_AX && r <= ZYDIS_REGISTER_R15W) return r - ZYDIS_REGISTER_AX;
@@ -190,6 +179,26 @@ Cpu::DecodeCache::DecodeCache(hw::Board& board) : shared(board.memory().code_pag
   if (!(leaf1_ecx & (1u << 23))) table[ZYDIS_MNEMONIC_POPCNT] = RaiseUd;  // CPUID.01H:ECX.POPCNT
   if (!(leaf1_ecx & (1u << 13))) table[ZYDIS_MNEMONIC_CMPXCHG16B] = RaiseUd;  // CPUID.01H:ECX.CX16
   core = table;
+  // Plain: the families that touch only GPRs, arithmetic flags, DF and
+  // memory, without their port I/O forms, and the flag instructions that
+  // leave the system bits alone.
+  HandlerTable plain_families{};
+  RegisterAluHandlers(plain_families);
+  RegisterShiftHandlers(plain_families);
+  RegisterMulDivHandlers(plain_families);
+  RegisterMoveHandlers(plain_families);
+  RegisterStringHandlers(plain_families);
+  RegisterControlHandlers(plain_families);
+  for (size_t m = 0; m < plain.size(); ++m) plain[m] = plain_families[m] != nullptr;
+  for (ZydisMnemonic m : {ZYDIS_MNEMONIC_INSB, ZYDIS_MNEMONIC_INSW, ZYDIS_MNEMONIC_INSD, ZYDIS_MNEMONIC_OUTSB,
+                          ZYDIS_MNEMONIC_OUTSW, ZYDIS_MNEMONIC_OUTSD}) {
+    plain[m] = false;
+  }
+  for (ZydisMnemonic m : {ZYDIS_MNEMONIC_CLC, ZYDIS_MNEMONIC_STC, ZYDIS_MNEMONIC_CMC, ZYDIS_MNEMONIC_CLD,
+                          ZYDIS_MNEMONIC_STD, ZYDIS_MNEMONIC_LAHF, ZYDIS_MNEMONIC_SAHF, ZYDIS_MNEMONIC_PUSHF,
+                          ZYDIS_MNEMONIC_PUSHFD, ZYDIS_MNEMONIC_PUSHFQ}) {
+    plain[m] = true;
+  }
   RegisterSystemHandlers(table);
   RegisterFarHandlers(table);
 
@@ -428,9 +437,18 @@ decode:
   }
 
   Handler h = dc.table[zi.mnemonic];
-  if (!IsSystemForm(insn) && dc.core[zi.mnemonic]) h = dc.core[zi.mnemonic];
+  const bool system_form = IsSystemForm(insn);
+  if (!system_form && dc.core[zi.mnemonic]) h = dc.core[zi.mnemonic];
+  insn.plain = !system_form && dc.plain[zi.mnemonic];
+  if (h && h == dc.core[zi.mnemonic]) {
+    if (Handler sized = SpecializedAluHandler(insn)) h = sized;
+    if (Handler sized = SpecializedMoveHandler(insn)) h = sized;
+  }
   // MOVSD/CMPSD with operands are the SSE2 instructions, not the string ones.
-  if (IsStringLike(zi.mnemonic) && zi.operand_count_visible > 0) h = SseStringFormHandler(zi.mnemonic);
+  if (IsStringLike(zi.mnemonic) && zi.operand_count_visible > 0) {
+    h = SseStringFormHandler(zi.mnemonic);
+    insn.plain = false;
+  }
   if (!h) {
     h = RaiseUd;
     if (!dc.logged_mnemonic[zi.mnemonic]) {
@@ -453,6 +471,8 @@ decode:
   slot.mode = static_cast<uint8_t>(mode);
   std::memcpy(slot.bytes, bytes, zi.length);
   slot.second_page_pa = second_pa;
+  slot.plain_mode = insn.plain && second_pa == DecodeCache::kNoSecondPage ? static_cast<uint8_t>(mode)
+                                                                          : DecodeCache::kNotPlain;
   MarkCodePage(pa >> 12);
   if (second_pa != DecodeCache::kNoSecondPage) {
     DecodeCache::Page* next = dc.GetPage(second_pa);

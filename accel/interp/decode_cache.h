@@ -14,16 +14,30 @@
 
 namespace tandem::accel::interp {
 
+// The decoder mode of the code CS:RIP runs in.
+inline ZydisMachineMode CodeMode(const x86::CpuState& s) {
+  const x86::Segment& cs = s.seg[x86::kCs];
+  if (!(s.cr0 & x86::kCr0Pe)) return cs.db() ? ZYDIS_MACHINE_MODE_LEGACY_32 : ZYDIS_MACHINE_MODE_REAL_16;
+  if (s.msr.efer & x86::kEferLma) {
+    if (cs.l()) return ZYDIS_MACHINE_MODE_LONG_64;
+    return cs.db() ? ZYDIS_MACHINE_MODE_LONG_COMPAT_32 : ZYDIS_MACHINE_MODE_LONG_COMPAT_16;
+  }
+  if (s.rflags & x86::kFlagVm) return ZYDIS_MACHINE_MODE_REAL_16;
+  return cs.db() ? ZYDIS_MACHINE_MODE_LEGACY_32 : ZYDIS_MACHINE_MODE_LEGACY_16;
+}
+
 struct Cpu::DecodeCache {
   explicit DecodeCache(hw::Board& board);
 
   static constexpr uint64_t kNoSecondPage = ~0ull;
+  static constexpr uint8_t kNotPlain = 0xFF;
   static constexpr unsigned kLeafShift = 9;  // 512 pages (2 MiB) per directory leaf
 
   struct Slot {
     DecodedInsn insn;
     uint32_t generation;       // the page generation the bytes were last checked in
     uint8_t mode;              // ZydisMachineMode the bytes were decoded in
+    uint8_t plain_mode;        // mode when insn.plain and within one page, else kNotPlain (Cpu::RunPlain)
     uint8_t bytes[ZYDIS_MAX_INSTRUCTION_LENGTH];  // the instruction bytes decoded
     uint64_t second_page_pa;   // physical page of the bytes past the first page
   };
@@ -53,6 +67,8 @@ struct Cpu::DecodeCache {
   std::vector<uint64_t> page_numbers;  // of every Page, for SyncCodeWrites' scan
   uint64_t last_page_number = ~0ull;  // the 1-entry "current code page" fast path
   Page* last_page = nullptr;
+  // Mnemonics whose core (non-system) forms are plain (DecodedInsn::plain).
+  std::array<bool, ZYDIS_MNEMONIC_MAX_VALUE + 1> plain{};
   std::array<bool, ZYDIS_MNEMONIC_MAX_VALUE + 1> logged_mnemonic{};
   std::vector<uint32_t> logged_bytes;
 };

@@ -18,13 +18,19 @@ inline constexpr uint64_t SignExtend(uint64_t v, unsigned bytes) {
   return static_cast<uint64_t>(static_cast<int64_t>(v << shift) >> shift);
 }
 
-// ZF, SF and PF of a result already truncated to its size.
+// ZF, SF and PF of a result already truncated to its size. The flags are
+// put together with shifts and ORs rather than conditional ORs, so they do
+// not form one long dependency chain.
 inline uint64_t SzpFlags(uint64_t r, unsigned bytes) {
-  uint64_t f = 0;
-  if (r == 0) f |= x86::kFlagZf;
-  if (r & SignBit(bytes)) f |= x86::kFlagSf;
-  if (!__builtin_parity(static_cast<uint8_t>(r))) f |= x86::kFlagPf;
-  return f;
+  static_assert(x86::kFlagZf == 1 << 6 && x86::kFlagSf == 1 << 7 && x86::kFlagPf == 1 << 2);
+  return (static_cast<uint64_t>(r == 0) << 6) | (((r >> (bytes * 8 - 1)) & 1) << 7) |
+         (static_cast<uint64_t>(!__builtin_parity(static_cast<uint8_t>(r))) << 2);
+}
+
+// OF (bit 11) from the sign bit of `v`, and AF (bit 4) from bit 4 of `x`.
+inline uint64_t OfAfFlags(uint64_t v, uint64_t x, unsigned bytes) {
+  static_assert(x86::kFlagOf == 1 << 11 && x86::kFlagAf == 1 << 4 && x86::kFlagCf == 1);
+  return (((v >> (bytes * 8 - 1)) & 1) << 11) | (x & 0x10);
 }
 
 // Replaces the bits in `which` of RFLAGS with those of `flags`.
@@ -38,11 +44,8 @@ inline uint64_t AddWithFlags(uint64_t a, uint64_t b, bool carry, unsigned bytes,
   a &= m;
   b &= m;
   uint64_t r = (a + b + carry) & m;
-  uint64_t f = SzpFlags(r, bytes);
-  if (carry ? r <= a : r < a) f |= x86::kFlagCf;
-  if ((a ^ r) & (b ^ r) & SignBit(bytes)) f |= x86::kFlagOf;
-  if ((a ^ b ^ r) & 0x10) f |= x86::kFlagAf;
-  *flags = f;
+  const uint64_t cf = carry ? r <= a : r < a;
+  *flags = SzpFlags(r, bytes) | cf | OfAfFlags((a ^ r) & (b ^ r), a ^ b ^ r, bytes);
   return r;
 }
 
@@ -52,11 +55,8 @@ inline uint64_t SubWithFlags(uint64_t a, uint64_t b, bool borrow, unsigned bytes
   a &= m;
   b &= m;
   uint64_t r = (a - b - borrow) & m;
-  uint64_t f = SzpFlags(r, bytes);
-  if (borrow ? a <= b : a < b) f |= x86::kFlagCf;
-  if ((a ^ b) & (a ^ r) & SignBit(bytes)) f |= x86::kFlagOf;
-  if ((a ^ b ^ r) & 0x10) f |= x86::kFlagAf;
-  *flags = f;
+  const uint64_t cf = borrow ? a <= b : a < b;
+  *flags = SzpFlags(r, bytes) | cf | OfAfFlags((a ^ b) & (a ^ r), a ^ b ^ r, bytes);
   return r;
 }
 
@@ -77,6 +77,27 @@ inline bool Condition(uint64_t rf, unsigned cc) {
     default: r = (rf & x86::kFlagZf) || (!(rf & x86::kFlagSf) != !(rf & x86::kFlagOf)); break;  // LE
   }
   return r != (cc & 1);
+}
+
+// A register operand a handler specialised by size may read and write as
+// gpr[reg] & SizeMask(size): a general register that is not AH/CH/DH/BH.
+inline bool IsDirectGpr(const Operand& o) {
+  return o.kind == OperandKind::kReg && (o.reg_class == RegClass::kGpr8Low || o.reg_class == RegClass::kGpr16 ||
+                                         o.reg_class == RegClass::kGpr32 || o.reg_class == RegClass::kGpr64);
+}
+template <unsigned kSize>
+inline uint64_t GetGpr(const x86::CpuState& s, int reg) {
+  return s.gpr[reg] & SizeMask(kSize);
+}
+template <unsigned kSize>
+inline void SetGpr(x86::CpuState& s, int reg, uint64_t value) {
+  if constexpr (kSize == 8) {
+    s.gpr[reg] = value;
+  } else if constexpr (kSize == 4) {
+    s.gpr[reg] = value & 0xFFFFFFFF;  // zero-extends (SDM vol. 1 3.4.1.1)
+  } else {
+    s.gpr[reg] = (s.gpr[reg] & ~SizeMask(kSize)) | (value & SizeMask(kSize));
+  }
 }
 
 // Offset-register width of the address size, in bytes.

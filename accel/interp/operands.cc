@@ -34,19 +34,7 @@ void Cpu::WriteGpr(int reg, unsigned size, uint64_t value) {
   }
 }
 
-uint64_t Cpu::EffectiveAddress(const DecodedInsn& insn, int i) const {
-  const Operand& o = insn.op[i];
-  uint64_t ea = static_cast<uint64_t>(o.disp);
-  if (o.base >= 0) ea += o.base == Operand::kRipBase ? next_rip : s.gpr[o.base];
-  if (o.index >= 0) ea += s.gpr[o.index] * o.scale;
-  switch (insn.address_size) {
-    case 16: return ea & 0xFFFF;
-    case 32: return ea & 0xFFFFFFFF;
-    default: return ea;
-  }
-}
-
-uint64_t Cpu::ReadOperand(const DecodedInsn& insn, int i) {
+uint64_t Cpu::ReadOperandSlow(const DecodedInsn& insn, int i) {
   const Operand& o = insn.op[i];
   switch (o.kind) {
     case OperandKind::kReg:
@@ -76,7 +64,7 @@ uint64_t Cpu::ReadOperand(const DecodedInsn& insn, int i) {
   }
 }
 
-void Cpu::WriteOperand(const DecodedInsn& insn, int i, uint64_t value) {
+void Cpu::WriteOperandSlow(const DecodedInsn& insn, int i, uint64_t value) {
   const Operand& o = insn.op[i];
   switch (o.kind) {
     case OperandKind::kReg:
@@ -104,14 +92,14 @@ unsigned Cpu::StackSize() const {
 void Cpu::Push(uint64_t value, unsigned size) {
   unsigned ss = StackSize();
   uint64_t sp = (s.gpr[x86::kRsp] - size) & SizeMask(ss);
-  WriteMem(x86::kSs, sp, size, value);
+  WriteData(x86::kSs, sp, size, value);
   WriteGpr(x86::kRsp, ss, sp);
 }
 
 uint64_t Cpu::Pop(unsigned size) {
   unsigned ss = StackSize();
   uint64_t sp = s.gpr[x86::kRsp] & SizeMask(ss);
-  uint64_t value = ReadMem(x86::kSs, sp, size);
+  uint64_t value = ReadData(x86::kSs, sp, size);
   WriteGpr(x86::kRsp, ss, sp + size);
   return value;
 }

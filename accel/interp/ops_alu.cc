@@ -50,6 +50,35 @@ void Binary(Cpu& cpu, const DecodedInsn& insn) {
   SetFlags(cpu.s, kArithFlags, flags);
 }
 
+// Binary without LOCK at one operand size: the flag arithmetic folds to
+// constants (SpecializedAluHandler picks it at decode time). kReg: operand 0
+// is a direct general register (IsDirectGpr); operand 1 one too, or an
+// immediate with kImm.
+enum class Form { kAny, kReg, kRegReg, kRegImm };
+
+template <Op op, unsigned kSize, Form kForm>
+void BinarySized(Cpu& cpu, const DecodedInsn& insn) {
+  const bool cf = cpu.s.rflags & kFlagCf;
+  uint64_t flags;
+  uint64_t a, b;
+  if constexpr (kForm == Form::kAny) {
+    a = cpu.ReadOperand(insn, 0);
+    b = cpu.ReadOperand(insn, 1);
+  } else {
+    a = GetGpr<kSize>(cpu.s, insn.op[0].reg);
+    b = kForm == Form::kRegReg ? GetGpr<kSize>(cpu.s, insn.op[1].reg) : insn.op[1].imm;
+  }
+  const uint64_t r = Apply<op>(a, b, cf, kSize, &flags);
+  if constexpr (op != Op::kCmp && op != Op::kTest) {
+    if constexpr (kForm == Form::kAny) {
+      cpu.WriteOperand(insn, 0, r);
+    } else {
+      SetGpr<kSize>(cpu.s, insn.op[0].reg, r);
+    }
+  }
+  SetFlags(cpu.s, kArithFlags, flags);
+}
+
 // Replaces operand 0 by f(old), atomically with LOCK.
 template <typename F>
 void Modify(Cpu& cpu, const DecodedInsn& insn, F&& f) {
@@ -70,6 +99,57 @@ void IncDec(Cpu& cpu, const DecodedInsn& insn) {
   });
   if (kInc && cpu.planted_fault == PlantedFault::kIncParity) [[unlikely]] flags ^= x86::kFlagPf;
   SetFlags(cpu.s, kArithFlags & ~kFlagCf, flags);
+}
+
+template <bool kInc, unsigned kSize, Form kForm>
+void IncDecSized(Cpu& cpu, const DecodedInsn& insn) {
+  uint64_t flags;
+  const uint64_t a = kForm == Form::kAny ? cpu.ReadOperand(insn, 0) : GetGpr<kSize>(cpu.s, insn.op[0].reg);
+  const uint64_t r = kInc ? AddWithFlags(a, 1, false, kSize, &flags) : SubWithFlags(a, 1, false, kSize, &flags);
+  if constexpr (kForm == Form::kAny) {
+    cpu.WriteOperand(insn, 0, r);
+  } else {
+    SetGpr<kSize>(cpu.s, insn.op[0].reg, r);
+  }
+  if (kInc && cpu.planted_fault == PlantedFault::kIncParity) [[unlikely]] flags ^= x86::kFlagPf;
+  SetFlags(cpu.s, kArithFlags & ~kFlagCf, flags);
+}
+
+// The instance of F<size, form> for size bytes.
+template <template <unsigned, Form> class F, Form kForm>
+Handler BySize(unsigned size) {
+  switch (size) {
+    case 1: return F<1, kForm>::handler;
+    case 2: return F<2, kForm>::handler;
+    case 4: return F<4, kForm>::handler;
+    case 8: return F<8, kForm>::handler;
+    default: return nullptr;
+  }
+}
+
+template <Op op>
+struct BinaryOf {
+  template <unsigned kSize, Form kForm>
+  struct At {
+    static constexpr Handler handler = BinarySized<op, kSize, kForm>;
+  };
+};
+
+template <bool kInc>
+struct IncDecOf {
+  template <unsigned kSize, Form kForm>
+  struct At {
+    static constexpr Handler handler = IncDecSized<kInc, kSize, kForm>;
+  };
+};
+
+template <template <unsigned, Form> class F>
+Handler ByForm(unsigned size, Form form) {
+  switch (form) {
+    case Form::kRegReg: return BySize<F, Form::kRegReg>(size);
+    case Form::kRegImm: return BySize<F, Form::kRegImm>(size);
+    default: return BySize<F, Form::kAny>(size);
+  }
 }
 
 void Neg(Cpu& cpu, const DecodedInsn& insn) {
@@ -169,6 +249,39 @@ void Aad(Cpu& cpu, const DecodedInsn& insn) {
 void Salc(Cpu& cpu, const DecodedInsn&) { cpu.WriteGpr(kRax, 1, (cpu.s.rflags & kFlagCf) ? 0xFF : 0); }
 
 }  // namespace
+
+Handler SpecializedAluHandler(const DecodedInsn& insn) {
+  if (insn.lock || insn.operand_count == 0) return nullptr;
+  const unsigned size = insn.op[0].size;
+  Form form = Form::kAny;
+  if (IsDirectGpr(insn.op[0])) {
+    if (insn.operand_count == 1) {
+      form = Form::kReg;
+    } else if (IsDirectGpr(insn.op[1]) && insn.op[1].size == size) {
+      form = Form::kRegReg;
+    } else if (insn.op[1].kind == OperandKind::kImm) {
+      form = Form::kRegImm;
+    }
+  }
+  switch (insn.mnemonic) {
+    case ZYDIS_MNEMONIC_ADD: return ByForm<BinaryOf<Op::kAdd>::At>(size, form);
+    case ZYDIS_MNEMONIC_ADC: return ByForm<BinaryOf<Op::kAdc>::At>(size, form);
+    case ZYDIS_MNEMONIC_SUB: return ByForm<BinaryOf<Op::kSub>::At>(size, form);
+    case ZYDIS_MNEMONIC_SBB: return ByForm<BinaryOf<Op::kSbb>::At>(size, form);
+    case ZYDIS_MNEMONIC_CMP: return ByForm<BinaryOf<Op::kCmp>::At>(size, form);
+    case ZYDIS_MNEMONIC_AND: return ByForm<BinaryOf<Op::kAnd>::At>(size, form);
+    case ZYDIS_MNEMONIC_OR: return ByForm<BinaryOf<Op::kOr>::At>(size, form);
+    case ZYDIS_MNEMONIC_XOR: return ByForm<BinaryOf<Op::kXor>::At>(size, form);
+    case ZYDIS_MNEMONIC_TEST: return ByForm<BinaryOf<Op::kTest>::At>(size, form);
+    case ZYDIS_MNEMONIC_INC:
+      return form == Form::kReg ? BySize<IncDecOf<true>::At, Form::kReg>(size)
+                                : BySize<IncDecOf<true>::At, Form::kAny>(size);
+    case ZYDIS_MNEMONIC_DEC:
+      return form == Form::kReg ? BySize<IncDecOf<false>::At, Form::kReg>(size)
+                                : BySize<IncDecOf<false>::At, Form::kAny>(size);
+    default: return nullptr;
+  }
+}
 
 void RegisterAluHandlers(HandlerTable& t) {
   t[ZYDIS_MNEMONIC_ADD] = Binary<Op::kAdd>;

@@ -47,6 +47,39 @@ void Mov(Cpu& cpu, const DecodedInsn& insn) {
   cpu.WriteOperand(insn, 0, cpu.ReadOperand(insn, 1));
 }
 
+// MOV at one operand size between direct general registers (IsDirectGpr),
+// memory and immediates, picked at decode time (SpecializedMoveHandler).
+enum class MovForm { kRegReg, kRegImm, kRegMem, kMemReg, kMemImm };
+
+template <unsigned kSize, MovForm kForm>
+void MovSized(Cpu& cpu, const DecodedInsn& insn) {
+  const Operand& src = insn.op[1];
+  uint64_t v;
+  if constexpr (kForm == MovForm::kRegReg || kForm == MovForm::kMemReg) {
+    v = GetGpr<kSize>(cpu.s, src.reg);
+  } else if constexpr (kForm == MovForm::kRegMem) {
+    v = cpu.ReadData(src.seg, cpu.EffectiveAddress(insn, 1), kSize);
+  } else {
+    v = src.imm;
+  }
+  if constexpr (kForm == MovForm::kMemReg || kForm == MovForm::kMemImm) {
+    cpu.WriteData(insn.op[0].seg, cpu.EffectiveAddress(insn, 0), kSize, v);
+  } else {
+    SetGpr<kSize>(cpu.s, insn.op[0].reg, v);
+  }
+}
+
+template <MovForm kForm>
+Handler MovBySize(unsigned size) {
+  switch (size) {
+    case 1: return MovSized<1, kForm>;
+    case 2: return MovSized<2, kForm>;
+    case 4: return MovSized<4, kForm>;
+    case 8: return MovSized<8, kForm>;
+    default: return nullptr;
+  }
+}
+
 void Movzx(Cpu& cpu, const DecodedInsn& insn) { cpu.WriteOperand(insn, 0, cpu.ReadOperand(insn, 1)); }
 
 void Movsx(Cpu& cpu, const DecodedInsn& insn) {
@@ -372,6 +405,23 @@ void Fence(Cpu&, const DecodedInsn&) {
 }
 
 }  // namespace
+
+Handler SpecializedMoveHandler(const DecodedInsn& insn) {
+  if (insn.mnemonic != ZYDIS_MNEMONIC_MOV || insn.operand_count != 2) return nullptr;
+  const Operand& dst = insn.op[0];
+  const Operand& src = insn.op[1];
+  const unsigned size = dst.size;
+  if (src.size != size) return nullptr;
+  const bool dst_reg = IsDirectGpr(dst), dst_mem = dst.kind == OperandKind::kMem;
+  const bool src_reg = IsDirectGpr(src), src_mem = src.kind == OperandKind::kMem;
+  const bool src_imm = src.kind == OperandKind::kImm;
+  if (dst_reg && src_reg) return MovBySize<MovForm::kRegReg>(size);
+  if (dst_reg && src_imm) return MovBySize<MovForm::kRegImm>(size);
+  if (dst_reg && src_mem) return MovBySize<MovForm::kRegMem>(size);
+  if (dst_mem && src_reg) return MovBySize<MovForm::kMemReg>(size);
+  if (dst_mem && src_imm) return MovBySize<MovForm::kMemImm>(size);
+  return nullptr;
+}
 
 void RegisterMoveHandlers(HandlerTable& t) {
   t[ZYDIS_MNEMONIC_MOV] = Mov;

@@ -29,6 +29,41 @@ TEST(InterpDecode, WriteToTheNextInstructionInThePage) {
   EXPECT_EQ(m.reg(kRax), 1u);
 }
 
+// Cpu::RunPlain runs plain instructions one after another from the decoded
+// page: it stops at its budget and before an instruction that is not plain,
+// and a store into the page sends the next fetch back to the bytes.
+TEST(InterpDecode, RunPlainStopsAtTheBudgetAndBeforeAnInstructionThatIsNotPlain) {
+  // 0: inc eax (x3); 3: out dx, al
+  Machine m({0x40, 0x40, 0x40, 0xEE});
+  m.reg(kRdx) = kTestPort;
+  m.Step(4);  // decodes all four
+  ASSERT_EQ(m.device().writes.size(), 1u);
+  m.s.rip = kCode;
+  EXPECT_EQ(m.cpu->RunPlain(2), 2u);
+  EXPECT_EQ(m.s.rip, kCode + 2);
+  EXPECT_EQ(m.cpu->RunPlain(100), 1u);  // the OUT is not plain
+  EXPECT_EQ(m.s.rip, kCode + 3);
+  EXPECT_EQ(m.device().writes.size(), 1u);
+  EXPECT_EQ(m.cpu->RunPlain(100), 1u);  // the OUT alone, the whole way
+  EXPECT_EQ(m.device().writes.size(), 2u);
+  EXPECT_EQ(m.reg(kRax) & 0xFF, 6u);
+  EXPECT_EQ(m.cpu->instructions_retired(), 8u);
+}
+
+TEST(InterpDecode, RunPlainSeesAStoreIntoItsPage) {
+  // 0: inc byte [0x10007]; 6: nop; 7: inc eax (0x40: the store makes it inc ecx, then inc edx); 8: jmp 0
+  Machine m({0xFE, 0x05, 0x07, 0x00, 0x01, 0x00, 0x90, 0x40, 0xEB, 0xF6});
+  m.Step(4);  // decodes all four; the byte at 7 is 0x41 (inc ecx) from the first store on
+  EXPECT_EQ(m.reg(kRcx), 1u);
+  ASSERT_EQ(m.s.rip, kCode);
+  for (int i = 0; i < 10 && m.s.rip != kCode + 8; ++i) m.cpu->RunPlain(100);
+  EXPECT_EQ(m.s.rip, kCode + 8);
+  EXPECT_EQ(m.reg(kRcx), 1u);  // not the cached inc ecx
+  EXPECT_EQ(m.reg(kRdx), 1u);
+  EXPECT_EQ(m.reg(kRax), 0u);
+  EXPECT_EQ(m.cpu->instructions_retired(), 7u);
+}
+
 // Writes that do not come through the vCPU itself (a loader's or DMA's
 // GuestMemory::WritePhys, another vCPU's store) make its decodes and blocks
 // stale too (hw::CodePages).
