@@ -11,7 +11,7 @@ std::vector<Accelerator> AcceleratorList() {
   return {
       {"kvm", "Linux KVM hardware virtualization", kvm::Probe,
        [](hw::Board& board) { return kvm::CreateMachine(board); }},
-      {"jit", "x86 interpreter with a JIT for 64-bit code (asmjit)", interp::ProbeJit,
+      {"jit", "x86 interpreter with a JIT for all but virtual-8086 code (asmjit)", interp::ProbeJit,
        [](hw::Board& board) { return interp::CreateMachine(board, true); }},
       {"interp", "x86 interpreter (decoded-instruction cache)", [] { return Availability{true, ""}; },
        [](hw::Board& board) { return interp::CreateMachine(board); }},

@@ -149,7 +149,7 @@ class Cpu final : public hw::MemoryMapObserver {
   SliceEnd RunSlice(uint64_t budget, SliceOptions options = {});
   uint64_t slice_faults() const { return slice_faults_; }  // faults RunSlice delivered
   uint64_t instructions_retired() const { return retired_; }
-  // Translates hot 64-bit code with the JIT from now on (jit.h).
+  // Translates hot code with the JIT from now on (jit.h).
   void EnableJit();
   const Jit* jit() const { return jit_.get(); }
 

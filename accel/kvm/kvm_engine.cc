@@ -401,9 +401,11 @@ void KvmMachine::PrepareCpuid() {
     }
   }
   MaskedCpuid masked = MaskCpuid(model, supported);
+  // The guest runs without them, as on a CPU that lacks them: a detail
+  // for `-d unimp` (the nested sandbox's CPU has no VME, say).
   for (const auto& line : masked.missing) {
-    std::fprintf(stderr, "kvm: the host cannot give CPUID %s; the guest does not see these bits\n",
-                 line.c_str());
+    board_.log().Log(hw::kLogUnimp, "kvm: the host cannot give CPUID %s; the guest does not see these bits",
+                     line.c_str());
   }
   cpuid_ = std::move(masked.entries);
   board_.set_cpuid(x86::CpuidModel(cpuid_));
