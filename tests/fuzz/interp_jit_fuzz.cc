@@ -141,7 +141,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   Prepare(interp, s, code, code_size, code, code_size);
 
   const uint64_t jit_start = jit.retired(), interp_start = interp.retired();
-  const SliceEnd jit_end = jit.vcpu->RunSlice(kBudget, /*stop_after_fault=*/false);
+  const SliceEnd jit_end = jit.vcpu->RunSlice(kBudget);
   const uint64_t target = jit.retired() - jit_start;
   SliceEnd interp_end = SliceEnd::kBudget;
   uint64_t undefined = 0;
@@ -149,7 +149,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     uint64_t defined, left;
     FlagEffects(*interp.vcpu, &defined, &left);
     undefined = (undefined & ~defined) | left;
-    interp_end = interp.vcpu->RunSlice(1, /*stop_after_fault=*/false);
+    interp_end = interp.vcpu->RunSlice(1);
     if (interp_end != SliceEnd::kBudget) break;
   }
   if (interp_end == SliceEnd::kBudget && jit_end != SliceEnd::kBudget) {
