@@ -131,11 +131,15 @@ class Machine {
   RecordingDevice& device() { return *device_; }
 
   x86::CpuState s;
-  std::unique_ptr<Cpu> cpu;
 
  private:
+  // Before the CPU, so that it goes after it: the CPU unregisters itself
+  // from the board's memory when destroyed (found by ASan).
   std::unique_ptr<hw::Board> board_;
   std::unique_ptr<RecordingDevice> device_;
+
+ public:
+  std::unique_ptr<Cpu> cpu;
 };
 
 }  // namespace tandem::accel::interp::testing
