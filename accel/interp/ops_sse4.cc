@@ -78,7 +78,8 @@ int16_t Pmulhrsw(int16_t a, int16_t b) { return static_cast<int16_t>((((int32_t{
 
 template <typename T>
 T Psign(T a, T b) {
-  if (b < 0) return static_cast<T>(-a);
+  // Negated in the unsigned type: the most negative value stays as it is.
+  if (b < 0) return static_cast<T>(0u - static_cast<std::make_unsigned_t<T>>(a));
   return b == 0 ? T{0} : a;
 }
 

@@ -123,6 +123,8 @@ bool ChildRunsCompat32Code() {
   if (pid == 0) {
     rlimit no_core{0, 0};
     setrlimit(RLIMIT_CORE, &no_core);
+    signal(SIGSEGV, SIG_DFL);  // as in ProbeCompat32: die by the signal under ASan too
+    signal(SIGBUS, SIG_DFL);
     alarm(10);
     uint32_t eax = reinterpret_cast<uint32_t (*)()>(page)();
     _exit(eax == 0x1234 ? 0 : 1);
