@@ -221,14 +221,17 @@ bool NamesSystemRegister(const ZydisDecodedInstruction& zi, const ZydisDecodedOp
 // What a block is translated under besides its bytes, CPL and CS base (the
 // block key; 0 is 64-bit code). Bits 0-1 code size (1: 32-bit, 2: 16-bit),
 // bit 2 SS.B, bit 3 real mode, bit 4 long mode (compatibility mode), bit 5
-// SSE instructions fault (#UD or #NM: CR0.EM, CR0.TS, no CR4.OSFXSR); three
+// SSE instructions fault (#UD or #NM: CR0.EM, CR0.TS, no CR4.OSFXSR); four
 // bits per segment register from bit 8 (kSegRead, kSegWrite, kSegBaseZero:
-// inline accesses may read, may write, need not add a base); the CS limit in
-// the top half. Limits are checked at run time against CpuState, so only
-// the rights and kinds of segments are fixed here (SDM vol. 3A 5.3-5.5).
+// inline accesses may read, may write, need not add a base; kSegMaxLimit:
+// the limit is 4 GiB - 1 with a zero base in protected mode, 64 KiB - 1 in
+// real mode, the two common cases, whose checks are cheaper, EmitSegmented);
+// the CS limit in the top half. Other limits are checked at run time against
+// CpuState, so only the rights and kinds of segments are fixed here (SDM
+// vol. 3A 5.3-5.5).
 constexpr uint64_t kKeyCode32 = 1, kKeyCode16 = 2, kKeyStack32 = 4, kKeyReal = 8, kKeyLong = 16, kKeyNoSse = 32;
-constexpr unsigned kSegRead = 1, kSegWrite = 2, kSegBaseZero = 4;
-constexpr unsigned kKeySegShift = 8;
+constexpr unsigned kSegRead = 1, kSegWrite = 2, kSegBaseZero = 4, kSegMaxLimit = 8;
+constexpr unsigned kKeySegShift = 8, kKeySegBits = 4;
 
 uint64_t ModeKey(const x86::CpuState& s) {
   const bool lma = s.msr.efer & x86::kEferLma;
@@ -252,7 +255,8 @@ uint64_t ModeKey(const x86::CpuState& s) {
       }
     }
     if (g.base == 0) bits |= kSegBaseZero;
-    key |= bits << (kKeySegShift + 3 * i);
+    if (pe ? g.limit == 0xFFFFFFFF && g.base == 0 : g.limit == 0xFFFF) bits |= kSegMaxLimit;
+    key |= bits << (kKeySegShift + kKeySegBits * i);
   }
   return key | static_cast<uint64_t>(s.seg[x86::kCs].limit) << 32;
 }
@@ -542,7 +546,9 @@ class Translator {
   // 64-bit mode the offset is checked against the segment's limit, a failing
   // check jumping to `slow` (the interpreter raises the fault); false when
   // the segment's kind or rights leave the access to the interpreter.
-  bool EmitLinear(const ZydisDecodedOperand& m, unsigned address_width, unsigned size, bool write, Label slow) {
+  bool EmitLinear(const ZydisDecodedOperand& m, unsigned address_width, unsigned size, bool write, Label slow,
+                  bool* last_in_r8) {
+    *last_in_r8 = false;
     if (code_bits_ != 64 && !SegmentAllows(m.mem.segment, write)) return false;
     const ZydisRegister base = m.mem.base, index = m.mem.index;
     const int64_t disp = m.mem.disp.has_displacement ? m.mem.disp.value : 0;
@@ -572,7 +578,7 @@ class Translator {
       if (address_width == 16) a_.movzx(kLinear.r32(), kLinear.r16());
     }
     if (code_bits_ != 64) {
-      EmitSegmented(m.mem.segment, size, slow);
+      *last_in_r8 = EmitSegmented(m.mem.segment, size, address_width, slow);
       return true;
     }
     if (m.mem.segment == ZYDIS_REGISTER_FS || m.mem.segment == ZYDIS_REGISTER_GS) {
@@ -588,16 +594,42 @@ class Translator {
   // Offset kLinear in segment `sreg` -> linear address, with the limit check
   // of an expand-up segment: offset + size - 1 <= limit, computed as the sign
   // of limit - last byte without touching the flags. Clobbers rcx, r8, r9.
-  unsigned SegmentBits(int seg) const { return (block_->key >> (kKeySegShift + 3 * seg)) & 7; }
+  unsigned SegmentBits(int seg) const {
+    return (block_->key >> (kKeySegShift + kKeySegBits * seg)) & ((1u << kKeySegBits) - 1);
+  }
   bool SegmentAllows(ZydisRegister sreg, bool write) const {
     const int seg = SegmentIndex(sreg);
     return seg >= 0 && (SegmentBits(seg) & (write ? kSegWrite : kSegRead));
   }
 
-  void EmitSegmented(ZydisRegister sreg, unsigned size, Label slow) {
+  //
+  // Two common cases need no check of their own: a flat segment (base 0,
+  // limit 4 GiB - 1), where the last byte of an access past the limit lies
+  // at 4 GiB, a page the TLB never holds in the slot of the first byte's
+  // page; and a 64 KiB real-mode segment with 16-bit addresses, where the
+  // last byte's offset is wrapped to 16 bits so that an access past the
+  // limit ends below where it starts, again on another page. In both the TLB
+  // lookup misses and the interpreter raises the fault. Returns true when r8
+  // holds the linear address of the last byte for EmitTlbLookup.
+  bool EmitSegmented(ZydisRegister sreg, unsigned size, unsigned address_width, Label slow) {
     const int seg = SegmentIndex(sreg);
     const unsigned bits = SegmentBits(seg);
     const int32_t seg_offset = static_cast<int32_t>(offsetof(x86::CpuState, seg) + seg * sizeof(x86::Segment));
+    if (bits & kSegMaxLimit) {
+      if (!(block_->key & kKeyReal)) return false;  // flat: the offset is the linear address
+      if (address_width == 16) {
+        a_.lea(ax::r8d, ax::ptr(kLinear, static_cast<int32_t>(size - 1)));
+        a_.movzx(ax::r8d, ax::r8w);
+        if (!(bits & kSegBaseZero)) {
+          a_.mov(ax::r9, ax::qword_ptr(kState, seg_offset + static_cast<int32_t>(offsetof(x86::Segment, base))));
+          a_.lea(kLinear, ax::ptr(kLinear, ax::r9));
+          a_.mov(kLinear.r32(), kLinear.r32());
+          a_.lea(ax::r8, ax::ptr(ax::r8, ax::r9));
+          a_.mov(ax::r8d, ax::r8d);
+        }
+        return true;
+      }
+    }
     a_.lea(ax::r8, ax::ptr(kLinear, static_cast<int32_t>(size - 1)));
     a_.not_(ax::r8);
     a_.mov(ax::r9d, ax::dword_ptr(kState, seg_offset + static_cast<int32_t>(offsetof(x86::Segment, limit))));
@@ -613,15 +645,16 @@ class Translator {
       a_.lea(kLinear, ax::ptr(kLinear, ax::r9));
       a_.mov(kLinear.r32(), kLinear.r32());  // linear addresses wrap at 4 GiB outside 64-bit mode
     }
+    return false;
   }
 
   // kHostAddr = host address of `size` bytes at kLinear, or a jump to `slow`
   // (flag-free: SHRX/LEA/MOVZX/NOT/JRCXZ). Clobbers rcx, r8, r9.
-  void EmitTlbLookup(bool write, unsigned size, Label slow) {
+  void EmitTlbLookup(bool write, unsigned size, Label slow, bool last_in_r8 = false) {
     const int32_t kind_offset = static_cast<int32_t>(((write ? 2 : 0) + (user_ ? 1 : 0)) * Tlb::kEntries *
                                                      sizeof(JitTlbEntry));
     static_assert(sizeof(JitTlbEntry) == 16);
-    a_.lea(ax::r8, ax::ptr(kLinear, static_cast<int32_t>(size - 1)));
+    if (!last_in_r8) a_.lea(ax::r8, ax::ptr(kLinear, static_cast<int32_t>(size - 1)));
     a_.shrx(ax::r8, ax::r8, kTwelve);  // page of the last byte
     a_.shrx(ax::r9, kLinear, kTwelve);
     a_.movzx(ax::r9d, ax::r9b);  // slot (Tlb::kEntries == 256)
@@ -772,8 +805,8 @@ class Translator {
     a_.mov(ax::edx, ax::dword_ptr(kState, kRspOffset));
     if (delta) a_.lea(ax::edx, ax::ptr(ax::rdx, delta));
     a_.mov(kLinear.r32(), ax::edx);
-    EmitSegmented(ZYDIS_REGISTER_SS, 4, slow.entry);
-    EmitTlbLookup(write, 4, slow.entry);
+    const bool last_in_r8 = EmitSegmented(ZYDIS_REGISTER_SS, 4, 32, slow.entry);
+    EmitTlbLookup(write, 4, slow.entry, last_in_r8);
   }
 
   void EmitPush32(const ZydisDecodedOperand& op) {
@@ -1060,20 +1093,21 @@ class Translator {
       // Nothing emitted yet, so giving up here needs no undo... except the
       // flag load above, which is harmless.
       slow = &NewSlowPath(flags_before, flags_after);
-      if (!EmitLinear(m, zi.address_width, size, write, slow->entry)) {
+      bool last_in_r8 = false;
+      if (!EmitLinear(m, zi.address_width, size, write, slow->entry, &last_in_r8)) {
         slow_paths_.pop_back();
         return false;  // (flags already loaded: still consistent)
       }
       if (aligned16) {
         // Flag-free: the low four bits shifted to the top are zero when aligned.
         Label aligned = a_.newLabel();
-        a_.mov(ax::r8d, 60);
-        a_.shlx(ax::rcx, kLinear, ax::r8);
+        a_.mov(ax::r9d, 60);  // (r8 may hold the last byte's address)
+        a_.shlx(ax::rcx, kLinear, ax::r9);
         a_.jecxz(ax::rcx, aligned);
         a_.jmp(slow->entry);
         a_.bind(aligned);
       }
-      EmitTlbLookup(write, size, slow->entry);
+      EmitTlbLookup(write, size, slow->entry, last_in_r8);
     }
     constexpr int32_t kXmmOffset = offsetof(x86::CpuState, fx) + offsetof(x86::FxState, xmm);
     for (int n = 0; n < 16; ++n) {

@@ -232,6 +232,51 @@ TEST_F(JitTest, RealModeWordAtOffsetFfffFaultsLikeTheInterpreter) {
   EXPECT_EQ(m->cpu->instructions_retired(), 1u);
 }
 
+// A flat segment (base 0, limit 4 GiB - 1) needs no limit check of its own
+// in a block: the last byte of an access past the limit lies at 4 GiB.
+TEST_F(JitTest, FlatSegmentAccessPastFourGiBFaultsAndALimitChangeRecompiles) {
+  Start({0xA1, 0x00, 0x20, 0, 0,         // mov eax, [0x2000]
+         0x8B, 0x0D, 0xFE, 0xFF, 0xFF, 0xFF,  // mov ecx, [0xFFFFFFFE]: bytes past 4 GiB - 1
+         0xEB, 0xFE},
+        Mode::kFlat32);
+  ASSERT_EQ(m->s.seg[x86::kDs].limit, 0xFFFFFFFFu);
+  ASSERT_EQ(m->s.seg[x86::kDs].base, 0u);
+  m->Write(0x2000, 4, 0x11223344);
+  m->reg(x86::kRcx) = 0xCC;
+  RunExpectingFault(jit(), x86::kGP);
+  EXPECT_EQ(m->s.rip, kCode + 5);
+  EXPECT_EQ(m->reg(x86::kRax), 0x11223344u);
+  EXPECT_EQ(m->reg(x86::kRcx), 0xCCu);
+  EXPECT_EQ(m->cpu->instructions_retired(), 1u);
+  // The same code under a DS limit of 0xFFF: the first load is past it now.
+  m->s.rip = kCode;
+  m->reg(x86::kRax) = 0;
+  m->s.seg[x86::kDs].limit = 0xFFF;
+  RunExpectingFault(jit(), x86::kGP);
+  EXPECT_EQ(m->s.rip, kCode);
+  EXPECT_EQ(m->reg(x86::kRax), 0u);
+}
+
+// In a real-mode segment of 64 KiB the last byte's offset wraps to 16 bits,
+// below the first byte, so the TLB lookup misses even when that page is in
+// the TLB (here: just read), and the interpreter raises the fault.
+TEST_F(JitTest, RealModeWordAtOffsetFfffWithASegmentBaseFaults) {
+  Start({0xA1, 0x00, 0x00,        // mov ax, [0]
+         0x8B, 0x1E, 0xFF, 0xFF,  // mov bx, [0xFFFF]: the second byte is past the limit
+         0xEB, 0xFE},
+        Mode::kReal);
+  m->s.seg[x86::kDs].selector = 0x4000;
+  m->s.seg[x86::kDs].base = 0x40000;
+  ASSERT_EQ(m->s.seg[x86::kDs].limit, 0xFFFFu);
+  m->Write(0x40000, 2, 0x1234);
+  m->Write(0x4FFFF, 1, 0x56);
+  RunExpectingFault(jit(), x86::kGP);
+  EXPECT_EQ(m->s.rip, 3u);
+  EXPECT_EQ(m->reg(x86::kRax) & 0xFFFF, 0x1234u);
+  EXPECT_EQ(m->reg(x86::kRbx) & 0xFFFF, 0u);
+  EXPECT_EQ(m->cpu->instructions_retired(), 1u);
+}
+
 // RunBlock calls (dispatcher entries) until RIP reaches `end`.
 int DispatchesTo(Jit& jit, x86::CpuState& s, uint64_t end) {
   int calls = 0;
