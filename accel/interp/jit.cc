@@ -5,7 +5,10 @@
 // writes to its page (the interpreter's code-page tracking).
 //
 // Translated code keeps the guest registers in x86::CpuState (r12) and loads
-// the ones an instruction names into host registers just around it. The
+// the ones an instruction names into host registers just around it; a value
+// still in its host register from an earlier instruction of the block is not
+// loaded again (Translator::valid_; stores are never deferred, so CpuState is
+// current at every fault and call). The
 // guest's arithmetic flags stay in the host's RFLAGS between instructions
 // whenever the translator knows they are there, and go to CpuState::rflags
 // at block exits and before any call; everything else that runs in a block
@@ -17,6 +20,7 @@
 #include <cpuid.h>
 
 #include <algorithm>
+#include <deque>
 #include <cstring>
 
 #include "accel/interp/decode_cache.h"
@@ -333,9 +337,10 @@ class Translator {
     a_.mov(kTlb, ax::rsi);
     a_.mov(kTwelve.r32(), 12);
     a_.bind(chain_entry_);
+    valid_ = 0;
     if (loop_entry_) {
       NeedFlagsInHost();
-      a_.bind(loop_body_);
+      a_.bind(loop_body_);  // (valid_ is 0 here, as at the branches back)
     }
   }
 
@@ -479,6 +484,7 @@ class Translator {
       EmitJumpCacheExit(count);
       return;
     }
+    Clobber(Bit(ax::rax) | Bit(ax::rcx));
     a_.sub(kBudget, count);
     block_->links.push_back(Jit::Link{nullptr, rip, block_, nullptr});
     Jit::Link* link = &block_->links.back();
@@ -494,12 +500,14 @@ class Translator {
     a_.mov(ax::rax, reinterpret_cast<uint64_t>(jit_->last_link_slot()));
     a_.mov(ax::qword_ptr(ax::rax), ax::rcx);
     a_.jmp(epilogue_);
+    valid_ = 0;  // what follows is reached through labels
   }
 
   // Leaves the block after `count` instructions with RIP already stored.
   void EmitLeave(unsigned count) {
     a_.sub(kBudget, count);
     a_.jmp(epilogue_);
+    valid_ = 0;
   }
 
  private:
@@ -507,6 +515,7 @@ class Translator {
     Label entry, done;
     unsigned index;
     bool flags_in_host_before, flags_in_host_after;
+    uint32_t reload = 0;  // host registers (= guest numbers) valid at `done`
   };
 
   uint64_t Target(const ZydisDecodedInstruction& zi, const ZydisDecodedOperand* zops) const {
@@ -519,6 +528,7 @@ class Translator {
   // host RFLAGS -> CpuState::rflags (clobbers rax, rcx and the host flags).
   void SyncFlags() {
     if (!flags_in_host_) return;
+    Clobber(Bit(ax::rax) | Bit(ax::rcx));
     a_.pushfq();
     a_.pop(ax::rax);
     a_.and_(ax::eax, static_cast<int32_t>(kArith));
@@ -530,6 +540,7 @@ class Translator {
 
   // CpuState::rflags -> host RFLAGS (arithmetic flags only; DF, TF and AC stay 0).
   void LoadFlags() {
+    Clobber(Bit(ax::rax));
     a_.mov(ax::rax, ax::qword_ptr(kState, kFlagsOffset));
     a_.and_(ax::eax, static_cast<int32_t>(kArith));
     a_.or_(ax::eax, 2);
@@ -561,15 +572,19 @@ class Translator {
       const int b = base == ZYDIS_REGISTER_NONE ? -2 : GprNumber(base);
       const int i = index == ZYDIS_REGISTER_NONE ? -2 : GprNumber(index);
       if (b == -1 || i == -1) return false;
-      if (b >= 0) a_.mov(kLinear, ax::qword_ptr(kState, 8 * b));
+      if (b >= 0 && (valid_ >> b & 1)) a_.mov(kLinear, ax::gpq(b));
+      else if (b >= 0) a_.mov(kLinear, ax::qword_ptr(kState, 8 * b));
       else a_.mov(kLinear.r32(), 0);
       ax::Gp disp_reg = ax::r8;
       const bool small = disp == static_cast<int32_t>(disp);
       if (!small) a_.mov(disp_reg, disp);
       if (i >= 0) {
         static constexpr uint32_t kShift[9] = {0, 0, 1, 0, 2, 0, 0, 0, 3};
-        a_.mov(ax::r9, ax::qword_ptr(kState, 8 * i));
-        a_.lea(kLinear, ax::ptr(kLinear, ax::r9, kShift[m.mem.scale], small ? static_cast<int32_t>(disp) : 0));
+        // A cached index is read where it is, unless kLinear or disp_reg overwrote it.
+        ax::Gp index_reg = ax::r9;
+        if ((valid_ >> i & 1) && i < 8) index_reg = ax::gpq(i);
+        else a_.mov(ax::r9, ax::qword_ptr(kState, 8 * i));
+        a_.lea(kLinear, ax::ptr(kLinear, index_reg, kShift[m.mem.scale], small ? static_cast<int32_t>(disp) : 0));
       } else if (small && disp) {
         a_.lea(kLinear, ax::ptr(kLinear, static_cast<int32_t>(disp)));
       }
@@ -577,6 +592,7 @@ class Translator {
       if (address_width == 32) a_.mov(kLinear.r32(), kLinear.r32());
       if (address_width == 16) a_.movzx(kLinear.r32(), kLinear.r16());
     }
+    Clobber(Bit(kLinear) | Bit(ax::r8) | Bit(ax::r9) | Bit(ax::rcx));
     if (code_bits_ != 64) {
       *last_in_r8 = EmitSegmented(m.mem.segment, size, address_width, slow);
       return true;
@@ -654,6 +670,7 @@ class Translator {
     const int32_t kind_offset = static_cast<int32_t>(((write ? 2 : 0) + (user_ ? 1 : 0)) * Tlb::kEntries *
                                                      sizeof(JitTlbEntry));
     static_assert(sizeof(JitTlbEntry) == 16);
+    Clobber(Bit(ax::rcx) | Bit(ax::r8) | Bit(ax::r9) | Bit(kHostAddr));
     if (!last_in_r8) a_.lea(ax::r8, ax::ptr(kLinear, static_cast<int32_t>(size - 1)));
     a_.shrx(ax::r8, ax::r8, kTwelve);  // page of the last byte
     a_.shrx(ax::r9, kLinear, kTwelve);
@@ -671,7 +688,7 @@ class Translator {
   }
 
   SlowPath& NewSlowPath(bool flags_before, bool flags_after) {
-    slow_paths_.push_back({a_.newLabel(), a_.newLabel(), index_, flags_before, flags_after});
+    slow_paths_.push_back({a_.newLabel(), a_.newLabel(), index_, flags_before, flags_after, 0});
     return slow_paths_.back();
   }
 
@@ -683,6 +700,7 @@ class Translator {
     a_.mov(ax::ecx, branch ? 1 : 0);
     a_.mov(ax::rax, reinterpret_cast<uint64_t>(&Jit::Interpret));
     a_.call(ax::rax);
+    valid_ = 0;  // (the interpreter may have changed any guest register)
     Label go_on = a_.newLabel();
     a_.test(ax::rax, ax::rax);
     a_.jz(go_on);
@@ -698,6 +716,9 @@ class Translator {
     SyncFlags();
     EmitInterpretCall(p.index);
     if (p.flags_in_host_after) LoadFlags();
+    for (int n = 0; n < 16; ++n) {
+      if (p.reload >> n & 1) a_.mov(ax::gpq(n), ax::qword_ptr(kState, 8 * n));
+    }
     a_.jmp(p.done);
   }
 
@@ -715,6 +736,7 @@ class Translator {
   }
 
   void EmitReadSelector(int reg, int seg, unsigned width) {
+    Clobber(Bit(ax::rax) | 1u << reg);
     a_.movzx(ax::eax, ax::word_ptr(kState, static_cast<int32_t>(offsetof(x86::CpuState, seg) + seg * sizeof(x86::Segment) +
                                                                 offsetof(x86::Segment, selector))));
     if (width == 16) {
@@ -737,7 +759,7 @@ class Translator {
       a_.jnz(slow.entry);
     }
     a_.and_(ax::qword_ptr(kState, kFlagsOffset), static_cast<int32_t>(~x86::kFlagIf));
-    a_.bind(slow.done);
+    BindDone(slow);
   }
 
   // Leaves after `count` instructions for CpuState::rip, straight into its
@@ -760,6 +782,7 @@ class Translator {
     a_.cmp(ax::dword_ptr(ax::rdx, offsetof(Jit::JumpEntry, context)), static_cast<int32_t>(block_->context));
     a_.jne(epilogue_);
     a_.jmp(ax::qword_ptr(ax::rdx, offsetof(Jit::JumpEntry, code)));
+    valid_ = 0;
   }
 
   void EmitJcc(const ZydisDecodedInstruction& zi, const ZydisDecodedOperand* zops) {
@@ -780,6 +803,7 @@ class Translator {
       a_.lea(ax::rcx, ax::ptr(kBudget, -1));
       a_.mov(ax::r8d, 63);
       a_.shrx(ax::rcx, ax::rcx, ax::r8);  // 1 when the budget is spent
+      Clobber(Bit(ax::rcx) | Bit(ax::r8));
       Label stay = a_.newLabel(), spent = a_.newLabel();
       a_.jecxz(ax::rcx, stay);  // (JRCXZ reaches 127 bytes only)
       a_.jmp(spent);
@@ -793,6 +817,7 @@ class Translator {
 
   // kLinear = RSP + delta, then the stack slot's host address (or the slow path).
   Label StackAccess(int32_t delta, bool write, const SlowPath& slow) {
+    Clobber(kStackClobbers);
     a_.mov(kLinear, ax::qword_ptr(kState, kRspOffset));
     if (delta) a_.lea(kLinear, ax::ptr(kLinear, delta));
     EmitTlbLookup(write, 8, slow.entry);
@@ -802,6 +827,7 @@ class Translator {
   // kLinear = the linear address of the dword at SS:ESP + delta, the new
   // offset in rdx (wrapped to 32 bits), or a jump to the slow path.
   void StackAccess32(int32_t delta, bool write, const SlowPath& slow) {
+    Clobber(kStackClobbers);
     a_.mov(ax::edx, ax::dword_ptr(kState, kRspOffset));
     if (delta) a_.lea(ax::edx, ax::ptr(ax::rdx, delta));
     a_.mov(kLinear.r32(), ax::edx);
@@ -819,7 +845,8 @@ class Translator {
     }
     a_.mov(ax::dword_ptr(kHostAddr), ax::eax);
     a_.mov(ax::qword_ptr(kState, kRspOffset), ax::rdx);
-    a_.bind(slow.done);
+    Clobber(kStackClobbers);
+    BindDone(slow);
   }
 
   void EmitPop32(int reg) {
@@ -829,7 +856,8 @@ class Translator {
     a_.lea(ax::edx, ax::ptr(ax::rdx, 4));
     a_.mov(ax::qword_ptr(kState, kRspOffset), ax::rdx);
     a_.mov(ax::qword_ptr(kState, 8 * reg), ax::rax);  // after ESP: POP ESP loads ESP
-    a_.bind(slow.done);
+    Clobber(kStackClobbers | 1u << reg);
+    BindDone(slow);
   }
 
   void EmitCallRel32(uint64_t target) {
@@ -839,7 +867,7 @@ class Translator {
     a_.mov(ax::dword_ptr(kHostAddr), ax::eax);
     a_.mov(ax::qword_ptr(kState, kRspOffset), ax::rdx);
     EmitExit(target, index_ + 1);
-    a_.bind(slow.done);  // the slow path interpreted the CALL
+    BindDone(slow);  // the slow path interpreted the CALL
     SyncFlags();
     EmitLeave(index_ + 1);
   }
@@ -858,7 +886,7 @@ class Translator {
     a_.mov(ax::qword_ptr(kState, kRspOffset), ax::rdx);
     a_.mov(ax::qword_ptr(kState, kRipOffset), ax::rax);
     EmitJumpCacheExit(index_ + 1);
-    a_.bind(slow.done);
+    BindDone(slow);
     EmitLeave(index_ + 1);
   }
 
@@ -872,7 +900,8 @@ class Translator {
     }
     a_.mov(ax::qword_ptr(kHostAddr), ax::rax);
     a_.mov(ax::qword_ptr(kState, kRspOffset), kLinear);
-    a_.bind(slow.done);
+    Clobber(kStackClobbers);
+    BindDone(slow);
   }
 
   void EmitPop(int reg) {
@@ -882,7 +911,8 @@ class Translator {
     a_.lea(kLinear, ax::ptr(kLinear, 8));
     a_.mov(ax::qword_ptr(kState, kRspOffset), kLinear);
     a_.mov(ax::qword_ptr(kState, 8 * reg), ax::rax);  // after RSP: POP RSP loads RSP
-    a_.bind(slow.done);
+    Clobber(kStackClobbers | 1u << reg);
+    BindDone(slow);
   }
 
   void EmitCallRel(uint64_t target) {
@@ -893,7 +923,7 @@ class Translator {
     a_.mov(ax::qword_ptr(kState, kRspOffset), kLinear);
     EmitExit(target, index_ + 1);
     // The slow path interpreted the CALL: RIP is already the target.
-    a_.bind(slow.done);
+    BindDone(slow);
     SyncFlags();
     EmitLeave(index_ + 1);
   }
@@ -917,7 +947,7 @@ class Translator {
     a_.mov(ax::qword_ptr(kState, kRipOffset), ax::rax);
     SyncFlags();
     EmitJumpCacheExit(index_ + 1);
-    a_.bind(slow.done);
+    BindDone(slow);
     SyncFlags();
     EmitLeave(index_ + 1);
   }
@@ -946,6 +976,9 @@ class Translator {
     int host_of[16];
     std::fill(std::begin(host_of), std::end(host_of), -1);
     bool written_reg[16] = {};
+    // Registers whose old value the instruction needs: read, conditionally
+    // written, or written in part (8/16 bits keep the rest).
+    bool read_reg[16] = {};
     // Guest XMM n runs in host XMM n (translated code keeps nothing there).
     uint32_t xmm_used = 0, xmm_written = 0;
     uint32_t used_hosts = 1u << 4 | 1u << 11;  // host RSP and the address register never hold guest values
@@ -970,6 +1003,11 @@ class Translator {
         if (k >= visible && !identity_ok(n)) return false;  // implicit: must stay where it is
         if (IsHighByte(o.reg.value) && !identity_ok(n)) return false;
         if (o.actions & ZYDIS_OPERAND_ACTION_MASK_WRITE) written_reg[n] = true;
+        // (BSF/BSR leave the destination as it was when the source is 0.)
+        if ((o.actions & (ZYDIS_OPERAND_ACTION_MASK_READ | ZYDIS_OPERAND_ACTION_CONDWRITE)) || o.size < 32 ||
+            IsHighByte(o.reg.value) || m == ZYDIS_MNEMONIC_BSF || m == ZYDIS_MNEMONIC_BSR) {
+          read_reg[n] = true;
+        }
         if (host_of[n] < 0 && identity_ok(n)) {
           host_of[n] = n;
           used_hosts |= 1u << n;
@@ -984,6 +1022,7 @@ class Translator {
             if (r == ZYDIS_REGISTER_NONE) continue;
             const int n = GprNumber(r);
             if (n < 0) return false;
+            read_reg[n] = true;
             if (host_of[n] < 0 && identity_ok(n)) {
               host_of[n] = n;
               used_hosts |= 1u << n;
@@ -1054,6 +1093,7 @@ class Translator {
       uint64_t value = next_rip_ + m.mem.disp.value;
       if (zi.address_width == 32) value &= 0xFFFFFFFF;
       const int n = GprNumber(zops[0].reg.value);
+      Clobber(Bit(ax::rax) | 1u << n);
       switch (zi.operand_width) {
         case 16:
           a_.mov(ax::word_ptr(kState, 8 * n), static_cast<int32_t>(value & 0xFFFF));
@@ -1111,7 +1151,8 @@ class Translator {
     }
     constexpr int32_t kXmmOffset = offsetof(x86::CpuState, fx) + offsetof(x86::FxState, xmm);
     for (int n = 0; n < 16; ++n) {
-      if (host_of[n] >= 0) a_.mov(ax::gpq(host_of[n]), ax::qword_ptr(kState, 8 * n));
+      const bool cached = host_of[n] == n && (valid_ >> n & 1);
+      if (host_of[n] >= 0 && read_reg[n] && !cached) a_.mov(ax::gpq(host_of[n]), ax::qword_ptr(kState, 8 * n));
       if (xmm_used >> n & 1) a_.movdqu(ax::xmm(n), ax::xmmword_ptr(kState, kXmmOffset + 16 * n));
     }
     a_.embed(bytes, length);
@@ -1119,7 +1160,14 @@ class Translator {
       if (host_of[n] >= 0 && written_reg[n]) a_.mov(ax::qword_ptr(kState, 8 * n), ax::gpq(host_of[n]));
       if (xmm_written >> n & 1) a_.movdqu(ax::xmmword_ptr(kState, kXmmOffset + 16 * n), ax::xmm(n));
     }
-    if (slow) a_.bind(slow->done);
+    // Identity-mapped registers now hold their guest values; a host register
+    // that stood in for another guest register does not.
+    for (int n = 0; n < 16; ++n) {
+      if (host_of[n] < 0) continue;
+      if (host_of[n] == n) valid_ |= 1u << n;
+      else Clobber(1u << host_of[n]);
+    }
+    if (slow) BindDone(*slow);
     flags_in_host_ = flags_after;
     return true;
   }
@@ -1137,7 +1185,22 @@ class Translator {
   unsigned index_ = 0;
   uint64_t rip_ = 0, next_rip_ = 0;
   bool flags_in_host_ = false;
-  std::vector<SlowPath> slow_paths_;
+  std::deque<SlowPath> slow_paths_;  // (deque: an emitter holds a reference while it emits)
+  // Host registers 0-10 (bit n) that hold guest register n, which CpuState
+  // holds too (write-through), so an instruction need not load it. Emitters
+  // drop what they overwrite; labels that other paths reach start empty, or
+  // with what those paths reload (a slow path reloads SlowPath::reload).
+  uint32_t valid_ = 0;
+  static constexpr uint32_t Bit(const ax::Gp& r) { return 1u << r.id(); }
+  static constexpr uint32_t kCallClobbers = 1u << 0 | 1u << 1 | 1u << 2 | 1u << 6 | 1u << 7 | 1u << 8 | 1u << 9 |
+                                            1u << 10 | 1u << 11;  // rax rcx rdx rsi rdi r8-r11
+  static constexpr uint32_t kStackClobbers = 1u << 0 | 1u << 1 | 1u << 2 | 1u << 8 | 1u << 9 | 1u << 10 | 1u << 11;
+  void Clobber(uint32_t hosts) { valid_ &= ~hosts; }
+  // The fast path reaches `done` with valid_; the slow path reloads the same.
+  void BindDone(SlowPath& p) {
+    p.reload = valid_;
+    a_.bind(p.done);
+  }
 };
 
 }  // namespace
