@@ -5,7 +5,10 @@
 // writes to its page (the interpreter's code-page tracking).
 //
 // Translated code keeps the guest registers in x86::CpuState (r12) and loads
-// the ones an instruction names into host registers just around it. The
+// the ones an instruction names into host registers just around it; a value
+// still in its host register from an earlier instruction of the block is not
+// loaded again (Translator::valid_; stores are never deferred, so CpuState is
+// current at every fault and call). The
 // guest's arithmetic flags stay in the host's RFLAGS between instructions
 // whenever the translator knows they are there, and go to CpuState::rflags
 // at block exits and before any call; everything else that runs in a block
@@ -17,6 +20,7 @@
 #include <cpuid.h>
 
 #include <algorithm>
+#include <deque>
 #include <cstring>
 
 #include "accel/interp/decode_cache.h"
@@ -221,14 +225,17 @@ bool NamesSystemRegister(const ZydisDecodedInstruction& zi, const ZydisDecodedOp
 // What a block is translated under besides its bytes, CPL and CS base (the
 // block key; 0 is 64-bit code). Bits 0-1 code size (1: 32-bit, 2: 16-bit),
 // bit 2 SS.B, bit 3 real mode, bit 4 long mode (compatibility mode), bit 5
-// SSE instructions fault (#UD or #NM: CR0.EM, CR0.TS, no CR4.OSFXSR); three
+// SSE instructions fault (#UD or #NM: CR0.EM, CR0.TS, no CR4.OSFXSR); four
 // bits per segment register from bit 8 (kSegRead, kSegWrite, kSegBaseZero:
-// inline accesses may read, may write, need not add a base); the CS limit in
-// the top half. Limits are checked at run time against CpuState, so only
-// the rights and kinds of segments are fixed here (SDM vol. 3A 5.3-5.5).
+// inline accesses may read, may write, need not add a base; kSegMaxLimit:
+// the limit is 4 GiB - 1 with a zero base in protected mode, 64 KiB - 1 in
+// real mode, the two common cases, whose checks are cheaper, EmitSegmented);
+// the CS limit in the top half. Other limits are checked at run time against
+// CpuState, so only the rights and kinds of segments are fixed here (SDM
+// vol. 3A 5.3-5.5).
 constexpr uint64_t kKeyCode32 = 1, kKeyCode16 = 2, kKeyStack32 = 4, kKeyReal = 8, kKeyLong = 16, kKeyNoSse = 32;
-constexpr unsigned kSegRead = 1, kSegWrite = 2, kSegBaseZero = 4;
-constexpr unsigned kKeySegShift = 8;
+constexpr unsigned kSegRead = 1, kSegWrite = 2, kSegBaseZero = 4, kSegMaxLimit = 8;
+constexpr unsigned kKeySegShift = 8, kKeySegBits = 4;
 
 uint64_t ModeKey(const x86::CpuState& s) {
   const bool lma = s.msr.efer & x86::kEferLma;
@@ -252,7 +259,8 @@ uint64_t ModeKey(const x86::CpuState& s) {
       }
     }
     if (g.base == 0) bits |= kSegBaseZero;
-    key |= bits << (kKeySegShift + 3 * i);
+    if (pe ? g.limit == 0xFFFFFFFF && g.base == 0 : g.limit == 0xFFFF) bits |= kSegMaxLimit;
+    key |= bits << (kKeySegShift + kKeySegBits * i);
   }
   return key | static_cast<uint64_t>(s.seg[x86::kCs].limit) << 32;
 }
@@ -329,9 +337,10 @@ class Translator {
     a_.mov(kTlb, ax::rsi);
     a_.mov(kTwelve.r32(), 12);
     a_.bind(chain_entry_);
+    valid_ = 0;
     if (loop_entry_) {
       NeedFlagsInHost();
-      a_.bind(loop_body_);
+      a_.bind(loop_body_);  // (valid_ is 0 here, as at the branches back)
     }
   }
 
@@ -475,6 +484,7 @@ class Translator {
       EmitJumpCacheExit(count);
       return;
     }
+    Clobber(Bit(ax::rax) | Bit(ax::rcx));
     a_.sub(kBudget, count);
     block_->links.push_back(Jit::Link{nullptr, rip, block_, nullptr});
     Jit::Link* link = &block_->links.back();
@@ -490,12 +500,14 @@ class Translator {
     a_.mov(ax::rax, reinterpret_cast<uint64_t>(jit_->last_link_slot()));
     a_.mov(ax::qword_ptr(ax::rax), ax::rcx);
     a_.jmp(epilogue_);
+    valid_ = 0;  // what follows is reached through labels
   }
 
   // Leaves the block after `count` instructions with RIP already stored.
   void EmitLeave(unsigned count) {
     a_.sub(kBudget, count);
     a_.jmp(epilogue_);
+    valid_ = 0;
   }
 
  private:
@@ -503,6 +515,7 @@ class Translator {
     Label entry, done;
     unsigned index;
     bool flags_in_host_before, flags_in_host_after;
+    uint32_t reload = 0;  // host registers (= guest numbers) valid at `done`
   };
 
   uint64_t Target(const ZydisDecodedInstruction& zi, const ZydisDecodedOperand* zops) const {
@@ -515,6 +528,7 @@ class Translator {
   // host RFLAGS -> CpuState::rflags (clobbers rax, rcx and the host flags).
   void SyncFlags() {
     if (!flags_in_host_) return;
+    Clobber(Bit(ax::rax) | Bit(ax::rcx));
     a_.pushfq();
     a_.pop(ax::rax);
     a_.and_(ax::eax, static_cast<int32_t>(kArith));
@@ -526,6 +540,7 @@ class Translator {
 
   // CpuState::rflags -> host RFLAGS (arithmetic flags only; DF, TF and AC stay 0).
   void LoadFlags() {
+    Clobber(Bit(ax::rax));
     a_.mov(ax::rax, ax::qword_ptr(kState, kFlagsOffset));
     a_.and_(ax::eax, static_cast<int32_t>(kArith));
     a_.or_(ax::eax, 2);
@@ -542,7 +557,9 @@ class Translator {
   // 64-bit mode the offset is checked against the segment's limit, a failing
   // check jumping to `slow` (the interpreter raises the fault); false when
   // the segment's kind or rights leave the access to the interpreter.
-  bool EmitLinear(const ZydisDecodedOperand& m, unsigned address_width, unsigned size, bool write, Label slow) {
+  bool EmitLinear(const ZydisDecodedOperand& m, unsigned address_width, unsigned size, bool write, Label slow,
+                  bool* last_in_r8) {
+    *last_in_r8 = false;
     if (code_bits_ != 64 && !SegmentAllows(m.mem.segment, write)) return false;
     const ZydisRegister base = m.mem.base, index = m.mem.index;
     const int64_t disp = m.mem.disp.has_displacement ? m.mem.disp.value : 0;
@@ -555,15 +572,19 @@ class Translator {
       const int b = base == ZYDIS_REGISTER_NONE ? -2 : GprNumber(base);
       const int i = index == ZYDIS_REGISTER_NONE ? -2 : GprNumber(index);
       if (b == -1 || i == -1) return false;
-      if (b >= 0) a_.mov(kLinear, ax::qword_ptr(kState, 8 * b));
+      if (b >= 0 && (valid_ >> b & 1)) a_.mov(kLinear, ax::gpq(b));
+      else if (b >= 0) a_.mov(kLinear, ax::qword_ptr(kState, 8 * b));
       else a_.mov(kLinear.r32(), 0);
       ax::Gp disp_reg = ax::r8;
       const bool small = disp == static_cast<int32_t>(disp);
       if (!small) a_.mov(disp_reg, disp);
       if (i >= 0) {
         static constexpr uint32_t kShift[9] = {0, 0, 1, 0, 2, 0, 0, 0, 3};
-        a_.mov(ax::r9, ax::qword_ptr(kState, 8 * i));
-        a_.lea(kLinear, ax::ptr(kLinear, ax::r9, kShift[m.mem.scale], small ? static_cast<int32_t>(disp) : 0));
+        // A cached index is read where it is, unless kLinear or disp_reg overwrote it.
+        ax::Gp index_reg = ax::r9;
+        if ((valid_ >> i & 1) && i < 8) index_reg = ax::gpq(i);
+        else a_.mov(ax::r9, ax::qword_ptr(kState, 8 * i));
+        a_.lea(kLinear, ax::ptr(kLinear, index_reg, kShift[m.mem.scale], small ? static_cast<int32_t>(disp) : 0));
       } else if (small && disp) {
         a_.lea(kLinear, ax::ptr(kLinear, static_cast<int32_t>(disp)));
       }
@@ -571,8 +592,9 @@ class Translator {
       if (address_width == 32) a_.mov(kLinear.r32(), kLinear.r32());
       if (address_width == 16) a_.movzx(kLinear.r32(), kLinear.r16());
     }
+    Clobber(Bit(kLinear) | Bit(ax::r8) | Bit(ax::r9) | Bit(ax::rcx));
     if (code_bits_ != 64) {
-      EmitSegmented(m.mem.segment, size, slow);
+      *last_in_r8 = EmitSegmented(m.mem.segment, size, address_width, slow);
       return true;
     }
     if (m.mem.segment == ZYDIS_REGISTER_FS || m.mem.segment == ZYDIS_REGISTER_GS) {
@@ -588,16 +610,42 @@ class Translator {
   // Offset kLinear in segment `sreg` -> linear address, with the limit check
   // of an expand-up segment: offset + size - 1 <= limit, computed as the sign
   // of limit - last byte without touching the flags. Clobbers rcx, r8, r9.
-  unsigned SegmentBits(int seg) const { return (block_->key >> (kKeySegShift + 3 * seg)) & 7; }
+  unsigned SegmentBits(int seg) const {
+    return (block_->key >> (kKeySegShift + kKeySegBits * seg)) & ((1u << kKeySegBits) - 1);
+  }
   bool SegmentAllows(ZydisRegister sreg, bool write) const {
     const int seg = SegmentIndex(sreg);
     return seg >= 0 && (SegmentBits(seg) & (write ? kSegWrite : kSegRead));
   }
 
-  void EmitSegmented(ZydisRegister sreg, unsigned size, Label slow) {
+  //
+  // Two common cases need no check of their own: a flat segment (base 0,
+  // limit 4 GiB - 1), where the last byte of an access past the limit lies
+  // at 4 GiB, a page the TLB never holds in the slot of the first byte's
+  // page; and a 64 KiB real-mode segment with 16-bit addresses, where the
+  // last byte's offset is wrapped to 16 bits so that an access past the
+  // limit ends below where it starts, again on another page. In both the TLB
+  // lookup misses and the interpreter raises the fault. Returns true when r8
+  // holds the linear address of the last byte for EmitTlbLookup.
+  bool EmitSegmented(ZydisRegister sreg, unsigned size, unsigned address_width, Label slow) {
     const int seg = SegmentIndex(sreg);
     const unsigned bits = SegmentBits(seg);
     const int32_t seg_offset = static_cast<int32_t>(offsetof(x86::CpuState, seg) + seg * sizeof(x86::Segment));
+    if (bits & kSegMaxLimit) {
+      if (!(block_->key & kKeyReal)) return false;  // flat: the offset is the linear address
+      if (address_width == 16) {
+        a_.lea(ax::r8d, ax::ptr(kLinear, static_cast<int32_t>(size - 1)));
+        a_.movzx(ax::r8d, ax::r8w);
+        if (!(bits & kSegBaseZero)) {
+          a_.mov(ax::r9, ax::qword_ptr(kState, seg_offset + static_cast<int32_t>(offsetof(x86::Segment, base))));
+          a_.lea(kLinear, ax::ptr(kLinear, ax::r9));
+          a_.mov(kLinear.r32(), kLinear.r32());
+          a_.lea(ax::r8, ax::ptr(ax::r8, ax::r9));
+          a_.mov(ax::r8d, ax::r8d);
+        }
+        return true;
+      }
+    }
     a_.lea(ax::r8, ax::ptr(kLinear, static_cast<int32_t>(size - 1)));
     a_.not_(ax::r8);
     a_.mov(ax::r9d, ax::dword_ptr(kState, seg_offset + static_cast<int32_t>(offsetof(x86::Segment, limit))));
@@ -613,15 +661,17 @@ class Translator {
       a_.lea(kLinear, ax::ptr(kLinear, ax::r9));
       a_.mov(kLinear.r32(), kLinear.r32());  // linear addresses wrap at 4 GiB outside 64-bit mode
     }
+    return false;
   }
 
   // kHostAddr = host address of `size` bytes at kLinear, or a jump to `slow`
   // (flag-free: SHRX/LEA/MOVZX/NOT/JRCXZ). Clobbers rcx, r8, r9.
-  void EmitTlbLookup(bool write, unsigned size, Label slow) {
+  void EmitTlbLookup(bool write, unsigned size, Label slow, bool last_in_r8 = false) {
     const int32_t kind_offset = static_cast<int32_t>(((write ? 2 : 0) + (user_ ? 1 : 0)) * Tlb::kEntries *
                                                      sizeof(JitTlbEntry));
     static_assert(sizeof(JitTlbEntry) == 16);
-    a_.lea(ax::r8, ax::ptr(kLinear, static_cast<int32_t>(size - 1)));
+    Clobber(Bit(ax::rcx) | Bit(ax::r8) | Bit(ax::r9) | Bit(kHostAddr));
+    if (!last_in_r8) a_.lea(ax::r8, ax::ptr(kLinear, static_cast<int32_t>(size - 1)));
     a_.shrx(ax::r8, ax::r8, kTwelve);  // page of the last byte
     a_.shrx(ax::r9, kLinear, kTwelve);
     a_.movzx(ax::r9d, ax::r9b);  // slot (Tlb::kEntries == 256)
@@ -638,7 +688,7 @@ class Translator {
   }
 
   SlowPath& NewSlowPath(bool flags_before, bool flags_after) {
-    slow_paths_.push_back({a_.newLabel(), a_.newLabel(), index_, flags_before, flags_after});
+    slow_paths_.push_back({a_.newLabel(), a_.newLabel(), index_, flags_before, flags_after, 0});
     return slow_paths_.back();
   }
 
@@ -650,6 +700,7 @@ class Translator {
     a_.mov(ax::ecx, branch ? 1 : 0);
     a_.mov(ax::rax, reinterpret_cast<uint64_t>(&Jit::Interpret));
     a_.call(ax::rax);
+    valid_ = 0;  // (the interpreter may have changed any guest register)
     Label go_on = a_.newLabel();
     a_.test(ax::rax, ax::rax);
     a_.jz(go_on);
@@ -665,6 +716,9 @@ class Translator {
     SyncFlags();
     EmitInterpretCall(p.index);
     if (p.flags_in_host_after) LoadFlags();
+    for (int n = 0; n < 16; ++n) {
+      if (p.reload >> n & 1) a_.mov(ax::gpq(n), ax::qword_ptr(kState, 8 * n));
+    }
     a_.jmp(p.done);
   }
 
@@ -682,6 +736,7 @@ class Translator {
   }
 
   void EmitReadSelector(int reg, int seg, unsigned width) {
+    Clobber(Bit(ax::rax) | 1u << reg);
     a_.movzx(ax::eax, ax::word_ptr(kState, static_cast<int32_t>(offsetof(x86::CpuState, seg) + seg * sizeof(x86::Segment) +
                                                                 offsetof(x86::Segment, selector))));
     if (width == 16) {
@@ -704,7 +759,7 @@ class Translator {
       a_.jnz(slow.entry);
     }
     a_.and_(ax::qword_ptr(kState, kFlagsOffset), static_cast<int32_t>(~x86::kFlagIf));
-    a_.bind(slow.done);
+    BindDone(slow);
   }
 
   // Leaves after `count` instructions for CpuState::rip, straight into its
@@ -727,6 +782,7 @@ class Translator {
     a_.cmp(ax::dword_ptr(ax::rdx, offsetof(Jit::JumpEntry, context)), static_cast<int32_t>(block_->context));
     a_.jne(epilogue_);
     a_.jmp(ax::qword_ptr(ax::rdx, offsetof(Jit::JumpEntry, code)));
+    valid_ = 0;
   }
 
   void EmitJcc(const ZydisDecodedInstruction& zi, const ZydisDecodedOperand* zops) {
@@ -747,6 +803,7 @@ class Translator {
       a_.lea(ax::rcx, ax::ptr(kBudget, -1));
       a_.mov(ax::r8d, 63);
       a_.shrx(ax::rcx, ax::rcx, ax::r8);  // 1 when the budget is spent
+      Clobber(Bit(ax::rcx) | Bit(ax::r8));
       Label stay = a_.newLabel(), spent = a_.newLabel();
       a_.jecxz(ax::rcx, stay);  // (JRCXZ reaches 127 bytes only)
       a_.jmp(spent);
@@ -760,6 +817,7 @@ class Translator {
 
   // kLinear = RSP + delta, then the stack slot's host address (or the slow path).
   Label StackAccess(int32_t delta, bool write, const SlowPath& slow) {
+    Clobber(kStackClobbers);
     a_.mov(kLinear, ax::qword_ptr(kState, kRspOffset));
     if (delta) a_.lea(kLinear, ax::ptr(kLinear, delta));
     EmitTlbLookup(write, 8, slow.entry);
@@ -769,11 +827,12 @@ class Translator {
   // kLinear = the linear address of the dword at SS:ESP + delta, the new
   // offset in rdx (wrapped to 32 bits), or a jump to the slow path.
   void StackAccess32(int32_t delta, bool write, const SlowPath& slow) {
+    Clobber(kStackClobbers);
     a_.mov(ax::edx, ax::dword_ptr(kState, kRspOffset));
     if (delta) a_.lea(ax::edx, ax::ptr(ax::rdx, delta));
     a_.mov(kLinear.r32(), ax::edx);
-    EmitSegmented(ZYDIS_REGISTER_SS, 4, slow.entry);
-    EmitTlbLookup(write, 4, slow.entry);
+    const bool last_in_r8 = EmitSegmented(ZYDIS_REGISTER_SS, 4, 32, slow.entry);
+    EmitTlbLookup(write, 4, slow.entry, last_in_r8);
   }
 
   void EmitPush32(const ZydisDecodedOperand& op) {
@@ -786,7 +845,8 @@ class Translator {
     }
     a_.mov(ax::dword_ptr(kHostAddr), ax::eax);
     a_.mov(ax::qword_ptr(kState, kRspOffset), ax::rdx);
-    a_.bind(slow.done);
+    Clobber(kStackClobbers);
+    BindDone(slow);
   }
 
   void EmitPop32(int reg) {
@@ -796,7 +856,8 @@ class Translator {
     a_.lea(ax::edx, ax::ptr(ax::rdx, 4));
     a_.mov(ax::qword_ptr(kState, kRspOffset), ax::rdx);
     a_.mov(ax::qword_ptr(kState, 8 * reg), ax::rax);  // after ESP: POP ESP loads ESP
-    a_.bind(slow.done);
+    Clobber(kStackClobbers | 1u << reg);
+    BindDone(slow);
   }
 
   void EmitCallRel32(uint64_t target) {
@@ -806,7 +867,7 @@ class Translator {
     a_.mov(ax::dword_ptr(kHostAddr), ax::eax);
     a_.mov(ax::qword_ptr(kState, kRspOffset), ax::rdx);
     EmitExit(target, index_ + 1);
-    a_.bind(slow.done);  // the slow path interpreted the CALL
+    BindDone(slow);  // the slow path interpreted the CALL
     SyncFlags();
     EmitLeave(index_ + 1);
   }
@@ -825,7 +886,7 @@ class Translator {
     a_.mov(ax::qword_ptr(kState, kRspOffset), ax::rdx);
     a_.mov(ax::qword_ptr(kState, kRipOffset), ax::rax);
     EmitJumpCacheExit(index_ + 1);
-    a_.bind(slow.done);
+    BindDone(slow);
     EmitLeave(index_ + 1);
   }
 
@@ -839,7 +900,8 @@ class Translator {
     }
     a_.mov(ax::qword_ptr(kHostAddr), ax::rax);
     a_.mov(ax::qword_ptr(kState, kRspOffset), kLinear);
-    a_.bind(slow.done);
+    Clobber(kStackClobbers);
+    BindDone(slow);
   }
 
   void EmitPop(int reg) {
@@ -849,7 +911,8 @@ class Translator {
     a_.lea(kLinear, ax::ptr(kLinear, 8));
     a_.mov(ax::qword_ptr(kState, kRspOffset), kLinear);
     a_.mov(ax::qword_ptr(kState, 8 * reg), ax::rax);  // after RSP: POP RSP loads RSP
-    a_.bind(slow.done);
+    Clobber(kStackClobbers | 1u << reg);
+    BindDone(slow);
   }
 
   void EmitCallRel(uint64_t target) {
@@ -860,7 +923,7 @@ class Translator {
     a_.mov(ax::qword_ptr(kState, kRspOffset), kLinear);
     EmitExit(target, index_ + 1);
     // The slow path interpreted the CALL: RIP is already the target.
-    a_.bind(slow.done);
+    BindDone(slow);
     SyncFlags();
     EmitLeave(index_ + 1);
   }
@@ -884,7 +947,7 @@ class Translator {
     a_.mov(ax::qword_ptr(kState, kRipOffset), ax::rax);
     SyncFlags();
     EmitJumpCacheExit(index_ + 1);
-    a_.bind(slow.done);
+    BindDone(slow);
     SyncFlags();
     EmitLeave(index_ + 1);
   }
@@ -913,6 +976,9 @@ class Translator {
     int host_of[16];
     std::fill(std::begin(host_of), std::end(host_of), -1);
     bool written_reg[16] = {};
+    // Registers whose old value the instruction needs: read, conditionally
+    // written, or written in part (8/16 bits keep the rest).
+    bool read_reg[16] = {};
     // Guest XMM n runs in host XMM n (translated code keeps nothing there).
     uint32_t xmm_used = 0, xmm_written = 0;
     uint32_t used_hosts = 1u << 4 | 1u << 11;  // host RSP and the address register never hold guest values
@@ -937,6 +1003,11 @@ class Translator {
         if (k >= visible && !identity_ok(n)) return false;  // implicit: must stay where it is
         if (IsHighByte(o.reg.value) && !identity_ok(n)) return false;
         if (o.actions & ZYDIS_OPERAND_ACTION_MASK_WRITE) written_reg[n] = true;
+        // (BSF/BSR leave the destination as it was when the source is 0.)
+        if ((o.actions & (ZYDIS_OPERAND_ACTION_MASK_READ | ZYDIS_OPERAND_ACTION_CONDWRITE)) || o.size < 32 ||
+            IsHighByte(o.reg.value) || m == ZYDIS_MNEMONIC_BSF || m == ZYDIS_MNEMONIC_BSR) {
+          read_reg[n] = true;
+        }
         if (host_of[n] < 0 && identity_ok(n)) {
           host_of[n] = n;
           used_hosts |= 1u << n;
@@ -951,6 +1022,7 @@ class Translator {
             if (r == ZYDIS_REGISTER_NONE) continue;
             const int n = GprNumber(r);
             if (n < 0) return false;
+            read_reg[n] = true;
             if (host_of[n] < 0 && identity_ok(n)) {
               host_of[n] = n;
               used_hosts |= 1u << n;
@@ -1021,6 +1093,7 @@ class Translator {
       uint64_t value = next_rip_ + m.mem.disp.value;
       if (zi.address_width == 32) value &= 0xFFFFFFFF;
       const int n = GprNumber(zops[0].reg.value);
+      Clobber(Bit(ax::rax) | 1u << n);
       switch (zi.operand_width) {
         case 16:
           a_.mov(ax::word_ptr(kState, 8 * n), static_cast<int32_t>(value & 0xFFFF));
@@ -1060,24 +1133,26 @@ class Translator {
       // Nothing emitted yet, so giving up here needs no undo... except the
       // flag load above, which is harmless.
       slow = &NewSlowPath(flags_before, flags_after);
-      if (!EmitLinear(m, zi.address_width, size, write, slow->entry)) {
+      bool last_in_r8 = false;
+      if (!EmitLinear(m, zi.address_width, size, write, slow->entry, &last_in_r8)) {
         slow_paths_.pop_back();
         return false;  // (flags already loaded: still consistent)
       }
       if (aligned16) {
         // Flag-free: the low four bits shifted to the top are zero when aligned.
         Label aligned = a_.newLabel();
-        a_.mov(ax::r8d, 60);
-        a_.shlx(ax::rcx, kLinear, ax::r8);
+        a_.mov(ax::r9d, 60);  // (r8 may hold the last byte's address)
+        a_.shlx(ax::rcx, kLinear, ax::r9);
         a_.jecxz(ax::rcx, aligned);
         a_.jmp(slow->entry);
         a_.bind(aligned);
       }
-      EmitTlbLookup(write, size, slow->entry);
+      EmitTlbLookup(write, size, slow->entry, last_in_r8);
     }
     constexpr int32_t kXmmOffset = offsetof(x86::CpuState, fx) + offsetof(x86::FxState, xmm);
     for (int n = 0; n < 16; ++n) {
-      if (host_of[n] >= 0) a_.mov(ax::gpq(host_of[n]), ax::qword_ptr(kState, 8 * n));
+      const bool cached = host_of[n] == n && (valid_ >> n & 1);
+      if (host_of[n] >= 0 && read_reg[n] && !cached) a_.mov(ax::gpq(host_of[n]), ax::qword_ptr(kState, 8 * n));
       if (xmm_used >> n & 1) a_.movdqu(ax::xmm(n), ax::xmmword_ptr(kState, kXmmOffset + 16 * n));
     }
     a_.embed(bytes, length);
@@ -1085,7 +1160,14 @@ class Translator {
       if (host_of[n] >= 0 && written_reg[n]) a_.mov(ax::qword_ptr(kState, 8 * n), ax::gpq(host_of[n]));
       if (xmm_written >> n & 1) a_.movdqu(ax::xmmword_ptr(kState, kXmmOffset + 16 * n), ax::xmm(n));
     }
-    if (slow) a_.bind(slow->done);
+    // Identity-mapped registers now hold their guest values; a host register
+    // that stood in for another guest register does not.
+    for (int n = 0; n < 16; ++n) {
+      if (host_of[n] < 0) continue;
+      if (host_of[n] == n) valid_ |= 1u << n;
+      else Clobber(1u << host_of[n]);
+    }
+    if (slow) BindDone(*slow);
     flags_in_host_ = flags_after;
     return true;
   }
@@ -1103,7 +1185,22 @@ class Translator {
   unsigned index_ = 0;
   uint64_t rip_ = 0, next_rip_ = 0;
   bool flags_in_host_ = false;
-  std::vector<SlowPath> slow_paths_;
+  std::deque<SlowPath> slow_paths_;  // (deque: an emitter holds a reference while it emits)
+  // Host registers 0-10 (bit n) that hold guest register n, which CpuState
+  // holds too (write-through), so an instruction need not load it. Emitters
+  // drop what they overwrite; labels that other paths reach start empty, or
+  // with what those paths reload (a slow path reloads SlowPath::reload).
+  uint32_t valid_ = 0;
+  static constexpr uint32_t Bit(const ax::Gp& r) { return 1u << r.id(); }
+  static constexpr uint32_t kCallClobbers = 1u << 0 | 1u << 1 | 1u << 2 | 1u << 6 | 1u << 7 | 1u << 8 | 1u << 9 |
+                                            1u << 10 | 1u << 11;  // rax rcx rdx rsi rdi r8-r11
+  static constexpr uint32_t kStackClobbers = 1u << 0 | 1u << 1 | 1u << 2 | 1u << 8 | 1u << 9 | 1u << 10 | 1u << 11;
+  void Clobber(uint32_t hosts) { valid_ &= ~hosts; }
+  // The fast path reaches `done` with valid_; the slow path reloads the same.
+  void BindDone(SlowPath& p) {
+    p.reload = valid_;
+    a_.bind(p.done);
+  }
 };
 
 }  // namespace

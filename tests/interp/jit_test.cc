@@ -232,6 +232,118 @@ TEST_F(JitTest, RealModeWordAtOffsetFfffFaultsLikeTheInterpreter) {
   EXPECT_EQ(m->cpu->instructions_retired(), 1u);
 }
 
+// A flat segment (base 0, limit 4 GiB - 1) needs no limit check of its own
+// in a block: the last byte of an access past the limit lies at 4 GiB.
+TEST_F(JitTest, FlatSegmentAccessPastFourGiBFaultsAndALimitChangeRecompiles) {
+  Start({0xA1, 0x00, 0x20, 0, 0,         // mov eax, [0x2000]
+         0x8B, 0x0D, 0xFE, 0xFF, 0xFF, 0xFF,  // mov ecx, [0xFFFFFFFE]: bytes past 4 GiB - 1
+         0xEB, 0xFE},
+        Mode::kFlat32);
+  ASSERT_EQ(m->s.seg[x86::kDs].limit, 0xFFFFFFFFu);
+  ASSERT_EQ(m->s.seg[x86::kDs].base, 0u);
+  m->Write(0x2000, 4, 0x11223344);
+  m->reg(x86::kRcx) = 0xCC;
+  RunExpectingFault(jit(), x86::kGP);
+  EXPECT_EQ(m->s.rip, kCode + 5);
+  EXPECT_EQ(m->reg(x86::kRax), 0x11223344u);
+  EXPECT_EQ(m->reg(x86::kRcx), 0xCCu);
+  EXPECT_EQ(m->cpu->instructions_retired(), 1u);
+  // The same code under a DS limit of 0xFFF: the first load is past it now.
+  m->s.rip = kCode;
+  m->reg(x86::kRax) = 0;
+  m->s.seg[x86::kDs].limit = 0xFFF;
+  RunExpectingFault(jit(), x86::kGP);
+  EXPECT_EQ(m->s.rip, kCode);
+  EXPECT_EQ(m->reg(x86::kRax), 0u);
+}
+
+// In a real-mode segment of 64 KiB the last byte's offset wraps to 16 bits,
+// below the first byte, so the TLB lookup misses even when that page is in
+// the TLB (here: just read), and the interpreter raises the fault.
+TEST_F(JitTest, RealModeWordAtOffsetFfffWithASegmentBaseFaults) {
+  Start({0xA1, 0x00, 0x00,        // mov ax, [0]
+         0x8B, 0x1E, 0xFF, 0xFF,  // mov bx, [0xFFFF]: the second byte is past the limit
+         0xEB, 0xFE},
+        Mode::kReal);
+  m->s.seg[x86::kDs].selector = 0x4000;
+  m->s.seg[x86::kDs].base = 0x40000;
+  ASSERT_EQ(m->s.seg[x86::kDs].limit, 0xFFFFu);
+  m->Write(0x40000, 2, 0x1234);
+  m->Write(0x4FFFF, 1, 0x56);
+  RunExpectingFault(jit(), x86::kGP);
+  EXPECT_EQ(m->s.rip, 3u);
+  EXPECT_EQ(m->reg(x86::kRax) & 0xFFFF, 0x1234u);
+  EXPECT_EQ(m->reg(x86::kRbx) & 0xFFFF, 0u);
+  EXPECT_EQ(m->cpu->instructions_retired(), 1u);
+}
+
+// Guest registers stay in host registers from one instruction of a block to
+// the next; an instruction that the slow path ran (here a load whose page
+// is not yet in the TLB) must leave what it wrote there too.
+TEST_F(JitTest, CachedRegistersSeeWhatTheSlowPathWrote) {
+  Start(Cat({{0xB8, 0x01, 0, 0, 0},                    // mov eax, 1
+             {0xB9, 0x05, 0, 0, 0},                    // mov ecx, 5
+             {0x8B, 0x0C, 0x25, 0x00, 0x00, 0x05, 0},  // mov ecx, [0x50000]
+             {0x01, 0xC8},                             // add eax, ecx
+             {0x89, 0x04, 0x25, 0x08, 0x00, 0x05, 0},  // mov [0x50008], eax
+             {0x8D, 0x14, 0x48},                       // lea edx, [rax + rcx*2]
+             {0x66, 0xB8, 0x33, 0x33},                 // mov ax, 0x3333 (keeps the upper bits)
+             {0x89, 0xCE},                             // mov esi, ecx (write-only)
+             {0xEB, 0xFE}}));
+  m->Write(0x50000, 4, 0x70);
+  const uint64_t end = kCode + 5 + 5 + 7 + 2 + 7 + 3 + 4 + 2;
+  for (int pass = 0; pass < 2; ++pass) {  // a TLB miss first, a hit then
+    m->s.rip = kCode;
+    m->reg(x86::kRsi) = ~0ull;
+    m->Write(0x50008, 4, 0);
+    const uint64_t interpreted = jit().stats().interpreted;
+    RunTo(end);
+    if (pass == 0) {
+      EXPECT_GT(jit().stats().interpreted, interpreted);
+    }
+    EXPECT_EQ(m->reg(x86::kRcx), 0x70u);
+    EXPECT_EQ(m->Read(0x50008, 4), 0x71u);
+    EXPECT_EQ(m->reg(x86::kRdx), 0x71u + 0xE0u);
+    EXPECT_EQ(m->reg(x86::kRax), 0x3333u);
+    EXPECT_EQ(m->reg(x86::kRsi), 0x70u);
+  }
+}
+
+// BSF/BSR with a zero source leave the destination as it was (Linux's ffs()
+// relies on it: it loads -1 first), so a write-only-looking destination must
+// still be loaded into its host register; a disk boot's kernel found it.
+TEST_F(JitTest, BsfOfZeroKeepsTheDestinationOfTheBlock) {
+  Start(Cat({{0x31, 0xC9},                    // xor ecx, ecx
+             {0x0F, 0xBC, 0xC1},              // bsf eax, ecx (ZF: the source is 0)
+             {0x48, 0x8B, 0x1C, 0x25, 0x00, 0x00, 0x05, 0},  // mov rbx, [0x50000]
+             {0x0F, 0xBD, 0xDB},              // bsr ebx, ebx
+             {0xEB, 0xFE}}));
+  m->Write(0x50000, 8, 0);
+  m->reg(x86::kRax) = 0x12345678;  // not in a host register: BSF is the block's first use
+  m->reg(x86::kRbx) = 0xBB;
+  RunTo(kCode + 2 + 3 + 8 + 3);
+  EXPECT_EQ(m->reg(x86::kRax), 0x12345678u);
+  EXPECT_TRUE(m->flag(x86::kFlagZf));
+  EXPECT_EQ(m->reg(x86::kRbx) & 0xFFFFFFFF, 0u);
+}
+
+// A fault after instructions whose results are still in host registers sees
+// them in the CPU state.
+TEST_F(JitTest, FaultAfterCachedResultsSeesThemInTheState) {
+  Start(Cat({{0xB8, 0x07, 0, 0, 0},                       // mov eax, 7
+             {0x01, 0xC0},                                // add eax, eax
+             {0x89, 0xC3},                                // mov ebx, eax
+             {0x8D, 0x34, 0x1B},                          // lea esi, [rbx + rbx]
+             {0x48, 0x8B, 0x0C, 0x25, 0, 0, 0, 0x40},     // mov rcx, [0x40000000] (not mapped)
+             {0xEB, 0xFE}}));
+  RunExpectingFault(jit(), x86::kPF);
+  EXPECT_EQ(m->s.rip, kCode + 5 + 2 + 2 + 3);
+  EXPECT_EQ(m->reg(x86::kRax), 14u);
+  EXPECT_EQ(m->reg(x86::kRbx), 14u);
+  EXPECT_EQ(m->reg(x86::kRsi), 28u);
+  EXPECT_EQ(m->cpu->instructions_retired(), 4u);
+}
+
 // RunBlock calls (dispatcher entries) until RIP reaches `end`.
 int DispatchesTo(Jit& jit, x86::CpuState& s, uint64_t end) {
   int calls = 0;
