@@ -298,6 +298,35 @@ SliceEnd Cpu::RunSlice(uint64_t budget, SliceOptions options) {
   return SliceEnd::kBudget;
 }
 
+void Cpu::SetPlainData() {
+  PlainData& p = plain_data_;
+  const bool mode64 = Is64BitCode(s);
+  // Data breakpoints check every access the whole way.
+  p.valid = !debug_.data_armed;
+  p.wrap = mode64 ? ~0ull : 0xFFFFFFFFull;
+  p.ac_mask = (s.rflags & x86::kFlagAc) ? ~0ull : 0;
+  const bool user = mode64 ? s.seg[x86::kSs].dpl() == 3 : UserAccess();  // 64-bit mode is never v8086
+  p.tlb[0] = sys_.tlb.jit[user ? 1 : 0].data();
+  p.tlb[1] = sys_.tlb.jit[user ? 3 : 2].data();
+  const bool protected_mode = (s.cr0 & x86::kCr0Pe) && !(s.rflags & x86::kFlagVm);
+  for (int i = 0; i < 6; ++i) {
+    const x86::Segment& sg = s.seg[i];
+    PlainData::Seg& f = p.seg[i];
+    if (mode64) {
+      // No limits; FS and GS alone have a base (canonical checked per access).
+      f = {i >= x86::kFs ? sg.base : 0, ~0ull, ~0ull};
+      continue;
+    }
+    // Protected mode: usable, data (type bit 3 clear), expand-up (bit 2
+    // clear), writable (bit 1) for a write, as DirectDataChecked has it.
+    const uint64_t end = static_cast<uint64_t>(sg.limit) + 1;
+    const uint32_t type = sg.attrib & (x86::Segment::kUnusable | 0xE);
+    const bool readable = !protected_mode || (type & ~0x2u) == 0;
+    const bool writable = !protected_mode || type == 0x2;
+    f = {sg.base, readable ? end : 0, writable ? end : 0};
+  }
+}
+
 uint64_t Cpu::RunPlain(uint64_t budget) {
   const DecodedInsn* insn = &Fetch();
   if (!insn->plain) {
@@ -328,6 +357,8 @@ uint64_t Cpu::RunPlain(uint64_t budget) {
   hw::CpuSocket& irq = socket;
   const DecodeCache::Slot* slots = page->slots.data();
   uint64_t n = 0;  // retired, added to retired_ on the way out (no handler reads it)
+  SetPlainData();
+  plain_break_ = false;
   try {
     for (;;) {
       next_rip = (st.rip + insn->length) & ip_mask;
@@ -335,15 +366,18 @@ uint64_t Cpu::RunPlain(uint64_t budget) {
       const uint64_t rip = next_rip;
       st.rip = rip;
       if (++n >= budget) break;
-      // Interrupts at every boundary, as ExecuteOne's caller takes them (an
-      // MMIO write may have raised one); kicks and stops, which come at no
-      // particular instruction, every 32. A REP stopped between iterations
-      // sets RF, which ExecuteFetched keeps until it completes.
-      if ((st.rflags & x86::kFlagRf) || irq.HasPendingNmi() || ((st.rflags & x86::kFlagIf) && irq.MaybeInterrupt()))
-          [[unlikely]] {
-        break;
+      // After an MMIO access (it may have raised an interrupt) and every 32
+      // instructions: interrupts, kicks and stops, which otherwise come at no
+      // particular instruction. A REP stopped between iterations set RF,
+      // which ExecuteFetched keeps until it completes.
+      if (plain_break_ || (n & 31) == 0) [[unlikely]] {
+        plain_break_ = false;
+        if ((st.rflags & x86::kFlagRf) || irq.HasPendingNmi() ||
+            ((st.rflags & x86::kFlagIf) && irq.MaybeInterrupt())) {
+          break;
+        }
+        if ((n & 31) == 0 && (kick.pending() || board.stop_requested())) break;
       }
-      if ((n & 31) == 0 && (kick.pending() || board.stop_requested())) [[unlikely]] break;
       const uint64_t offset = rip - page_rip;
       if (offset >= page_span) break;
       const uint16_t idx = page->index[offset];
@@ -353,9 +387,11 @@ uint64_t Cpu::RunPlain(uint64_t budget) {
       insn = &slot.insn;
     }
   } catch (...) {
+    ClearPlainData();
     retired_ += n;
     throw;
   }
+  ClearPlainData();
   retired_ += n;
   return n;
 }

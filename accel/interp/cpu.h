@@ -172,7 +172,32 @@ class Cpu final : public hw::MemoryMapObserver {
   // page, in 64-bit mode, real or v8086 mode, or a protected-mode expand-up
   // data segment (limit and canonical checks as Linearize makes them), and
   // the TLB's direct slot for the access (JitTlbEntry) holds its page.
+  // Inside RunPlain it takes what plain instructions cannot change from
+  // PlainData, worked out once.
   uint8_t* DirectData(int seg, uint64_t offset, unsigned size, bool write) const;
+  uint8_t* DirectDataChecked(int seg, uint64_t offset, unsigned size, bool write) const;
+  // What DirectData checks per access that no plain instruction changes (the
+  // code mode, CPL, segment registers, EFLAGS.AC and VM, DR7), as RunPlain
+  // starts; valid only while it runs (SetPlainData / ClearPlainData).
+  struct PlainData {
+    struct Seg {
+      uint64_t base;
+      uint64_t read_end, write_end;  // the last byte of an access must lie below; 0: the whole way
+    };
+    bool valid = false;
+    uint64_t wrap = 0;     // linear addresses: 32 bits outside 64-bit mode
+    uint64_t ac_mask = 0;  // with EFLAGS.AC all ones: misaligned accesses take the whole way
+    const JitTlbEntry* tlb[2] = {};  // this CPL's direct slots, [write]
+    Seg seg[6] = {};
+  };
+  PlainData plain_data_;
+  // Ends RunPlain's run of instructions early, after the current one, for a
+  // look at the instruction boundary: set by an MMIO access (it may have
+  // raised an interrupt) and by a REP string instruction stopped between
+  // iterations (RF).
+  bool plain_break_ = false;
+  void SetPlainData();
+  void ClearPlainData() { plain_data_.valid = false; }
   bool UserAccess() const {  // CPL 3, as cpl() has it
     return (s.cr0 & x86::kCr0Pe) && ((s.rflags & x86::kFlagVm) || s.seg[x86::kSs].dpl() == 3);
   }
@@ -353,6 +378,24 @@ inline uint64_t Cpu::EffectiveAddress(const DecodedInsn& insn, int i) const {
 }
 
 inline uint8_t* Cpu::DirectData(int seg, uint64_t offset, unsigned size, bool write) const {
+  const PlainData& p = plain_data_;
+  if (!p.valid) [[unlikely]] return DirectDataChecked(seg, offset, size, write);
+  const PlainData::Seg& f = p.seg[seg];
+  const uint64_t last = offset + size - 1;
+  if (last >= (write ? f.write_end : f.read_end) || last < offset) return nullptr;
+  const uint64_t linear = (f.base + offset) & p.wrap;
+  // Canonical (a no-op outside 64-bit mode); one page; alignment checking;
+  // a write while another vCPU marked a code page this one has not synced.
+  if (((linear + (1ull << 47)) >> 48) != 0 || (linear & 0xFFF) + size > 4096) [[unlikely]] return nullptr;
+  if (linear & (size - 1) & p.ac_mask) [[unlikely]] return nullptr;
+  if (write && code_pages_.mark_epoch() != seen_mark_epoch_) [[unlikely]] return nullptr;
+  const uint64_t page = linear >> 12;
+  const JitTlbEntry& e = p.tlb[write][page % Tlb::kEntries];
+  if (e.tag != page) return nullptr;
+  return reinterpret_cast<uint8_t*>(linear + e.addend);
+}
+
+inline uint8_t* Cpu::DirectDataChecked(int seg, uint64_t offset, unsigned size, bool write) const {
   const x86::Segment& sg = s.seg[seg];
   uint64_t linear;
   bool user;

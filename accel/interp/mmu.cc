@@ -495,6 +495,7 @@ uint64_t Cpu::ReadPhys(uint64_t pa, unsigned size) {
     for (unsigned i = 0; i < size; ++i) v |= ReadPhys(pa + i, 1) << (8 * i);
     return v;
   }
+  plain_break_ = true;
   return socket.MmioRead(pa, size);
 }
 
@@ -515,6 +516,7 @@ void Cpu::WritePhys(uint64_t pa, unsigned size, uint64_t value) {
     if (code_last) NoteOwnCodeWrite(last);
     return;
   }
+  plain_break_ = true;
   socket.MmioWrite(pa, size, value);
 }
 
