@@ -301,10 +301,11 @@ SliceEnd Cpu::RunSlice(uint64_t budget, SliceOptions options) {
 void Cpu::SetPlainData() {
   PlainData& p = plain_data_;
   const bool mode64 = Is64BitCode(s);
-  // Data breakpoints check every access the whole way.
-  p.valid = !debug_.data_armed;
+  // Data breakpoints and alignment checking (ReadLinear's test: misaligned
+  // with EFLAGS.AC, as a kernel between STAC and CLAC has it) look at every
+  // access: DirectDataChecked.
+  p.valid = !debug_.data_armed && !(s.rflags & x86::kFlagAc);
   p.wrap = mode64 ? ~0ull : 0xFFFFFFFFull;
-  p.ac_mask = (s.rflags & x86::kFlagAc) ? ~0ull : 0;
   const bool user = mode64 ? s.seg[x86::kSs].dpl() == 3 : UserAccess();  // 64-bit mode is never v8086
   p.tlb[0] = sys_.tlb.jit[user ? 1 : 0].data();
   p.tlb[1] = sys_.tlb.jit[user ? 3 : 2].data();
@@ -356,7 +357,11 @@ uint64_t Cpu::RunPlain(uint64_t budget) {
   x86::CpuState& st = s;
   hw::CpuSocket& irq = socket;
   const DecodeCache::Slot* slots = page->slots.data();
-  uint64_t n = 0;  // retired, added to retired_ on the way out (no handler reads it)
+  // A store into a code page moves its generation and sets plain_break_
+  // (InvalidateCodePage), so slots are compared with this copy.
+  const uint32_t generation = page->generation;
+  budget = std::max<uint64_t>(budget, 1);  // the first instruction runs regardless
+  uint64_t left = budget;  // budget - left retired, added to retired_ on the way out (no handler reads it)
   SetPlainData();
   plain_break_ = false;
   try {
@@ -365,35 +370,35 @@ uint64_t Cpu::RunPlain(uint64_t budget) {
       insn->handler(*this, *insn);
       const uint64_t rip = next_rip;
       st.rip = rip;
-      if (++n >= budget) break;
-      // After an MMIO access (it may have raised an interrupt) and every 32
-      // instructions: interrupts, kicks and stops, which otherwise come at no
-      // particular instruction. A REP stopped between iterations set RF,
-      // which ExecuteFetched keeps until it completes.
-      if (plain_break_ || (n & 31) == 0) [[unlikely]] {
+      if (--left == 0) break;
+      // After an MMIO access (it may have raised an interrupt), a store into
+      // code, and every 32 instructions: interrupts, kicks and stops, which
+      // otherwise come at no particular instruction. A REP stopped between
+      // iterations set RF, which ExecuteFetched keeps until it completes.
+      if (plain_break_ || (left & 31) == 0) [[unlikely]] {
         plain_break_ = false;
-        if ((st.rflags & x86::kFlagRf) || irq.HasPendingNmi() ||
+        if (page->generation != generation || (st.rflags & x86::kFlagRf) || irq.HasPendingNmi() ||
             ((st.rflags & x86::kFlagIf) && irq.MaybeInterrupt())) {
           break;
         }
-        if ((n & 31) == 0 && (kick.pending() || board.stop_requested())) break;
+        if ((left & 31) == 0 && (kick.pending() || board.stop_requested())) break;
       }
       const uint64_t offset = rip - page_rip;
       if (offset >= page_span) break;
       const uint16_t idx = page->index[offset];
       if (!idx) break;
       const DecodeCache::Slot& slot = slots[idx - 1];
-      if (slot.plain_mode != mode || slot.generation != page->generation) break;
+      if (slot.plain_mode != mode || slot.generation != generation) break;
       insn = &slot.insn;
     }
   } catch (...) {
     ClearPlainData();
-    retired_ += n;
+    retired_ += budget - left;
     throw;
   }
   ClearPlainData();
-  retired_ += n;
-  return n;
+  retired_ += budget - left;
+  return budget - left;
 }
 
 void Cpu::Step() {
