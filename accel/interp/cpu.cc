@@ -347,7 +347,7 @@ uint64_t Cpu::RunPlain(uint64_t budget) {
   uint64_t page_span = 4096;
   if (!mode64) page_span = std::min<uint64_t>(page_span, cs.limit + 1 - page_rip);  // RIP <= limit
   const uint64_t ip_mask = mode64 ? ~0ull : cs.db() ? 0xFFFFFFFFull : 0xFFFFull;
-  const DecodeCache::Page* page = decode_cache_->last_page;
+  DecodeCache::Page* page = decode_cache_->last_page;
   if (!page || page->slots.empty() || insn < &page->slots.front().insn || insn > &page->slots.back().insn) {
     ExecuteFetched<false>(*this, *insn);  // not from the current page (cannot happen; kept safe)
     return 1;
@@ -356,19 +356,22 @@ uint64_t Cpu::RunPlain(uint64_t budget) {
   // each handler call. The slots do not move: only FetchSlow adds any.
   x86::CpuState& st = s;
   hw::CpuSocket& irq = socket;
-  const DecodeCache::Slot* slots = page->slots.data();
+  DecodeCache::Slot* const slots = page->slots.data();
+  DecodeCache::Slot* slot = slots + (reinterpret_cast<const char*>(insn) - reinterpret_cast<const char*>(slots)) /
+                                        static_cast<ptrdiff_t>(sizeof(DecodeCache::Slot));
   // A store into a code page moves its generation and sets plain_break_
   // (InvalidateCodePage), so slots are compared with this copy.
   const uint32_t generation = page->generation;
   budget = std::max<uint64_t>(budget, 1);  // the first instruction runs regardless
   uint64_t left = budget;  // budget - left retired, added to retired_ on the way out (no handler reads it)
+  uint64_t rip = st.rip;
   SetPlainData();
   plain_break_ = false;
   try {
     for (;;) {
-      next_rip = (st.rip + insn->length) & ip_mask;
-      insn->handler(*this, *insn);
-      const uint64_t rip = next_rip;
+      next_rip = (rip + slot->insn.length) & ip_mask;
+      slot->insn.handler(*this, slot->insn);
+      rip = next_rip;
       st.rip = rip;
       if (--left == 0) break;
       // After an MMIO access (it may have raised an interrupt), a store into
@@ -385,11 +388,19 @@ uint64_t Cpu::RunPlain(uint64_t budget) {
       }
       const uint64_t offset = rip - page_rip;
       if (offset >= page_span) break;
-      const uint16_t idx = page->index[offset];
-      if (!idx) break;
-      const DecodeCache::Slot& slot = slots[idx - 1];
-      if (slot.plain_mode != mode || slot.generation != generation) break;
-      insn = &slot.insn;
+      // The slot that ran after this one last time, when it is at the same
+      // offset: the next handler's address then depends on this slot alone,
+      // not on the handler's next_rip through the page's index.
+      DecodeCache::Slot* next = slot->successor;
+      if (offset != slot->successor_offset) [[unlikely]] {
+        const uint16_t idx = page->index[offset];
+        if (!idx) break;
+        next = &slots[idx - 1];
+        slot->successor = next;
+        slot->successor_offset = static_cast<uint16_t>(offset);
+      }
+      if (next->plain_mode != mode || next->generation != generation) break;
+      slot = next;
     }
   } catch (...) {
     ClearPlainData();

@@ -464,8 +464,12 @@ decode:
   page = dc.GetPage(pa);  // Translate above may have moved the fast-path entry
   uint16_t& idx = page->index[offset];
   if (!idx) {
+    const DecodeCache::Slot* before = page->slots.data();
     page->slots.push_back({});
     idx = static_cast<uint16_t>(page->slots.size());
+    if (page->slots.data() != before) {
+      for (DecodeCache::Slot& moved : page->slots) moved.successor_offset = DecodeCache::Slot::kNoSuccessor;
+    }
   }
   DecodeCache::Slot& slot = page->slots[idx - 1];
   slot.insn = insn;

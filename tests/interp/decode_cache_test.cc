@@ -116,6 +116,40 @@ TEST(InterpDecode, RunPlainLooksForInterruptsAfterAnMmioAccess) {
   EXPECT_EQ(m.s.rip, kCode + 7);
 }
 
+// RunPlain remembers which slot ran after each one (Slot::successor): a
+// branch that goes both ways, and the page's slots moving when more code on
+// the page is decoded, leave it following the instructions at RIP.
+TEST(InterpDecode, RunPlainFollowsBranchesBothWaysAndSlotsThatMoved) {
+  // 0: inc eax; 1: dec ecx; 2: jnz 0; 4: inc edx; 5: jmp 0x40 ... 0x40: 64 x inc ebx, then out dx, al
+  std::vector<uint8_t> code = {0x40, 0x49, 0x75, 0xFC, 0x42, 0xEB, 0x39};
+  code.resize(0x40, 0x90);
+  code.insert(code.end(), 64, 0x43);
+  code.push_back(0xEE);
+  Machine m(code);
+  m.reg(kRcx) = 2;
+  m.Step(8);  // decodes the loop, its fall-through and the jump
+  ASSERT_EQ(m.s.rip, kCode + 0x40);
+  m.s.rip = kCode;
+  m.reg(kRax) = 0;
+  m.reg(kRcx) = 5;
+  m.reg(kRdx) = kTestPort;
+  // Five turns of the loop, the fall-through and the jump: 17 instructions.
+  EXPECT_EQ(m.cpu->RunPlain(17), 17u);
+  EXPECT_EQ(m.reg(kRax), 5u);
+  EXPECT_EQ(m.reg(kRdx), kTestPort + 1u);
+  EXPECT_EQ(m.s.rip, kCode + 0x40);
+  // 64 new slots on the page (the vector grows and moves), then the loop again.
+  for (int i = 0; i < 64; ++i) m.Step();
+  EXPECT_EQ(m.reg(kRbx), 64u);
+  m.s.rip = kCode;
+  m.reg(kRcx) = 3;
+  m.reg(kRdx) = kTestPort;
+  EXPECT_EQ(m.cpu->RunPlain(11), 11u);
+  EXPECT_EQ(m.reg(kRax), 8u);
+  EXPECT_EQ(m.reg(kRdx), kTestPort + 1u);
+  EXPECT_EQ(m.s.rip, kCode + 0x40);
+}
+
 // Writes that do not come through the vCPU itself (a loader's or DMA's
 // GuestMemory::WritePhys, another vCPU's store) make its decodes and blocks
 // stale too (hw::CodePages).
