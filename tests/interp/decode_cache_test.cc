@@ -129,25 +129,23 @@ TEST(InterpDecode, RunPlainFollowsBranchesBothWaysAndSlotsThatMoved) {
   m.reg(kRcx) = 2;
   m.Step(8);  // decodes the loop, its fall-through and the jump
   ASSERT_EQ(m.s.rip, kCode + 0x40);
-  m.s.rip = kCode;
   m.reg(kRax) = 0;
-  m.reg(kRcx) = 5;
-  m.reg(kRdx) = kTestPort;
-  // Five turns of the loop, the fall-through and the jump: 17 instructions.
-  EXPECT_EQ(m.cpu->RunPlain(17), 17u);
+  // Turns of the loop, its fall-through and the jump: 3 * turns + 2 instructions.
+  auto run_loop = [&](uint64_t turns) {
+    m.s.rip = kCode;
+    m.reg(kRcx) = turns;
+    m.reg(kRdx) = kTestPort;
+    EXPECT_EQ(m.cpu->RunPlain(3 * turns + 2), 3 * turns + 2);
+    EXPECT_EQ(m.reg(kRdx), kTestPort + 1u);
+    EXPECT_EQ(m.s.rip, kCode + 0x40);
+  };
+  run_loop(5);
   EXPECT_EQ(m.reg(kRax), 5u);
-  EXPECT_EQ(m.reg(kRdx), kTestPort + 1u);
-  EXPECT_EQ(m.s.rip, kCode + 0x40);
   // 64 new slots on the page (the vector grows and moves), then the loop again.
   for (int i = 0; i < 64; ++i) m.Step();
   EXPECT_EQ(m.reg(kRbx), 64u);
-  m.s.rip = kCode;
-  m.reg(kRcx) = 3;
-  m.reg(kRdx) = kTestPort;
-  EXPECT_EQ(m.cpu->RunPlain(11), 11u);
+  run_loop(3);
   EXPECT_EQ(m.reg(kRax), 8u);
-  EXPECT_EQ(m.reg(kRdx), kTestPort + 1u);
-  EXPECT_EQ(m.s.rip, kCode + 0x40);
 }
 
 // Writes that do not come through the vCPU itself (a loader's or DMA's
