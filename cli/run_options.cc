@@ -72,6 +72,8 @@ void AddRunOptions(CLI::App& run, RunOptions& opt) {
                  "a virtio-net NIC (none by default): none | user[,hostfwd=tcp:[HOSTADDR]:PORT-[GUESTADDR]:PORT]..."
                  "[,mac=52:54:00:12:34:56] | tap,ifname=NAME")
       ->allow_extra_args(false);
+  run.add_option("--device", opt.devices, "an extra device, QEMU's name: pc-testdev (kvm-unit-tests' test device)")
+      ->allow_extra_args(false);
 }
 
 Result<RunOptions> ParseRunOptions(const std::vector<std::string>& args) {
@@ -113,6 +115,10 @@ Status LoadImages(const RunOptions& opt, hw::BoardConfig& config, BootImages& im
     auto drive = ParseDriveOption(spec);
     if (!drive.ok()) return drive.status();
     config.drives.push_back(std::move(*drive));
+  }
+  for (const std::string& device : opt.devices) {
+    if (device != "pc-testdev") return Status::Error("--device '" + device + "': the one extra device is pc-testdev");
+    config.pc_testdev = true;
   }
   if (opt.nics.size() > 1) return Status::Error("--nic: tandem has one NIC; give --nic once");
   if (!opt.nics.empty()) {
@@ -157,7 +163,9 @@ Result<x86::CpuState> PrepareBoot(const RunOptions& opt, hw::Board& board, const
     return boot->state;
   }
   if (!opt.initrd.empty()) return Status::Error("--initrd needs a Linux bzImage kernel");
-  auto boot = hw::LoadMultiboot(board.memory(), kernel, opt.append);
+  // The command line starts with the kernel's file name, as GRUB and QEMU
+  // give it: kvm-unit-tests take it as argv[0] and their arguments after it.
+  auto boot = hw::LoadMultiboot(board.memory(), kernel, opt.kernel + " " + opt.append);
   if (!boot.ok()) return Status::Error(opt.kernel + ": " + boot.message());
   x86::CpuState state = x86::Flat32State(boot->entry);
   state.gpr[x86::kRax] = hw::kMultibootBootloaderMagic;
