@@ -298,6 +298,36 @@ SliceEnd Cpu::RunSlice(uint64_t budget, SliceOptions options) {
   return SliceEnd::kBudget;
 }
 
+void Cpu::SetPlainData() {
+  PlainData& p = plain_data_;
+  const bool mode64 = Is64BitCode(s);
+  // Data breakpoints and alignment checking (ReadLinear's test: misaligned
+  // with EFLAGS.AC, as a kernel between STAC and CLAC has it) look at every
+  // access: DirectDataChecked.
+  p.valid = !debug_.data_armed && !(s.rflags & x86::kFlagAc);
+  p.wrap = mode64 ? ~0ull : 0xFFFFFFFFull;
+  const bool user = mode64 ? s.seg[x86::kSs].dpl() == 3 : UserAccess();  // 64-bit mode is never v8086
+  p.tlb[0] = sys_.tlb.jit[user ? 1 : 0].data();
+  p.tlb[1] = sys_.tlb.jit[user ? 3 : 2].data();
+  const bool protected_mode = (s.cr0 & x86::kCr0Pe) && !(s.rflags & x86::kFlagVm);
+  for (int i = 0; i < 6; ++i) {
+    const x86::Segment& sg = s.seg[i];
+    PlainData::Seg& f = p.seg[i];
+    if (mode64) {
+      // No limits; FS and GS alone have a base (canonical checked per access).
+      f = {i >= x86::kFs ? sg.base : 0, ~0ull, ~0ull};
+      continue;
+    }
+    // Protected mode: usable, data (type bit 3 clear), expand-up (bit 2
+    // clear), writable (bit 1) for a write, as DirectDataChecked has it.
+    const uint64_t end = static_cast<uint64_t>(sg.limit) + 1;
+    const uint32_t type = sg.attrib & (x86::Segment::kUnusable | 0xE);
+    const bool readable = !protected_mode || (type & ~0x2u) == 0;
+    const bool writable = !protected_mode || type == 0x2;
+    f = {sg.base, readable ? end : 0, writable ? end : 0};
+  }
+}
+
 uint64_t Cpu::RunPlain(uint64_t budget) {
   const DecodedInsn* insn = &Fetch();
   if (!insn->plain) {
@@ -317,7 +347,7 @@ uint64_t Cpu::RunPlain(uint64_t budget) {
   uint64_t page_span = 4096;
   if (!mode64) page_span = std::min<uint64_t>(page_span, cs.limit + 1 - page_rip);  // RIP <= limit
   const uint64_t ip_mask = mode64 ? ~0ull : cs.db() ? 0xFFFFFFFFull : 0xFFFFull;
-  const DecodeCache::Page* page = decode_cache_->last_page;
+  DecodeCache::Page* page = decode_cache_->last_page;
   if (!page || page->slots.empty() || insn < &page->slots.front().insn || insn > &page->slots.back().insn) {
     ExecuteFetched<false>(*this, *insn);  // not from the current page (cannot happen; kept safe)
     return 1;
@@ -326,38 +356,60 @@ uint64_t Cpu::RunPlain(uint64_t budget) {
   // each handler call. The slots do not move: only FetchSlow adds any.
   x86::CpuState& st = s;
   hw::CpuSocket& irq = socket;
-  const DecodeCache::Slot* slots = page->slots.data();
-  uint64_t n = 0;  // retired, added to retired_ on the way out (no handler reads it)
+  DecodeCache::Slot* const slots = page->slots.data();
+  DecodeCache::Slot* slot = slots + (reinterpret_cast<const char*>(insn) - reinterpret_cast<const char*>(slots)) /
+                                        static_cast<ptrdiff_t>(sizeof(DecodeCache::Slot));
+  // A store into a code page moves its generation and sets plain_break_
+  // (InvalidateCodePage), so slots are compared with this copy.
+  const uint32_t generation = page->generation;
+  budget = std::max<uint64_t>(budget, 1);  // the first instruction runs regardless
+  uint64_t left = budget;  // budget - left retired, added to retired_ on the way out (no handler reads it)
+  uint64_t rip = st.rip;
+  SetPlainData();
+  plain_break_ = false;
   try {
     for (;;) {
-      next_rip = (st.rip + insn->length) & ip_mask;
-      insn->handler(*this, *insn);
-      const uint64_t rip = next_rip;
+      next_rip = (rip + slot->insn.length) & ip_mask;
+      slot->insn.handler(*this, slot->insn);
+      rip = next_rip;
       st.rip = rip;
-      if (++n >= budget) break;
-      // Interrupts at every boundary, as ExecuteOne's caller takes them (an
-      // MMIO write may have raised one); kicks and stops, which come at no
-      // particular instruction, every 32. A REP stopped between iterations
-      // sets RF, which ExecuteFetched keeps until it completes.
-      if ((st.rflags & x86::kFlagRf) || irq.HasPendingNmi() || ((st.rflags & x86::kFlagIf) && irq.MaybeInterrupt()))
-          [[unlikely]] {
-        break;
+      if (--left == 0) break;
+      // After an MMIO access (it may have raised an interrupt), a store into
+      // code, and every 32 instructions: interrupts, kicks and stops, which
+      // otherwise come at no particular instruction. A REP stopped between
+      // iterations set RF, which ExecuteFetched keeps until it completes.
+      if (plain_break_ || (left & 31) == 0) [[unlikely]] {
+        plain_break_ = false;
+        if (page->generation != generation || (st.rflags & x86::kFlagRf) || irq.HasPendingNmi() ||
+            ((st.rflags & x86::kFlagIf) && irq.MaybeInterrupt())) {
+          break;
+        }
+        if ((left & 31) == 0 && (kick.pending() || board.stop_requested())) break;
       }
-      if ((n & 31) == 0 && (kick.pending() || board.stop_requested())) [[unlikely]] break;
       const uint64_t offset = rip - page_rip;
       if (offset >= page_span) break;
-      const uint16_t idx = page->index[offset];
-      if (!idx) break;
-      const DecodeCache::Slot& slot = slots[idx - 1];
-      if (slot.plain_mode != mode || slot.generation != page->generation) break;
-      insn = &slot.insn;
+      // The slot that ran after this one last time, when it is at the same
+      // offset: the next handler's address then depends on this slot alone,
+      // not on the handler's next_rip through the page's index.
+      DecodeCache::Slot* next = slot->successor;
+      if (offset != slot->successor_offset) [[unlikely]] {
+        const uint16_t idx = page->index[offset];
+        if (!idx) break;
+        next = &slots[idx - 1];
+        slot->successor = next;
+        slot->successor_offset = static_cast<uint16_t>(offset);
+      }
+      if (next->plain_mode != mode || next->generation != generation) break;
+      slot = next;
     }
   } catch (...) {
-    retired_ += n;
+    ClearPlainData();
+    retired_ += budget - left;
     throw;
   }
-  retired_ += n;
-  return n;
+  ClearPlainData();
+  retired_ += budget - left;
+  return budget - left;
 }
 
 void Cpu::Step() {

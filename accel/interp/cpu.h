@@ -162,6 +162,18 @@ class Cpu final : public hw::MemoryMapObserver {
   void WriteOperandSlow(const DecodedInsn& insn, int i, uint64_t value);
   // Offset of a memory operand within its segment, wrapped to the address size.
   uint64_t EffectiveAddress(const DecodedInsn& insn, int i) const;
+  // The same for an addressing form fixed at decode time (EaFormOf).
+  enum class EaForm : uint8_t { kAny, kBase16, kBase32, kBase64 };  // kBase*: [base + disp], no index, not RIP
+  static EaForm EaFormOf(const DecodedInsn& insn, int i);
+  template <EaForm kEa>
+  uint64_t EffectiveAddressOf(const DecodedInsn& insn, int i) const {
+    if constexpr (kEa == EaForm::kAny) {
+      return EffectiveAddress(insn, i);
+    } else {
+      const uint64_t ea = s.gpr[insn.op[i].base] + static_cast<uint64_t>(insn.op[i].disp);
+      return kEa == EaForm::kBase16 ? ea & 0xFFFF : kEa == EaForm::kBase32 ? ea & 0xFFFFFFFF : ea;
+    }
+  }
   // ReadMem/WriteMem with their common case inline: a data access of 1..8
   // bytes inside one page that DirectData maps to host memory. Everything
   // else goes the whole way.
@@ -172,7 +184,32 @@ class Cpu final : public hw::MemoryMapObserver {
   // page, in 64-bit mode, real or v8086 mode, or a protected-mode expand-up
   // data segment (limit and canonical checks as Linearize makes them), and
   // the TLB's direct slot for the access (JitTlbEntry) holds its page.
+  // Inside RunPlain it takes what plain instructions cannot change from
+  // PlainData, worked out once.
   uint8_t* DirectData(int seg, uint64_t offset, unsigned size, bool write) const;
+  uint8_t* DirectDataChecked(int seg, uint64_t offset, unsigned size, bool write) const;
+  // What DirectData checks per access that no plain instruction changes (the
+  // code mode, CPL, segment registers, EFLAGS.VM, DR7), as RunPlain starts;
+  // valid only while it runs (SetPlainData / ClearPlainData), and not with
+  // data breakpoints or EFLAGS.AC (then DirectDataChecked).
+  struct PlainData {
+    struct Seg {
+      uint64_t base;
+      uint64_t read_end, write_end;  // the last byte of an access must lie below; 0: the whole way
+    };
+    bool valid = false;
+    uint64_t wrap = 0;  // linear addresses: 32 bits outside 64-bit mode
+    const JitTlbEntry* tlb[2] = {};  // this CPL's direct slots, [write]
+    Seg seg[6] = {};
+  };
+  PlainData plain_data_;
+  // Ends RunPlain's run of instructions early, after the current one, for a
+  // look at the instruction boundary: set by an MMIO access (it may have
+  // raised an interrupt), a REP string instruction stopped between
+  // iterations (RF) and a store into cached code (InvalidateCodePage).
+  bool plain_break_ = false;
+  void SetPlainData();
+  void ClearPlainData() { plain_data_.valid = false; }
   bool UserAccess() const {  // CPL 3, as cpl() has it
     return (s.cr0 & x86::kCr0Pe) && ((s.rflags & x86::kFlagVm) || s.seg[x86::kSs].dpl() == 3);
   }
@@ -334,6 +371,7 @@ void RegisterFarHandlers(HandlerTable& table);
 // operand size, or null (ops_alu.cc); the decoder prefers it to the table's.
 Handler SpecializedAluHandler(const DecodedInsn& insn);
 Handler SpecializedMoveHandler(const DecodedInsn& insn);  // ops_move.cc: MOV
+Handler SpecializedControlHandler(const DecodedInsn& insn);  // ops_control.cc: Jcc
 
 // ---- inline operand and memory access (the handlers' hot path) ----
 
@@ -352,7 +390,35 @@ inline uint64_t Cpu::EffectiveAddress(const DecodedInsn& insn, int i) const {
   }
 }
 
+inline Cpu::EaForm Cpu::EaFormOf(const DecodedInsn& insn, int i) {
+  const Operand& o = insn.op[i];
+  if (o.kind != OperandKind::kMem || o.base < 0 || o.base == Operand::kRipBase || o.index >= 0) return EaForm::kAny;
+  switch (insn.address_size) {
+    case 16: return EaForm::kBase16;
+    case 32: return EaForm::kBase32;
+    case 64: return EaForm::kBase64;
+    default: return EaForm::kAny;
+  }
+}
+
 inline uint8_t* Cpu::DirectData(int seg, uint64_t offset, unsigned size, bool write) const {
+  const PlainData& p = plain_data_;
+  if (!p.valid) [[unlikely]] return DirectDataChecked(seg, offset, size, write);
+  const PlainData::Seg& f = p.seg[seg];
+  const uint64_t last = offset + size - 1;
+  if (last >= (write ? f.write_end : f.read_end) || last < offset) return nullptr;
+  const uint64_t linear = (f.base + offset) & p.wrap;
+  // One page; a write while another vCPU marked a code page this one has
+  // not synced. A non-canonical address matches no slot (FillJitSlots).
+  if ((linear & 0xFFF) + size > 4096) [[unlikely]] return nullptr;
+  if (write && code_pages_.mark_epoch() != seen_mark_epoch_) [[unlikely]] return nullptr;
+  const uint64_t page = linear >> 12;
+  const JitTlbEntry& e = p.tlb[write][page % Tlb::kEntries];
+  if (e.tag != page) return nullptr;
+  return reinterpret_cast<uint8_t*>(linear + e.addend);
+}
+
+inline uint8_t* Cpu::DirectDataChecked(int seg, uint64_t offset, unsigned size, bool write) const {
   const x86::Segment& sg = s.seg[seg];
   uint64_t linear;
   bool user;

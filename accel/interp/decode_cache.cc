@@ -271,6 +271,7 @@ void Cpu::InvalidateCodePage(uint64_t pa, bool own_store) {
   DecodeCache::Page* page = dc.FindPage(pa);
   if (!page) return;
   ++page->generation;
+  plain_break_ = true;  // RunPlain compares slots with its copy of the generation
   for (uint64_t source : page->spill_sources) {
     if (DecodeCache::Page* p = dc.FindPage(source << 12)) ++p->generation;
   }
@@ -443,6 +444,7 @@ decode:
   if (h && h == dc.core[zi.mnemonic]) {
     if (Handler sized = SpecializedAluHandler(insn)) h = sized;
     if (Handler sized = SpecializedMoveHandler(insn)) h = sized;
+    if (Handler sized = SpecializedControlHandler(insn)) h = sized;
   }
   // MOVSD/CMPSD with operands are the SSE2 instructions, not the string ones.
   if (IsStringLike(zi.mnemonic) && zi.operand_count_visible > 0) {
@@ -462,8 +464,12 @@ decode:
   page = dc.GetPage(pa);  // Translate above may have moved the fast-path entry
   uint16_t& idx = page->index[offset];
   if (!idx) {
+    const DecodeCache::Slot* before = page->slots.data();
     page->slots.push_back({});
     idx = static_cast<uint16_t>(page->slots.size());
+    if (page->slots.data() != before) {
+      for (DecodeCache::Slot& moved : page->slots) moved.successor_offset = DecodeCache::Slot::kNoSuccessor;
+    }
   }
   DecodeCache::Slot& slot = page->slots[idx - 1];
   slot.insn = insn;

@@ -40,6 +40,11 @@ struct Cpu::DecodeCache {
     uint8_t plain_mode;        // mode when insn.plain and within one page, else kNotPlain (Cpu::RunPlain)
     uint8_t bytes[ZYDIS_MAX_INSTRUCTION_LENGTH];  // the instruction bytes decoded
     uint64_t second_page_pa;   // physical page of the bytes past the first page
+    // RunPlain's successor cache: the slot of this page that ran after this
+    // one, at successor_offset (kNoSuccessor: none). Reset when the slots move.
+    static constexpr uint16_t kNoSuccessor = 0xFFFF;
+    Slot* successor = nullptr;
+    uint16_t successor_offset = kNoSuccessor;
   };
   // One physical page holding cached code. A guest write to the page bumps
   // its generation; a slot from an older generation is used again only after

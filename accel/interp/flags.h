@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <type_traits>
 
 #include "accel/interp/cpu.h"
 #include "target-x86/cpu_state.h"
@@ -62,6 +63,69 @@ inline uint64_t SubWithFlags(uint64_t a, uint64_t b, bool borrow, unsigned bytes
 
 // AND/OR/XOR/TEST: CF = OF = 0, AF left clear (undefined).
 inline uint64_t LogicFlags(uint64_t r, unsigned bytes) { return SzpFlags(r, bytes); }
+
+// ---- the same at a size fixed at compile time, for the sized ALU handlers ----
+// On an x86-64 host the host's own instruction computes the flags, and LAHF
+// and SETO collect them: a third of the instructions of the rules above
+// (ADD/SUB: 8 against 30). Defined flags are the same by definition; AF is
+// defined for ADD/SUB/INC/DEC and left clear for the logic forms as
+// LogicFlags has it. Elsewhere the portable rules. (RunPlain's hot path.)
+enum class HostAlu : uint8_t { kAdd, kSub, kAnd, kOr, kXor, kInc, kDec };
+
+template <unsigned kSize>
+using UintOfSize = std::conditional_t<kSize == 1, uint8_t,
+                                      std::conditional_t<kSize == 2, uint16_t,
+                                                         std::conditional_t<kSize == 4, uint32_t, uint64_t>>>;
+
+// op(a, b) truncated to kSize bytes; *flags gets the six arithmetic flags at
+// their RFLAGS positions (INC/DEC: CF is unspecified, callers leave it out).
+template <HostAlu op, unsigned kSize>
+inline uint64_t AluSized(uint64_t a, uint64_t b, uint64_t* flags) {
+#if defined(__x86_64__)
+  using T = UintOfSize<kSize>;
+  T r = static_cast<T>(a);
+  const T y = static_cast<T>(b);
+  uint32_t ax;  // AH = SF:ZF:0:AF:0:PF:1:CF (LAHF), AL = OF
+  static_assert(x86::kFlagCf == 0x01 && x86::kFlagPf == 0x04 && x86::kFlagAf == 0x10 && x86::kFlagZf == 0x40 &&
+                x86::kFlagSf == 0x80 && x86::kFlagOf == 0x800);
+  if constexpr (op == HostAlu::kAdd) {
+    asm("add %[y], %[r]\n\tlahf\n\tseto %%al" : [r] "+r"(r), "=a"(ax) : [y] "r"(y) : "cc");
+  } else if constexpr (op == HostAlu::kSub) {
+    asm("sub %[y], %[r]\n\tlahf\n\tseto %%al" : [r] "+r"(r), "=a"(ax) : [y] "r"(y) : "cc");
+  } else if constexpr (op == HostAlu::kInc) {
+    asm("inc %[r]\n\tlahf\n\tseto %%al" : [r] "+r"(r), "=a"(ax) : : "cc");
+  } else if constexpr (op == HostAlu::kDec) {
+    asm("dec %[r]\n\tlahf\n\tseto %%al" : [r] "+r"(r), "=a"(ax) : : "cc");
+  } else {
+    // OF = CF = 0; AF (undefined) is masked off below.
+    if constexpr (op == HostAlu::kAnd) {
+      asm("and %[y], %[r]\n\tlahf" : [r] "+r"(r), "=a"(ax) : [y] "r"(y) : "cc");
+    } else if constexpr (op == HostAlu::kOr) {
+      asm("or %[y], %[r]\n\tlahf" : [r] "+r"(r), "=a"(ax) : [y] "r"(y) : "cc");
+    } else {
+      asm("xor %[y], %[r]\n\tlahf" : [r] "+r"(r), "=a"(ax) : [y] "r"(y) : "cc");
+    }
+    *flags = (ax >> 8) & (x86::kFlagSf | x86::kFlagZf | x86::kFlagPf);
+    return r;
+  }
+  *flags = ((ax >> 8) & (x86::kFlagSf | x86::kFlagZf | x86::kFlagAf | x86::kFlagPf | x86::kFlagCf)) |
+           ((ax & 1) << 11);
+  return r;
+#else
+  switch (op) {
+    case HostAlu::kAdd: return AddWithFlags(a, b, false, kSize, flags);
+    case HostAlu::kSub: return SubWithFlags(a, b, false, kSize, flags);
+    case HostAlu::kInc: return AddWithFlags(a, 1, false, kSize, flags);
+    case HostAlu::kDec: return SubWithFlags(a, 1, false, kSize, flags);
+    case HostAlu::kAnd: a &= b; break;
+    case HostAlu::kOr: a |= b; break;
+    case HostAlu::kXor: a ^= b; break;
+  }
+  a &= SizeMask(kSize);
+  *flags = LogicFlags(a, kSize);
+  return a;
+#endif
+}
 
 // Condition code cc (0..15, the low nibble of Jcc/SETcc/CMOVcc opcodes).
 inline bool Condition(uint64_t rf, unsigned cc) {

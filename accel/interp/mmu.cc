@@ -240,7 +240,12 @@ static void FillJitSlots(Cpu& cpu, unsigned i, const TlbEntry& e) {
   for (unsigned kind = 0; kind < 4; ++kind) {
     const bool write = kind >= 2;
     JitTlbEntry& j = cpu.sys_.tlb.jit[kind][i];
-    const bool allowed = e.host && (e.perms >> PermBit(write ? Access::kWrite : Access::kRead, kind & 1) & 1) &&
+    // Canonical pages only (bits 63..47 of the address equal), so that a
+    // non-canonical address, which Cpu::DirectData does not check for,
+    // matches none.
+    const bool canonical = (((e.page << 12) + (1ull << 47)) >> 48) == 0;
+    const bool allowed = e.host && canonical &&
+                         (e.perms >> PermBit(write ? Access::kWrite : Access::kRead, kind & 1) & 1) &&
                          (!write || (e.ram && !code));
     j.tag = allowed ? e.page : JitTlbEntry::kNoPage;
     j.addend = allowed ? reinterpret_cast<uint64_t>(e.host) - (e.page << 12) : 0;
@@ -495,6 +500,7 @@ uint64_t Cpu::ReadPhys(uint64_t pa, unsigned size) {
     for (unsigned i = 0; i < size; ++i) v |= ReadPhys(pa + i, 1) << (8 * i);
     return v;
   }
+  plain_break_ = true;
   return socket.MmioRead(pa, size);
 }
 
@@ -515,6 +521,7 @@ void Cpu::WritePhys(uint64_t pa, unsigned size, uint64_t value) {
     if (code_last) NoteOwnCodeWrite(last);
     return;
   }
+  plain_break_ = true;
   socket.MmioWrite(pa, size, value);
 }
 

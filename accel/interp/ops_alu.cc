@@ -56,9 +56,24 @@ void Binary(Cpu& cpu, const DecodedInsn& insn) {
 // immediate with kImm.
 enum class Form { kAny, kReg, kRegReg, kRegImm };
 
+// Apply at a size fixed at compile time: the host computes the flags where
+// AluSized can (all but ADC and SBB).
+template <Op op, unsigned kSize>
+uint64_t ApplySized(uint64_t a, uint64_t b, const x86::CpuState& s, uint64_t* flags) {
+  switch (op) {
+    case Op::kAdd: return AluSized<HostAlu::kAdd, kSize>(a, b, flags);
+    case Op::kSub:
+    case Op::kCmp: return AluSized<HostAlu::kSub, kSize>(a, b, flags);
+    case Op::kAnd:
+    case Op::kTest: return AluSized<HostAlu::kAnd, kSize>(a, b, flags);
+    case Op::kOr: return AluSized<HostAlu::kOr, kSize>(a, b, flags);
+    case Op::kXor: return AluSized<HostAlu::kXor, kSize>(a, b, flags);
+    default: return Apply<op>(a, b, s.rflags & kFlagCf, kSize, flags);
+  }
+}
+
 template <Op op, unsigned kSize, Form kForm>
 void BinarySized(Cpu& cpu, const DecodedInsn& insn) {
-  const bool cf = cpu.s.rflags & kFlagCf;
   uint64_t flags;
   uint64_t a, b;
   if constexpr (kForm == Form::kAny) {
@@ -68,7 +83,7 @@ void BinarySized(Cpu& cpu, const DecodedInsn& insn) {
     a = GetGpr<kSize>(cpu.s, insn.op[0].reg);
     b = kForm == Form::kRegReg ? GetGpr<kSize>(cpu.s, insn.op[1].reg) : insn.op[1].imm;
   }
-  const uint64_t r = Apply<op>(a, b, cf, kSize, &flags);
+  const uint64_t r = ApplySized<op, kSize>(a, b, cpu.s, &flags);
   if constexpr (op != Op::kCmp && op != Op::kTest) {
     if constexpr (kForm == Form::kAny) {
       cpu.WriteOperand(insn, 0, r);
@@ -105,7 +120,7 @@ template <bool kInc, unsigned kSize, Form kForm>
 void IncDecSized(Cpu& cpu, const DecodedInsn& insn) {
   uint64_t flags;
   const uint64_t a = kForm == Form::kAny ? cpu.ReadOperand(insn, 0) : GetGpr<kSize>(cpu.s, insn.op[0].reg);
-  const uint64_t r = kInc ? AddWithFlags(a, 1, false, kSize, &flags) : SubWithFlags(a, 1, false, kSize, &flags);
+  const uint64_t r = AluSized<kInc ? HostAlu::kInc : HostAlu::kDec, kSize>(a, 1, &flags);
   if constexpr (kForm == Form::kAny) {
     cpu.WriteOperand(insn, 0, r);
   } else {

@@ -4,6 +4,8 @@
 // checked against the CS limit, or for canonical form in 64-bit mode.
 // Far forms belong to ops_far.cc; they reach these handlers only when no far
 // handler is registered, and raise #UD. Also BOUND, which raises #BR.
+#include <utility>
+
 #include "accel/interp/cpu.h"
 #include "accel/interp/flags.h"
 
@@ -43,6 +45,28 @@ void Jmp(Cpu& cpu, const DecodedInsn& insn) {
 
 void Jcc(Cpu& cpu, const DecodedInsn& insn) {
   if (Condition(cpu.s.rflags, insn.opcode & 0xF)) cpu.next_rip = CheckedTarget(cpu, RelativeTarget(cpu, insn));
+}
+
+// Jcc with its condition and operand size fixed at decode time
+// (SpecializedControlHandler). 64-bit operands are 64-bit code, whose
+// targets are checked for canonical form; narrower ones can be too (a 66
+// prefix), where a 16-bit target is canonical and the CS limit does not count.
+template <unsigned kCc, unsigned kBits>
+void JccSized(Cpu& cpu, const DecodedInsn& insn) {
+  if (!Condition(cpu.s.rflags, kCc)) return;
+  const uint64_t target = TruncateIp(cpu.next_rip + insn.op[0].imm, kBits);
+  if constexpr (kBits == 64) {
+    if (static_cast<uint64_t>(static_cast<int64_t>(target << 16) >> 16) != target) Raise(kGP, 0);
+  } else {
+    if (target > cpu.s.seg[kCs].limit && !Is64BitCode(cpu.s)) Raise(kGP, 0);
+  }
+  cpu.next_rip = target;
+}
+
+template <unsigned kBits, size_t... kCc>
+Handler JccByCondition(unsigned cc, std::index_sequence<kCc...>) {
+  static constexpr Handler kHandlers[] = {JccSized<kCc, kBits>...};
+  return kHandlers[cc];
 }
 
 void Jcxz(Cpu& cpu, const DecodedInsn& insn) {
@@ -105,6 +129,26 @@ void Bound(Cpu& cpu, const DecodedInsn& insn) {
 }
 
 }  // namespace
+
+Handler SpecializedControlHandler(const DecodedInsn& insn) {
+  // Jcc rel8/rel32: 7x and 0F 8x (the low nibble is the condition).
+  const bool jcc = (insn.opcode & 0xF0) == 0x70 || (insn.opcode & 0xF0) == 0x80;
+  if (!jcc || insn.operand_count != 1 || insn.op[0].kind != OperandKind::kImm) return nullptr;
+  switch (insn.mnemonic) {
+    case ZYDIS_MNEMONIC_JO: case ZYDIS_MNEMONIC_JNO: case ZYDIS_MNEMONIC_JB: case ZYDIS_MNEMONIC_JNB:
+    case ZYDIS_MNEMONIC_JZ: case ZYDIS_MNEMONIC_JNZ: case ZYDIS_MNEMONIC_JBE: case ZYDIS_MNEMONIC_JNBE:
+    case ZYDIS_MNEMONIC_JS: case ZYDIS_MNEMONIC_JNS: case ZYDIS_MNEMONIC_JP: case ZYDIS_MNEMONIC_JNP:
+    case ZYDIS_MNEMONIC_JL: case ZYDIS_MNEMONIC_JNL: case ZYDIS_MNEMONIC_JLE: case ZYDIS_MNEMONIC_JNLE: break;
+    default: return nullptr;
+  }
+  const unsigned cc = insn.opcode & 0xF;
+  switch (insn.operand_size) {
+    case 16: return JccByCondition<16>(cc, std::make_index_sequence<16>());
+    case 32: return JccByCondition<32>(cc, std::make_index_sequence<16>());
+    case 64: return JccByCondition<64>(cc, std::make_index_sequence<16>());
+    default: return nullptr;
+  }
+}
 
 void RegisterControlHandlers(HandlerTable& t) {
   t[ZYDIS_MNEMONIC_BOUND] = Bound;

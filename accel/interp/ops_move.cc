@@ -51,32 +51,43 @@ void Mov(Cpu& cpu, const DecodedInsn& insn) {
 // memory and immediates, picked at decode time (SpecializedMoveHandler).
 enum class MovForm { kRegReg, kRegImm, kRegMem, kMemReg, kMemImm };
 
-template <unsigned kSize, MovForm kForm>
+template <unsigned kSize, MovForm kForm, Cpu::EaForm kEa>
 void MovSized(Cpu& cpu, const DecodedInsn& insn) {
   const Operand& src = insn.op[1];
-  uint64_t v;
-  if constexpr (kForm == MovForm::kRegReg || kForm == MovForm::kMemReg) {
-    v = GetGpr<kSize>(cpu.s, src.reg);
-  } else if constexpr (kForm == MovForm::kRegMem) {
-    v = cpu.ReadData(src.seg, cpu.EffectiveAddress(insn, 1), kSize);
+  // A memory operand DirectData does not map goes the whole way through
+  // Mov, called last so that the common path needs no stack frame.
+  if constexpr (kForm == MovForm::kRegMem) {
+    const uint8_t* host = cpu.DirectData(src.seg, cpu.EffectiveAddressOf<kEa>(insn, 1), kSize, false);
+    if (!host) [[unlikely]] return Mov(cpu, insn);
+    SetGpr<kSize>(cpu.s, insn.op[0].reg, HostLoad(host, kSize));
+  } else if constexpr (kForm == MovForm::kMemReg || kForm == MovForm::kMemImm) {
+    uint8_t* host = cpu.DirectData(insn.op[0].seg, cpu.EffectiveAddressOf<kEa>(insn, 0), kSize, true);
+    if (!host) [[unlikely]] return Mov(cpu, insn);
+    HostStore(host, kSize, kForm == MovForm::kMemReg ? GetGpr<kSize>(cpu.s, src.reg) : src.imm);
   } else {
-    v = src.imm;
-  }
-  if constexpr (kForm == MovForm::kMemReg || kForm == MovForm::kMemImm) {
-    cpu.WriteData(insn.op[0].seg, cpu.EffectiveAddress(insn, 0), kSize, v);
-  } else {
-    SetGpr<kSize>(cpu.s, insn.op[0].reg, v);
+    SetGpr<kSize>(cpu.s, insn.op[0].reg, kForm == MovForm::kRegReg ? GetGpr<kSize>(cpu.s, src.reg) : src.imm);
   }
 }
 
-template <MovForm kForm>
+template <MovForm kForm, Cpu::EaForm kEa = Cpu::EaForm::kAny>
 Handler MovBySize(unsigned size) {
   switch (size) {
-    case 1: return MovSized<1, kForm>;
-    case 2: return MovSized<2, kForm>;
-    case 4: return MovSized<4, kForm>;
-    case 8: return MovSized<8, kForm>;
+    case 1: return MovSized<1, kForm, kEa>;
+    case 2: return MovSized<2, kForm, kEa>;
+    case 4: return MovSized<4, kForm, kEa>;
+    case 8: return MovSized<8, kForm, kEa>;
     default: return nullptr;
+  }
+}
+
+// MovBySize for a form with a memory operand, by its addressing form.
+template <MovForm kForm>
+Handler MovBySizeAndEa(unsigned size, Cpu::EaForm ea) {
+  switch (ea) {
+    case Cpu::EaForm::kBase16: return MovBySize<kForm, Cpu::EaForm::kBase16>(size);
+    case Cpu::EaForm::kBase32: return MovBySize<kForm, Cpu::EaForm::kBase32>(size);
+    case Cpu::EaForm::kBase64: return MovBySize<kForm, Cpu::EaForm::kBase64>(size);
+    default: return MovBySize<kForm>(size);
   }
 }
 
@@ -417,9 +428,9 @@ Handler SpecializedMoveHandler(const DecodedInsn& insn) {
   const bool src_imm = src.kind == OperandKind::kImm;
   if (dst_reg && src_reg) return MovBySize<MovForm::kRegReg>(size);
   if (dst_reg && src_imm) return MovBySize<MovForm::kRegImm>(size);
-  if (dst_reg && src_mem) return MovBySize<MovForm::kRegMem>(size);
-  if (dst_mem && src_reg) return MovBySize<MovForm::kMemReg>(size);
-  if (dst_mem && src_imm) return MovBySize<MovForm::kMemImm>(size);
+  if (dst_reg && src_mem) return MovBySizeAndEa<MovForm::kRegMem>(size, Cpu::EaFormOf(insn, 1));
+  if (dst_mem && src_reg) return MovBySizeAndEa<MovForm::kMemReg>(size, Cpu::EaFormOf(insn, 0));
+  if (dst_mem && src_imm) return MovBySizeAndEa<MovForm::kMemImm>(size, Cpu::EaFormOf(insn, 0));
   return nullptr;
 }
 

@@ -45,6 +45,7 @@ void StringOp(Cpu& cpu, const DecodedInsn& insn) {
       // instruction's own breakpoint does not fire again when it resumes
       // (SDM vol. 3A 17.3.1.1); the run loop keeps it (cpu.cc).
       s.rflags |= kFlagRf;
+      cpu.plain_break_ = true;
       return;
     }
     const uint64_t si = s.gpr[kRsi] & amask;

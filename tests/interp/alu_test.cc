@@ -2,6 +2,7 @@
 // SDM's definitions (and checked on hardware for the flag cases).
 #include <gtest/gtest.h>
 
+#include "accel/interp/flags.h"
 #include "tests/interp/interp_test_util.h"
 
 namespace tandem::accel::interp::testing {
@@ -42,6 +43,53 @@ TEST(InterpAlu, AddFlags) {
   o = Run1({0x01, 0xD8}, 1, 2);
   EXPECT_EQ(o.rax, 3u);
   EXPECT_EQ(o.flags, kFlagPf);
+}
+
+// The sized handlers' flags (AluSized: the host's own instruction on x86-64)
+// are the portable rules' flags, at every size, on values around each
+// carry, overflow, sign, zero and nibble boundary.
+template <unsigned kSize>
+void ExpectAluSizedMatchesRules() {
+  const uint64_t m = SizeMask(kSize);
+  const uint64_t sign = SignBit(kSize);
+  std::vector<uint64_t> values;
+  for (uint64_t base : {uint64_t{0}, uint64_t{1}, uint64_t{0xF}, uint64_t{0x10}, sign - 1, sign, m}) {
+    for (uint64_t d : {uint64_t{0}, uint64_t{1}, uint64_t{2}, m}) values.push_back((base + d) & m);
+  }
+  values.push_back(0x5A5A5A5A5A5A5A5Aull & m);
+  values.push_back(0x123456789ABCDEF1ull & m);
+  for (uint64_t a : values) {
+    for (uint64_t b : values) {
+      SCOPED_TRACE(::testing::Message() << "size " << kSize << " a " << std::hex << a << " b " << b);
+      uint64_t want, got;
+      uint64_t r = AddWithFlags(a, b, false, kSize, &want);
+      EXPECT_EQ((AluSized<HostAlu::kAdd, kSize>(a, b, &got)), r);
+      EXPECT_EQ(got, want);
+      r = SubWithFlags(a, b, false, kSize, &want);
+      EXPECT_EQ((AluSized<HostAlu::kSub, kSize>(a, b, &got)), r);
+      EXPECT_EQ(got, want);
+      EXPECT_EQ((AluSized<HostAlu::kAnd, kSize>(a, b, &got)), a & b);
+      EXPECT_EQ(got, LogicFlags(a & b, kSize));
+      EXPECT_EQ((AluSized<HostAlu::kOr, kSize>(a, b, &got)), a | b);
+      EXPECT_EQ(got, LogicFlags(a | b, kSize));
+      EXPECT_EQ((AluSized<HostAlu::kXor, kSize>(a, b, &got)), a ^ b);
+      EXPECT_EQ(got, LogicFlags(a ^ b, kSize));
+    }
+    uint64_t want, got;
+    uint64_t r = AddWithFlags(a, 1, false, kSize, &want);
+    EXPECT_EQ((AluSized<HostAlu::kInc, kSize>(a, 0, &got)), r);
+    EXPECT_EQ(got & ~kFlagCf, want & ~kFlagCf);
+    r = SubWithFlags(a, 1, false, kSize, &want);
+    EXPECT_EQ((AluSized<HostAlu::kDec, kSize>(a, 0, &got)), r);
+    EXPECT_EQ(got & ~kFlagCf, want & ~kFlagCf);
+  }
+}
+
+TEST(InterpAlu, SizedFlagsMatchTheRules) {
+  ExpectAluSizedMatchesRules<1>();
+  ExpectAluSizedMatchesRules<2>();
+  ExpectAluSizedMatchesRules<4>();
+  ExpectAluSizedMatchesRules<8>();
 }
 
 TEST(InterpAlu, AdcSbbUseCarry) {

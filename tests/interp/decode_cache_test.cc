@@ -64,6 +64,90 @@ TEST(InterpDecode, RunPlainSeesAStoreIntoItsPage) {
   EXPECT_EQ(m.cpu->instructions_retired(), 7u);
 }
 
+// RunPlain checks data accesses against what it worked out as it started
+// (Cpu::PlainData): segment limits, a read-only data segment, a base; and
+// forgets it when a fault leaves the loop.
+TEST(InterpDecode, RunPlainChecksSegmentsOfDataAccesses) {
+  // 0: mov eax, [0xFFC]; 6: mov [0x100], eax; 12: mov eax, [0xFFE]
+  Machine m({0xA1, 0xFC, 0x0F, 0x00, 0x00, 0x89, 0x05, 0x00, 0x01, 0x00, 0x00, 0xA1, 0xFE, 0x0F, 0x00, 0x00});
+  m.s.seg[kDs].base = kData;
+  m.s.seg[kDs].limit = 0xFFF;
+  m.s.seg[kDs].attrib = (m.s.seg[kDs].attrib & ~0xFu & ~Segment::kG) | 0x1;  // read-only data
+  m.Write(kData + 0xFFC, 4, 0x12345678);
+  EXPECT_EQ(m.cpu->RunPlain(1), 1u);  // the load within the limit
+  EXPECT_EQ(m.reg(kRax), 0x12345678u);
+  auto fault_of = [&](uint64_t budget) {
+    try {
+      m.cpu->RunPlain(budget);
+    } catch (const GuestFault& f) {
+      return static_cast<int>(f.vector);
+    }
+    return -1;
+  };
+  EXPECT_EQ(fault_of(1), kGP);  // the store: DS is read-only
+  EXPECT_EQ(m.s.rip, kCode + 5);
+  EXPECT_FALSE(m.cpu->plain_data_.valid);
+  m.s.seg[kDs].attrib |= 0x2;  // writable
+  EXPECT_EQ(m.cpu->RunPlain(1), 1u);
+  EXPECT_EQ(m.Read(kData + 0x100, 4), 0x12345678u);
+  EXPECT_EQ(fault_of(1), kGP);  // the load's last byte lies beyond the limit
+  EXPECT_EQ(m.s.rip, kCode + 11);
+  m.s.seg[kDs].limit = 0x1001;
+  EXPECT_EQ(m.cpu->RunPlain(1), 1u);
+  EXPECT_EQ(m.reg(kRax), 0x1234u);  // the upper half of what lies at 0xFFC, then zeros
+}
+
+// RunPlain looks at the instruction boundary (an interrupt the interrupt
+// controller may hold) after an MMIO access, not only every 32 instructions.
+TEST(InterpDecode, RunPlainLooksForInterruptsAfterAnMmioAccess) {
+  // 0: inc eax; 1: mov [0xE0000000], eax (MMIO: no RAM there); 7: inc eax; 8: inc eax; 9: out dx, al
+  Machine m({0x40, 0x89, 0x05, 0x00, 0x00, 0x00, 0xE0, 0x40, 0x40, 0xEE});
+  m.reg(kRdx) = kTestPort;
+  m.s.rflags |= kFlagIf;
+  ASSERT_TRUE(m.board().cpu(0).MaybeInterrupt());  // the hint starts set: an interrupt may be pending
+  m.Step(5);  // decodes all; takes no interrupt (none is pending), which clears the hint
+  ASSERT_FALSE(m.board().cpu(0).MaybeInterrupt());
+  m.s.rip = kCode;
+  EXPECT_EQ(m.cpu->RunPlain(100), 4u);  // up to the OUT: nothing to look at
+  m.board().cpu(0).set_tpr(0);  // sets the hint again (a lower TPR may unblock one)
+  ASSERT_TRUE(m.board().cpu(0).MaybeInterrupt());
+  m.s.rip = kCode;
+  EXPECT_EQ(m.cpu->RunPlain(100), 2u);  // stops after the MMIO store
+  EXPECT_EQ(m.s.rip, kCode + 7);
+}
+
+// RunPlain remembers which slot ran after each one (Slot::successor): a
+// branch that goes both ways, and the page's slots moving when more code on
+// the page is decoded, leave it following the instructions at RIP.
+TEST(InterpDecode, RunPlainFollowsBranchesBothWaysAndSlotsThatMoved) {
+  // 0: inc eax; 1: dec ecx; 2: jnz 0; 4: inc edx; 5: jmp 0x40 ... 0x40: 64 x inc ebx, then out dx, al
+  std::vector<uint8_t> code = {0x40, 0x49, 0x75, 0xFC, 0x42, 0xEB, 0x39};
+  code.resize(0x40, 0x90);
+  code.insert(code.end(), 64, 0x43);
+  code.push_back(0xEE);
+  Machine m(code);
+  m.reg(kRcx) = 2;
+  m.Step(8);  // decodes the loop, its fall-through and the jump
+  ASSERT_EQ(m.s.rip, kCode + 0x40);
+  m.reg(kRax) = 0;
+  // Turns of the loop, its fall-through and the jump: 3 * turns + 2 instructions.
+  auto run_loop = [&](uint64_t turns) {
+    m.s.rip = kCode;
+    m.reg(kRcx) = turns;
+    m.reg(kRdx) = kTestPort;
+    EXPECT_EQ(m.cpu->RunPlain(3 * turns + 2), 3 * turns + 2);
+    EXPECT_EQ(m.reg(kRdx), kTestPort + 1u);
+    EXPECT_EQ(m.s.rip, kCode + 0x40);
+  };
+  run_loop(5);
+  EXPECT_EQ(m.reg(kRax), 5u);
+  // 64 new slots on the page (the vector grows and moves), then the loop again.
+  for (int i = 0; i < 64; ++i) m.Step();
+  EXPECT_EQ(m.reg(kRbx), 64u);
+  run_loop(3);
+  EXPECT_EQ(m.reg(kRax), 8u);
+}
+
 // Writes that do not come through the vCPU itself (a loader's or DMA's
 // GuestMemory::WritePhys, another vCPU's store) make its decodes and blocks
 // stale too (hw::CodePages).
