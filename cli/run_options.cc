@@ -72,6 +72,8 @@ void AddRunOptions(CLI::App& run, RunOptions& opt) {
                  "a virtio-net NIC (none by default): none | user[,hostfwd=tcp:[HOSTADDR]:PORT-[GUESTADDR]:PORT]..."
                  "[,mac=52:54:00:12:34:56] | tap,ifname=NAME")
       ->allow_extra_args(false);
+  run.add_option("--device", opt.devices, "an extra device, QEMU's name: pc-testdev (kvm-unit-tests' test device)")
+      ->allow_extra_args(false);
 }
 
 Result<RunOptions> ParseRunOptions(const std::vector<std::string>& args) {
@@ -113,6 +115,10 @@ Status LoadImages(const RunOptions& opt, hw::BoardConfig& config, BootImages& im
     auto drive = ParseDriveOption(spec);
     if (!drive.ok()) return drive.status();
     config.drives.push_back(std::move(*drive));
+  }
+  for (const std::string& device : opt.devices) {
+    if (device != "pc-testdev") return Status::Error("--device '" + device + "': the one extra device is pc-testdev");
+    config.pc_testdev = true;
   }
   if (opt.nics.size() > 1) return Status::Error("--nic: tandem has one NIC; give --nic once");
   if (!opt.nics.empty()) {

@@ -40,6 +40,7 @@ struct RunOptions {
   std::vector<std::string> drives;
   bool no_rng = false;
   std::vector<std::string> nics;  // --nic (cli/nic_option.h); at most one
+  std::vector<std::string> devices;  // --device: pc-testdev
 
 };
 

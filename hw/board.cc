@@ -78,6 +78,7 @@ Status Board::Wire() {
     return false;
   };
   chipset.direct_boot = config_.direct_boot;
+  chipset.pc_testdev = config_.pc_testdev;
   chipset.direct_boot_shadow = memory_.map().DefaultShadow();
   chipset_ = std::make_unique<PcChipset>(std::move(chipset));
   if (Status s = chipset_->Attach(pio_); !s.ok()) return s;

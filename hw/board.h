@@ -71,6 +71,8 @@ struct BoardConfig {
   // A virtio-net-pci NIC (--nic; none by default).
   NicConfig nic;
   // --- end virtio ---
+  // QEMU's pc-testdev (--device pc-testdev), which kvm-unit-tests use.
+  bool pc_testdev = false;
 };
 
 enum class StopReason { kNone, kExit, kReset, kTimeout };

@@ -67,6 +67,14 @@ PcChipset::PcChipset(PcChipsetConfig config)
   pic_.set_log(config_.log);
   ioapic_.set_log(config_.log);
   acpi_pm_.set_log(config_.log);
+  if (config_.pc_testdev) {
+    // QEMU's ISA bus lines are the GSIs: 0-15 also reach the i8259.
+    std::array<IrqLine*, PcTestdev::kIrqLines> gsis{};
+    for (int gsi = 0; gsi < static_cast<int>(gsis.size()); ++gsi) {
+      gsis[gsi] = gsi < 16 ? static_cast<IrqLine*>(&isa_irqs_[gsi]) : &ioapic_.Input(gsi);
+    }
+    testdev_ = std::make_unique<PcTestdev>(gsis);
+  }
   pci_.set_intx_router(&piix3_);
   pci_.set_msi_target(&msi_);
   pci_.set_log(config_.log);
@@ -98,6 +106,17 @@ Status PcChipset::Attach(Bus& pio) {
   for (const Port& port : ports) {
     Status status = pio.Register(port.base, port.length, port.device, port.name);
     if (!status.ok()) return status;
+  }
+  if (testdev_) {
+    const Port testdev_ports[] = {
+        {layout::kPcTestdevDataPort, PcTestdev::kDataPortSize, &testdev_->data_port(), "pc-testdev data"},
+        {layout::kPcTestdevFlushPort, PcTestdev::kFlushPortSize, &testdev_->flush_port(), "pc-testdev flush"},
+        {layout::kPcTestdevBytePort, PcTestdev::kDataPortSize, &testdev_->data_port(), "pc-testdev data (bytes)"},
+        {layout::kPcTestdevIrqPort, PcTestdev::kIrqLines, &testdev_->irq_lines(), "pc-testdev IRQ lines"},
+    };
+    for (const Port& port : testdev_ports) {
+      if (Status s = pio.Register(port.base, port.length, port.device, port.name); !s.ok()) return s;
+    }
   }
   // The ACPI PM block is where the PIIX4 PM function's PMBA puts it.
   pci_.set_pio(&pio);
@@ -166,6 +185,10 @@ std::array<PcChipset::SplitIrqLine, 16> PcChipset::MakeIsaIrqs() {
 
 Status PcChipset::AttachMmio(Bus& mmio) {
   pci_.set_mmio(&mmio);
+  if (testdev_) {
+    Status s = mmio.Register(layout::kPcTestdevIomemBase, PcTestdev::kIomemSize, &testdev_->iomem(), "pc-testdev iomem");
+    if (!s.ok()) return s;
+  }
   return mmio.Register(layout::kIoApicBase, layout::kIoApicSize, &ioapic_, "I/O APIC");
 }
 
@@ -200,6 +223,7 @@ void PcChipset::Reset() {
   acpi_pm_.Reset();
   pci_ports_.Reset();
   pci_.Reset();
+  if (testdev_) testdev_->Reset();
   if (config_.direct_boot) ProgramLikeFirmware();
   UpdateA20();
 }
@@ -233,6 +257,10 @@ void PcChipset::VisitState(StateVisitor& v) {
   pci_ports_.VisitState(v);
   v.Section("pci");
   pci_.VisitState(v);
+  if (testdev_) {
+    v.Section("pc-testdev");
+    testdev_->VisitState(v);
+  }
   // The gate follows the 8042's output port and port 0x92 as loaded.
   if (v.loading()) UpdateA20();
 }

@@ -23,6 +23,7 @@
 #include "hw/irq.h"
 #include "hw/misc/acpi_pm.h"
 #include "hw/misc/debug_ports.h"
+#include "hw/misc/pc_testdev.h"
 #include "hw/misc/system_control_a.h"
 #include "hw/pci/i440fx.h"
 #include "hw/pci/pci_bus.h"
@@ -59,6 +60,8 @@ struct PcChipsetConfig {
   // False: every register at its hardware reset value, for firmware.
   bool direct_boot = true;
   MemoryMap::ShadowModes direct_boot_shadow{};
+  // QEMU's pc-testdev (-device pc-testdev), for kvm-unit-tests.
+  bool pc_testdev = false;
 };
 
 // Owns and wires the chipset devices. Not thread-safe: the board serializes
@@ -183,6 +186,7 @@ class PcChipset {
   PostCode post_;
   SystemControlA system_control_a_;
   AcpiPm acpi_pm_;
+  std::unique_ptr<PcTestdev> testdev_;  // only with PcChipsetConfig::pc_testdev
   bool a20_ = true;
   MsiToLapic msi_;
   PciBus pci_;

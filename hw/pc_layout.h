@@ -32,6 +32,7 @@ inline constexpr uint64_t kFirmwareTablesStart = 0xF0000;
 inline constexpr uint64_t kFirmwareTablesSize = 0x10000;
 inline constexpr uint64_t kIoApicBase = 0xFEC00000;
 inline constexpr uint64_t kIoApicSize = 0x1000;
+inline constexpr uint64_t kPcTestdevIomemBase = 0xFF000000;  // pc-testdev's 64 KiB of MMIO
 inline constexpr uint64_t kLapicBase = 0xFEE00000;
 inline constexpr uint64_t kLapicSize = 0x1000;
 inline constexpr uint64_t k4GiB = 0x100000000ull;
@@ -52,12 +53,16 @@ inline constexpr uint16_t kI8042CommandPort = 0x64;
 inline constexpr uint16_t kCmosPort = 0x70;          // 2 ports
 inline constexpr uint16_t kPostPort = 0x80;
 inline constexpr uint16_t kSystemControlAPort = 0x92;  // A20, fast reset
+inline constexpr uint16_t kPcTestdevDataPort = 0xE0;   // QEMU pc-testdev (--device pc-testdev): 4 ports
+inline constexpr uint16_t kPcTestdevFlushPort = 0xE4;  // 4 ports
+inline constexpr uint16_t kPcTestdevBytePort = 0xE8;   // 4 ports, the data register again
 inline constexpr uint16_t kDebugExitPort = 0xF4;     // QEMU isa-debug-exit
 inline constexpr uint16_t kCom1Port = 0x3F8;         // 8 ports
 inline constexpr uint16_t kDebugConsolePort = 0x402; // QEMU/Bochs debugcon
 inline constexpr uint16_t kFwCfgPort = 0x510;       // 12 ports: selector, data, DMA address (QEMU's FW_CFG_IO_BASE)
 inline constexpr uint16_t kAcpiPmPort = 0x600;       // PM1a event/control, PM timer (QEMU's PIIX4 base)
 inline constexpr uint16_t kPciConfigPort = 0xCF8;    // 8 ports: CONFIG_ADDRESS, RCR 0xCF9, CONFIG_DATA 0xCFC
+inline constexpr uint16_t kPcTestdevIrqPort = 0x2000;  // pc-testdev: one port per GSI 0-23
 
 // --- PCI bus 0 (i440FX + PIIX3 + PIIX4 PM, as QEMU's -M pc) -----------------
 inline constexpr int PciDevfn(int slot, int function) { return slot << 3 | function; }

@@ -4,6 +4,7 @@
 // call gates are call_gates.cc's, task switches task_switch.cc's.
 #include <optional>
 
+#include "accel/interp/debug_regs.h"
 #include "accel/interp/system_internal.h"
 
 namespace tandem::accel::interp {
@@ -151,8 +152,12 @@ void Into(Cpu& cpu, const DecodedInsn&) {
   if (Mode64(cpu.s)) Raise(kUD);
   if (cpu.s.rflags & kFlagOf) Interrupt(cpu, kOF, Cpu::EventKind::kSoftware);
 }
-// ICEBP: a #DB trap without the gate DPL check.
-void Int1(Cpu& cpu, const DecodedInsn&) { Interrupt(cpu, kDB, Cpu::EventKind::kExternal); }
+// ICEBP: a #DB trap without the gate DPL check. Entering the #DB handler
+// clears GD, as for every debug exception (SDM vol. 3A 17.2.4).
+void Int1(Cpu& cpu, const DecodedInsn&) {
+  Interrupt(cpu, kDB, Cpu::EventKind::kExternal);
+  cpu.s.dr[7] &= ~kDr7Gd;  // once delivered: a fault delivering it enters another handler
+}
 
 // RFLAGS after IRET from CPL cpl with operand width w (SDM vol. 2 IRET).
 uint64_t IretFlags(const CpuState& s, uint64_t popped, int cpl, unsigned w) {

@@ -151,6 +151,19 @@ TEST(InterpDebugRegs, GeneralDetectFaultsOnMovDr) {
   EXPECT_EQ(m.s.dr[7], 0x400u);  // GD cleared for the handler
 }
 
+// ICEBP enters the #DB handler like any debug exception, and the processor
+// clears GD on entry to it (SDM vol. 3A 17.2.4), so the handler can read DR6
+// without a general-detect fault of its own; DR6 keeps what it had.
+TEST(InterpDebugRegs, IcebpClearsGeneralDetectForItsHandler) {
+  Machine m({0xF1}, Mode::kReal);
+  Arm(m, 0x400 | kDr7Gd);  // icebp
+  m.Step();
+  ASSERT_TRUE(InDbHandler(m));
+  EXPECT_EQ(PushedIp(m), 1u);  // a trap: after the instruction
+  EXPECT_EQ(m.s.dr[6], kDr6Clear);
+  EXPECT_EQ(m.s.dr[7], 0x400u);
+}
+
 // A data breakpoint hit by MOV SS is held until after the next instruction
 // (SDM vol. 3A 6.8.3). What CPUs then do depends on that instruction (Linux's
 // tools/testing/selftests/x86/mov_ss_trap.c): ICEBP enters its #DB handler
