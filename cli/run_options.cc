@@ -163,7 +163,9 @@ Result<x86::CpuState> PrepareBoot(const RunOptions& opt, hw::Board& board, const
     return boot->state;
   }
   if (!opt.initrd.empty()) return Status::Error("--initrd needs a Linux bzImage kernel");
-  auto boot = hw::LoadMultiboot(board.memory(), kernel, opt.append);
+  // The command line starts with the kernel's file name, as GRUB and QEMU
+  // give it: kvm-unit-tests take it as argv[0] and their arguments after it.
+  auto boot = hw::LoadMultiboot(board.memory(), kernel, opt.kernel + " " + opt.append);
   if (!boot.ok()) return Status::Error(opt.kernel + ": " + boot.message());
   x86::CpuState state = x86::Flat32State(boot->entry);
   state.gpr[x86::kRax] = hw::kMultibootBootloaderMagic;

@@ -31,9 +31,13 @@ void PcTestdev::DataPort::Write(uint64_t offset, unsigned size, uint64_t data) {
 }
 
 void PcTestdev::IrqLines::Write(uint64_t offset, unsigned size, uint64_t value) {
-  // QEMU accepts only byte accesses here; wider ones do nothing.
-  if (size != 1 || offset >= kIrqLines || lines_[offset] == nullptr) return;
-  lines_[offset]->SetLevel(value != 0);
+  // The region takes bytes, so QEMU splits a wider access into one per
+  // line: OUTL of 1 to line 11 (kvm-unit-tests' realmode test) raises line
+  // 11 and lowers lines 12-14.
+  for (unsigned i = 0; i < size; ++i) {
+    const uint64_t line = offset + i;
+    if (line < kIrqLines && lines_[line] != nullptr) lines_[line]->SetLevel(((value >> (8 * i)) & 0xFF) != 0);
+  }
 }
 
 uint64_t PcTestdev::Iomem::Read(uint64_t offset, unsigned size) {

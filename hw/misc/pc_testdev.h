@@ -31,7 +31,7 @@ class PcTestdev {
   // Writes name a guest page QEMU unmaps and maps again to shake the host's
   // MMU; nothing a guest can see, so tandem ignores them. Reads give 0.
   IoDevice& flush_port() { return flush_port_; }
-  // A one-byte write at offset n sets line n to (value != 0); reads give 0.
+  // A write sets line n to (byte != 0) for each byte at offset n; reads give 0.
   IoDevice& irq_lines() { return irq_lines_; }
   IoDevice& iomem() { return iomem_; }
 
