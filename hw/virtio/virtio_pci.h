@@ -121,6 +121,9 @@ class VirtioPci final : public PciDevice, public TimedDevice {
   // The rings are unusable (2.1.2): sets DEVICE_NEEDS_RESET, tells the
   // driver (a configuration change interrupt) and logs once. Any thread.
   void FailDevice(const std::string& why);
+  // A device's one-time line about what its driver got wrong (-d
+  // guest_errors); keys 16-63 are the device's (PciDevice::LogOnce).
+  void LogDeviceError(unsigned key, const std::string& what) { LogOnce(kLogGuestErrors, key, what); }
   // Raises what NotifyUsed()/FailDevice() recorded (vCPU thread).
   void DeliverPending();
 

@@ -1,13 +1,15 @@
 // virtio-net through the PCI transport with a fake backend: feature
 // negotiation, the MAC and link status in configuration space, transmit to
 // the backend, receive into posted buffers (header, used length), frames
-// held while no buffer is posted, and a malformed ring.
+// held while no buffer is posted, checksum offload both ways, and a
+// malformed ring.
 #include "hw/virtio/virtio_net.h"
 
 #include <gtest/gtest.h>
 
 #include <mutex>
 
+#include "hw/net/inet_checksum.h"
 #include "tests/hw/virtio/virtio_fixture.h"
 
 namespace tandem::hw::testing {
@@ -48,15 +50,16 @@ class VirtioNetTest : public VirtioFixture {
     net_.reset();
     transport_.reset();
   }
-  // Initialize() without its last step, queue 1 set up, then DRIVER_OK.
-  void Up() {
+  // Initialize() without its last step, queue 1 set up, then DRIVER_OK;
+  // `offloads`: feature bits 0-31 the driver takes beyond MAC and STATUS.
+  void Up(uint64_t offloads = 0) {
     using V = VirtioPci;
     Initialize(virtio::kFeatureVersion1 | VirtioNet::kFeatureMac | VirtioNet::kFeatureStatus);
     uint8_t ok = Status();
     Common(V::kDeviceStatus, 1, 0);  // again, with both queues before DRIVER_OK
     Common(V::kDeviceStatus, 1, virtio::kStatusAcknowledge | virtio::kStatusDriver);
     Common(V::kDriverFeatureSelect, 4, 0);
-    Common(V::kDriverFeature, 4, VirtioNet::kFeatureMac | VirtioNet::kFeatureStatus);
+    Common(V::kDriverFeature, 4, VirtioNet::kFeatureMac | VirtioNet::kFeatureStatus | offloads);
     Common(V::kDriverFeatureSelect, 4, 1);
     Common(V::kDriverFeature, 4, virtio::kFeatureVersion1 >> 32);
     Common(V::kDeviceStatus, 1, virtio::kStatusAcknowledge | virtio::kStatusDriver | virtio::kStatusFeaturesOk);
@@ -72,9 +75,8 @@ class VirtioNetTest : public VirtioFixture {
     Common(V::kDeviceStatus, 1, ok);
   }
   // One transmit chain at descriptor `head`: a 12-byte header then the frame.
-  void OfferTx(uint16_t head, const std::vector<uint8_t>& frame) {
+  void OfferTx(uint16_t head, const std::vector<uint8_t>& frame, std::vector<uint8_t> hdr = std::vector<uint8_t>(12)) {
     uint64_t buf = kData + 0x8000 + 0x800 * head;
-    std::vector<uint8_t> hdr(12, 0);
     memory_.WritePhys(buf, hdr.data(), hdr.size());
     memory_.WritePhys(buf + 0x100, frame.data(), frame.size());
     WriteDesc(kTxDesc, head, Desc{buf, 12, 1, static_cast<uint16_t>(head + 1)});
@@ -103,10 +105,12 @@ TEST_F(VirtioNetTest, IdentifiesAsNetworkDevice) {
   EXPECT_EQ(Cfg(0x0B, 1), 0x02u);    // network controller
 }
 
-TEST_F(VirtioNetTest, OffersMacAndStatusOnly) {
+TEST_F(VirtioNetTest, OffersMacStatusAndChecksumOffloadOnly) {
   Common(VirtioPci::kDeviceFeatureSelect, 4, 0);
   uint64_t low = Common(VirtioPci::kDeviceFeature, 4);
-  EXPECT_EQ(low & 0xFFFFFF, VirtioNet::kFeatureMac | VirtioNet::kFeatureStatus);  // no offloads, no MRG_RXBUF
+  // No segmentation offloads, no MRG_RXBUF.
+  EXPECT_EQ(low & 0xFFFFFF, VirtioNet::kFeatureCsum | VirtioNet::kFeatureGuestCsum | VirtioNet::kFeatureMac |
+                                VirtioNet::kFeatureStatus);
   Up();
   EXPECT_TRUE(Status() & virtio::kStatusDriverOk);
   EXPECT_FALSE(Status() & virtio::kStatusNeedsReset);
@@ -197,6 +201,95 @@ TEST_F(VirtioNetTest, ResetDropsHeldFrames) {
   EXPECT_EQ(net_->pending(), 1u);
   Common(VirtioPci::kDeviceStatus, 1, 0);
   EXPECT_EQ(net_->pending(), 0u);
+}
+
+// Ethernet + IPv4 + TCP with `payload` bytes: checksums right, or the TCP
+// one holding only the pseudo-header sum as a driver with NEEDS_CSUM leaves it.
+std::vector<uint8_t> TcpFrame(size_t payload, bool partial) {
+  std::vector<uint8_t> f(14 + 40 + payload, 0);
+  auto put16 = [&](size_t at, uint32_t v) {
+    f[at] = static_cast<uint8_t>(v >> 8);
+    f[at + 1] = static_cast<uint8_t>(v);
+  };
+  put16(12, 0x0800);
+  f[14] = 0x45;
+  put16(16, 40 + payload);
+  f[22] = 64;
+  f[23] = 6;
+  const uint8_t addrs[8] = {10, 0, 2, 15, 10, 0, 2, 2};
+  for (int i = 0; i < 8; ++i) f[26 + i] = addrs[i];
+  put16(24, net::ChecksumFinish(net::ChecksumAdd(f.data() + 14, 20)));
+  f[46] = 0x50;
+  for (size_t i = 0; i < payload; ++i) f[54 + i] = static_cast<uint8_t>(i * 5 + 1);
+  uint64_t pseudo = net::ChecksumAdd(f.data() + 26, 8) + 6 + 20 + payload;
+  if (partial) {
+    put16(50, static_cast<uint16_t>(~net::ChecksumFinish(pseudo)));
+  } else {
+    put16(50, net::ChecksumFinish(net::ChecksumAdd(f.data() + 34, 20 + payload, pseudo)));
+  }
+  return f;
+}
+
+TEST_F(VirtioNetTest, ReceiveMarksVerifiedChecksumsWhenTheDriverTakesThem) {
+  Up(VirtioNet::kFeatureGuestCsum);
+  auto good = TcpFrame(200, false);
+  auto bad = good;
+  bad[100] ^= 1;
+  uint64_t good_buf = OfferRx(0, 2048);
+  uint64_t bad_buf = OfferRx(1, 2048);
+  Deliver(good);
+  Deliver(bad);
+  ASSERT_EQ(UsedIdx(), 2);
+  EXPECT_EQ(ReadBytes(good_buf, 1)[0], VirtioNet::kHdrDataValid);
+  EXPECT_EQ(ReadBytes(good_buf + 12, good.size()), good);
+  EXPECT_EQ(ReadBytes(bad_buf, 1)[0], 0);  // left for the guest to find
+  EXPECT_EQ(ReadBytes(bad_buf + 12, bad.size()), bad);
+}
+
+TEST_F(VirtioNetTest, ReceiveClaimsNothingWithoutGuestCsum) {
+  Up();
+  uint64_t buf = OfferRx(0, 2048);
+  Deliver(TcpFrame(200, false));
+  ASSERT_EQ(UsedIdx(), 1);
+  EXPECT_EQ(ReadBytes(buf, 1)[0], 0);  // 5.1.6.4.1: flags zero unless GUEST_CSUM
+}
+
+TEST_F(VirtioNetTest, TransmitCompletesAPartialChecksum) {
+  Up(VirtioNet::kFeatureCsum);
+  std::vector<uint8_t> hdr(12, 0);
+  hdr[0] = VirtioNet::kHdrNeedsCsum;
+  hdr[6] = 34;  // csum_start: the TCP header
+  hdr[8] = 16;  // csum_offset: its checksum field
+  OfferTx(0, TcpFrame(300, true), hdr);
+  Notify(1);
+  ASSERT_EQ(backend_->sent.size(), 1u);
+  EXPECT_EQ(backend_->sent[0], TcpFrame(300, false));
+}
+
+TEST_F(VirtioNetTest, TransmitChecksumOutsideTheFrameIsSentAsItIs) {
+  Up(VirtioNet::kFeatureCsum);
+  std::vector<uint8_t> hdr(12, 0);
+  hdr[0] = VirtioNet::kHdrNeedsCsum;
+  hdr[6] = 0xF0;  // csum_start beyond the 60-byte frame
+  auto frame = Frame(60, 4);
+  OfferTx(0, frame, hdr);
+  Notify(1);
+  ASSERT_EQ(backend_->sent.size(), 1u);
+  EXPECT_EQ(backend_->sent[0], frame);
+  EXPECT_FALSE(Status() & virtio::kStatusNeedsReset);
+}
+
+TEST_F(VirtioNetTest, TransmitIgnoresNeedsCsumWithoutCsum) {
+  Up();
+  std::vector<uint8_t> hdr(12, 0);
+  hdr[0] = VirtioNet::kHdrNeedsCsum;
+  hdr[6] = 34;
+  hdr[8] = 16;
+  auto frame = TcpFrame(100, true);
+  OfferTx(0, frame, hdr);
+  Notify(1);
+  ASSERT_EQ(backend_->sent.size(), 1u);
+  EXPECT_EQ(backend_->sent[0], frame);
 }
 
 }  // namespace
