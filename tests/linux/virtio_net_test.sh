@@ -79,13 +79,17 @@ server_pid=$!
 for _ in $(seq 50); do [ -s "$work/port" ] && break; sleep 0.1; done
 port=$(head -n1 "$work/port")
 [ -n "$port" ] || fail "the host web server did not start: $(cat "$work/http.log")"
-if [ "$backend" = tap ]; then
-  "$tandem" run --accel "$engine" -m 512M --kernel "$kernel" --initrd "$initrd" \
-    --append "$append tandem.taptest=1 tandem.tapaddr=$subnet.2 tandem.tappeer=$host_addr:$port" \
-    --no-reboot --timeout "$timeout_s" --nic "tap,ifname=$tap,mac=$mac" </dev/null 2>&1 | tr -d '\r' >"$log"
-  status=${PIPESTATUS[0]}
+# Boots the guest with kernel arguments $1 and --nic $2 to the end of /init.
+boot_guest() {
+  "$tandem" run --accel "$engine" -m 512M --kernel "$kernel" --initrd "$initrd" --append "$append $1" \
+    --no-reboot --timeout "$timeout_s" --nic "$2" </dev/null 2>&1 | tr -d '\r' >"$log"
+  local status=${PIPESTATUS[0]}
   [ "$status" = 0 ] || fail "tandem exited with status $status"
   grep -q '^TANDEM-LINUX-DONE' "$log" || fail "the guest did not finish /init"
+}
+
+if [ "$backend" = tap ]; then
+  boot_guest "tandem.taptest=1 tandem.tapaddr=$subnet.2 tandem.tappeer=$host_addr:$port" "tap,ifname=$tap,mac=$mac"
   got=$(sed -n 's/^TANDEM-TAP-MAC //p' "$log")
   [ "$got" = "$mac" ] || fail "the guest's NIC has MAC '$got', want $mac"
   got=$(sed -n 's/^TANDEM-TAP-GET //p' "$log")
@@ -97,12 +101,7 @@ fi
 # A free port for hostfwd (free now; a race with another process is unlikely).
 fwd=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 
-"$tandem" run --accel "$engine" -m 512M --kernel "$kernel" --initrd "$initrd" \
-  --append "$append tandem.nettest=1 tandem.netport=$port tandem.netfwdport=$fwd" \
-  --no-reboot --timeout "$timeout_s" --nic "user,hostfwd=tcp:127.0.0.1:$fwd-:8080" </dev/null 2>&1 | tr -d '\r' >"$log"
-status=${PIPESTATUS[0]}
-[ "$status" = 0 ] || fail "tandem exited with status $status"
-grep -q '^TANDEM-LINUX-DONE' "$log" || fail "the guest did not finish /init"
+boot_guest "tandem.nettest=1 tandem.netport=$port tandem.netfwdport=$fwd" "user,hostfwd=tcp:127.0.0.1:$fwd-:8080"
 grep -q '^TANDEM-PCI .* 0x1af4:0x1000 class=0x020000' "$log" || fail "no virtio-net PCI function in the guest"
 addr=$(sed -n 's/^TANDEM-NET-ADDR //p' "$log")
 [ "$addr" = 10.0.2.15 ] || fail "DHCP gave '$addr', want 10.0.2.15"
