@@ -275,6 +275,9 @@ SliceEnd Cpu::RunSlice(uint64_t budget, SliceOptions options) {
     // retire nothing: the bound ends a slice stuck in a fault loop.
     for (uint64_t events = 0; events <= budget + 1024; ++events) {
       if (board.stop_requested()) return SliceEnd::kStop;
+      // Other writers' code changes (a loader between slices, DMA), as Run
+      // picks them up every poll interval: two loads when there are none.
+      SyncCodeWrites();
       try {
         if (retired_ >= target && budget && !options.deliver_at_end) return SliceEnd::kBudget;
         if (TakeInterrupt(*this, irq)) continue;

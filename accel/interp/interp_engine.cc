@@ -72,7 +72,6 @@ class InterpVcpu final : public Vcpu {
   }
   bool can_run_slices() const override { return true; }
   RunOutcome RunSlice(uint64_t budget) override {
-    cpu_.SyncCodeWrites();
     if (cpu_.startup_.pending()) cpu_.TakeStartup();
     if (cpu_.UpdateStuck()) {
       if (cpu_.board.AllCpusStuck()) return RunOutcome{RunOutcome::Kind::kHalted, x86::DumpRegisters(state_)};

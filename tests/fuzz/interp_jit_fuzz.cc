@@ -169,7 +169,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     interp_end = interp.vcpu->RunSlice(1);
     if (interp_end != SliceEnd::kBudget) break;
   }
-  if (interp_end == SliceEnd::kBudget && jit_end != SliceEnd::kBudget) {
+  if (interp_end == SliceEnd::kBudget && jit_end == SliceEnd::kTripleFault) {
+    // The JIT's slice went on past its last retired instruction into one
+    // that faulted (nothing retired, so the count did not show it): the
+    // interpreter runs that instruction too, and must shut down the same way.
+    interp_end = interp.vcpu->RunSlice(1, {.stop_after_fault = true});
+  } else if (interp_end == SliceEnd::kBudget && jit_end != SliceEnd::kBudget) {
     interp_end = interp.vcpu->RunSlice(0);  // deliver what is pending, as the JIT's slice did
   }
   x86::CpuState a = jit.vcpu->state(), b = interp.vcpu->state();

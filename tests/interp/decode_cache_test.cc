@@ -160,6 +160,22 @@ TEST(InterpDecode, ALoaderWriteBetweenRunsReplacesCachedDecodes) {
   EXPECT_EQ(m.reg(kRax) & 0xFF, 7u);
 }
 
+// The same between slices (tandem lockstep, the interp_jit fuzz harness),
+// on the interpreter and on the JIT: a fuzz input's loader write once ran
+// the previous input's code on both sides, each stale in its own way.
+TEST(InterpDecode, ALoaderWriteBetweenSlicesReplacesCachedDecodesAndBlocks) {
+  for (const bool jit : {false, true}) {
+    SCOPED_TRACE(jit ? "jit" : "interp");
+    Machine m({0xB0, 0x01, 0xEB, 0xFC}, Mode::kLong64);  // 0: mov al, 1; 2: jmp 0
+    if (jit) m.cpu->EnableJit();
+    m.cpu->RunSlice(8);
+    EXPECT_EQ(m.reg(kRax) & 0xFF, 1u);
+    m.Load(kCode + 1, {0x07});  // from outside: mov al, 7
+    m.cpu->RunSlice(2);
+    EXPECT_EQ(m.reg(kRax) & 0xFF, 7u);
+  }
+}
+
 TEST(InterpDecode, AnotherVcpusStoreReplacesCachedDecodes) {
   Machine m({0xB0, 0x01, 0xEB, 0xFC});  // 0: mov al, 1; 2: jmp 0
   m.Step(4);  // both instructions decoded and run from the cache
