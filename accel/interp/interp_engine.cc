@@ -160,7 +160,10 @@ std::string_view SliceVcpu::name() const { return cpu_->jit() ? "jit" : "interp"
 void SliceVcpu::SetState(const x86::CpuState& state) {
   *state_ = state;
   cpu_->s.interrupt_shadow = false;
-  UpdateDebugState(*cpu_);
+  // As InterpVcpu::SetState: the new state may page differently, so no
+  // translation from before survives (the interp_jit fuzz harness found a
+  // TLB entry of the previous input's page tables in use).
+  cpu_->StateReplaced();
 }
 
 SliceEnd SliceVcpu::RunSlice(uint64_t budget, SliceOptions options) {
