@@ -8,7 +8,8 @@ namespace tandem::hw {
 
 namespace {
 // Anonymous zero-filled memory the host commits only where it is touched:
-// a 4 GiB physical space needs 4 MiB of generations, mostly never used.
+// a 4 GiB physical space needs 4 MiB of generations and 8 MiB of owner
+// masks, mostly never used.
 void* MapZeroed(uint64_t bytes) {
   void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   if (p == MAP_FAILED) std::abort();  // a few MiB of address space: nothing to recover
@@ -17,21 +18,44 @@ void* MapZeroed(uint64_t bytes) {
 }  // namespace
 
 CodePages::CodePages(uint64_t page_count) : page_count_(page_count) {
-  bits_ = static_cast<uint64_t*>(MapZeroed(((page_count + 63) / 64 + 1) * 8));
+  owners_ = static_cast<uint64_t*>(MapZeroed((page_count + 1) * 8));
   generations_ = static_cast<uint32_t*>(MapZeroed((page_count + 1) * 4));
 }
 
 CodePages::~CodePages() {
-  munmap(bits_, ((page_count_ + 63) / 64 + 1) * 8);
+  munmap(owners_, (page_count_ + 1) * 8);
   munmap(generations_, (page_count_ + 1) * 4);
 }
 
-uint64_t CodePages::Mark(uint64_t pn) {
+int CodePages::AddOwner() {
+  uint64_t free = free_owners_.load(std::memory_order_relaxed);
+  while (free && !free_owners_.compare_exchange_weak(free, free & (free - 1), std::memory_order_acq_rel)) {
+  }
+  return free ? __builtin_ctzll(free) : kSharedOwner;
+}
+
+// The departing owner's marks stay (a later owner of the bit inherits them):
+// a page marked too long only costs slow writes, one unmarked too early
+// would cost stale code.
+void CodePages::RemoveOwner(int owner) {
+  if (owner != kSharedOwner) free_owners_.fetch_or(1ull << owner, std::memory_order_acq_rel);
+}
+
+uint64_t CodePages::Mark(uint64_t pn, int owner) {
   if (pn >= page_count_) return ~0ull;
-  uint64_t bit = 1ull << (pn & 63);
-  if (std::atomic_ref<uint64_t>(bits_[pn >> 6]).load(std::memory_order_relaxed) & bit) return ~0ull;
-  if (std::atomic_ref<uint64_t>(bits_[pn >> 6]).fetch_or(bit, std::memory_order_acq_rel) & bit) return ~0ull;
+  const uint64_t bit = 1ull << owner;
+  std::atomic_ref<uint64_t> word(owners_[pn]);
+  if (word.load(std::memory_order_relaxed) & bit) return ~0ull;
+  if (word.fetch_or(bit, std::memory_order_acq_rel) != 0) return ~0ull;
   return mark_epoch_.fetch_add(1, std::memory_order_acq_rel);
+}
+
+bool CodePages::Unmark(uint64_t pn, int owner) {
+  if (pn >= page_count_ || owner == kSharedOwner) return false;
+  const uint64_t bit = 1ull << owner;
+  std::atomic_ref<uint64_t> word(owners_[pn]);
+  if (!(word.load(std::memory_order_relaxed) & bit)) return false;
+  return (word.fetch_and(~bit, std::memory_order_acq_rel) & ~bit) == 0;
 }
 
 void CodePages::NoteWriteRange(uint64_t gpa, uint64_t size) {

@@ -25,12 +25,24 @@ class CodePages {
 
   uint64_t page_count() const { return page_count_; }
 
-  // An engine cached bytes of page pn. When the page was not marked yet,
-  // mark_epoch() moves on (vCPUs drop direct-write shortcuts to the page) and
-  // this returns the mark epoch from before; else ~0.
-  uint64_t Mark(uint64_t pn);
+  // Each cache (a vCPU's decodes and blocks) holds an owner bit, and a page
+  // stays marked while any owner has code from it: a page that held code
+  // once and data since (a freed process's text, a kernel's decompressor)
+  // gets its fast writes back once every owner has let go. AddOwner gives a
+  // free bit, or kSharedOwner when all are taken, which never lets go.
+  static constexpr int kSharedOwner = 63;
+  int AddOwner();
+  void RemoveOwner(int owner);
+
+  // The owner cached bytes of page pn. When the page was not marked yet (by
+  // any owner), mark_epoch() moves on (vCPUs drop direct-write shortcuts to
+  // the page) and this returns the mark epoch from before; else ~0.
+  uint64_t Mark(uint64_t pn, int owner);
+  // The owner holds nothing from page pn any more (its copies are dropped
+  // or stale); true when the page is no longer marked at all.
+  bool Unmark(uint64_t pn, int owner);
   bool IsMarked(uint64_t pn) const {
-    return pn < page_count_ && (std::atomic_ref<uint64_t>(bits_[pn >> 6]).load(std::memory_order_relaxed) >> (pn & 63) & 1);
+    return pn < page_count_ && std::atomic_ref<uint64_t>(owners_[pn]).load(std::memory_order_relaxed) != 0;
   }
 
   // After a write to page pn: if the page is marked, bumps its generation and
@@ -56,7 +68,8 @@ class CodePages {
 
  private:
   uint64_t page_count_;
-  uint64_t* bits_ = nullptr;         // one bit per page (lazily committed mapping)
+  uint64_t* owners_ = nullptr;       // an owner mask per page (lazily committed mapping)
+  std::atomic<uint64_t> free_owners_{~0ull >> 1};  // kSharedOwner is never handed out as free
   uint32_t* generations_ = nullptr;  // one per page (lazily committed mapping)
   std::atomic<uint64_t> write_epoch_{0};
   std::atomic<uint64_t> mark_epoch_{0};

@@ -129,6 +129,7 @@ inline bool JitMayRun(const Cpu& cpu) {
 Cpu::Cpu(hw::Board& board, x86::CpuState& state, int cpu_index, LockedAccessDomain* locked)
     : decode_cache_(std::make_unique<DecodeCache>(board)),
       code_pages_(board.memory().code_pages()),
+      code_owner_(code_pages_.AddOwner()),
       seen_write_epoch_(code_pages_.write_epoch()),
       seen_mark_epoch_(code_pages_.mark_epoch()),
       s(state),
@@ -140,7 +141,10 @@ Cpu::Cpu(hw::Board& board, x86::CpuState& state, int cpu_index, LockedAccessDoma
   board.memory().AddObserver(this);
 }
 
-Cpu::~Cpu() { board.memory().RemoveObserver(this); }
+Cpu::~Cpu() {
+  board.memory().RemoveObserver(this);
+  code_pages_.RemoveOwner(code_owner_);
+}
 
 void Cpu::StateReplaced() {
   FlushTlb(/*include_global=*/true);

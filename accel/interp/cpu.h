@@ -290,11 +290,13 @@ class Cpu final : public hw::MemoryMapObserver {
   }
   void SyncCodeWritesSlow();
   // The page is marked in the machine-wide hw::CodePages (by any vCPU).
-  bool IsCodePage(uint64_t pa) const;
+  bool IsCodePage(uint64_t pa) const { return code_pages_.IsMarked(pa >> 12); }
   void MarkCodePage(uint64_t page_number);
   // mmu.cc: the JIT's TLB slots stop allowing direct writes to a page that
-  // now holds code.
+  // now holds code; RestoreJitWrites lets them write directly again once
+  // it holds none.
   void ForgetJitWrites(uint64_t phys_page);
+  void RestoreJitWrites(uint64_t phys_page);
   // The decoded instruction at CS:RIP: translated for execute, decoded once and
   // cached by physical address and code mode; raises #PF/#GP like a fetch.
   const DecodedInsn& Fetch();
@@ -302,6 +304,7 @@ class Cpu final : public hw::MemoryMapObserver {
   struct DecodeCache;
   std::unique_ptr<DecodeCache> decode_cache_;
   hw::CodePages& code_pages_;     // the board memory's, shared by every vCPU
+  const int code_owner_;           // this vCPU's owner bit in code_pages_
   uint64_t seen_write_epoch_ = 0;  // code_pages_.write_epoch() as last synced
   uint64_t seen_mark_epoch_ = 0;   // code_pages_.mark_epoch() as last synced
 

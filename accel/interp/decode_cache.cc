@@ -254,13 +254,12 @@ Cpu::DecodeCache::Page* Cpu::DecodeCache::GetPage(uint64_t pa) {
 
 void Cpu::MarkCodePage(uint64_t pn) {
   DecodeCache& dc = *decode_cache_;
-  const uint64_t before = dc.shared.Mark(pn);
+  if (DecodeCache::Page* page = dc.FindPage(pn << 12)) page->validated_at = retired_;
+  const uint64_t before = dc.shared.Mark(pn, code_owner_);
   if (before == ~0ull) return;
   if (before == seen_mark_epoch_) ++seen_mark_epoch_;  // only our own mark since the last sync
   ForgetJitWrites(pn << 12);
 }
-
-bool Cpu::IsCodePage(uint64_t pa) const { return decode_cache_->shared.IsMarked(pa >> 12); }
 
 // Called before a guest write to the page holding pa: the page's cached
 // decodes (and those of instructions spilling into it) are checked against
@@ -274,6 +273,13 @@ void Cpu::InvalidateCodePage(uint64_t pa, bool own_store) {
   plain_break_ = true;  // RunPlain compares slots with its copy of the generation
   for (uint64_t source : page->spill_sources) {
     if (DecodeCache::Page* p = dc.FindPage(source << 12)) ++p->generation;
+  }
+  // Nothing cached from the page is current now (FetchSlow marks it again
+  // before it trusts a byte). A page whose code ran lately is left marked:
+  // code and data sharing a page would trade marks on every write.
+  constexpr uint64_t kQuietInstructions = 1 << 20;
+  if (retired_ - page->validated_at >= kQuietInstructions && code_pages_.Unmark(pa >> 12, code_owner_)) {
+    RestoreJitWrites(pa & ~0xFFFull);
   }
 }
 
@@ -376,7 +382,10 @@ const DecodedInsn& Cpu::Fetch() {
         if (second != slot.second_page_pa) goto decode;
       }
       if (slot.generation == page->generation) [[likely]] return slot.insn;
-      // The page was written since: still the same bytes?
+      // The page was written since: still the same bytes? Marked first, so
+      // that a write after the comparison is noticed.
+      MarkCodePage(pa >> 12);
+      if (second != DecodeCache::kNoSecondPage) MarkCodePage(second >> 12);
       const unsigned len = slot.insn.length;
       read_bytes(pa, bytes, std::min(len, first_len));
       if (len > first_len) read_bytes(second, bytes + first_len, len - first_len);
@@ -388,7 +397,9 @@ const DecodedInsn& Cpu::Fetch() {
   }
 
 decode:
-  // Miss: read the bytes (the second page only when the decoder needs it).
+  // Miss: read the bytes (the second page only when the decoder needs it),
+  // each page marked before it is read.
+  MarkCodePage(pa >> 12);
   read_bytes(pa, bytes, first_len);
   ZydisDecodedInstruction zi;
   ZydisDecodedOperand zops[ZYDIS_MAX_OPERAND_COUNT];
@@ -396,6 +407,7 @@ decode:
   uint64_t second_pa = DecodeCache::kNoSecondPage;
   if (status == ZYDIS_STATUS_NO_MORE_DATA && first_len < ZYDIS_MAX_INSTRUCTION_LENGTH) {
     second_pa = Translate(next_page_linear(), Access::kExecute, user);
+    MarkCodePage(second_pa >> 12);
     read_bytes(second_pa, bytes + first_len, ZYDIS_MAX_INSTRUCTION_LENGTH - first_len);
     status = ZydisDecoderDecodeFull(&dc.decoders[mode], bytes, ZYDIS_MAX_INSTRUCTION_LENGTH, &zi, zops);
     if (ZYAN_SUCCESS(status) && zi.length <= first_len) second_pa = DecodeCache::kNoSecondPage;
@@ -479,12 +491,10 @@ decode:
   slot.second_page_pa = second_pa;
   slot.plain_mode = insn.plain && second_pa == DecodeCache::kNoSecondPage ? static_cast<uint8_t>(mode)
                                                                           : DecodeCache::kNotPlain;
-  MarkCodePage(pa >> 12);
   if (second_pa != DecodeCache::kNoSecondPage) {
     DecodeCache::Page* next = dc.GetPage(second_pa);
     auto& sources = next->spill_sources;
     if (std::find(sources.begin(), sources.end(), pa >> 12) == sources.end()) sources.push_back(pa >> 12);
-    MarkCodePage(second_pa >> 12);
     dc.GetPage(pa);  // the fast path stays on the current page
   }
   return slot.insn;

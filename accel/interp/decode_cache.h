@@ -58,6 +58,9 @@ struct Cpu::DecodeCache {
     // made or noticed; another writer's change makes SyncCodeWrites drop
     // the page's decodes and blocks.
     uint32_t shared_generation = 0;
+    // retired_ when this vCPU last decoded or checked code of the page
+    // (Cpu::InvalidateCodePage: a write long after it lets go of the mark).
+    uint64_t validated_at = 0;
   };
   using Leaf = std::array<std::unique_ptr<Page>, 1u << kLeafShift>;
 

@@ -268,6 +268,13 @@ void Cpu::ForgetJitWrites(uint64_t phys_page) {
   }
 }
 
+void Cpu::RestoreJitWrites(uint64_t phys_page) {
+  for (unsigned i = 0; i < Tlb::kEntries; ++i) {
+    const TlbEntry& e = sys_.tlb.entries[i];
+    if (e.page != TlbEntry::kInvalid && e.phys == phys_page) FillJitSlots(*this, i, e);
+  }
+}
+
 // A TLB miss: walks and refills the slot. Out of line, so that the hit path
 // below stays small enough to inline into every caller.
 [[gnu::noinline]] static const TlbEntry& LookupMiss(Cpu& cpu, uint64_t linear, Access access, bool user) {

@@ -218,6 +218,37 @@ TEST(InterpDecode, OutsideWritesReplaceTranslatedBlocks) {
   EXPECT_GT(m.cpu->jit()->stats().blocks_invalidated, 0u);
 }
 
+// A page whose code has not run for a while lets go of its code mark when
+// written (a freed process's text reused for data gets its fast writes
+// back); one whose code ran just now keeps it.
+TEST(InterpDecode, AWriteLongAfterAPagesCodeRanUnmarksIt) {
+  for (const bool jit : {false, true}) {
+    SCOPED_TRACE(jit ? "jit" : "interp");
+    constexpr uint32_t kLoop = kCode + 0x1000, kIterations = 400000;  // 1.2 million instructions
+    auto le32 = [](uint32_t v) { return std::vector<uint8_t>{uint8_t(v), uint8_t(v >> 8), uint8_t(v >> 16), uint8_t(v >> 24)}; };
+    std::vector<uint8_t> start = {0xE9};  // jmp kLoop
+    for (uint8_t b : le32(kLoop - (kCode + 5))) start.push_back(b);
+    Machine m(start);
+    if (jit) m.cpu->EnableJit();
+    // loop: inc ecx; cmp ecx, kIterations; jne loop
+    std::vector<uint8_t> loop = {0x41, 0x81, 0xF9};
+    for (uint8_t b : le32(kIterations)) loop.push_back(b);
+    loop.insert(loop.end(), {0x75, 0xF7});
+    for (uint32_t target : {uint32_t(kCode), kLoop + 0x800}) {  // mov byte [target], 0x90
+      loop.insert(loop.end(), {0xC6, 0x05});
+      for (uint8_t b : le32(target)) loop.push_back(b);
+      loop.push_back(0x90);
+    }
+    loop.push_back(0xF4);  // hlt
+    m.Load(kLoop, loop);
+    EXPECT_EQ(m.cpu->RunSlice(2'000'000), SliceEnd::kHalted);
+    EXPECT_EQ(m.reg(kRcx), kIterations);
+    EXPECT_EQ(m.Read(kCode, 1), 0x90u);
+    EXPECT_FALSE(m.cpu->IsCodePage(kCode));
+    EXPECT_TRUE(m.cpu->IsCodePage(kLoop));
+  }
+}
+
 TEST(InterpDecode, DataWritesToACodePageKeepDecodes) {
   // loop: mov [0x10100], eax; inc eax; cmp eax, 100; jne loop
   Machine m({0xA3, 0x00, 0x01, 0x01, 0x00, 0x40, 0x83, 0xF8, 0x64, 0x75, 0xF5});
