@@ -51,7 +51,7 @@ GuestMemory::~GuestMemory() {
   if (rom_) munmap(rom_, map_.rom_size());
 }
 
-GuestMemory::Span GuestMemory::Lookup(uint64_t gpa) const {
+GuestMemory::Span GuestMemory::LookupRegion(uint64_t gpa) const {
   const MemoryRegion* region = map_.Find(gpa);
   if (!region) return {};
   uint64_t into = gpa - region->gpa;

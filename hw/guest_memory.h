@@ -10,6 +10,7 @@
 
 #include "hw/code_pages.h"
 #include "hw/memory_map.h"
+#include "hw/pc_layout.h"
 #include "hw/status.h"
 
 namespace tandem::hw {
@@ -45,7 +46,14 @@ class GuestMemory {
     uint64_t length = 0;
     bool writable = false;
   };
-  Span Lookup(uint64_t gpa) const;
+  Span Lookup(uint64_t gpa) const {
+    // RAM from 1 MiB up to the PCI hole, where nearly every access lands, is
+    // at its own offset in the host mapping whatever PAM says: no search.
+    if (gpa >= layout::kHighMemoryStart && gpa < map_.ram_below_4g()) [[likely]] {
+      return {ram_ + gpa, map_.ram_below_4g() - gpa, true};
+    }
+    return LookupRegion(gpa);
+  }
 
   // Copies into guest RAM/ROM as a loader or DMA does (ROM included), and
   // makes engines' cached code of the pages it hits stale; false when the
@@ -73,6 +81,7 @@ class GuestMemory {
 
  private:
   GuestMemory(MemoryMap map, uint8_t* ram, uint8_t* rom);
+  Span LookupRegion(uint64_t gpa) const;
   MemoryMap map_;
   std::unique_ptr<CodePages> code_pages_;
   uint8_t* ram_ = nullptr;
