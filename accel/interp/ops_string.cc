@@ -4,8 +4,14 @@
 // does not. Each iteration updates the registers after its accesses succeed,
 // so a fault restarts the instruction where it stopped; a long REP yields
 // after a batch of iterations (RIP stays on it) so interrupts get in.
+// Forward REP MOVS/STOS run a page's worth of iterations as one host copy
+// where nothing in between could fault or be seen (BulkIterations).
+#include <algorithm>
+#include <cstring>
+
 #include "accel/interp/cpu.h"
 #include "accel/interp/flags.h"
+#include "accel/interp/system_internal.h"
 
 namespace tandem::accel::interp {
 
@@ -22,6 +28,62 @@ int SourceSegment(const DecodedInsn& insn) {
     if (o.kind == OperandKind::kMem && o.base == kRsi) return o.seg;
   }
   return kDs;
+}
+
+// The segment's limit is no tighter than the address size: an offset that
+// does not wrap is within it (64-bit mode has no limits).
+bool LimitCoversOffsets(const CpuState& s, int seg, uint64_t amask) {
+  if (Mode64(s)) return true;
+  const Segment& sg = s.seg[seg];
+  const bool expand_down = (s.cr0 & kCr0Pe) && !(s.rflags & kFlagVm) && (sg.attrib & 0x4);
+  return !expand_down && sg.limit >= amask;
+}
+
+// REP MOVS/STOS forward: the iterations, at most `budget`, that stay within
+// one page of the destination (and of the source) as one host copy or fill,
+// when both pages are RAM the TLB's direct slots reach (so not cached code,
+// MMIO, a data breakpoint or an alignment check) and no limit or offset
+// wrap can stop them early: nothing in between can fault. Returns how many
+// it did, 0 for none (the caller goes one iteration at a time). The
+// registers move as after that many iterations.
+template <Str op>
+uint64_t BulkIterations(Cpu& cpu, unsigned size, unsigned asz, uint64_t amask, int src_seg, uint64_t budget) {
+  CpuState& s = cpu.s;
+  const uint64_t si = s.gpr[kRsi] & amask, di = s.gpr[kRdi] & amask;
+  if (!LimitCoversOffsets(s, kEs, amask) || (op == Str::kMovs && !LimitCoversOffsets(s, src_seg, amask))) return 0;
+  uint8_t* dst = cpu.DirectDataChecked(kEs, di, size, true);
+  if (!dst) return 0;
+  const auto page_room = [size](const uint8_t* p) -> uint64_t { return (4096 - (reinterpret_cast<uintptr_t>(p) & 0xFFF)) / size; };
+  const auto wrap_room = [&](uint64_t offset) -> uint64_t { return asz == 8 ? ~0ull : (amask - offset + 1) / size; };
+  uint64_t n = std::min({s.gpr[kRcx] & amask, budget, page_room(dst), wrap_room(di)});
+  const uint8_t* src = nullptr;
+  if constexpr (op == Str::kMovs) {
+    src = cpu.DirectDataChecked(src_seg, si, size, false);
+    if (!src) return 0;
+    n = std::min({n, page_room(src), wrap_room(si)});
+  }
+  if (n == 0) return 0;
+  const uint64_t bytes = n * size;
+  if constexpr (op == Str::kMovs) {
+    if (dst > src && dst < src + bytes) {
+      // The destination starts inside the source: each element copies one
+      // the loop has just written (a pattern fill), as the iterations would.
+      for (uint64_t i = 0; i < bytes; i += size) HostStore(dst + i, size, HostLoad(src + i, size));
+    } else {
+      std::memmove(dst, src, bytes);
+    }
+    cpu.WriteGpr(kRsi, asz, si + bytes);
+  } else {
+    const uint64_t value = cpu.ReadGpr(kRax, size);
+    if (size == 1) {
+      std::memset(dst, static_cast<int>(value), bytes);
+    } else {
+      for (uint64_t i = 0; i < bytes; i += size) HostStore(dst + i, size, value);
+    }
+  }
+  cpu.WriteGpr(kRdi, asz, di + bytes);
+  cpu.WriteGpr(kRcx, asz, (s.gpr[kRcx] - n) & amask);
+  return n;
 }
 
 template <Str op>
@@ -47,6 +109,14 @@ void StringOp(Cpu& cpu, const DecodedInsn& insn) {
       s.rflags |= kFlagRf;
       cpu.plain_break_ = true;
       return;
+    }
+    if constexpr (op == Str::kMovs || op == Str::kStos) {
+      if (rep && delta == size && budget > 1) {
+        if (const uint64_t n = BulkIterations<op>(cpu, size, asz, amask, src_seg, budget)) {
+          budget -= n - 1;  // and the loop's own decrement
+          continue;
+        }
+      }
     }
     const uint64_t si = s.gpr[kRsi] & amask;
     const uint64_t di = s.gpr[kRdi] & amask;

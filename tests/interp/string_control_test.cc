@@ -93,6 +93,53 @@ TEST(InterpString, LongRepYieldsAndResumes) {
   EXPECT_EQ(m.Read(kData + 10000, 1), 0u);
 }
 
+// Forward REP MOVS/STOS copy a page's worth of iterations at a time
+// (BulkIterations): across page boundaries at different offsets, with the
+// destination inside the source (the element-by-element pattern fill), and
+// stopping at a page that faults with the registers at the first element
+// not done.
+TEST(InterpString, RepMovsAcrossPagesAndIntoItsOwnSource) {
+  Machine m({0xF3, 0xA4, 0xF3, 0xA5});  // rep movsb; rep movsd
+  for (int i = 0; i < 10000; ++i) m.Write(kData + 0x123 + i, 1, (i * 7) & 0xFF);
+  m.reg(kRsi) = kData + 0x123;
+  m.reg(kRdi) = kData + 0x8F01;
+  m.reg(kRcx) = 10000;
+  m.Step(3);  // 4096 iterations per step
+  EXPECT_EQ(m.s.rip, kCode + 2);
+  EXPECT_EQ(m.reg(kRcx), 0u);
+  EXPECT_EQ(m.reg(kRsi), kData + 0x123 + 10000);
+  EXPECT_EQ(m.reg(kRdi), kData + 0x8F01 + 10000);
+  for (int i = 0; i < 10000; ++i) ASSERT_EQ(m.Read(kData + 0x8F01 + i, 1), uint64_t((i * 7) & 0xFF)) << i;
+  EXPECT_EQ(m.Read(kData + 0x8F01 + 10000, 1), 0u);
+  // Dwords to 4 bytes past their source: every one copies the first.
+  m.Write(kData + 0x3000, 4, 0xA1B2C3D4);
+  m.reg(kRsi) = kData + 0x3000;
+  m.reg(kRdi) = kData + 0x3004;
+  m.reg(kRcx) = 300;
+  m.Step();
+  for (int i = 0; i <= 300; ++i) ASSERT_EQ(m.Read(kData + 0x3000 + 4 * i, 4), 0xA1B2C3D4u) << i;
+  EXPECT_EQ(m.Read(kData + 0x3000 + 4 * 301, 4), 0u);
+}
+
+TEST(InterpString, RepStosStopsAtAPageThatFaults) {
+  Machine m({0xF3, 0xAB});  // rep stosd
+  // 32-bit paging with 4 MiB pages (PSE): only the first 4 MiB present.
+  constexpr uint64_t kDirectory = 0x5000;
+  m.Write(kDirectory, 4, 0x83);  // present, writable, 4 MiB
+  m.s.cr3 = kDirectory;
+  m.s.cr4 |= kCr4Pse;
+  m.s.cr0 |= kCr0Pg;
+  m.reg(kRax) = 0x5A5A5A5A;
+  m.reg(kRdi) = 0x400000 - 0x100;
+  m.reg(kRcx) = 0x1000;
+  EXPECT_EQ(m.Run(), kPF);
+  EXPECT_EQ(m.s.cr2, 0x400000u);
+  EXPECT_EQ(m.reg(kRdi), 0x400000u);
+  EXPECT_EQ(m.reg(kRcx), 0x1000u - 0x40);
+  for (uint64_t a = 0x400000 - 0x100; a < 0x400000; a += 4) ASSERT_EQ(m.Read(a, 4), 0x5A5A5A5Au) << a;
+  EXPECT_EQ(m.Read(0x400000 - 0x104, 4), 0u);
+}
+
 TEST(InterpString, OutsAndInsUseThePortBus) {
   Machine m({0xF3, 0x6E, 0x6C});  // rep outsb; insb
   m.Load(kData, {'h', 'i'});
