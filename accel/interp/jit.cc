@@ -665,7 +665,7 @@ class Translator {
   }
 
   // kHostAddr = host address of `size` bytes at kLinear, or a jump to `slow`
-  // (flag-free: SHRX/LEA/MOVZX/NOT/JRCXZ). Clobbers rcx, r8, r9.
+  // (flag-free: SHRX/RORX/LEA/MOV/NOT/JRCXZ). Clobbers rcx, r8, r9.
   void EmitTlbLookup(bool write, unsigned size, Label slow, bool last_in_r8 = false) {
     const int32_t kind_offset = static_cast<int32_t>(((write ? 2 : 0) + (user_ ? 1 : 0)) * Tlb::kEntries *
                                                      sizeof(JitTlbEntry));
@@ -673,8 +673,11 @@ class Translator {
     Clobber(Bit(ax::rcx) | Bit(ax::r8) | Bit(ax::r9) | Bit(kHostAddr));
     if (!last_in_r8) a_.lea(ax::r8, ax::ptr(kLinear, static_cast<int32_t>(size - 1)));
     a_.shrx(ax::r8, ax::r8, kTwelve);  // page of the last byte
-    a_.shrx(ax::r9, kLinear, kTwelve);
-    a_.movzx(ax::r9d, ax::r9b);  // slot (Tlb::kEntries == 256)
+    // slot: kIndexBits bits from bit 12 of the linear address (AND would
+    // clobber the flags): rotated to the top, shifted down.
+    a_.rorx(ax::r9, kLinear, 12 + Tlb::kIndexBits);
+    a_.mov(ax::ecx, 64 - Tlb::kIndexBits);
+    a_.shrx(ax::r9, ax::r9, ax::rcx);
     a_.lea(ax::r9, ax::ptr(ax::r9, ax::r9));
     a_.mov(ax::rcx, ax::qword_ptr(kTlb, ax::r9, 3, kind_offset));
     a_.not_(ax::r8);
@@ -1526,9 +1529,17 @@ uint64_t Jit::RunBlock(uint64_t budget) {
     linear = (cs_base + rip) & 0xFFFFFFFF;
   }
   const bool user = UserMode(s);
+  // The jump cache's block for this RIP and context is the one its
+  // translation gives until that changes (FlushJumpCache, INVLPG, a dropped
+  // block): no TLB lookup, whose slot the code page shares with data pages.
+  const JumpEntry& jump = jump_cache_[JumpSlot(rip)];
+  Block* b = jump.block;
+  if (jump.rip == rip && b && b->user == user && b->key == key && b->cs_base == cs_base) {
+    return Enter(b, rip, budget);
+  }
   const uint64_t phys = cpu_.Translate(linear, Access::kExecute, user);
   Block*& slot = lookup_[LookupSlot(rip)];
-  Block* b = slot;
+  b = slot;
   if (!b || b->rip != rip || b->phys != phys || b->user != user || b->key != key || b->cs_base != cs_base) {
     b = Find(rip, phys, user, key, cs_base);
     if (!b) {
@@ -1548,12 +1559,21 @@ uint64_t Jit::RunBlock(uint64_t budget) {
     }
     slot = b;
   }
+  if (!b->fn) {
+    last_link_ = nullptr;
+    return 0;
+  }
+  if (jump_cache_[JumpSlot(rip)].block != b) FillJumpEntry(rip, linear, b);
+  return Enter(b, rip, budget);
+}
+
+// Links the block that just left for `rip` to b (chaining) and runs b.
+uint64_t Jit::Enter(Block* b, uint64_t rip, uint64_t budget) {
+  x86::CpuState& s = cpu_.s;
   Link* link = last_link_;
   last_link_ = nullptr;
-  if (!b->fn) return 0;
-  if (jump_cache_[JumpSlot(rip)].block != b) FillJumpEntry(rip, linear, b);
-  if (link && link->target_rip == rip && link->owner->user == user && link->owner->key == key &&
-      link->owner->cs_base == cs_base && (link->owner->phys >> 12) == (phys >> 12)) {
+  if (link && link->target_rip == rip && link->owner->user == b->user && link->owner->key == b->key &&
+      link->owner->cs_base == b->cs_base && (link->owner->phys >> 12) == (b->phys >> 12)) {
     link->code = b->chain_entry;
     link->target = b;
     b->incoming.push_back(link);

@@ -145,6 +145,7 @@ class Jit {
   bool global_huge_ = false;  // some global entry came from a 1 GiB page
   static unsigned RegionBit(uint64_t linear_page) { return (linear_page >> 10) % kRegionFilterBits; }
   void FillJumpEntry(uint64_t rip, uint64_t linear, Block* b);
+  uint64_t Enter(Block* b, uint64_t rip, uint64_t budget);
   // Translation contexts (block key, CPL 3, CS base) numbered from 1.
   std::map<std::tuple<uint64_t, bool, uint64_t>, uint32_t> contexts_;
   std::vector<std::unique_ptr<Block>> dead_;  // freed outside translated code

@@ -259,7 +259,7 @@ static void ClearJitSlots(Cpu& cpu, unsigned i) {
 // A page that now holds cached code must take the slow path for writes, so
 // that they reach InvalidateCodePage.
 void Cpu::ForgetJitWrites(uint64_t phys_page) {
-  for (unsigned i = 0; i < Tlb::kEntries; ++i) {
+  for (const uint32_t i : sys_.tlb.filled) {
     const TlbEntry& e = sys_.tlb.entries[i];
     if (e.page != TlbEntry::kInvalid && e.phys == phys_page) {
       sys_.tlb.jit[2][i].tag = JitTlbEntry::kNoPage;
@@ -269,9 +269,20 @@ void Cpu::ForgetJitWrites(uint64_t phys_page) {
 }
 
 void Cpu::RestoreJitWrites(uint64_t phys_page) {
-  for (unsigned i = 0; i < Tlb::kEntries; ++i) {
+  for (const uint32_t i : sys_.tlb.filled) {
     const TlbEntry& e = sys_.tlb.entries[i];
     if (e.page != TlbEntry::kInvalid && e.phys == phys_page) FillJitSlots(*this, i, e);
+  }
+}
+
+// Tlb::filled lists every valid slot, some twice (filled again after an
+// INVLPG): rebuilt from a whole scan when it outgrows the table twice over.
+static void NoteFilled(Tlb& tlb, uint32_t slot) {
+  tlb.filled.push_back(slot);
+  if (tlb.filled.size() <= 2 * Tlb::kEntries) [[likely]] return;
+  tlb.filled.clear();
+  for (uint32_t i = 0; i < Tlb::kEntries; ++i) {
+    if (tlb.entries[i].page != TlbEntry::kInvalid) tlb.filled.push_back(i);
   }
 }
 
@@ -279,9 +290,11 @@ void Cpu::RestoreJitWrites(uint64_t phys_page) {
 // below stays small enough to inline into every caller.
 [[gnu::noinline]] static const TlbEntry& LookupMiss(Cpu& cpu, uint64_t linear, Access access, bool user) {
   uint64_t page = linear >> 12;
-  TlbEntry& e = cpu.sys_.tlb.entries[page % Tlb::kEntries];
+  Tlb& tlb = cpu.sys_.tlb;
+  TlbEntry& e = tlb.entries[page % Tlb::kEntries];
   WalkResult r = Walk(cpu, linear, access, user);
   r.phys_page &= cpu.sys_.a20_mask;
+  if (e.page == TlbEntry::kInvalid) NoteFilled(tlb, static_cast<uint32_t>(page % Tlb::kEntries));
   e.page = page;
   e.phys = r.phys_page;
   e.perms = r.perms;
@@ -308,16 +321,24 @@ uint64_t Cpu::Translate(uint64_t linear, Access access, bool user) {
   return Lookup(*this, linear, access, user).phys | (linear & 0xFFF);
 }
 
+// Only the valid slots are looked at (Tlb::filled): a CR3 load per context
+// switch would otherwise scan all of them.
 void Cpu::FlushTlb(bool include_global) {
   if (jit_) jit_->FlushJumpCache(include_global);
-  for (unsigned i = 0; i < Tlb::kEntries; ++i) {
-    TlbEntry& e = sys_.tlb.entries[i];
+  Tlb& tlb = sys_.tlb;
+  size_t kept = 0;
+  for (const uint32_t i : tlb.filled) {
+    TlbEntry& e = tlb.entries[i];
+    if (e.page == TlbEntry::kInvalid) continue;
     if (include_global || !e.global) {
       e.page = TlbEntry::kInvalid;
       ClearJitSlots(*this, i);
+    } else {
+      tlb.filled[kept++] = i;
     }
   }
-  if (include_global) sys_.tlb.has_large = false;
+  tlb.filled.resize(kept);
+  if (include_global) tlb.has_large = false;
 }
 
 void Cpu::SyncA20() {

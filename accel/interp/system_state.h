@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <set>
 #include <string>
+#include <vector>
 
 namespace tandem::accel::interp {
 
@@ -36,9 +37,11 @@ struct JitTlbEntry {
 };
 
 struct Tlb {
-  static constexpr unsigned kEntries = 256;  // direct-mapped by linear page
+  static constexpr unsigned kIndexBits = 12;
+  static constexpr unsigned kEntries = 1u << kIndexBits;  // direct-mapped by linear page
   std::array<TlbEntry, kEntries> entries{};
   bool has_large = false;  // some entry came from a large page (INVLPG scans)
+  std::vector<uint32_t> filled;  // every valid slot, some twice (mmu.cc NoteFilled)
   // Indexed [access * 2 + user][slot], access 0 = read, 1 = write (jit.cc).
   std::array<std::array<JitTlbEntry, kEntries>, 4> jit{};
 };

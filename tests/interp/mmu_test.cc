@@ -189,6 +189,28 @@ TEST(Mmu, GlobalEntriesSurviveCr3Flush) {
   EXPECT_EQ(m.cpu->Translate(0x9000, Access::kRead, false), 0x219000u);
 }
 
+// A flush looks only at the slots filled since (Tlb::filled), a list that
+// an INVLPG and refill of one slot grows until it is rebuilt: every valid
+// slot must still be on it.
+TEST(Mmu, FlushesFindEverySlotAfterManyRefills) {
+  Paging64 m;
+  m.s.cr4 |= kCr4Pge;
+  m.W(0x103000 + 9 * 8, 8, 0x209000 | P | RW | G);
+  m.W(0x103000 + 10 * 8, 8, 0x20A000 | P | RW);
+  EXPECT_EQ(m.cpu->Translate(0x9000, Access::kRead, false), 0x209000u);
+  for (unsigned i = 0; i < 3 * Tlb::kEntries; ++i) {
+    m.cpu->InvalidatePage(0xA000);
+    EXPECT_EQ(m.cpu->Translate(0xA000, Access::kRead, false), 0x20A000u);
+  }
+  m.W(0x103000 + 9 * 8, 8, 0x219000 | P | RW | G);
+  m.W(0x103000 + 10 * 8, 8, 0x21A000 | P | RW);
+  m.cpu->FlushTlb(false);
+  EXPECT_EQ(m.cpu->Translate(0x9000, Access::kRead, false), 0x209000u);  // global: kept
+  EXPECT_EQ(m.cpu->Translate(0xA000, Access::kRead, false), 0x21A000u);
+  m.cpu->FlushTlb(true);
+  EXPECT_EQ(m.cpu->Translate(0x9000, Access::kRead, false), 0x219000u);
+}
+
 TEST(Mmu, SplitWriteFaultsBeforeWritingEitherPage) {
   Paging64 m;
   m.W(0x209FFC, 8, 0x1111111111111111ull);
