@@ -183,7 +183,12 @@ void Cpu::TakeStartup() {
 }
 
 void Cpu::EnableJit() {
-  if (!jit_) jit_ = std::make_unique<Jit>(*this);
+  if (jit_) return;
+  jit_ = std::make_unique<Jit>(*this);
+  // Blocks index all Tlb::kEntries slots: nothing placed for the
+  // interpreter's size may stay.
+  FlushTlb(/*include_global=*/true);
+  sys_.tlb.slot_mask = Tlb::kEntries - 1;
 }
 
 RunOutcome Cpu::Run() {

@@ -416,7 +416,7 @@ inline uint8_t* Cpu::DirectData(int seg, uint64_t offset, unsigned size, bool wr
   if ((linear & 0xFFF) + size > 4096) [[unlikely]] return nullptr;
   if (write && code_pages_.mark_epoch() != seen_mark_epoch_) [[unlikely]] return nullptr;
   const uint64_t page = linear >> 12;
-  const JitTlbEntry& e = p.tlb[write][page % Tlb::kEntries];
+  const JitTlbEntry& e = p.tlb[write][sys_.tlb.Slot(page)];
   if (e.tag != page) return nullptr;
   return reinterpret_cast<uint8_t*>(linear + e.addend);
 }
@@ -452,7 +452,7 @@ inline uint8_t* Cpu::DirectDataChecked(int seg, uint64_t offset, unsigned size, 
   if ((linear & (size - 1)) && (s.rflags & x86::kFlagAc)) [[unlikely]] return nullptr;
   if (write && code_pages_.mark_epoch() != seen_mark_epoch_) [[unlikely]] return nullptr;
   const uint64_t page = linear >> 12;
-  const JitTlbEntry& e = sys_.tlb.jit[(write ? 2 : 0) + (user ? 1 : 0)][page % Tlb::kEntries];
+  const JitTlbEntry& e = sys_.tlb.jit[(write ? 2 : 0) + (user ? 1 : 0)][sys_.tlb.Slot(page)];
   if (e.tag != page) return nullptr;
   return reinterpret_cast<uint8_t*>(linear + e.addend);
 }

@@ -303,7 +303,8 @@ void Cpu::SyncCodeWritesSlow() {
     // Another vCPU cached code from a page this one may write through the
     // JIT's direct-write slots: those writes must take the noting path.
     seen_mark_epoch_ = marks;
-    for (const TlbEntry& e : sys_.tlb.entries) {
+    for (const uint32_t i : sys_.tlb.filled) {
+      const TlbEntry& e = sys_.tlb.entries[i];
       if (e.page != TlbEntry::kInvalid && e.host && dc.shared.IsMarked(e.phys >> 12)) ForgetJitWrites(e.phys);
     }
   }

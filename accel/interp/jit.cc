@@ -673,10 +673,10 @@ class Translator {
     Clobber(Bit(ax::rcx) | Bit(ax::r8) | Bit(ax::r9) | Bit(kHostAddr));
     if (!last_in_r8) a_.lea(ax::r8, ax::ptr(kLinear, static_cast<int32_t>(size - 1)));
     a_.shrx(ax::r8, ax::r8, kTwelve);  // page of the last byte
-    // slot: kIndexBits bits from bit 12 of the linear address (AND would
+    // slot: kJitIndexBits bits from bit 12 of the linear address (AND would
     // clobber the flags): rotated to the top, shifted down.
-    a_.rorx(ax::r9, kLinear, 12 + Tlb::kIndexBits);
-    a_.mov(ax::ecx, 64 - Tlb::kIndexBits);
+    a_.rorx(ax::r9, kLinear, 12 + Tlb::kJitIndexBits);
+    a_.mov(ax::ecx, 64 - Tlb::kJitIndexBits);
     a_.shrx(ax::r9, ax::r9, ax::rcx);
     a_.lea(ax::r9, ax::ptr(ax::r9, ax::r9));
     a_.mov(ax::rcx, ax::qword_ptr(kTlb, ax::r9, 3, kind_offset));
@@ -1373,7 +1373,7 @@ void Jit::FillJumpEntry(uint64_t rip, uint64_t linear, Block* b) {
   const uint32_t slot = JumpSlot(rip);
   JumpEntry& e = jump_cache_[slot];
   // The translation RunBlock just used is in the TLB slot of the page.
-  const TlbEntry& t = cpu_.sys_.tlb.entries[(linear >> 12) % Tlb::kEntries];
+  const TlbEntry& t = cpu_.sys_.tlb.entries[cpu_.sys_.tlb.Slot(linear >> 12)];
   const bool global = t.page == (linear >> 12) && t.global;
   const bool listed = e.rip != ~0ull && e.global == global;
   e = JumpEntry{rip, b->context, global, t.page_shift, b->chain_entry, b};

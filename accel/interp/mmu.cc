@@ -276,14 +276,16 @@ void Cpu::RestoreJitWrites(uint64_t phys_page) {
 }
 
 // Tlb::filled lists every valid slot, some twice (filled again after an
-// INVLPG): rebuilt from a whole scan when it outgrows the table twice over.
+// INVLPG): rebuilt from a scan once it outgrows the table twice over. The
+// slot being filled is not valid yet, so it is listed after the scan.
 static void NoteFilled(Tlb& tlb, uint32_t slot) {
-  tlb.filled.push_back(slot);
-  if (tlb.filled.size() <= 2 * Tlb::kEntries) [[likely]] return;
-  tlb.filled.clear();
-  for (uint32_t i = 0; i < Tlb::kEntries; ++i) {
-    if (tlb.entries[i].page != TlbEntry::kInvalid) tlb.filled.push_back(i);
+  if (tlb.filled.size() >= 2 * tlb.size()) [[unlikely]] {
+    tlb.filled.clear();
+    for (uint32_t i = 0; i < tlb.size(); ++i) {
+      if (tlb.entries[i].page != TlbEntry::kInvalid) tlb.filled.push_back(i);
+    }
   }
+  tlb.filled.push_back(slot);
 }
 
 // A TLB miss: walks and refills the slot. Out of line, so that the hit path
@@ -291,10 +293,11 @@ static void NoteFilled(Tlb& tlb, uint32_t slot) {
 [[gnu::noinline]] static const TlbEntry& LookupMiss(Cpu& cpu, uint64_t linear, Access access, bool user) {
   uint64_t page = linear >> 12;
   Tlb& tlb = cpu.sys_.tlb;
-  TlbEntry& e = tlb.entries[page % Tlb::kEntries];
+  const uint32_t slot = tlb.Slot(page);
+  TlbEntry& e = tlb.entries[slot];
   WalkResult r = Walk(cpu, linear, access, user);
   r.phys_page &= cpu.sys_.a20_mask;
-  if (e.page == TlbEntry::kInvalid) NoteFilled(tlb, static_cast<uint32_t>(page % Tlb::kEntries));
+  if (e.page == TlbEntry::kInvalid) NoteFilled(tlb, slot);
   e.page = page;
   e.phys = r.phys_page;
   e.perms = r.perms;
@@ -305,14 +308,14 @@ static void NoteFilled(Tlb& tlb, uint32_t slot) {
   bool whole = span.host && span.length >= 4096;
   e.host = whole ? span.host : nullptr;
   e.ram = whole && span.writable;
-  FillJitSlots(cpu, page % Tlb::kEntries, e);
+  FillJitSlots(cpu, slot, e);
   return e;
 }
 
 // The entry for linear that allows the access, walking on a miss.
 [[gnu::always_inline]] static inline const TlbEntry& Lookup(Cpu& cpu, uint64_t linear, Access access, bool user) {
   uint64_t page = linear >> 12;
-  const TlbEntry& e = cpu.sys_.tlb.entries[page % Tlb::kEntries];
+  const TlbEntry& e = cpu.sys_.tlb.entries[cpu.sys_.tlb.Slot(page)];
   if (e.page == page && (e.perms >> PermBit(access, user) & 1)) [[likely]] return e;
   return LookupMiss(cpu, linear, access, user);
 }
@@ -379,13 +382,13 @@ void Cpu::ApplyMapChange(uint64_t gpa, uint64_t size) {
 void Cpu::InvalidatePage(uint64_t linear) {
   uint64_t page = linear >> 12;
   if (jit_) jit_->FlushJumpCachePage(page);
-  TlbEntry& e = sys_.tlb.entries[page % Tlb::kEntries];
+  TlbEntry& e = sys_.tlb.entries[sys_.tlb.Slot(page)];
   if (e.page == page) {
     e.page = TlbEntry::kInvalid;
-    ClearJitSlots(*this, page % Tlb::kEntries);
+    ClearJitSlots(*this, sys_.tlb.Slot(page));
   }
   if (!sys_.tlb.has_large) return;
-  for (unsigned i = 0; i < Tlb::kEntries; ++i) {
+  for (unsigned i = 0; i < sys_.tlb.size(); ++i) {
     TlbEntry& x = sys_.tlb.entries[i];
     if (x.page != TlbEntry::kInvalid && x.page_shift > 12 && ((x.page ^ page) >> (x.page_shift - 12)) == 0) {
       x.page = TlbEntry::kInvalid;

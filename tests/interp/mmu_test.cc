@@ -198,7 +198,7 @@ TEST(Mmu, FlushesFindEverySlotAfterManyRefills) {
   m.W(0x103000 + 9 * 8, 8, 0x209000 | P | RW | G);
   m.W(0x103000 + 10 * 8, 8, 0x20A000 | P | RW);
   EXPECT_EQ(m.cpu->Translate(0x9000, Access::kRead, false), 0x209000u);
-  for (unsigned i = 0; i < 3 * Tlb::kEntries; ++i) {
+  for (unsigned i = 0; i < 3 * Tlb::kEntries; ++i) {  // past 2 * size() in either engine's size
     m.cpu->InvalidatePage(0xA000);
     EXPECT_EQ(m.cpu->Translate(0xA000, Access::kRead, false), 0x20A000u);
   }
