@@ -187,6 +187,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::memcpy(tables + kTablesBegin, jit.board->memory().ram() + kTablesBegin, kTablesEnd - kTablesBegin);
 
   const uint64_t jit_start = jit.retired(), interp_start = interp.retired();
+  const uint64_t jit_faults = jit.vcpu->faults_delivered(), interp_faults = interp.vcpu->faults_delivered();
   const SliceEnd jit_end = jit.vcpu->RunSlice(kBudget);
   const uint64_t target = jit.retired() - jit_start;
   SliceEnd interp_end = SliceEnd::kBudget;
@@ -201,10 +202,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (interp.vcpu->faults_delivered() == faults) undefined = (undefined & ~defined) | left;
     if (interp_end != SliceEnd::kBudget) break;
   }
-  if (interp_end == SliceEnd::kBudget && jit_end == SliceEnd::kTripleFault) {
+  if (interp_end == SliceEnd::kBudget && interp.vcpu->faults_delivered() - interp_faults <
+                                              jit.vcpu->faults_delivered() - jit_faults) {
     // The JIT's slice went on past its last retired instruction into one
-    // that faulted (nothing retired, so the count did not show it): the
-    // interpreter runs that instruction too, and must shut down the same way.
+    // that faulted (a block's last instruction, or a fault ending in a
+    // shutdown): nothing retired, so the count did not show it. The
+    // interpreter runs that instruction too, and must fault the same way.
     interp_end = interp.vcpu->RunSlice(1, {.stop_after_fault = true});
   } else if (interp_end == SliceEnd::kBudget && jit_end != SliceEnd::kBudget) {
     interp_end = interp.vcpu->RunSlice(0);  // deliver what is pending, as the JIT's slice did
