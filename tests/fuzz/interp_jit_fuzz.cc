@@ -202,12 +202,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (interp.vcpu->faults_delivered() == faults) undefined = (undefined & ~defined) | left;
     if (interp_end != SliceEnd::kBudget) break;
   }
-  if (interp_end == SliceEnd::kBudget && interp.vcpu->faults_delivered() - interp_faults <
-                                              jit.vcpu->faults_delivered() - jit_faults) {
+  if (interp_end == SliceEnd::kBudget &&
+      (jit_end == SliceEnd::kTripleFault ||
+       interp.vcpu->faults_delivered() - interp_faults < jit.vcpu->faults_delivered() - jit_faults)) {
     // The JIT's slice went on past its last retired instruction into one
-    // that faulted (a block's last instruction, or a fault ending in a
-    // shutdown): nothing retired, so the count did not show it. The
-    // interpreter runs that instruction too, and must fault the same way.
+    // that faulted (a block's last instruction), or whose event ended in a
+    // shutdown (ICEBP's #DB on a bad stack, which counts as no fault):
+    // nothing retired, so the count did not show it. The interpreter runs
+    // that instruction too, and must fault or shut down the same way.
     interp_end = interp.vcpu->RunSlice(1, {.stop_after_fault = true});
   } else if (interp_end == SliceEnd::kBudget && jit_end != SliceEnd::kBudget) {
     interp_end = interp.vcpu->RunSlice(0);  // deliver what is pending, as the JIT's slice did
