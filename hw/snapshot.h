@@ -23,7 +23,7 @@
 namespace tandem::hw {
 
 // Bumped whenever a VisitState() field list changes.
-inline constexpr uint32_t kSnapshotVersion = 1;
+inline constexpr uint32_t kSnapshotVersion = 2;
 
 // Writes `path` through a temporary file renamed into place, so a reader
 // never sees half a snapshot. `cpus` in vCPU order; `engine` names the engine

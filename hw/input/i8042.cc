@@ -3,6 +3,8 @@
 // technical reference). No mouse: AUX writes are answered with a timeout.
 #include "hw/input/i8042.h"
 
+#include <string>
+
 namespace tandem::hw {
 namespace {
 
@@ -67,7 +69,7 @@ void I8042::KeyboardReset() {
 void I8042::Queue(Source source, uint8_t byte) {
   switch (source) {
     case Source::kController:
-      controller_queue_.push_back(byte);
+      controller_queue_.push_back({byte, Source::kController});
       break;
     case Source::kKeyboard:
       if (keyboard_queue_.size() < kKeyboardQueueSize) keyboard_queue_.push_back(byte);
@@ -79,12 +81,17 @@ void I8042::Queue(Source source, uint8_t byte) {
   Refill();
 }
 
+void I8042::QueueWritten(Source as, uint8_t byte) {
+  controller_queue_.push_back({byte, as});
+  Refill();
+}
+
 void I8042::Refill() {
   if (!obf_) {
     if (!controller_queue_.empty()) {
-      obuf_ = controller_queue_.front();
+      obuf_ = controller_queue_.front().value;
+      obuf_source_ = controller_queue_.front().source;
       controller_queue_.pop_front();
-      obuf_source_ = Source::kController;
       timeout_ = false;
       obf_ = true;
     } else if (!keyboard_queue_.empty() && !(command_byte_ & kCcbKbdDisable)) {
@@ -252,10 +259,13 @@ void I8042::ControllerData(uint8_t data) {
       WriteOutputPort(data);
       break;
     case 0xD2:
-      Queue(Source::kKeyboard, data);
+      QueueWritten(Source::kKeyboard, data);
       break;
     case 0xD3:
-      Queue(Source::kAux, data);
+      // Linux probes for an active multiplexer with this loopback while the
+      // AUX interface is disabled, and waits 0.5 s for an answer that does
+      // not come when the disable bit holds it back.
+      QueueWritten(Source::kAux, data);
       break;
     case 0xD4:
       // No mouse: the controller times out and reports a resend request.
@@ -336,24 +346,42 @@ void I8042::KeyboardCommand(uint8_t byte) {
   }
 }
 
+namespace {
+
+// A queue's length, then its bytes; a length past what the controller could
+// ever hold fails the load instead of allocating it.
+template <typename Byte, typename VisitByte>
+void VisitQueue(StateVisitor& v, std::deque<Byte>& queue, const char* what, VisitByte visit_byte) {
+  uint32_t size = static_cast<uint32_t>(queue.size());
+  v(size);
+  if (v.loading()) {
+    if (size > 4096) {
+      v.Fail("an i8042 " + std::string(what) + " queue of " + std::to_string(size) + " bytes");
+      size = 0;
+    }
+    queue.assign(size, Byte{});
+  }
+  for (Byte& byte : queue) visit_byte(byte);
+}
+
+}  // namespace
+
 void I8042::VisitState(StateVisitor& v) {
-  v(command_byte_, output_port_, pending_command_, obf_, obuf_source_, obuf_, controller_queue_, keyboard_queue_,
-    timeout_, sys_flag_, last_write_was_command_, kbd_irq_level_, aux_irq_level_, keyboard_pending_, scanning_,
-    scancode_set_);
-  if (obuf_source_ > Source::kAux) {
-    v.Fail("an i8042 output buffer from an unknown source");
+  v(command_byte_, output_port_, pending_command_, obf_, obuf_source_, obuf_, keyboard_queue_, timeout_, sys_flag_,
+    last_write_was_command_, kbd_irq_level_, aux_irq_level_, keyboard_pending_, scanning_, scancode_set_);
+  bool bad_source = obuf_source_ > Source::kAux;
+  VisitQueue(v, controller_queue_, "controller", [&](ControllerByte& byte) {
+    v(byte.value, byte.source);
+    if (byte.source > Source::kAux) {
+      bad_source = true;
+      byte.source = Source::kController;
+    }
+  });
+  if (bad_source) {
+    v.Fail("an i8042 output byte from an unknown source");
     obuf_source_ = Source::kController;
   }
-  uint32_t aux = static_cast<uint32_t>(aux_queue_.size());
-  v(aux);
-  if (v.loading()) {
-    if (aux > 4096) {
-      v.Fail("an i8042 mouse queue of " + std::to_string(aux) + " bytes");
-      aux = 0;
-    }
-    aux_queue_.assign(aux, AuxByte{0, false});
-  }
-  for (AuxByte& byte : aux_queue_) v(byte.value, byte.timeout);
+  VisitQueue(v, aux_queue_, "mouse", [&](AuxByte& byte) { v(byte.value, byte.timeout); });
 }
 
 }  // namespace tandem::hw

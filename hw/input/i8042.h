@@ -46,6 +46,10 @@ class I8042 final : public IoDevice {
   enum class Source : uint8_t { kController, kKeyboard, kAux };
 
   void Queue(Source source, uint8_t byte);
+  // A byte the guest wrote into the output buffer through the controller
+  // (commands 0xD2/0xD3): it shows whatever the interface disable bits say,
+  // as the controller's own replies do.
+  void QueueWritten(Source as, uint8_t byte);
   void Refill();  // moves the next queued byte into the output buffer
   void UpdateIrqs();
   void ControllerCommand(uint8_t command);
@@ -65,7 +69,13 @@ class I8042 final : public IoDevice {
   bool obf_ = false;
   Source obuf_source_ = Source::kController;
   uint8_t obuf_ = 0;
-  std::deque<uint8_t> controller_queue_;
+  // The controller's replies, and bytes written by 0xD2/0xD3 as if they came from
+  // the keyboard or the AUX device.
+  struct ControllerByte {
+    uint8_t value;
+    Source source;
+  };
+  std::deque<ControllerByte> controller_queue_;
   std::deque<uint8_t> keyboard_queue_;
   struct AuxByte {
     uint8_t value;

@@ -179,6 +179,47 @@ TEST_F(KbcTest, AuxLoopbackAndMissingMouse) {
   EXPECT_EQ(Status() & 0x41, 0x00);
 }
 
+// Linux's probe for an active multiplexer loops bytes back through 0xD3 with
+// the AUX interface disabled (and without an answer waits 0.5 s per probe).
+TEST_F(KbcTest, BytesWrittenThroughTheControllerShowWhileTheirInterfaceIsDisabled) {
+  Command(0x60);
+  WriteData(0x30);  // both interfaces disabled, no interrupts
+  Command(0xD3);
+  WriteData(0xF0);
+  Command(0xD2);
+  WriteData(0x56);
+  kbc_.KeyboardSend(0x1C);  // a key, by contrast, waits for the interface
+  EXPECT_EQ(Status() & 0x21, 0x21);
+  EXPECT_EQ(ReadData(), 0xF0);
+  EXPECT_EQ(Status() & 0x21, 0x01);  // the 0xD2 byte reads as the keyboard's
+  EXPECT_EQ(ReadData(), 0x56);
+  EXPECT_EQ(Status() & 0x01, 0x00);
+  EXPECT_FALSE(irq1_.level());
+  EXPECT_FALSE(irq12_.level());
+  Command(0xAE);
+  EXPECT_EQ(Drain(), Bytes{0x1C});
+}
+
+TEST_F(KbcTest, QueuedBytesAndTheirSourcesSurviveASnapshot) {
+  Command(0x60);
+  WriteData(0x30);
+  Command(0xAA);
+  Command(0xD3);
+  WriteData(0xA5);
+  StateWriter w;
+  kbc_.VisitState(w);
+
+  testing::IrqRecorder irq1, irq12;
+  I8042 restored{irq1, irq12, {}};
+  StateReader r(w.bytes().data(), w.bytes().size());
+  restored.VisitState(r);
+  ASSERT_EQ(r.error(), "");
+  EXPECT_TRUE(r.at_end());
+  EXPECT_EQ(restored.Read(I8042::kDataOffset, 1), 0x55u);  // the self test's reply was in the buffer
+  EXPECT_EQ(restored.Read(I8042::kCommandOffset, 1) & 0x21, 0x21u);
+  EXPECT_EQ(restored.Read(I8042::kDataOffset, 1), 0xA5u);
+}
+
 TEST_F(KbcTest, ResetRestoresPowerOnState) {
   Command(0x60);
   WriteData(0x10);
