@@ -360,17 +360,16 @@ uint64_t Cpu::RunPlain(uint64_t budget) {
   if (!mode64) page_span = std::min<uint64_t>(page_span, cs.limit + 1 - page_rip);  // RIP <= limit
   const uint64_t ip_mask = mode64 ? ~0ull : cs.db() ? 0xFFFFFFFFull : 0xFFFFull;
   DecodeCache::Page* page = decode_cache_->last_page;
-  if (!page || page->slots.empty() || insn < &page->slots.front().insn || insn > &page->slots.back().insn) {
+  const uint16_t first = page ? page->index[linear & 0xFFF] : 0;
+  if (!first || &page->slot(first).insn != insn) {
     ExecuteFetched<false>(*this, *insn);  // not from the current page (cannot happen; kept safe)
     return 1;
   }
   // Locals rather than members where the compiler would reload them after
-  // each handler call. The slots do not move: only FetchSlow adds any.
+  // each handler call. Slots never move.
   x86::CpuState& st = s;
   hw::CpuSocket& irq = socket;
-  DecodeCache::Slot* const slots = page->slots.data();
-  DecodeCache::Slot* slot = slots + (reinterpret_cast<const char*>(insn) - reinterpret_cast<const char*>(slots)) /
-                                        static_cast<ptrdiff_t>(sizeof(DecodeCache::Slot));
+  DecodeCache::Slot* slot = &page->slot(first);
   // A store into a code page moves its generation and sets plain_break_
   // (InvalidateCodePage), so slots are compared with this copy.
   const uint32_t generation = page->generation;
@@ -407,7 +406,7 @@ uint64_t Cpu::RunPlain(uint64_t budget) {
       if (offset != slot->successor_offset) [[unlikely]] {
         const uint16_t idx = page->index[offset];
         if (!idx) break;
-        next = &slots[idx - 1];
+        next = &page->slot(idx);
         slot->successor = next;
         slot->successor_offset = static_cast<uint16_t>(offset);
       }

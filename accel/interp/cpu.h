@@ -82,9 +82,13 @@ struct Operand {
   int8_t base = -1;
   int8_t index = -1;
   uint8_t scale = 1;
-  int64_t disp = 0;
-  // kImm (sign-extended to the operand size by the decoder) or kFarPtr offset
-  uint64_t imm = 0;
+  // One or the other: the decoded form of every cached instruction holds
+  // four operands, so each byte counts (decode_cache.h).
+  union {
+    int64_t disp = 0;
+    // kImm (sign-extended to the operand size by the decoder) or kFarPtr offset
+    uint64_t imm;
+  };
   uint16_t far_selector = 0;  // kFarPtr
   static constexpr int8_t kRipBase = 16;
 };

@@ -342,7 +342,7 @@ const DecodedInsn& Cpu::Fetch() {
   if ((pa >> 12) == dc.last_page_number) [[likely]] {
     const DecodeCache::Page* page = dc.last_page;
     if (uint16_t idx = page->index[pa & 0xFFF]) [[likely]] {
-      const DecodeCache::Slot& slot = page->slots[idx - 1];
+      const DecodeCache::Slot& slot = page->slot(idx);
       if (slot.mode == mode && slot.generation == page->generation &&
           slot.second_page_pa == DecodeCache::kNoSecondPage) [[likely]] {
         return slot.insn;
@@ -375,7 +375,7 @@ const DecodedInsn& Cpu::Fetch() {
   uint8_t bytes[ZYDIS_MAX_INSTRUCTION_LENGTH];
 
   if (uint16_t idx = page->index[offset]) [[likely]] {
-    DecodeCache::Slot& slot = page->slots[idx - 1];
+    DecodeCache::Slot& slot = page->slot(idx);
     if (slot.mode == mode) [[likely]] {
       uint64_t second = DecodeCache::kNoSecondPage;
       if (slot.second_page_pa != DecodeCache::kNoSecondPage) {
@@ -476,15 +476,8 @@ decode:
   // Install. A slot for this offset decoded in another mode is reused.
   page = dc.GetPage(pa);  // Translate above may have moved the fast-path entry
   uint16_t& idx = page->index[offset];
-  if (!idx) {
-    const DecodeCache::Slot* before = page->slots.data();
-    page->slots.push_back({});
-    idx = static_cast<uint16_t>(page->slots.size());
-    if (page->slots.data() != before) {
-      for (DecodeCache::Slot& moved : page->slots) moved.successor_offset = DecodeCache::Slot::kNoSuccessor;
-    }
-  }
-  DecodeCache::Slot& slot = page->slots[idx - 1];
+  if (!idx) idx = page->AddSlot();
+  DecodeCache::Slot& slot = page->slot(idx);
   slot.insn = insn;
   slot.generation = page->generation;
   slot.mode = static_cast<uint8_t>(mode);

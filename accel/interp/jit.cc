@@ -1247,7 +1247,7 @@ uint64_t Jit::Interpret(Jit* jit, Block* block, uint64_t index, uint64_t branch)
     const DecodedInsn* cached = nullptr;
     if (const Cpu::DecodeCache::Page* page = block->code_page) {
       if (const uint16_t idx = page->index[(block->phys + (rip - block->rip)) & 0xFFF]) {
-        const Cpu::DecodeCache::Slot& slot = page->slots[idx - 1];
+        const Cpu::DecodeCache::Slot& slot = page->slot(idx);
         if (slot.mode == block->mode && slot.generation == page->generation &&
             slot.second_page_pa == Cpu::DecodeCache::kNoSecondPage) {
           cached = &slot.insn;
