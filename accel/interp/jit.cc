@@ -456,6 +456,12 @@ class Translator {
         EmitReplay(zi, zops)) {
       return true;
     }
+    if (code_bits_ == 64 && (m == ZYDIS_MNEMONIC_JMP || m == ZYDIS_MNEMONIC_CALL) &&
+        zi.meta.branch_type == ZYDIS_BRANCH_TYPE_NEAR && zi.operand_width == 64 && TakesIndirectTarget(zops[0])) {
+      EmitIndirect(zi, zops[0], m == ZYDIS_MNEMONIC_CALL);
+      *ended = true;
+      return true;
+    }
     if (EndsBlockInterpreted(m)) {
       EmitInterpreted(true, zi.meta.branch_type != ZYDIS_BRANCH_TYPE_FAR);
       *ended = true;
@@ -516,6 +522,9 @@ class Translator {
     unsigned index;
     bool flags_in_host_before, flags_in_host_after;
     uint32_t reload = 0;  // host registers (= guest numbers) valid at `done`
+    // A near branch the slow path interprets whole: `done` is reached with
+    // RIP at its target, and a fault leaves the block (Interpret's `branch`).
+    bool branch = false;
   };
 
   uint64_t Target(const ZydisDecodedInstruction& zi, const ZydisDecodedOperand* zops) const {
@@ -717,7 +726,7 @@ class Translator {
     a_.bind(p.entry);
     flags_in_host_ = p.flags_in_host_before;
     SyncFlags();
-    EmitInterpretCall(p.index);
+    EmitInterpretCall(p.index, p.branch);
     if (p.flags_in_host_after) LoadFlags();
     for (int n = 0; n < 16; ++n) {
       if (p.reload >> n & 1) a_.mov(ax::gpq(n), ax::qword_ptr(kState, 8 * n));
@@ -932,10 +941,74 @@ class Translator {
   }
 
   void EmitRet(uint64_t release) {
-    SlowPath& slow = NewSlowPath(flags_in_host_, flags_in_host_);
+    SlowPath& slow = NewSlowPath(flags_in_host_, false);
+    slow.branch = true;  // a TLB miss on the stack goes on through the jump cache too
     StackAccess(0, false, slow);
     a_.mov(ax::rax, ax::qword_ptr(kHostAddr));
     // A non-canonical return address is #GP at the RET: the interpreter's.
+    EmitCanonicalCheck(slow);
+    a_.lea(kLinear, ax::ptr(kLinear, static_cast<int32_t>(8 + release)));
+    a_.mov(ax::qword_ptr(kState, kRspOffset), kLinear);
+    a_.mov(ax::qword_ptr(kState, kRipOffset), ax::rax);
+    SyncFlags();
+    flags_in_host_ = false;
+    BindDone(slow);
+    EmitJumpCacheExit(index_ + 1);
+  }
+
+  // Whether EmitIndirect takes the target operand of a 64-bit JMP/CALL: a
+  // register, or memory that EmitLinear addresses.
+  static bool TakesIndirectTarget(const ZydisDecodedOperand& op) {
+    if (IsGpr(op)) return op.size == 64;
+    if (op.type != ZYDIS_OPERAND_TYPE_MEMORY || op.size != 64) return false;
+    const ZydisRegister base = op.mem.base, index = op.mem.index;
+    if (base == ZYDIS_REGISTER_RIP || base == ZYDIS_REGISTER_EIP) return index == ZYDIS_REGISTER_NONE;
+    return (base == ZYDIS_REGISTER_NONE || GprNumber(base) >= 0) && (index == ZYDIS_REGISTER_NONE || GprNumber(index) >= 0);
+  }
+
+  // JMP/CALL through a register or memory in 64-bit code (the kernel's
+  // retpoline thunks, function pointers, jump tables): the target is read,
+  // the return address pushed, and the block left through the jump cache.
+  // A fault, a non-canonical target (#GP at the branch) or a store into code
+  // sends the whole instruction to the interpreter, which has then done it.
+  void EmitIndirect(const ZydisDecodedInstruction& zi, const ZydisDecodedOperand& op, bool call) {
+    SlowPath& slow = NewSlowPath(flags_in_host_, false);
+    slow.branch = true;
+    if (op.type == ZYDIS_OPERAND_TYPE_MEMORY) {
+      bool last_in_r8 = false;
+      EmitLinear(op, zi.address_width, 8, false, slow.entry, &last_in_r8);
+      EmitTlbLookup(false, 8, slow.entry, last_in_r8);
+      Clobber(Bit(ax::rax));
+      a_.mov(ax::rax, ax::qword_ptr(kHostAddr));
+    } else {
+      const int n = GprNumber(op.reg.value);
+      if (valid_ >> n & 1) {
+        a_.mov(ax::rax, ax::gpq(n));
+      } else {
+        a_.mov(ax::rax, ax::qword_ptr(kState, 8 * n));
+      }
+      Clobber(Bit(ax::rax));
+    }
+    EmitCanonicalCheck(slow);
+    // RIP first, while rax holds the target: the slow path starts the
+    // instruction over from its own RIP (Interpret).
+    a_.mov(ax::qword_ptr(kState, kRipOffset), ax::rax);
+    if (call) {
+      StackAccess(-8, true, slow);
+      a_.mov(ax::rax, next_rip_);
+      a_.mov(ax::qword_ptr(kHostAddr), ax::rax);
+      a_.mov(ax::qword_ptr(kState, kRspOffset), kLinear);
+    }
+    SyncFlags();
+    flags_in_host_ = false;
+    BindDone(slow);
+    EmitJumpCacheExit(index_ + 1);
+  }
+
+  // A non-canonical address in rax jumps to the slow path (flag-free;
+  // clobbers rcx and rdx).
+  void EmitCanonicalCheck(const SlowPath& slow) {
+    Clobber(Bit(ax::rcx) | Bit(ax::rdx));
     a_.mov(ax::ecx, 16);
     a_.shlx(ax::rdx, ax::rax, ax::rcx);
     a_.sarx(ax::rdx, ax::rdx, ax::rcx);
@@ -945,14 +1018,6 @@ class Translator {
     a_.jecxz(ax::rcx, canonical);
     a_.jmp(slow.entry);
     a_.bind(canonical);
-    a_.lea(kLinear, ax::ptr(kLinear, static_cast<int32_t>(8 + release)));
-    a_.mov(ax::qword_ptr(kState, kRspOffset), kLinear);
-    a_.mov(ax::qword_ptr(kState, kRipOffset), ax::rax);
-    SyncFlags();
-    EmitJumpCacheExit(index_ + 1);
-    BindDone(slow);
-    SyncFlags();
-    EmitLeave(index_ + 1);
   }
 
   // Re-encodes the instruction with host registers standing in for the

@@ -394,6 +394,42 @@ TEST_F(JitTest, IndirectCallsAndReturnsUseTheJumpCacheAndSeeRewrittenCode) {
   EXPECT_EQ(m->reg(x86::kRdi), 0u);
 }
 
+TEST_F(JitTest, JumpsAndCallsThroughMemoryStayInTranslatedCodeAndFaultAtTheBranch) {
+  // loop: call [rbx]; add edx, eax; dec edi; jnz loop; jmp [rbx + 8]
+  Start({0xFF, 0x13, 0x01, 0xC2, 0xFF, 0xCF, 0x75, 0xF8, 0xFF, 0x63, 0x08});
+  m->Load(0x31000, {0xB8, 0x07, 0, 0, 0, 0xC3});  // mov eax, 7; ret (in a jump-cache slot of its own)
+  m->Load(kCode + 0x40, {0xEB, 0xFE});             // jmp $
+  m->Write(kData, 8, 0x31000);
+  m->Write(kData + 8, 8, kCode + 0x40);
+  auto run = [&] {
+    m->s.rip = kCode;
+    m->reg(x86::kRbx) = kData;
+    m->reg(x86::kRdi) = 100;
+    m->reg(x86::kRdx) = 0;
+    return DispatchesTo(jit(), m->s, kCode + 0x40);
+  };
+  const uint64_t rsp = m->reg(x86::kRsp);
+  EXPECT_LE(run(), 5);  // each first exit: to the CALL's target, its return, the loop, the JMP
+  EXPECT_EQ(m->reg(x86::kRdx), 700u);
+  EXPECT_EQ(m->reg(x86::kRsp), rsp);
+  EXPECT_EQ(m->Read(rsp - 8, 8), kCode + 2);  // the return address pushed
+  // Warm, nothing goes to the interpreter.
+  const uint64_t interpreted = jit().stats().interpreted;
+  EXPECT_EQ(run(), 1);
+  EXPECT_EQ(m->reg(x86::kRdx), 700u);
+  EXPECT_EQ(jit().stats().interpreted, interpreted);
+  // A non-canonical target is #GP at the CALL, with nothing pushed.
+  m->Write(kData, 8, 0x8000000000031000ull);
+  m->Write(rsp - 8, 8, 0);
+  m->s.rip = kCode;
+  const uint64_t retired = m->cpu->instructions_retired();
+  RunExpectingFault(jit(), x86::kGP);
+  EXPECT_EQ(m->s.rip, kCode);
+  EXPECT_EQ(m->reg(x86::kRsp), rsp);
+  EXPECT_EQ(m->Read(rsp - 8, 8), 0u);
+  EXPECT_EQ(m->cpu->instructions_retired(), retired);
+}
+
 // 4 KiB pages for the first 2 MiB, identity-mapped (page table at 0x4000),
 // with G on `global` pages and CR4.PGE on.
 void MapSmallPages(Machine& m, std::initializer_list<uint64_t> global) {
