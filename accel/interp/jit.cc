@@ -102,7 +102,7 @@ bool IsReplayable(ZydisMnemonic m) {
     case ZYDIS_MNEMONIC_BSF: case ZYDIS_MNEMONIC_BSR: case ZYDIS_MNEMONIC_BSWAP: case ZYDIS_MNEMONIC_CBW:
     case ZYDIS_MNEMONIC_CWDE: case ZYDIS_MNEMONIC_CDQE: case ZYDIS_MNEMONIC_CWD: case ZYDIS_MNEMONIC_CDQ:
     case ZYDIS_MNEMONIC_CQO: case ZYDIS_MNEMONIC_CLC: case ZYDIS_MNEMONIC_STC: case ZYDIS_MNEMONIC_CMC:
-    case ZYDIS_MNEMONIC_LAHF: case ZYDIS_MNEMONIC_SAHF:
+    case ZYDIS_MNEMONIC_LAHF: case ZYDIS_MNEMONIC_SAHF: case ZYDIS_MNEMONIC_CMPXCHG16B:
     case ZYDIS_MNEMONIC_BT: case ZYDIS_MNEMONIC_BTS: case ZYDIS_MNEMONIC_BTR: case ZYDIS_MNEMONIC_BTC:
     case ZYDIS_MNEMONIC_SETB: case ZYDIS_MNEMONIC_SETBE: case ZYDIS_MNEMONIC_SETL: case ZYDIS_MNEMONIC_SETLE:
     case ZYDIS_MNEMONIC_SETNB: case ZYDIS_MNEMONIC_SETNBE: case ZYDIS_MNEMONIC_SETNL: case ZYDIS_MNEMONIC_SETNLE:
@@ -457,9 +457,25 @@ class Translator {
       return true;
     }
     if (code_bits_ == 64 && (m == ZYDIS_MNEMONIC_JMP || m == ZYDIS_MNEMONIC_CALL) &&
-        zi.meta.branch_type == ZYDIS_BRANCH_TYPE_NEAR && zi.operand_width == 64 && TakesIndirectTarget(zops[0])) {
+        zi.meta.branch_type == ZYDIS_BRANCH_TYPE_NEAR && zi.operand_width == 64 && TakesOperand(zops[0], 64)) {
       EmitIndirect(zi, zops[0], m == ZYDIS_MNEMONIC_CALL);
       *ended = true;
+      return true;
+    }
+    if ((m == ZYDIS_MNEMONIC_BT || m == ZYDIS_MNEMONIC_BTS || m == ZYDIS_MNEMONIC_BTR || m == ZYDIS_MNEMONIC_BTC) &&
+        code_bits_ == 64 && zi.address_width == 64 && zi.operand_count_visible == 2 && IsGpr(zops[1]) &&
+        (zops[0].size == 32 || zops[0].size == 64) && zops[1].size == zops[0].size &&
+        Addressable(zops[0], m != ZYDIS_MNEMONIC_BT)) {
+      EmitBitString(zi, zops[0], GprNumber(zops[1].reg.value));
+      return true;
+    }
+    if (m == ZYDIS_MNEMONIC_PUSHFQ && code_bits_ == 64 && !user_) {
+      EmitPushf();
+      return true;
+    }
+    if (m == ZYDIS_MNEMONIC_DIV && (zi.operand_width == 32 || zi.operand_width == 64) &&
+        TakesOperand(zops[0], zi.operand_width)) {
+      EmitDiv(zi, zops[0]);
       return true;
     }
     if (EndsBlockInterpreted(m)) {
@@ -956,14 +972,122 @@ class Translator {
     EmitJumpCacheExit(index_ + 1);
   }
 
-  // Whether EmitIndirect takes the target operand of a 64-bit JMP/CALL: a
-  // register, or memory that EmitLinear addresses.
-  static bool TakesIndirectTarget(const ZydisDecodedOperand& op) {
-    if (IsGpr(op)) return op.size == 64;
-    if (op.type != ZYDIS_OPERAND_TYPE_MEMORY || op.size != 64) return false;
+  // Whether EmitLinear takes memory operand `op` (checked before a slow
+  // path is made for it).
+  bool Addressable(const ZydisDecodedOperand& op, bool write) const {
+    if (op.type != ZYDIS_OPERAND_TYPE_MEMORY) return false;
+    if (code_bits_ != 64 && !SegmentAllows(op.mem.segment, write)) return false;
     const ZydisRegister base = op.mem.base, index = op.mem.index;
     if (base == ZYDIS_REGISTER_RIP || base == ZYDIS_REGISTER_EIP) return index == ZYDIS_REGISTER_NONE;
     return (base == ZYDIS_REGISTER_NONE || GprNumber(base) >= 0) && (index == ZYDIS_REGISTER_NONE || GprNumber(index) >= 0);
+  }
+
+  // A general register or addressable memory of `size` bits: the operand of
+  // JMP/CALL (EmitIndirect) or DIV (EmitDiv).
+  bool TakesOperand(const ZydisDecodedOperand& op, unsigned size) const {
+    return op.size == size && (IsGpr(op) ? !IsHighByte(op.reg.value) : Addressable(op, false));
+  }
+
+  // rax = the value of register or memory operand `op` (8 bytes, or 4
+  // zero-extended), or a jump to `slow` for a miss or a fault.
+  void EmitLoadOperand(const ZydisDecodedInstruction& zi, const ZydisDecodedOperand& op, const SlowPath& slow) {
+    const unsigned bytes = op.size / 8;
+    if (op.type == ZYDIS_OPERAND_TYPE_MEMORY) {
+      bool last_in_r8 = false;
+      EmitLinear(op, zi.address_width, bytes, false, slow.entry, &last_in_r8);
+      EmitTlbLookup(false, bytes, slow.entry, last_in_r8);
+      Clobber(Bit(ax::rax));
+      if (bytes == 8) a_.mov(ax::rax, ax::qword_ptr(kHostAddr));
+      else a_.mov(ax::eax, ax::dword_ptr(kHostAddr));
+      return;
+    }
+    const int n = GprNumber(op.reg.value);
+    if (valid_ >> n & 1) {
+      if (bytes == 8) a_.mov(ax::rax, ax::gpq(n));
+      else a_.mov(ax::eax, ax::gpd(n));
+    } else {
+      if (bytes == 8) a_.mov(ax::rax, ax::qword_ptr(kState, 8 * n));
+      else a_.mov(ax::eax, ax::dword_ptr(kState, 8 * n));
+    }
+    Clobber(Bit(ax::rax));
+  }
+
+  // BT/BTS/BTR/BTC of a bit string in memory, the bit's number in a register
+  // (the kernel's bitmaps): the signed number picks the dword or qword
+  // (SDM vol. 2, BT), and the host instruction gets the bit within it, so
+  // that it does not index host memory from the guest's number itself.
+  void EmitBitString(const ZydisDecodedInstruction& zi, const ZydisDecodedOperand& mem, int bit_reg) {
+    const bool wide = mem.size == 64;
+    const unsigned shift = wide ? 6 : 5;
+    const bool write = zi.mnemonic != ZYDIS_MNEMONIC_BT;
+    NeedFlagsInHost();
+    SlowPath& slow = NewSlowPath(true, true);
+    bool last_in_r8 = false;
+    EmitLinear(mem, zi.address_width, mem.size / 8, write, slow.entry, &last_in_r8);
+    // All flag-free until the instruction itself: the guest's flags are in the host's.
+    Clobber(Bit(ax::rax) | Bit(ax::rcx) | Bit(ax::rdx));
+    if (wide) a_.mov(ax::rax, ax::qword_ptr(kState, 8 * bit_reg));
+    else a_.movsxd(ax::rax, ax::dword_ptr(kState, 8 * bit_reg));
+    a_.mov(ax::ecx, shift);
+    a_.sarx(ax::rdx, ax::rax, ax::rcx);
+    a_.lea(kLinear, ax::ptr(kLinear, ax::rdx, shift - 3));
+    a_.mov(ax::ecx, 64 - shift);
+    a_.shlx(ax::rax, ax::rax, ax::rcx);
+    a_.shrx(ax::rax, ax::rax, ax::rcx);  // the bit within the operand
+    EmitTlbLookup(write, mem.size / 8, slow.entry);
+    const ax::Mem operand = wide ? ax::qword_ptr(kHostAddr) : ax::dword_ptr(kHostAddr);
+    const ax::Gp bit = wide ? ax::Gp(ax::rax) : ax::Gp(ax::eax);
+    if (zi.attributes & ZYDIS_ATTRIB_HAS_LOCK) a_.lock();
+    switch (zi.mnemonic) {
+      case ZYDIS_MNEMONIC_BT: a_.bt(operand, bit); break;
+      case ZYDIS_MNEMONIC_BTS: a_.bts(operand, bit); break;
+      case ZYDIS_MNEMONIC_BTR: a_.btr(operand, bit); break;
+      default: a_.btc(operand, bit); break;
+    }
+    BindDone(slow);
+  }
+
+  // PUSHFQ in 64-bit code at CPL 0 (the kernel's irqsave locks): RFLAGS
+  // with VM and RF clear, as the interpreter pushes it.
+  void EmitPushf() {
+    SyncFlags();
+    flags_in_host_ = false;
+    SlowPath& slow = NewSlowPath(false, false);
+    StackAccess(-8, true, slow);
+    a_.mov(ax::rax, ax::qword_ptr(kState, kFlagsOffset));
+    a_.and_(ax::rax, static_cast<int32_t>(~(x86::kFlagVm | x86::kFlagRf)));
+    a_.mov(ax::qword_ptr(kHostAddr), ax::rax);
+    a_.mov(ax::qword_ptr(kState, kRspOffset), kLinear);
+    BindDone(slow);
+  }
+
+  // Unsigned DIV of EDX:EAX or RDX:RAX on the host, when the divisor is not
+  // 0 and the quotient fits (high half below the divisor); else the
+  // interpreter raises #DE. The interpreter leaves the flags, which DIV
+  // leaves undefined, as they were: so does this (they stay in CpuState).
+  void EmitDiv(const ZydisDecodedInstruction& zi, const ZydisDecodedOperand& op) {
+    SyncFlags();
+    flags_in_host_ = false;
+    SlowPath& slow = NewSlowPath(false, false);
+    EmitLoadOperand(zi, op, slow);
+    const bool wide = op.size == 64;
+    Clobber(Bit(ax::rcx) | Bit(ax::rdx));
+    a_.mov(ax::rcx, ax::rax);
+    a_.mov(ax::rax, ax::qword_ptr(kState, 8 * x86::kRax));
+    a_.mov(ax::rdx, ax::qword_ptr(kState, 8 * x86::kRdx));
+    if (wide) {
+      a_.cmp(ax::rdx, ax::rcx);
+      a_.jae(slow.entry);
+      a_.div(ax::rcx);
+    } else {
+      a_.cmp(ax::edx, ax::ecx);
+      a_.jae(slow.entry);
+      a_.div(ax::ecx);  // (zero-extends both results, as a 32-bit register write does)
+    }
+    a_.mov(ax::qword_ptr(kState, 8 * x86::kRax), ax::rax);
+    a_.mov(ax::qword_ptr(kState, 8 * x86::kRdx), ax::rdx);
+    Clobber(Bit(ax::rax) | Bit(ax::rdx));
+    BindDone(slow);
   }
 
   // JMP/CALL through a register or memory in 64-bit code (the kernel's
@@ -974,21 +1098,7 @@ class Translator {
   void EmitIndirect(const ZydisDecodedInstruction& zi, const ZydisDecodedOperand& op, bool call) {
     SlowPath& slow = NewSlowPath(flags_in_host_, false);
     slow.branch = true;
-    if (op.type == ZYDIS_OPERAND_TYPE_MEMORY) {
-      bool last_in_r8 = false;
-      EmitLinear(op, zi.address_width, 8, false, slow.entry, &last_in_r8);
-      EmitTlbLookup(false, 8, slow.entry, last_in_r8);
-      Clobber(Bit(ax::rax));
-      a_.mov(ax::rax, ax::qword_ptr(kHostAddr));
-    } else {
-      const int n = GprNumber(op.reg.value);
-      if (valid_ >> n & 1) {
-        a_.mov(ax::rax, ax::gpq(n));
-      } else {
-        a_.mov(ax::rax, ax::qword_ptr(kState, 8 * n));
-      }
-      Clobber(Bit(ax::rax));
-    }
+    EmitLoadOperand(zi, op, slow);
     EmitCanonicalCheck(slow);
     // RIP first, while rax holds the target: the slow path starts the
     // instruction over from its own RIP (Interpret).
@@ -1190,9 +1300,10 @@ class Translator {
       const ZydisDecodedOperand& m = zops[mem];
       const bool write = m.actions & ZYDIS_OPERAND_ACTION_MASK_WRITE;
       const unsigned size = m.size / 8;
-      if (size == 0 || size > (xmm_used ? 16 : 8)) return false;
+      if (size == 0 || size > (xmm_used || zi.mnemonic == ZYDIS_MNEMONIC_CMPXCHG16B ? 16 : 8)) return false;
       // Alignment is a property of the offset (the interpreter's check):
-      // only where the linear address has the same low bits.
+      // only where the linear address has the same low bits. (CMPXCHG16B
+      // needs it too: the host's would fault.)
       const bool aligned16 = size == 16 && !IsUnalignedSse(zi.mnemonic);
       if (aligned16 && (code_bits_ == 64 ? (m.mem.segment == ZYDIS_REGISTER_FS || m.mem.segment == ZYDIS_REGISTER_GS)
                                          : !(SegmentBits(SegmentIndex(m.mem.segment)) & kSegBaseZero))) {

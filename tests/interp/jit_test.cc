@@ -430,6 +430,102 @@ TEST_F(JitTest, JumpsAndCallsThroughMemoryStayInTranslatedCodeAndFaultAtTheBranc
   EXPECT_EQ(m->cpu->instructions_retired(), retired);
 }
 
+TEST_F(JitTest, DivRunsInTranslatedCodeKeepsTheFlagsAndRaisesDivideErrorsPrecisely) {
+  // stc; div rcx; div dword [rbx]; jmp $
+  Start({0xF9, 0x48, 0xF7, 0xF1, 0xF7, 0x33, 0xEB, 0xFE});
+  auto run = [&](uint64_t rdx, uint64_t rcx, uint32_t mem) {
+    m->s.rip = kCode;
+    m->reg(x86::kRax) = 1000;
+    m->reg(x86::kRdx) = rdx;
+    m->reg(x86::kRcx) = rcx;
+    m->reg(x86::kRbx) = kData;
+    m->Write(kData, 4, mem);
+  };
+  run(0, 7, 100);
+  RunTo(kCode + 6);
+  // 1000 / 7 = 142 remainder 6, then EDX:EAX = 6:142 by 100.
+  EXPECT_EQ(m->reg(x86::kRax), ((6ull << 32) | 142) / 100);
+  EXPECT_EQ(m->reg(x86::kRdx), ((6ull << 32) | 142) % 100);
+  EXPECT_TRUE(m->flag(x86::kFlagCf));  // as the interpreter leaves them
+  const uint64_t interpreted = jit().stats().interpreted;
+  run(0, 7, 100);
+  RunTo(kCode + 6);
+  EXPECT_EQ(jit().stats().interpreted, interpreted);
+  // Quotient overflow (RDX >= RCX) and a zero divisor are #DE at the DIV.
+  run(7, 7, 100);
+  RunExpectingFault(jit(), x86::kDE);
+  EXPECT_EQ(m->s.rip, kCode + 1);
+  EXPECT_EQ(m->reg(x86::kRax), 1000u);
+  run(0, 7, 0);
+  RunExpectingFault(jit(), x86::kDE);
+  EXPECT_EQ(m->s.rip, kCode + 4);
+  EXPECT_EQ(m->reg(x86::kRax), 142u);
+}
+
+TEST_F(JitTest, PushfqAndLockedCmpxchg16bRunInTranslatedCodeAndMisalignmentFaults) {
+  // stc; pushfq; lock cmpxchg16b [rsi]; jmp $
+  Start({0xF9, 0x9C, 0xF0, 0x48, 0x0F, 0xC7, 0x0E, 0xEB, 0xFE});
+  const uint64_t rsp = m->reg(x86::kRsp);
+  auto run = [&](uint64_t rsi, uint64_t expect_lo) {
+    m->s.rip = kCode;
+    m->reg(x86::kRsp) = rsp;
+    m->reg(x86::kRsi) = rsi;
+    m->reg(x86::kRax) = expect_lo;
+    m->reg(x86::kRdx) = 0x2222;
+    m->reg(x86::kRbx) = 0x3333;
+    m->reg(x86::kRcx) = 0x4444;
+    m->Write(kData, 8, 0x1111);
+    m->Write(kData + 8, 8, 0x2222);
+  };
+  run(kData, 0x1111);
+  RunTo(kCode + 7);
+  const uint64_t pushed = m->Read(rsp - 8, 8);
+  EXPECT_EQ(pushed & (x86::kFlagCf | 2), x86::kFlagCf | 2u);
+  EXPECT_EQ(pushed & ~uint64_t{x86::kArithFlags}, m->s.rflags & ~uint64_t{x86::kArithFlags});
+  EXPECT_TRUE(m->flag(x86::kFlagZf));  // equal: RCX:RBX stored
+  EXPECT_TRUE(m->flag(x86::kFlagCf));  // the rest as they were
+  EXPECT_EQ(m->Read(kData, 8), 0x3333u);
+  EXPECT_EQ(m->Read(kData + 8, 8), 0x4444u);
+  // Warm and unequal: nothing interpreted, memory loaded into RDX:RAX.
+  const uint64_t interpreted = jit().stats().interpreted;
+  run(kData, 0x5555);
+  RunTo(kCode + 7);
+  EXPECT_EQ(jit().stats().interpreted, interpreted);
+  EXPECT_FALSE(m->flag(x86::kFlagZf));
+  EXPECT_EQ(m->reg(x86::kRax), 0x1111u);
+  EXPECT_EQ(m->Read(kData, 8), 0x1111u);
+  // A misaligned operand is #GP at the CMPXCHG16B, after the PUSHFQ.
+  run(kData + 8, 0x1111);
+  RunExpectingFault(jit(), x86::kGP);
+  EXPECT_EQ(m->s.rip, kCode + 2);
+  EXPECT_EQ(m->reg(x86::kRsp), rsp - 8);
+}
+
+TEST_F(JitTest, BitStringsInMemoryRunInTranslatedCodeAtTheWordTheNumberPicks) {
+  // lock bts [rbx], rcx; btr [rbx], rdx; bt dword [rbx], esi; jmp $
+  Start({0xF0, 0x48, 0x0F, 0xAB, 0x0B, 0x48, 0x0F, 0xB3, 0x13, 0x0F, 0xA3, 0x33, 0xEB, 0xFE});
+  auto run = [&] {
+    m->s.rip = kCode;
+    m->reg(x86::kRbx) = kData + 0x100;
+    m->reg(x86::kRcx) = 100;        // qword 1, bit 36
+    m->reg(x86::kRdx) = ~0ull;      // -1: qword -1, bit 63
+    m->reg(x86::kRsi) = 0xFFFFFFDF;  // -33 as a dword: dword -2, bit 31
+    m->Write(kData + 0x108, 8, 0);
+    m->Write(kData + 0xF8, 8, ~0ull);
+    m->Write(kData + 0xF8, 4, 0x80000000);
+    RunTo(kCode + 12);
+  };
+  run();
+  EXPECT_EQ(m->Read(kData + 0x108, 8), 1ull << 36);
+  EXPECT_EQ(m->Read(kData + 0xF8, 8), 0x7FFFFFFF80000000ull);  // bit 63 cleared
+  EXPECT_TRUE(m->flag(x86::kFlagCf));  // BT: bit 31 of the dword at -8
+  EXPECT_EQ(m->Read(kData + 0x100, 8), 0u);  // nothing at the base itself
+  const uint64_t interpreted = jit().stats().interpreted;
+  run();
+  EXPECT_EQ(jit().stats().interpreted, interpreted);
+  EXPECT_EQ(m->Read(kData + 0x108, 8), 1ull << 36);
+}
+
 // 4 KiB pages for the first 2 MiB, identity-mapped (page table at 0x4000),
 // with G on `global` pages and CR4.PGE on.
 void MapSmallPages(Machine& m, std::initializer_list<uint64_t> global) {
