@@ -324,7 +324,8 @@ class Translator {
   // still there (a loop pays no flag sync or link lookup per iteration).
   Translator(Jit* jit, Jit::Block* block, ax::Assembler& a, bool user, bool loop_entry)
       : jit_(jit), block_(block), a_(a), user_(user), code_bits_(KeyCodeBits(block->key)), loop_entry_(loop_entry),
-        epilogue_(a.newLabel()), chain_entry_(a.newLabel()), loop_body_(a.newLabel()) {}
+        epilogue_(a.newLabel()), chain_entry_(a.newLabel()), loop_body_(a.newLabel()),
+        interpret_thunk_(a.newLabel()) {}
 
   bool branches_to_itself() const { return branches_to_itself_; }
 
@@ -348,6 +349,15 @@ class Translator {
 
   void Epilogue() {
     for (auto& slow : slow_paths_) EmitSlowPath(slow);
+    // Every call of Jit::Interpret goes through here: the two pointers and
+    // the address are emitted once per block rather than at each slow path
+    // (a fifth of a block's code). Entered by a call, it leaves the stack
+    // as a direct call would.
+    a_.bind(interpret_thunk_);
+    a_.mov(ax::rdi, reinterpret_cast<uint64_t>(jit_));
+    a_.mov(ax::rsi, reinterpret_cast<uint64_t>(block_));
+    a_.mov(ax::rax, reinterpret_cast<uint64_t>(&Jit::Interpret));
+    a_.jmp(ax::rax);
     a_.bind(epilogue_);
     a_.mov(ax::rax, ax::qword_ptr(ax::rsp));
     a_.sub(ax::rax, kBudget);  // instructions run: budget given - budget left
@@ -722,12 +732,9 @@ class Translator {
 
   // Calls Jit::Interpret for the instruction; leaves the block when it says so.
   void EmitInterpretCall(unsigned index, bool branch = false) {
-    a_.mov(ax::rdi, reinterpret_cast<uint64_t>(jit_));
-    a_.mov(ax::rsi, reinterpret_cast<uint64_t>(block_));
     a_.mov(ax::edx, index);
     a_.mov(ax::ecx, branch ? 1 : 0);
-    a_.mov(ax::rax, reinterpret_cast<uint64_t>(&Jit::Interpret));
-    a_.call(ax::rax);
+    a_.call(interpret_thunk_);
     valid_ = 0;  // (the interpreter may have changed any guest register)
     Label go_on = a_.newLabel();
     a_.test(ax::rax, ax::rax);
@@ -1361,6 +1368,7 @@ class Translator {
   Label epilogue_;
   Label chain_entry_;  // where a chained jump from another block lands
   Label loop_body_;    // with loop_entry_: after the flag load, for branches to the start
+  Label interpret_thunk_;  // calls Jit::Interpret for the block (Epilogue)
   unsigned index_ = 0;
   uint64_t rip_ = 0, next_rip_ = 0;
   bool flags_in_host_ = false;
