@@ -57,7 +57,9 @@ struct Cpu::DecodeCache {
     static constexpr unsigned kChunkShift = 5;
     std::vector<std::unique_ptr<Slot[]>> chunks;
     uint16_t slot_count = 0;
-    Slot& slot(uint16_t number) { return chunks[(number - 1) >> kChunkShift][(number - 1) & ((1u << kChunkShift) - 1)]; }
+    Slot& slot(uint16_t number) {
+      return chunks[(number - 1) >> kChunkShift][(number - 1) & ((1u << kChunkShift) - 1)];
+    }
     const Slot& slot(uint16_t number) const {
       return chunks[(number - 1) >> kChunkShift][(number - 1) & ((1u << kChunkShift) - 1)];
     }
@@ -76,7 +78,6 @@ struct Cpu::DecodeCache {
     uint64_t validated_at = 0;
   };
   using Leaf = std::array<std::unique_ptr<Page>, 1u << kLeafShift>;
-
 
   Page* FindPage(uint64_t pa) const;
   Page* GetPage(uint64_t pa);
