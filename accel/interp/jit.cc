@@ -23,6 +23,7 @@
 #include <deque>
 #include <cstring>
 
+#include "accel/interp/atomic.h"
 #include "accel/interp/decode_cache.h"
 #include "accel/interp/flags.h"
 #include "accel/interp/system_state.h"
@@ -322,8 +323,12 @@ class Translator {
   // With loop_entry, the block starts by loading the guest flags into the
   // host's, and a branch back to its own start jumps past that with the flags
   // still there (a loop pays no flag sync or link lookup per iteration).
-  Translator(Jit* jit, Jit::Block* block, ax::Assembler& a, bool user, bool loop_entry)
+  // host_cmpxchg16b: the machine's locked accesses may use the host's
+  // CMPXCHG16B (LockedAccessDomain); without it, CMPXCHG16B is interpreted so
+  // that every vCPU goes through the same mutex.
+  Translator(Jit* jit, Jit::Block* block, ax::Assembler& a, bool user, bool loop_entry, bool host_cmpxchg16b)
       : jit_(jit), block_(block), a_(a), user_(user), code_bits_(KeyCodeBits(block->key)), loop_entry_(loop_entry),
+        host_cmpxchg16b_(host_cmpxchg16b),
         epilogue_(a.newLabel()), chain_entry_(a.newLabel()), loop_body_(a.newLabel()),
         interpret_thunk_(a.newLabel()) {}
 
@@ -461,7 +466,7 @@ class Translator {
       else EmitPop(GprNumber(zops[0].reg.value));
       return true;
     }
-    if (IsReplayable(m) && EmitReplay(zi, zops)) return true;
+    if (IsReplayable(m) && (m != ZYDIS_MNEMONIC_CMPXCHG16B || host_cmpxchg16b_) && EmitReplay(zi, zops)) return true;
     if (IsSseReplayable(m) && !(block_->key & kKeyNoSse) && !(zi.attributes & ZYDIS_ATTRIB_HAS_VEX) &&
         EmitReplay(zi, zops)) {
       return true;
@@ -1364,6 +1369,7 @@ class Translator {
   bool user_;
   unsigned code_bits_;  // 64, 32 or 16
   bool loop_entry_;
+  bool host_cmpxchg16b_;
   bool branches_to_itself_ = false;
   Label epilogue_;
   Label chain_entry_;  // where a chained jump from another block lands
@@ -1647,7 +1653,7 @@ std::unique_ptr<Jit::Block> Jit::Compile(uint64_t rip, uint64_t phys, bool user,
     asmjit::CodeHolder code;
     code.init(runtime_->rt.environment());
     ax::Assembler a(&code);
-    Translator t(this, block.get(), a, user, loop_entry);
+    Translator t(this, block.get(), a, user, loop_entry, cpu_.locked_.host_cmpxchg16b);
     t.Prologue();
 
     uint64_t rip_i = rip;
