@@ -36,6 +36,9 @@ constexpr uint8_t kSelfTestPassed = 0xAA;
 constexpr uint8_t kEcho = 0xEE;
 
 constexpr size_t kKeyboardQueueSize = 16;
+// The real controller holds one byte; replies and written bytes that a guest
+// never reads stop queueing here rather than growing without bound.
+constexpr size_t kControllerQueueSize = 16;
 
 }  // namespace
 
@@ -69,7 +72,7 @@ void I8042::KeyboardReset() {
 void I8042::Queue(Source source, uint8_t byte) {
   switch (source) {
     case Source::kController:
-      controller_queue_.push_back({byte, Source::kController});
+      if (controller_queue_.size() < kControllerQueueSize) controller_queue_.push_back({byte, Source::kController});
       break;
     case Source::kKeyboard:
       if (keyboard_queue_.size() < kKeyboardQueueSize) keyboard_queue_.push_back(byte);
@@ -82,7 +85,7 @@ void I8042::Queue(Source source, uint8_t byte) {
 }
 
 void I8042::QueueWritten(Source as, uint8_t byte) {
-  controller_queue_.push_back({byte, as});
+  if (controller_queue_.size() < kControllerQueueSize) controller_queue_.push_back({byte, as});
   Refill();
 }
 

@@ -200,6 +200,20 @@ TEST_F(KbcTest, BytesWrittenThroughTheControllerShowWhileTheirInterfaceIsDisable
   EXPECT_EQ(Drain(), Bytes{0x1C});
 }
 
+TEST_F(KbcTest, BytesNobodyReadsStopQueueing) {
+  for (int i = 0; i < 1000; ++i) {
+    Command(0xD3);
+    WriteData(static_cast<uint8_t>(i));
+    Command(0x20);
+  }
+  // The output buffer and 16 queued bytes: the first ones, in order.
+  const Bytes out = Drain();
+  ASSERT_EQ(out.size(), 17u);
+  EXPECT_EQ(out[0], 0x00);
+  EXPECT_EQ(out[1], 0x03);  // the command byte
+  EXPECT_EQ(out[2], 0x01);
+}
+
 TEST_F(KbcTest, QueuedBytesAndTheirSourcesSurviveASnapshot) {
   Command(0x60);
   WriteData(0x30);
