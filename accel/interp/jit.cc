@@ -930,16 +930,25 @@ class Translator {
     EmitLeave(index_ + 1);
   }
 
-  void EmitPush(const ZydisDecodedOperand& op) {
-    SlowPath& slow = NewSlowPath(flags_in_host_, flags_in_host_);
+  // A 64-bit push of what `load_rax` puts in rax, once the stack slot's
+  // lookup (which clobbers rax) has found it; a miss or fault takes `slow`.
+  template <typename LoadRax>
+  void EmitPush64(const SlowPath& slow, LoadRax load_rax) {
     StackAccess(-8, true, slow);
-    if (op.type == ZYDIS_OPERAND_TYPE_IMMEDIATE) {
-      a_.mov(ax::rax, op.imm.value.s);
-    } else {
-      a_.mov(ax::rax, ax::qword_ptr(kState, 8 * GprNumber(op.reg.value)));
-    }
+    load_rax();
     a_.mov(ax::qword_ptr(kHostAddr), ax::rax);
     a_.mov(ax::qword_ptr(kState, kRspOffset), kLinear);
+  }
+
+  void EmitPush(const ZydisDecodedOperand& op) {
+    SlowPath& slow = NewSlowPath(flags_in_host_, flags_in_host_);
+    EmitPush64(slow, [&] {
+      if (op.type == ZYDIS_OPERAND_TYPE_IMMEDIATE) {
+        a_.mov(ax::rax, op.imm.value.s);
+      } else {
+        a_.mov(ax::rax, ax::qword_ptr(kState, 8 * GprNumber(op.reg.value)));
+      }
+    });
     Clobber(kStackClobbers);
     BindDone(slow);
   }
@@ -957,10 +966,7 @@ class Translator {
 
   void EmitCallRel(uint64_t target) {
     SlowPath& slow = NewSlowPath(flags_in_host_, flags_in_host_);
-    StackAccess(-8, true, slow);
-    a_.mov(ax::rax, next_rip_);
-    a_.mov(ax::qword_ptr(kHostAddr), ax::rax);
-    a_.mov(ax::qword_ptr(kState, kRspOffset), kLinear);
+    EmitPush64(slow, [&] { a_.mov(ax::rax, next_rip_); });
     EmitExit(target, index_ + 1);
     // The slow path interpreted the CALL: RIP is already the target.
     BindDone(slow);
@@ -978,10 +984,7 @@ class Translator {
     a_.lea(kLinear, ax::ptr(kLinear, static_cast<int32_t>(8 + release)));
     a_.mov(ax::qword_ptr(kState, kRspOffset), kLinear);
     a_.mov(ax::qword_ptr(kState, kRipOffset), ax::rax);
-    SyncFlags();
-    flags_in_host_ = false;
-    BindDone(slow);
-    EmitJumpCacheExit(index_ + 1);
+    LeaveThroughJumpCache(slow);
   }
 
   // Whether EmitLinear takes memory operand `op` (checked before a slow
@@ -1065,11 +1068,10 @@ class Translator {
     SyncFlags();
     flags_in_host_ = false;
     SlowPath& slow = NewSlowPath(false, false);
-    StackAccess(-8, true, slow);
-    a_.mov(ax::rax, ax::qword_ptr(kState, kFlagsOffset));
-    a_.and_(ax::rax, static_cast<int32_t>(~(x86::kFlagVm | x86::kFlagRf)));
-    a_.mov(ax::qword_ptr(kHostAddr), ax::rax);
-    a_.mov(ax::qword_ptr(kState, kRspOffset), kLinear);
+    EmitPush64(slow, [&] {
+      a_.mov(ax::rax, ax::qword_ptr(kState, kFlagsOffset));
+      a_.and_(ax::rax, static_cast<int32_t>(~(x86::kFlagVm | x86::kFlagRf)));
+    });
     BindDone(slow);
   }
 
@@ -1115,12 +1117,13 @@ class Translator {
     // RIP first, while rax holds the target: the slow path starts the
     // instruction over from its own RIP (Interpret).
     a_.mov(ax::qword_ptr(kState, kRipOffset), ax::rax);
-    if (call) {
-      StackAccess(-8, true, slow);
-      a_.mov(ax::rax, next_rip_);
-      a_.mov(ax::qword_ptr(kHostAddr), ax::rax);
-      a_.mov(ax::qword_ptr(kState, kRspOffset), kLinear);
-    }
+    if (call) EmitPush64(slow, [&] { a_.mov(ax::rax, next_rip_); });
+    LeaveThroughJumpCache(slow);
+  }
+
+  // The end of a translated branch whose target is in CpuState::rip (and of
+  // its slow path, which interpreted it as a branch): on through the jump cache.
+  void LeaveThroughJumpCache(SlowPath& slow) {
     SyncFlags();
     flags_in_host_ = false;
     BindDone(slow);

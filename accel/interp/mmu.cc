@@ -382,10 +382,11 @@ void Cpu::ApplyMapChange(uint64_t gpa, uint64_t size) {
 void Cpu::InvalidatePage(uint64_t linear) {
   uint64_t page = linear >> 12;
   if (jit_) jit_->FlushJumpCachePage(page);
-  TlbEntry& e = sys_.tlb.entries[sys_.tlb.Slot(page)];
+  const uint32_t slot = sys_.tlb.Slot(page);
+  TlbEntry& e = sys_.tlb.entries[slot];
   if (e.page == page) {
     e.page = TlbEntry::kInvalid;
-    ClearJitSlots(*this, sys_.tlb.Slot(page));
+    ClearJitSlots(*this, slot);
   }
   if (!sys_.tlb.has_large) return;
   for (unsigned i = 0; i < sys_.tlb.size(); ++i) {
