@@ -1631,6 +1631,14 @@ std::unique_ptr<Jit::Block> Jit::Compile(uint64_t rip, uint64_t phys, bool user,
   hw::GuestMemory::Span span = cpu_.board.memory().Lookup(phys & ~0xFFFull);
   if (!span.host || span.length < 4096) return block;
   const uint8_t* page = span.host;
+  // The page is marked as code before its bytes are read, as the
+  // interpreter's decode marks it: a write from now on drops the block.
+  // Nothing goes into the interpreter's decode cache here: a slow path
+  // decodes its instruction when it first runs (Interpret), so the cache
+  // holds only what the interpreter actually ran, not every translated
+  // instruction twice over.
+  cpu_.decode_cache_->GetPage(phys);
+  cpu_.MarkCodePage(phys >> 12);
 
   ZydisDecoder decoder;
   const unsigned code_bits = KeyCodeBits(key);
@@ -1646,8 +1654,6 @@ std::unique_ptr<Jit::Block> Jit::Compile(uint64_t rip, uint64_t phys, bool user,
   // Outside 64-bit mode the block ends before an instruction past the CS
   // limit or one that would wrap IP/EIP: the interpreter raises or wraps.
   const uint64_t ip_end = code_bits == 64 ? ~0ull : std::min<uint64_t>(key >> 32, code_bits == 32 ? 0xFFFFFFFF : 0xFFFF);
-  x86::CpuState& s = cpu_.s;
-  const uint64_t saved_rip = s.rip;
   // A block that branches back to its own start is translated a second time
   // with a loop entry (Translator).
   for (const bool loop_entry : {false, true}) {
@@ -1665,23 +1671,10 @@ std::unique_ptr<Jit::Block> Jit::Compile(uint64_t rip, uint64_t phys, bool user,
     while (n < kMaxBlockInsns && !ended) {
       const unsigned offset = (phys & 0xFFF) + static_cast<unsigned>(rip_i - rip);
       if (offset >= 4096) break;
-      // The interpreter's decode marks the page as code (writes to it now
-      // reach InvalidateCodePage) and gives the handler for the slow path.
-      // A fetch that faults (the instruction runs into a page that is not
-      // present) only ends the block: no #PF is delivered, so CR2 keeps its value.
-      const DecodedInsn* insn = nullptr;
-      const uint64_t saved_cr2 = s.cr2;
-      s.rip = rip_i;
-      try {
-        insn = &cpu_.Fetch();
-      } catch (...) {
-        s.cr2 = saved_cr2;
-      }
-      s.rip = saved_rip;
-      if (!insn || offset + insn->length > 4096 || rip_i + insn->length - 1 > ip_end) break;
       ZydisDecodedInstruction zi;
       ZydisDecodedOperand zops[ZYDIS_MAX_OPERAND_COUNT];
       if (!ZYAN_SUCCESS(ZydisDecoderDecodeFull(&decoder, page + offset, 4096 - offset, &zi, zops))) break;
+      if (rip_i + zi.length - 1 > ip_end) break;  // (an instruction past the page fails to decode)
       block->insn_rip.push_back(rip_i);
       if (!t.Add(n, rip_i, zi, zops, &ended)) {
         block->insn_rip.pop_back();
