@@ -354,6 +354,17 @@ class Translator {
 
   void Epilogue() {
     for (auto& slow : slow_paths_) EmitSlowPath(slow);
+    // An exit whose link is not set, or whose budget ran out: RIP, and the
+    // link for RunBlock to set when it finds the target.
+    for (const auto& [link, stub] : link_stubs_) {
+      a_.bind(stub);
+      a_.mov(ax::rax, link->target_rip);
+      a_.mov(ax::qword_ptr(kState, kRipOffset), ax::rax);
+      a_.mov(ax::rcx, reinterpret_cast<uint64_t>(link));
+      a_.mov(ax::rax, reinterpret_cast<uint64_t>(jit_->last_link_slot()));
+      a_.mov(ax::qword_ptr(ax::rax), ax::rcx);
+      a_.jmp(epilogue_);
+    }
     // Every call of Jit::Interpret goes through here: the two pointers and
     // the address are emitted once per block rather than at each slow path
     // (a fifth of a block's code). Entered by a call, it leaves the stack
@@ -511,33 +522,37 @@ class Translator {
   // once Jit::RunBlock has linked it, while budget remains.
   void EmitExit(uint64_t rip, unsigned count) {
     SyncFlags();
-    a_.mov(ax::rax, rip);
-    a_.mov(ax::qword_ptr(kState, kRipOffset), ax::rax);
     const uint64_t cs_base = block_->cs_base;
     if (((cs_base + rip) >> 12) != ((cs_base + block_->rip) >> 12) ||
         block_->links.size() == block_->links.capacity()) {
       // Another page: a patched link would outlive a write to that page, so
       // go through the jump cache, which loses the entry with the block.
+      a_.mov(ax::rax, rip);
+      a_.mov(ax::qword_ptr(kState, kRipOffset), ax::rax);
       EmitJumpCacheExit(count);
       return;
     }
+    // The link holds its target's chain entry, or this exit's stub until
+    // RunBlock links it; RIP is stored only on the way out (the stub), since
+    // translated code never reads it.
     Clobber(Bit(ax::rax) | Bit(ax::rcx));
-    a_.sub(kBudget, count);
-    block_->links.push_back(Jit::Link{nullptr, rip, block_, nullptr});
+    block_->links.push_back(Jit::Link{nullptr, nullptr, rip, block_, nullptr});
     Jit::Link* link = &block_->links.back();
-    a_.jle(epilogue_);
+    const Label stub = a_.newLabel();
+    link_stubs_.push_back({link, stub});
+    a_.sub(kBudget, count);
+    a_.jle(stub);
     a_.mov(ax::rax, reinterpret_cast<uint64_t>(&link->code));
-    a_.mov(ax::rax, ax::qword_ptr(ax::rax));
-    Label unlinked = a_.newLabel();
-    a_.test(ax::rax, ax::rax);
-    a_.jz(unlinked);
-    a_.jmp(ax::rax);
-    a_.bind(unlinked);
-    a_.mov(ax::rcx, reinterpret_cast<uint64_t>(link));
-    a_.mov(ax::rax, reinterpret_cast<uint64_t>(jit_->last_link_slot()));
-    a_.mov(ax::qword_ptr(ax::rax), ax::rcx);
-    a_.jmp(epilogue_);
+    a_.jmp(ax::qword_ptr(ax::rax));
     valid_ = 0;  // what follows is reached through labels
+  }
+
+  // Sets each link to its stub, now that the code is at `fn`.
+  void PointLinksAtStubs(const void* fn, const asmjit::CodeHolder& code) const {
+    for (const auto& [link, stub] : link_stubs_) {
+      link->unlinked = static_cast<const uint8_t*>(fn) + code.labelOffsetFromBase(stub);
+      link->code = link->unlinked;
+    }
   }
 
   // Leaves the block after `count` instructions with RIP already stored.
@@ -1382,6 +1397,7 @@ class Translator {
   uint64_t rip_ = 0, next_rip_ = 0;
   bool flags_in_host_ = false;
   std::deque<SlowPath> slow_paths_;  // (deque: an emitter holds a reference while it emits)
+  std::vector<std::pair<Jit::Link*, Label>> link_stubs_;  // EmitExit's links and their stubs
   // Host registers 0-10 (bit n) that hold guest register n, which CpuState
   // holds too (write-through), so an instruction need not load it. Emitters
   // drop what they overwrite; labels that other paths reach start empty, or
@@ -1495,7 +1511,7 @@ bool Jit::InvalidatePage(uint64_t phys_page, bool own_store) {
   for (Block* b : it->second) {
     b->valid = false;
     for (Link* in : b->incoming) {
-      in->code = nullptr;
+      in->code = in->unlinked;
       in->target = nullptr;
     }
     for (Link& out : b->links) {
@@ -1693,6 +1709,7 @@ std::unique_ptr<Jit::Block> Jit::Compile(uint64_t rip, uint64_t phys, bool user,
       return block;
     }
     block->chain_entry = reinterpret_cast<const uint8_t*>(block->fn) + code.labelOffsetFromBase(t.chain_entry());
+    t.PointLinksAtStubs(reinterpret_cast<const void*>(block->fn), code);
     block->code_page = cpu_.decode_cache_->FindPage(phys);
     block->mode = static_cast<uint8_t>(mode);
     block->bytes += code.codeSize() + block->insn_rip.size() * sizeof(uint64_t);

@@ -76,10 +76,12 @@ class Jit {
   const Stats& stats() const { return stats_; }
 
   struct Block;
-  // An exit of a block towards a fixed RIP in its own page; `code` is the
-  // target block's chain entry once linked (read by translated code).
+  // An exit of a block towards a fixed RIP in its own page; `code` (where
+  // translated code jumps) is the target block's chain entry once linked,
+  // `unlinked` (the exit's own way out to RunBlock) until then.
   struct Link {
     const void* code;
+    const void* unlinked;
     uint64_t target_rip;
     Block* owner;
     Block* target;
