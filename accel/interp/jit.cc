@@ -580,17 +580,16 @@ class Translator {
 
   bool TargetWithinCs(uint64_t target) const { return code_bits_ == 64 || target <= (block_->key >> 32); }
 
-  // host RFLAGS -> CpuState::rflags (clobbers rax, rcx and the host flags).
+  // host RFLAGS -> CpuState::rflags (clobbers rax and the host flags): the
+  // arithmetic bits where the two differ are flipped in CpuState.
   void SyncFlags() {
     if (!flags_in_host_) return;
-    Clobber(Bit(ax::rax) | Bit(ax::rcx));
+    Clobber(Bit(ax::rax));
     a_.pushfq();
     a_.pop(ax::rax);
+    a_.xor_(ax::rax, ax::qword_ptr(kState, kFlagsOffset));
     a_.and_(ax::eax, static_cast<int32_t>(kArith));
-    a_.mov(ax::rcx, ax::qword_ptr(kState, kFlagsOffset));
-    a_.and_(ax::rcx, static_cast<int32_t>(~kArith));
-    a_.or_(ax::rcx, ax::rax);
-    a_.mov(ax::qword_ptr(kState, kFlagsOffset), ax::rcx);
+    a_.xor_(ax::qword_ptr(kState, kFlagsOffset), ax::rax);
   }
 
   // CpuState::rflags -> host RFLAGS (arithmetic flags only; DF, TF and AC stay 0).
