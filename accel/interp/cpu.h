@@ -421,7 +421,7 @@ inline uint8_t* Cpu::DirectData(int seg, uint64_t offset, unsigned size, bool wr
   if (write && code_pages_.mark_epoch() != seen_mark_epoch_) [[unlikely]] return nullptr;
   const uint64_t page = linear >> 12;
   const JitTlbEntry& e = p.tlb[write][sys_.tlb.Slot(page)];
-  if (e.tag != page) return nullptr;
+  if (!e.Holds(page)) return nullptr;
   return reinterpret_cast<uint8_t*>(linear + e.addend);
 }
 
@@ -457,7 +457,7 @@ inline uint8_t* Cpu::DirectDataChecked(int seg, uint64_t offset, unsigned size, 
   if (write && code_pages_.mark_epoch() != seen_mark_epoch_) [[unlikely]] return nullptr;
   const uint64_t page = linear >> 12;
   const JitTlbEntry& e = sys_.tlb.jit[(write ? 2 : 0) + (user ? 1 : 0)][sys_.tlb.Slot(page)];
-  if (e.tag != page) return nullptr;
+  if (!e.Holds(page)) return nullptr;
   return reinterpret_cast<uint8_t*>(linear + e.addend);
 }
 

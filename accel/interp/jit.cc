@@ -734,8 +734,7 @@ class Translator {
     a_.shrx(ax::r9, ax::r9, ax::rcx);
     a_.lea(ax::r9, ax::ptr(ax::r9, ax::r9));
     a_.mov(ax::rcx, ax::qword_ptr(kTlb, ax::r9, 3, kind_offset));
-    a_.not_(ax::r8);
-    a_.lea(ax::rcx, ax::ptr(ax::rcx, ax::r8, 0, 1));  // tag - last page
+    a_.lea(ax::rcx, ax::ptr(ax::rcx, ax::r8, 0, 1));  // last page - slot page
     Label hit = a_.newLabel();
     a_.jecxz(ax::rcx, hit);
     a_.jmp(slow);

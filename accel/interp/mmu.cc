@@ -247,13 +247,13 @@ static void FillJitSlots(Cpu& cpu, unsigned i, const TlbEntry& e) {
     const bool allowed = e.host && canonical &&
                          (e.perms >> PermBit(write ? Access::kWrite : Access::kRead, kind & 1) & 1) &&
                          (!write || (e.ram && !code));
-    j.tag = allowed ? e.page : JitTlbEntry::kNoPage;
+    j.Set(allowed ? e.page : JitTlbEntry::kNoPage);
     j.addend = allowed ? reinterpret_cast<uint64_t>(e.host) - (e.page << 12) : 0;
   }
 }
 
 static void ClearJitSlots(Cpu& cpu, unsigned i) {
-  for (auto& kind : cpu.sys_.tlb.jit) kind[i].tag = JitTlbEntry::kNoPage;
+  for (auto& kind : cpu.sys_.tlb.jit) kind[i].Set(JitTlbEntry::kNoPage);
 }
 
 // A page that now holds cached code must take the slow path for writes, so
@@ -262,8 +262,8 @@ void Cpu::ForgetJitWrites(uint64_t phys_page) {
   for (const uint32_t i : sys_.tlb.filled) {
     const TlbEntry& e = sys_.tlb.entries[i];
     if (e.page != TlbEntry::kInvalid && e.phys == phys_page) {
-      sys_.tlb.jit[2][i].tag = JitTlbEntry::kNoPage;
-      sys_.tlb.jit[3][i].tag = JitTlbEntry::kNoPage;
+      sys_.tlb.jit[2][i].Set(JitTlbEntry::kNoPage);
+      sys_.tlb.jit[3][i].Set(JitTlbEntry::kNoPage);
     }
   }
 }

@@ -26,14 +26,18 @@ struct TlbEntry {
 };
 
 // The JIT's view of one TLB slot for one kind of access: translated code
-// checks `tag` against the page number of the last byte it touches and adds
-// `addend` to the linear address to get the host address. A slot holds a
-// page only when that access may go straight to host memory: RAM or ROM for
-// reads, RAM that holds no cached code for writes, and the rights allow it.
+// checks the slot's page against the page number of the last byte it
+// touches and adds `addend` to the linear address to get the host address.
+// A slot holds a page only when that access may go straight to host memory:
+// RAM or ROM for reads, RAM that holds no cached code for writes, and the
+// rights allow it. The page number is stored inverted, so that translated
+// code gets last page - slot page from one LEA (jit.cc EmitTlbLookup).
 struct JitTlbEntry {
   static constexpr uint64_t kNoPage = ~0ull;  // above every 52-bit page number
-  uint64_t tag = kNoPage;
+  uint64_t inverted_page = ~kNoPage;
   uint64_t addend = 0;  // host address minus linear address
+  bool Holds(uint64_t page) const { return ~inverted_page == page; }
+  void Set(uint64_t page) { inverted_page = ~page; }
 };
 
 struct Tlb {
