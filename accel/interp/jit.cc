@@ -20,6 +20,7 @@
 #include <cpuid.h>
 
 #include <algorithm>
+#include <array>
 #include <deque>
 #include <cstring>
 
@@ -304,9 +305,12 @@ struct Jit::Block {
   bool valid = true;
   BlockFn fn = nullptr;
   const void* chain_entry = nullptr;  // the code after fn's prologue
-  std::vector<Link> links;           // exits that may jump straight to another block
+  // Exits that may jump straight to another block: in the record, since
+  // translated code holds their addresses (and one allocation fewer).
+  std::array<Link, kMaxLinks> links{};
+  uint8_t link_count = 0;
   std::vector<Link*> incoming;       // other blocks' links that jump here
-  std::vector<uint64_t> insn_rip;
+  std::vector<uint64_t> insn_rip;    // allocated once, at its final size
 };
 
 struct Jit::Runtime {
@@ -524,7 +528,7 @@ class Translator {
     SyncFlags();
     const uint64_t cs_base = block_->cs_base;
     if (((cs_base + rip) >> 12) != ((cs_base + block_->rip) >> 12) ||
-        block_->links.size() == block_->links.capacity()) {
+        block_->link_count == kMaxLinks) {
       // Another page: a patched link would outlive a write to that page, so
       // go through the jump cache, which loses the entry with the block.
       a_.mov(ax::rax, rip);
@@ -536,8 +540,8 @@ class Translator {
     // RunBlock links it; RIP is stored only on the way out (the stub), since
     // translated code never reads it.
     Clobber(Bit(ax::rax) | Bit(ax::rcx));
-    block_->links.push_back(Jit::Link{nullptr, nullptr, rip, block_, nullptr});
-    Jit::Link* link = &block_->links.back();
+    Jit::Link* link = &block_->links[block_->link_count++];
+    *link = Jit::Link{nullptr, nullptr, rip, block_, nullptr};
     const Label stub = a_.newLabel();
     link_stubs_.push_back({link, stub});
     a_.sub(kBudget, count);
@@ -1512,7 +1516,8 @@ bool Jit::InvalidatePage(uint64_t phys_page, bool own_store) {
       in->code = in->unlinked;
       in->target = nullptr;
     }
-    for (Link& out : b->links) {
+    for (unsigned i = 0; i < b->link_count; ++i) {
+      Link& out = b->links[i];
       if (!out.target) continue;
       auto& in = out.target->incoming;
       in.erase(std::remove(in.begin(), in.end(), &out), in.end());
@@ -1632,8 +1637,7 @@ Jit::Block* Jit::Find(uint64_t rip, uint64_t phys, bool user, uint64_t key, uint
 
 std::unique_ptr<Jit::Block> Jit::Compile(uint64_t rip, uint64_t phys, bool user, uint64_t key) {
   auto block = std::make_unique<Block>();
-  block->bytes = sizeof(Block) + kMaxLinks * sizeof(Link);
-  block->links.reserve(kMaxLinks);  // links are addressed by translated code: never reallocated
+  block->bytes = sizeof(Block);
   block->rip = rip;
   block->phys = phys;
   block->user = user;
@@ -1671,8 +1675,8 @@ std::unique_ptr<Jit::Block> Jit::Compile(uint64_t rip, uint64_t phys, bool user,
   // A block that branches back to its own start is translated a second time
   // with a loop entry (Translator).
   for (const bool loop_entry : {false, true}) {
-    block->insn_rip.clear();
-    block->links.clear();
+    compile_rips_.clear();
+    block->link_count = 0;
     asmjit::CodeHolder code;
     code.init(runtime_->rt.environment());
     ax::Assembler a(&code);
@@ -1689,11 +1693,8 @@ std::unique_ptr<Jit::Block> Jit::Compile(uint64_t rip, uint64_t phys, bool user,
       ZydisDecodedOperand zops[ZYDIS_MAX_OPERAND_COUNT];
       if (!ZYAN_SUCCESS(ZydisDecoderDecodeFull(&decoder, page + offset, 4096 - offset, &zi, zops))) break;
       if (rip_i + zi.length - 1 > ip_end) break;  // (an instruction past the page fails to decode)
-      block->insn_rip.push_back(rip_i);
-      if (!t.Add(n, rip_i, zi, zops, &ended)) {
-        block->insn_rip.pop_back();
-        break;
-      }
+      if (!t.Add(n, rip_i, zi, zops, &ended)) break;
+      compile_rips_.push_back(rip_i);
       ++n;
       rip_i += zi.length;
     }
@@ -1703,13 +1704,14 @@ std::unique_ptr<Jit::Block> Jit::Compile(uint64_t rip, uint64_t phys, bool user,
     if (!loop_entry && t.branches_to_itself()) continue;  // again, with the loop entry
     if (runtime_->rt.add(&block->fn, &code) != asmjit::kErrorOk) {
       block->fn = nullptr;
-      block->links.clear();
+      block->link_count = 0;
       return block;
     }
     block->chain_entry = reinterpret_cast<const uint8_t*>(block->fn) + code.labelOffsetFromBase(t.chain_entry());
     t.PointLinksAtStubs(reinterpret_cast<const void*>(block->fn), code);
     block->code_page = cpu_.decode_cache_->FindPage(phys);
     block->mode = static_cast<uint8_t>(mode);
+    block->insn_rip.assign(compile_rips_.begin(), compile_rips_.end());
     block->bytes += code.codeSize() + block->insn_rip.size() * sizeof(uint64_t);
     ++stats_.blocks_compiled;
     stats_.guest_insns_translated += n;
