@@ -45,7 +45,9 @@ bool LockedCompareExchangeDouble(Cpu& cpu, int seg, uint64_t offset, unsigned ha
     EndLocked(cpu, t);
     return equal;
   }
-  if (t.host && cpu.locked_.host_cmpxchg16b) {
+  // (The offset is aligned, Cmpxchg8b16b checks; a segment base that is
+  // not would make the host instruction fault.)
+  if (t.host && cpu.locked_.host_cmpxchg16b && !(reinterpret_cast<uintptr_t>(t.host) & 15)) {
     const bool equal = HostCmpxchg16b(t.host, expected[0], expected[1], desired[0], desired[1]);
     EndLocked(cpu, t);
     return equal;

@@ -122,8 +122,10 @@ bool IsReplayable(ZydisMnemonic m) {
 }
 
 // SSE instructions that EmitReplay runs on the host's XMM registers: moves,
-// logic, integer arithmetic, shuffles and packs, none of which reads MXCSR
-// or writes RFLAGS, so the host computes exactly what the guest's CPU does.
+// logic, integer arithmetic, shuffles and packs, none of which reads MXCSR,
+// so the host computes exactly what the guest's CPU does. The SSE4.2 string
+// compares that return an index (in ECX) are here too: they define every
+// arithmetic flag and read nothing else (SDM vol. 1 12.10.5).
 bool IsSseReplayable(ZydisMnemonic m) {
   switch (m) {
     case ZYDIS_MNEMONIC_MOVD: case ZYDIS_MNEMONIC_MOVQ: case ZYDIS_MNEMONIC_MOVDQA: case ZYDIS_MNEMONIC_MOVDQU:
@@ -151,6 +153,7 @@ bool IsSseReplayable(ZydisMnemonic m) {
     case ZYDIS_MNEMONIC_SHUFPS: case ZYDIS_MNEMONIC_SHUFPD: case ZYDIS_MNEMONIC_UNPCKLPS: case ZYDIS_MNEMONIC_UNPCKHPS:
     case ZYDIS_MNEMONIC_UNPCKLPD: case ZYDIS_MNEMONIC_UNPCKHPD: case ZYDIS_MNEMONIC_MOVHLPS: case ZYDIS_MNEMONIC_MOVLHPS:
     case ZYDIS_MNEMONIC_MOVLPS: case ZYDIS_MNEMONIC_MOVHPS: case ZYDIS_MNEMONIC_MOVLPD: case ZYDIS_MNEMONIC_MOVHPD:
+    case ZYDIS_MNEMONIC_PCMPISTRI: case ZYDIS_MNEMONIC_PCMPESTRI:
       return true;
     default:
       return false;
@@ -159,8 +162,10 @@ bool IsSseReplayable(ZydisMnemonic m) {
 
 // 16-byte memory operands that need no alignment (the rest are #GP(0) unless
 // 16-byte aligned, SDM vol. 1 11.6.6).
+// (The string compares too: SDM vol. 1 12.10.3.)
 bool IsUnalignedSse(ZydisMnemonic m) {
-  return m == ZYDIS_MNEMONIC_MOVDQU || m == ZYDIS_MNEMONIC_MOVUPS || m == ZYDIS_MNEMONIC_MOVUPD;
+  return m == ZYDIS_MNEMONIC_MOVDQU || m == ZYDIS_MNEMONIC_MOVUPS || m == ZYDIS_MNEMONIC_MOVUPD ||
+         m == ZYDIS_MNEMONIC_PCMPISTRI || m == ZYDIS_MNEMONIC_PCMPESTRI;
 }
 
 bool IsXmm(ZydisRegister r) { return r >= ZYDIS_REGISTER_XMM0 && r <= ZYDIS_REGISTER_XMM15; }
@@ -1337,10 +1342,13 @@ class Translator {
       // only where the linear address has the same low bits. (CMPXCHG16B
       // needs it too: the host's would fault.)
       const bool aligned16 = size == 16 && !IsUnalignedSse(zi.mnemonic);
-      if (aligned16 && (code_bits_ == 64 ? (m.mem.segment == ZYDIS_REGISTER_FS || m.mem.segment == ZYDIS_REGISTER_GS)
-                                         : !(SegmentBits(SegmentIndex(m.mem.segment)) & kSegBaseZero))) {
-        return false;
-      }
+      // With a segment base that is not known to be 0 (FS and GS in 64-bit
+      // code: the kernel's per-CPU CMPXCHG16B), the base is checked too: an
+      // aligned base and linear address make an aligned offset, and the
+      // host instruction needs the linear (host) address aligned anyway.
+      const int seg = SegmentIndex(m.mem.segment);
+      const bool base_zero = code_bits_ == 64 ? seg != x86::kFs && seg != x86::kGs
+                                              : (SegmentBits(seg) & kSegBaseZero) != 0;
       // Nothing emitted yet, so giving up here needs no undo... except the
       // flag load above, which is harmless.
       slow = &NewSlowPath(flags_before, flags_after);
@@ -1351,12 +1359,22 @@ class Translator {
       }
       if (aligned16) {
         // Flag-free: the low four bits shifted to the top are zero when aligned.
-        Label aligned = a_.newLabel();
-        a_.mov(ax::r9d, 60);  // (r8 may hold the last byte's address)
-        a_.shlx(ax::rcx, kLinear, ax::r9);
-        a_.jecxz(ax::rcx, aligned);
-        a_.jmp(slow->entry);
-        a_.bind(aligned);
+        auto check = [&](const ax::Mem* from) {
+          Label aligned = a_.newLabel();
+          if (from) a_.mov(ax::rcx, *from);
+          a_.mov(ax::r9d, 60);  // (r8 may hold the last byte's address)
+          a_.shlx(ax::rcx, from ? ax::rcx : kLinear, ax::r9);
+          a_.jecxz(ax::rcx, aligned);
+          a_.jmp(slow->entry);
+          a_.bind(aligned);
+        };
+        check(nullptr);
+        if (!base_zero) {
+          const ax::Mem base = ax::qword_ptr(kState, static_cast<int32_t>(offsetof(x86::CpuState, seg) +
+                                                                          seg * sizeof(x86::Segment) +
+                                                                          offsetof(x86::Segment, base)));
+          check(&base);
+        }
       }
       EmitTlbLookup(write, size, slow->entry, last_in_r8);
     }

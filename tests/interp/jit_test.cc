@@ -607,6 +607,58 @@ TEST_F(JitTest, IntegerSseRunsOnHostXmmRegistersAndMisalignedOperandsFault) {
   EXPECT_EQ(jit().stats().interpreted, interpreted);
 }
 
+TEST_F(JitTest, StringCompareAndPerCpuCmpxchg16bRunInTranslatedCodeAndAlignmentIsTheOffsets) {
+  // movdqu xmm1, [rbx]; pcmpistri xmm1, [rbx + 0x11], 0 (equal any); lock cmpxchg16b gs:[rsi]; jmp $
+  Start({0xF3, 0x0F, 0x6F, 0x0B, 0x66, 0x0F, 0x3A, 0x63, 0x4B, 0x11, 0x00, 0x65, 0xF0, 0x48, 0x0F, 0xC7, 0x0E,
+         0xEB, 0xFE});
+  m->s.cr4 |= x86::kCr4Osfxsr;
+  const uint64_t end = kCode + 17;
+  auto run = [&](uint64_t gs_base, uint64_t rsi) {
+    m->s.rip = kCode;
+    m->s.seg[x86::kGs].base = gs_base;
+    m->reg(x86::kRbx) = kData;
+    m->reg(x86::kRsi) = rsi;
+    m->reg(x86::kRax) = 0x1111;
+    m->reg(x86::kRdx) = 0x2222;
+    m->Write(kData, 8, 0x6261);  // the set: "ab"
+    m->Write(kData + 8, 8, 0);
+    m->Write(kData + 0x11, 8, 0x627A7978);  // "xyzb", then the end
+    m->Write(gs_base + rsi, 8, 0x1111);
+    m->Write(gs_base + rsi + 8, 8, 0x2222);
+  };
+  auto check = [&](uint64_t at) {
+    EXPECT_EQ(m->reg(x86::kRcx), 3u);  // 'b' at index 3
+    EXPECT_EQ(m->Read(at, 8), kData);  // equal: RCX:RBX stored
+    EXPECT_EQ(m->Read(at + 8, 8), 3u);
+    EXPECT_TRUE(m->flag(x86::kFlagZf));
+  };
+  run(kData + 0x100, 0x20);
+  RunTo(end);
+  check(kData + 0x120);
+  // PCMPISTRI's flags reach the guest: CF (a match) and SF (the set ends).
+  m->s.rip = kCode;
+  RunTo(kCode + 11);
+  EXPECT_TRUE(m->flag(x86::kFlagCf));
+  EXPECT_TRUE(m->flag(x86::kFlagSf));
+  EXPECT_FALSE(m->flag(x86::kFlagOf));
+  // Warm: nothing interpreted.
+  const uint64_t interpreted = jit().stats().interpreted;
+  run(kData + 0x100, 0x20);
+  RunTo(end);
+  check(kData + 0x120);
+  EXPECT_EQ(jit().stats().interpreted, interpreted);
+  // The offset decides, as the interpreter has it: an aligned linear address
+  // with a misaligned offset is #GP...
+  run(kData + 0x108, 0x18);
+  RunExpectingFault(jit(), x86::kGP);
+  EXPECT_EQ(m->s.rip, kCode + 11);
+  // ...and an aligned offset from a misaligned base is not (the interpreter
+  // takes it, without the host instruction, which would fault).
+  run(kData + 0x108, 0x20);
+  RunTo(end);
+  check(kData + 0x128);
+}
+
 TEST_F(JitTest, SelectorReadsAndCliAtCpl0StayInTheBlock) {
   // mov eax, ds; cli; mov bx, es; prefetchw [rsi]; jmp $
   Start({0x8C, 0xD8, 0xFA, 0x66, 0x8C, 0xC3, 0x0F, 0x0D, 0x0E, 0xEB, 0xFE});
