@@ -17,6 +17,11 @@ Result<GuestMemory> GuestMemory::Create(const MemoryMap& map, const std::vector<
     return Status::Error("cannot map " + std::to_string(map.ram_size() >> 20) +
                          " MiB of guest memory: " + std::strerror(errno));
   }
+  // Transparent huge pages where the host allows them, as QEMU asks for its
+  // RAM blocks: a guest touching fresh memory (zeroing pages, filling its
+  // page cache) takes one host fault per 2 MiB instead of per 4 KiB. A host
+  // without THP refuses the advice, which changes nothing.
+  (void)madvise(ram, map.ram_size(), MADV_HUGEPAGE);
   uint8_t* rom_host = nullptr;
   if (map.rom_size()) {
     void* p = mmap(nullptr, map.rom_size(), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
