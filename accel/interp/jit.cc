@@ -38,7 +38,10 @@ namespace {
 
 constexpr unsigned kMaxBlockInsns = 64;
 constexpr unsigned kRepIterationsPerCall = 1024;
-constexpr size_t kMaxLinks = 4;
+// Direct exits a block may link: it ends at its first branch, and a
+// conditional one has two (a Linux boot has no block with more; a further
+// exit would go through the jump cache).
+constexpr size_t kMaxLinks = 2;
 constexpr uint64_t kArith = x86::kArithFlags;  // CF PF AF ZF SF OF: 0x8D5
 constexpr int32_t kRipOffset = offsetof(x86::CpuState, rip);
 constexpr int32_t kFlagsOffset = offsetof(x86::CpuState, rflags);
