@@ -127,8 +127,9 @@ bool IsReplayable(ZydisMnemonic m) {
 // SSE instructions that EmitReplay runs on the host's XMM registers: moves,
 // logic, integer arithmetic, shuffles and packs, none of which reads MXCSR,
 // so the host computes exactly what the guest's CPU does. The SSE4.2 string
-// compares that return an index (in ECX) are here too: they define every
-// arithmetic flag and read nothing else (SDM vol. 1 12.10.5).
+// compares that return an index (in ECX) are here too: they set ECX and
+// every arithmetic flag from their operands alone (with EAX and EDX, the
+// explicit lengths), and read no flag (SDM vol. 1 12.10.5).
 bool IsSseReplayable(ZydisMnemonic m) {
   switch (m) {
     case ZYDIS_MNEMONIC_MOVD: case ZYDIS_MNEMONIC_MOVQ: case ZYDIS_MNEMONIC_MOVDQA: case ZYDIS_MNEMONIC_MOVDQU:
