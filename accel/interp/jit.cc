@@ -1342,14 +1342,12 @@ class Translator {
       const bool write = m.actions & ZYDIS_OPERAND_ACTION_MASK_WRITE;
       const unsigned size = m.size / 8;
       if (size == 0 || size > (xmm_used || zi.mnemonic == ZYDIS_MNEMONIC_CMPXCHG16B ? 16 : 8)) return false;
-      // Alignment is a property of the offset (the interpreter's check):
-      // only where the linear address has the same low bits. (CMPXCHG16B
-      // needs it too: the host's would fault.)
+      // Alignment is a property of the offset (the interpreter's check),
+      // and the host instruction needs its (linear) address aligned: both
+      // hold when the linear address and the segment base are aligned. The
+      // base is checked where it is not known to be 0 (FS and GS in 64-bit
+      // code: the kernel's per-CPU CMPXCHG16B). (CMPXCHG16B too.)
       const bool aligned16 = size == 16 && !IsUnalignedSse(zi.mnemonic);
-      // With a segment base that is not known to be 0 (FS and GS in 64-bit
-      // code: the kernel's per-CPU CMPXCHG16B), the base is checked too: an
-      // aligned base and linear address make an aligned offset, and the
-      // host instruction needs the linear (host) address aligned anyway.
       const int seg = SegmentIndex(m.mem.segment);
       const bool base_zero = code_bits_ == 64 ? seg != x86::kFs && seg != x86::kGs
                                               : (SegmentBits(seg) & kSegBaseZero) != 0;
@@ -1363,21 +1361,20 @@ class Translator {
       }
       if (aligned16) {
         // Flag-free: the low four bits shifted to the top are zero when aligned.
-        auto check = [&](const ax::Mem* from) {
+        auto check = [&](const ax::Gp& value) {
           Label aligned = a_.newLabel();
-          if (from) a_.mov(ax::rcx, *from);
           a_.mov(ax::r9d, 60);  // (r8 may hold the last byte's address)
-          a_.shlx(ax::rcx, from ? ax::rcx : kLinear, ax::r9);
+          a_.shlx(ax::rcx, value, ax::r9);
           a_.jecxz(ax::rcx, aligned);
           a_.jmp(slow->entry);
           a_.bind(aligned);
         };
-        check(nullptr);
+        check(kLinear);
         if (!base_zero) {
-          const ax::Mem base = ax::qword_ptr(kState, static_cast<int32_t>(offsetof(x86::CpuState, seg) +
-                                                                          seg * sizeof(x86::Segment) +
-                                                                          offsetof(x86::Segment, base)));
-          check(&base);
+          a_.mov(ax::rcx, ax::qword_ptr(kState, static_cast<int32_t>(offsetof(x86::CpuState, seg) +
+                                                                     seg * sizeof(x86::Segment) +
+                                                                     offsetof(x86::Segment, base))));
+          check(ax::rcx);
         }
       }
       EmitTlbLookup(write, size, slow->entry, last_in_r8);
@@ -1677,7 +1674,7 @@ std::unique_ptr<Jit::Block> Jit::Compile(uint64_t rip, uint64_t phys, bool user,
   // decodes its instruction when it first runs (Interpret), so the cache
   // holds only what the interpreter actually ran, not every translated
   // instruction twice over.
-  cpu_.decode_cache_->GetPage(phys);
+  const Cpu::DecodeCache::Page* code_page = cpu_.decode_cache_->GetPage(phys);
   cpu_.MarkCodePage(phys >> 12);
 
   ZydisDecoder decoder;
@@ -1731,7 +1728,7 @@ std::unique_ptr<Jit::Block> Jit::Compile(uint64_t rip, uint64_t phys, bool user,
     }
     block->chain_entry = reinterpret_cast<const uint8_t*>(block->fn) + code.labelOffsetFromBase(t.chain_entry());
     t.PointLinksAtStubs(reinterpret_cast<const void*>(block->fn), code);
-    block->code_page = cpu_.decode_cache_->FindPage(phys);
+    block->code_page = code_page;
     block->mode = static_cast<uint8_t>(mode);
     block->insn_rip.assign(compile_rips_.begin(), compile_rips_.end());
     block->bytes += code.codeSize() + block->insn_rip.size() * sizeof(uint64_t);

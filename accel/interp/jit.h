@@ -155,7 +155,7 @@ class Jit {
   bool leave_block_ = false;
   Link* last_link_ = nullptr;  // the unlinked exit the last block left by
   std::vector<uint64_t> compile_rips_;  // Compile's instruction RIPs, reused
-  uint64_t extra_retired_ = 0;  // REP iterations beyond the first, in Interpret  // set by InvalidatePage while a block runs
+  uint64_t extra_retired_ = 0;  // REP iterations beyond the first, in Interpret
   Stats stats_;
   size_t max_cache_bytes_;
 };

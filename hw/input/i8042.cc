@@ -72,8 +72,7 @@ void I8042::KeyboardReset() {
 void I8042::Queue(Source source, uint8_t byte) {
   switch (source) {
     case Source::kController:
-      if (controller_queue_.size() < kControllerQueueSize) controller_queue_.push_back({byte, Source::kController});
-      break;
+      return QueueWritten(Source::kController, byte);  // the controller's queue, and its bound
     case Source::kKeyboard:
       if (keyboard_queue_.size() < kKeyboardQueueSize) keyboard_queue_.push_back(byte);
       break;
