@@ -56,6 +56,9 @@ const ax::Gp kHostAddr = ax::r11;
 const ax::Gp kLinear = ax::r10;
 const ax::Gp kBudget = ax::r13;  // instructions left before the dispatcher must run
 
+// The registers a loop keeps in host registers across its branch back:
+// all but the ones its flag-free budget check overwrites (r8, r9).
+constexpr uint32_t kLoopRegisters = 0x7FF & ~(1u << 8 | 1u << 9);
 using BlockFn = uint64_t (*)(x86::CpuState* state, JitTlbEntry* tlb, uint64_t budget);
 
 int GprNumber(ZydisRegister r) {
@@ -335,17 +338,24 @@ class Translator {
  public:
   // With loop_entry, the block starts by loading the guest flags into the
   // host's, and a branch back to its own start jumps past that with the flags
-  // still there (a loop pays no flag sync or link lookup per iteration).
+  // still there (a loop pays no flag sync or link lookup per iteration), and
+  // with the guest registers `loop_regs` in their host registers: a value
+  // carried from one iteration to the next stays in a register rather than
+  // going through CpuState's store and load every time.
   // host_cmpxchg16b: the machine's locked accesses may use the host's
   // CMPXCHG16B (LockedAccessDomain); without it, CMPXCHG16B is interpreted so
   // that every vCPU goes through the same mutex.
-  Translator(Jit* jit, Jit::Block* block, ax::Assembler& a, bool user, bool loop_entry, bool host_cmpxchg16b)
+  Translator(Jit* jit, Jit::Block* block, ax::Assembler& a, bool user, bool loop_entry, uint32_t loop_regs,
+             bool host_cmpxchg16b)
       : jit_(jit), block_(block), a_(a), user_(user), code_bits_(KeyCodeBits(block->key)), loop_entry_(loop_entry),
+        loop_regs_(loop_entry ? loop_regs : 0),
         host_cmpxchg16b_(host_cmpxchg16b),
         epilogue_(a.newLabel()), chain_entry_(a.newLabel()), loop_body_(a.newLabel()),
         interpret_thunk_(a.newLabel()) {}
 
   bool branches_to_itself() const { return branches_to_itself_; }
+  // The guest registers in host registers at every branch back to the start.
+  uint32_t valid_at_branches_back() const { return valid_at_branches_back_; }
 
   void Prologue() {
     for (const ax::Gp& r : {ax::rbx, ax::rbp, ax::r12, ax::r13, ax::r14, ax::r15}) a_.push(r);
@@ -359,7 +369,8 @@ class Translator {
     valid_ = 0;
     if (loop_entry_) {
       NeedFlagsInHost();
-      a_.bind(loop_body_);  // (valid_ is 0 here, as at the branches back)
+      LoadRegisters(loop_regs_);
+      a_.bind(loop_body_);  // (the branches back arrive with loop_regs_ too)
     }
   }
 
@@ -615,6 +626,13 @@ class Translator {
     a_.popfq();
   }
 
+  void LoadRegisters(uint32_t regs) {
+    for (int n = 0; n < 16; ++n) {
+      if (regs >> n & 1) a_.mov(ax::gpq(n), ax::qword_ptr(kState, 8 * n));
+    }
+    valid_ |= regs;
+  }
+
   void NeedFlagsInHost() {
     if (!flags_in_host_) LoadFlags();
     flags_in_host_ = true;
@@ -639,24 +657,38 @@ class Translator {
       const int b = base == ZYDIS_REGISTER_NONE ? -2 : GprNumber(base);
       const int i = index == ZYDIS_REGISTER_NONE ? -2 : GprNumber(index);
       if (b == -1 || i == -1) return false;
-      if (b >= 0 && (valid_ >> b & 1)) a_.mov(kLinear, ax::gpq(b));
-      else if (b >= 0) a_.mov(kLinear, ax::qword_ptr(kState, 8 * b));
-      else a_.mov(kLinear.r32(), 0);
-      ax::Gp disp_reg = ax::r8;
+      // 32-bit addresses wrap: written as 32-bit MOV/LEA, which zero-extend.
+      const ax::Gp out = address_width == 32 ? kLinear.r32() : kLinear;
       const bool small = disp == static_cast<int32_t>(disp);
-      if (!small) a_.mov(disp_reg, disp);
-      if (i >= 0) {
-        static constexpr uint32_t kShift[9] = {0, 0, 1, 0, 2, 0, 0, 0, 3};
-        // A cached index is read where it is, unless kLinear or disp_reg overwrote it.
-        ax::Gp index_reg = ax::r9;
-        if ((valid_ >> i & 1) && i < 8) index_reg = ax::gpq(i);
-        else a_.mov(ax::r9, ax::qword_ptr(kState, 8 * i));
-        a_.lea(kLinear, ax::ptr(kLinear, index_reg, kShift[m.mem.scale], small ? static_cast<int32_t>(disp) : 0));
-      } else if (small && disp) {
-        a_.lea(kLinear, ax::ptr(kLinear, static_cast<int32_t>(disp)));
+      // A base that the lookup does not clobber (rcx, r8-r10) is loaded into
+      // its own host register, where the next access through it finds it.
+      constexpr uint32_t kBaseKeepers = 1u << 0 | 1u << 2 | 1u << 3 | 1u << 5 | 1u << 6 | 1u << 7;
+      if (b >= 0 && (kBaseKeepers >> b & 1) && !(valid_ >> b & 1)) LoadRegisters(1u << b);
+      const bool base_cached = b >= 0 && (valid_ >> b & 1);
+      if (base_cached && i < 0 && small) {
+        if (disp) a_.lea(out, ax::ptr(ax::gpq(b), static_cast<int32_t>(disp)));
+        else if (address_width == 32) a_.mov(out, ax::gpd(b));
+        else a_.mov(out, ax::gpq(b));
+      } else {
+        if (base_cached) a_.mov(kLinear, ax::gpq(b));
+        else if (b >= 0 && i < 0 && address_width == 32) a_.mov(out, ax::dword_ptr(kState, 8 * b));
+        else if (b >= 0) a_.mov(kLinear, ax::qword_ptr(kState, 8 * b));
+        else a_.mov(kLinear.r32(), 0);
+        ax::Gp disp_reg = ax::r8;
+        if (!small) a_.mov(disp_reg, disp);
+        if (i >= 0) {
+          static constexpr uint32_t kShift[9] = {0, 0, 1, 0, 2, 0, 0, 0, 3};
+          // A cached index is read where it is, unless kLinear or disp_reg overwrote it.
+          ax::Gp index_reg = ax::r9;
+          if ((valid_ >> i & 1) && i < 8) index_reg = ax::gpq(i);
+          else a_.mov(ax::r9, ax::qword_ptr(kState, 8 * i));
+          a_.lea(small ? out : kLinear,
+                 ax::ptr(kLinear, index_reg, kShift[m.mem.scale], small ? static_cast<int32_t>(disp) : 0));
+        } else if (small && disp) {
+          a_.lea(out, ax::ptr(kLinear, static_cast<int32_t>(disp)));
+        }
+        if (!small) a_.lea(out, ax::ptr(kLinear, disp_reg));
       }
-      if (!small) a_.lea(kLinear, ax::ptr(kLinear, disp_reg));
-      if (address_width == 32) a_.mov(kLinear.r32(), kLinear.r32());
       if (address_width == 16) a_.movzx(kLinear.r32(), kLinear.r16());
     }
     Clobber(Bit(kLinear) | Bit(ax::r8) | Bit(ax::r9) | Bit(ax::rcx));
@@ -733,7 +765,9 @@ class Translator {
 
   // kHostAddr = host address of `size` bytes at kLinear, or a jump to `slow`
   // (flag-free: SHRX/RORX/LEA/MOV/NOT/JRCXZ). Clobbers rcx, r8, r9.
-  void EmitTlbLookup(bool write, unsigned size, Label slow, bool last_in_r8 = false) {
+  // With `addend_only`, kHostAddr is left holding host minus linear address,
+  // for an operand [kHostAddr + kLinear].
+  void EmitTlbLookup(bool write, unsigned size, Label slow, bool last_in_r8 = false, bool addend_only = false) {
     const int32_t kind_offset = static_cast<int32_t>(((write ? 2 : 0) + (user_ ? 1 : 0)) * Tlb::kEntries *
                                                      sizeof(JitTlbEntry));
     static_assert(sizeof(JitTlbEntry) == 16);
@@ -753,7 +787,7 @@ class Translator {
     a_.jmp(slow);
     a_.bind(hit);
     a_.mov(kHostAddr, ax::qword_ptr(kTlb, ax::r9, 3, kind_offset + 8));
-    a_.lea(kHostAddr, ax::ptr(kHostAddr, kLinear));
+    if (!addend_only) a_.lea(kHostAddr, ax::ptr(kHostAddr, kLinear));
   }
 
   SlowPath& NewSlowPath(bool flags_before, bool flags_after) {
@@ -782,9 +816,7 @@ class Translator {
     SyncFlags();
     EmitInterpretCall(p.index, p.branch);
     if (p.flags_in_host_after) LoadFlags();
-    for (int n = 0; n < 16; ++n) {
-      if (p.reload >> n & 1) a_.mov(ax::gpq(n), ax::qword_ptr(kState, 8 * n));
-    }
+    LoadRegisters(p.reload);
     a_.jmp(p.done);
   }
 
@@ -855,27 +887,36 @@ class Translator {
     NeedFlagsInHost();
     Label taken = a_.newLabel();
     a_.j(static_cast<ax::CondCode>(zi.opcode & 0xF), taken);
+    const uint32_t valid = valid_;
     EmitExit(next_rip_, index_ + 1);
     a_.bind(taken);
+    valid_ = valid;  // (only the branch reaches `taken`)
     EmitDirect(Target(zi, zops), index_ + 1);
   }
 
   // A direct exit to `rip`; back to the block's own start within the budget
   // it stays in host code with the flags in the host (flag-free budget check).
   void EmitDirect(uint64_t rip, unsigned count) {
-    if (rip == block_->rip) branches_to_itself_ = true;
+    if (rip == block_->rip) {
+      branches_to_itself_ = true;
+      valid_at_branches_back_ &= valid_;
+    }
     if (rip == block_->rip && loop_entry_ && flags_in_host_) {
+      LoadRegisters(loop_regs_ & ~valid_);
+      // JRCXZ is the flag-free branch: rcx (a guest register) waits in r9;
+      // r8 and r9 are not among kLoopRegisters.
+      a_.mov(ax::r9, ax::rcx);
       a_.lea(kBudget, ax::ptr(kBudget, -static_cast<int32_t>(count)));
       a_.lea(ax::rcx, ax::ptr(kBudget, -1));
       a_.mov(ax::r8d, 63);
       a_.shrx(ax::rcx, ax::rcx, ax::r8);  // 1 when the budget is spent
-      Clobber(Bit(ax::rcx) | Bit(ax::r8));
-      Label stay = a_.newLabel(), spent = a_.newLabel();
-      a_.jecxz(ax::rcx, stay);  // (JRCXZ reaches 127 bytes only)
-      a_.jmp(spent);
-      a_.bind(stay);
+      a_.lea(ax::rcx, ax::ptr(ax::rcx, -1));  // 0 when it is spent
+      Label spent = a_.newLabel();
+      a_.jecxz(ax::rcx, spent);  // (JRCXZ reaches 127 bytes only)
+      a_.mov(ax::rcx, ax::r9);
       a_.jmp(loop_body_);
       a_.bind(spent);
+      Clobber(Bit(ax::rcx) | Bit(ax::r8) | Bit(ax::r9));
       a_.lea(kBudget, ax::ptr(kBudget, static_cast<int32_t>(count)));
     }
     EmitExit(rip, count);
@@ -1266,6 +1307,10 @@ class Translator {
     const bool is_shift = zi.meta.category == ZYDIS_CATEGORY_SHIFT || zi.meta.category == ZYDIS_CATEGORY_ROTATE;
     const bool needs_flags = tested || (written && written != kArith) || (is_shift && written);
 
+    // The operand is [r11 + r10] (TLB addend + linear address) unless r10
+    // holds a guest register of the instruction.
+    const bool linear_kept = !(used_hosts >> kLinear.id() & 1);
+
     ZydisEncoderRequest req;
     if (!ZYAN_SUCCESS(ZydisEncoderDecodedInstructionToEncoderRequest(&zi, zops, static_cast<ZyanU8>(visible), &req))) {
       return false;
@@ -1293,8 +1338,8 @@ class Translator {
           }
         } else {
           e.mem.base = ZYDIS_REGISTER_R11;
-          e.mem.index = ZYDIS_REGISTER_NONE;
-          e.mem.scale = 0;
+          e.mem.index = linear_kept ? ZYDIS_REGISTER_R10 : ZYDIS_REGISTER_NONE;
+          e.mem.scale = linear_kept ? 1 : 0;
           e.mem.displacement = 0;
         }
       }
@@ -1377,7 +1422,7 @@ class Translator {
           check(ax::rcx);
         }
       }
-      EmitTlbLookup(write, size, slow->entry, last_in_r8);
+      EmitTlbLookup(write, size, slow->entry, last_in_r8, linear_kept);
     }
     constexpr int32_t kXmmOffset = offsetof(x86::CpuState, fx) + offsetof(x86::FxState, xmm);
     for (int n = 0; n < 16; ++n) {
@@ -1408,8 +1453,10 @@ class Translator {
   bool user_;
   unsigned code_bits_;  // 64, 32 or 16
   bool loop_entry_;
+  uint32_t loop_regs_;
   bool host_cmpxchg16b_;
   bool branches_to_itself_ = false;
+  uint32_t valid_at_branches_back_ = ~0u;
   Label epilogue_;
   Label chain_entry_;  // where a chained jump from another block lands
   Label loop_body_;    // with loop_entry_: after the flag load, for branches to the start
@@ -1693,13 +1740,14 @@ std::unique_ptr<Jit::Block> Jit::Compile(uint64_t rip, uint64_t phys, bool user,
   const uint64_t ip_end = code_bits == 64 ? ~0ull : std::min<uint64_t>(key >> 32, code_bits == 32 ? 0xFFFFFFFF : 0xFFFF);
   // A block that branches back to its own start is translated a second time
   // with a loop entry (Translator).
+  uint32_t loop_regs = 0;
   for (const bool loop_entry : {false, true}) {
     compile_rips_.clear();
     block->link_count = 0;
     asmjit::CodeHolder code;
     code.init(runtime_->rt.environment());
     ax::Assembler a(&code);
-    Translator t(this, block.get(), a, user, loop_entry, cpu_.locked_.host_cmpxchg16b);
+    Translator t(this, block.get(), a, user, loop_entry, loop_regs, cpu_.locked_.host_cmpxchg16b);
     t.Prologue();
 
     uint64_t rip_i = rip;
@@ -1720,7 +1768,10 @@ std::unique_ptr<Jit::Block> Jit::Compile(uint64_t rip, uint64_t phys, bool user,
     if (n == 0) return block;
     if (!ended) t.EmitExit(rip_i, n);
     t.Epilogue();
-    if (!loop_entry && t.branches_to_itself()) continue;  // again, with the loop entry
+    if (!loop_entry && t.branches_to_itself()) {  // again, with the loop entry
+      loop_regs = t.valid_at_branches_back() & kLoopRegisters;
+      continue;
+    }
     if (runtime_->rt.add(&block->fn, &code) != asmjit::kErrorOk) {
       block->fn = nullptr;
       block->link_count = 0;
