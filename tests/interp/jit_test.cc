@@ -132,6 +132,43 @@ TEST_F(JitTest, ChainedLoopReturnsWhenTheBudgetIsSpent) {
   EXPECT_EQ(m->reg(x86::kRcx), 0u);
 }
 
+// A loop keeps the registers it carries in host registers across its branch
+// back, except the two its budget check overwrites: r8 and r9, written last
+// before the branch back and read first after it, must be reloaded there. A
+// small budget takes the way out and back in many times.
+TEST_F(JitTest, LoopCarriesRegistersAcrossTheBranchBackAndBudgetExits) {
+  Start(Cat({{0x4D, 0x01, 0xC8},        // loop: add r8, r9
+             {0x4D, 0x8D, 0x49, 0x01},  // lea r9, [r9 + 1]
+             {0x4C, 0x01, 0xC0},        // add rax, r8
+             {0x48, 0x89, 0x06},        // mov [rsi], rax
+             {0x48, 0x03, 0x16},        // add rdx, [rsi]
+             {0x4D, 0x8D, 0x40, 0x00},  // lea r8, [r8 + 0] (r8 and r9 back in host registers
+             {0x4D, 0x8D, 0x49, 0x00},  // lea r9, [r9 + 0]  after the memory accesses)
+             {0x48, 0xFF, 0xC9},        // dec rcx
+             {0x75, 0xE3},              // jnz loop
+             {0xEB, 0xFE}}));
+  m->reg(x86::kR8) = 1;
+  m->reg(x86::kR9) = 2;
+  m->reg(x86::kRcx) = 1000;
+  m->reg(x86::kRsi) = 0x50000;
+  uint64_t r8 = 1, r9 = 2, rax = 0, rdx = 0;
+  for (int i = 0; i < 1000; ++i) {
+    r8 += r9;
+    r9 += 1;
+    rax += r8;
+    rdx += rax;
+  }
+  EXPECT_EQ(RunTo(kCode + 29, 37), 9000u);
+  EXPECT_EQ(m->reg(x86::kR8), r8);
+  EXPECT_EQ(m->reg(x86::kR9), r9);
+  EXPECT_EQ(m->reg(x86::kRax), rax);
+  EXPECT_EQ(m->reg(x86::kRdx), rdx);
+  EXPECT_EQ(m->reg(x86::kRcx), 0u);
+  EXPECT_EQ(m->Read(0x50000, 8), rax);
+  EXPECT_LE(jit().stats().interpreted, 1u);  // the store's first TLB miss
+  EXPECT_LT(jit().stats().dispatches, 9000u / 16);  // most iterations branch back inside the block
+}
+
 TEST_F(JitTest, StoreIntoTheNextInstructionIsSeen) {
   Start(Cat({{0xC6, 0x05, 0x01, 0, 0, 0, 0x07},  // mov byte [rip + 1], 7: the imm of...
              {0xB8, 0x03, 0, 0, 0},              // mov eax, 3 (becomes 7)
