@@ -331,6 +331,44 @@ struct Jit::Runtime {
 
 namespace {
 
+// The instructions of a block-to-be, decoded once each, in order, as far as
+// asked: the translator looks a few instructions ahead (shared page windows).
+// Decoding stops at the page's end, the CS limit or bytes that do not decode.
+class DecodeAhead {
+ public:
+  struct Insn {
+    uint64_t rip;
+    ZydisDecodedInstruction zi;
+    ZydisDecodedOperand zops[ZYDIS_MAX_OPERAND_COUNT];
+  };
+  DecodeAhead(const ZydisDecoder& decoder, const uint8_t* page, unsigned offset, uint64_t rip, uint64_t ip_end)
+      : decoder_(decoder), page_(page), offset_(offset), rip_(rip), ip_end_(ip_end) {}
+  // Instruction n of the block, or null where decoding stops before it.
+  const Insn* Get(unsigned n) {
+    while (insns_.size() <= n && !stopped_) {
+      const uint64_t rip = insns_.empty() ? rip_ : insns_.back().rip + insns_.back().zi.length;
+      const unsigned offset = offset_ + static_cast<unsigned>(rip - rip_);
+      Insn& in = insns_.emplace_back();
+      in.rip = rip;
+      if (offset >= 4096 || !ZYAN_SUCCESS(ZydisDecoderDecodeFull(&decoder_, page_ + offset, 4096 - offset, &in.zi,
+                                                                 in.zops)) ||
+          rip + in.zi.length - 1 > ip_end_) {  // (an instruction past the page fails to decode)
+        insns_.pop_back();
+        stopped_ = true;
+      }
+    }
+    return n < insns_.size() ? &insns_[n] : nullptr;
+  }
+
+ private:
+  const ZydisDecoder& decoder_;
+  const uint8_t* page_;
+  unsigned offset_;
+  uint64_t rip_, ip_end_;
+  std::deque<Insn> insns_;  // (deque: Get's results stay where they are)
+  bool stopped_ = false;
+};
+
 // Emits one block. Every instruction boundary has the guest registers in
 // CpuState; `flags_in_host_` says whether the guest's arithmetic flags are
 // in the host's RFLAGS (true) or in CpuState::rflags (false).
@@ -346,10 +384,10 @@ class Translator {
   // CMPXCHG16B (LockedAccessDomain); without it, CMPXCHG16B is interpreted so
   // that every vCPU goes through the same mutex.
   Translator(Jit* jit, Jit::Block* block, ax::Assembler& a, bool user, bool loop_entry, uint32_t loop_regs,
-             bool host_cmpxchg16b)
+             bool host_cmpxchg16b, DecodeAhead& ahead)
       : jit_(jit), block_(block), a_(a), user_(user), code_bits_(KeyCodeBits(block->key)), loop_entry_(loop_entry),
         loop_regs_(loop_entry ? loop_regs : 0),
-        host_cmpxchg16b_(host_cmpxchg16b),
+        host_cmpxchg16b_(host_cmpxchg16b), ahead_(ahead),
         epilogue_(a.newLabel()), chain_entry_(a.newLabel()), loop_body_(a.newLabel()),
         interpret_thunk_(a.newLabel()) {}
 
@@ -414,6 +452,9 @@ class Translator {
     rip_ = rip;
     next_rip_ = rip + zi.length;
     *ended = false;
+    // Only EmitReplay carries a window on past an instruction.
+    incoming_window_ = window_;
+    window_ = Window{};
     const ZydisMnemonic m = zi.mnemonic;
     // Guest stores in a block are host stores, so a fence must be a host
     // fence for other vCPUs to see the guest's ordering (MFENCE orders a
@@ -595,7 +636,93 @@ class Translator {
     // A near branch the slow path interprets whole: `done` is reached with
     // RIP at its target, and a fault leaves the block (Interpret's `branch`).
     bool branch = false;
+    // The instruction opened a window: once interpreted, the window's
+    // lookup is made again, and where it still misses the block ends after
+    // the instruction (at next_rip), since what follows relies on it.
+    bool window = false;
+    ZydisDecodedOperand window_operand{};  // the window's first byte as an operand
+    unsigned window_address_width = 0, window_size = 0;
+    bool window_write = false;
+    uint64_t next_rip = 0;
   };
+
+  // A shared page window: kHostAddr holds the TLB addend (host minus linear
+  // address) of the page that holds [base + lo, base + hi) in segment seg,
+  // for writes too when `write`; the access that opened it checked all those
+  // bytes at once (EmitReplay), so later accesses through the same,
+  // unchanged base register within them need no lookup of their own. Only
+  // EmitReplay keeps it past an instruction (Add drops it first): anything
+  // else may call out, which clobbers kHostAddr, or change the base.
+  struct Window {
+    bool valid = false;
+    ZydisRegister seg = ZYDIS_REGISTER_NONE, base = ZYDIS_REGISTER_NONE;
+    unsigned address_width = 0;
+    int64_t lo = 0, hi = 0;
+    bool write = false;
+  };
+  static constexpr int64_t kMaxWindow = 256;
+  static constexpr unsigned kWindowLookahead = 8;
+
+  // A memory operand a window can cover: base register plus displacement,
+  // in a segment whose checks the TLB lookup makes (64-bit code other than
+  // FS/GS; a flat segment in protected mode with 32-bit addresses; a 64 KiB
+  // real-mode segment with 16-bit addresses, where a window that wraps at
+  // 64 KiB spans two pages and misses, EmitSegmented), at most 8 bytes.
+  bool WindowOperand(const ZydisDecodedOperand& m, unsigned address_width) const {
+    if (m.type != ZYDIS_OPERAND_TYPE_MEMORY || m.mem.type != ZYDIS_MEMOP_TYPE_MEM) return false;
+    if (m.mem.index != ZYDIS_REGISTER_NONE || GprNumber(m.mem.base) < 0 || m.size == 0 || m.size > 64) return false;
+    if (code_bits_ == 64) return m.mem.segment != ZYDIS_REGISTER_FS && m.mem.segment != ZYDIS_REGISTER_GS;
+    const int seg = SegmentIndex(m.mem.segment);
+    const unsigned want_width = (block_->key & kKeyReal) ? 16 : 32;
+    return address_width == want_width && seg >= 0 && (SegmentBits(seg) & kSegMaxLimit);
+  }
+  static int64_t Disp(const ZydisDecodedOperand& m) { return m.mem.disp.has_displacement ? m.mem.disp.value : 0; }
+
+  bool WindowHolds(const Window& w, const ZydisDecodedOperand& m, unsigned address_width, bool write) const {
+    const int64_t disp = Disp(m);
+    return w.valid && WindowOperand(m, address_width) && m.mem.segment == w.seg && m.mem.base == w.base &&
+           address_width == w.address_width && disp >= w.lo && disp + m.size / 8 <= w.hi && (!write || w.write);
+  }
+
+  // The window that the access m of the instruction at index_ opens: its
+  // bytes and those of the next few instructions' accesses through the same
+  // base, up to the first instruction that is not a plain integer one or
+  // that changes the base. Invalid when no later access would use it.
+  Window OpenWindow(const ZydisDecodedOperand& m, unsigned address_width, bool write) {
+    const int64_t disp = Disp(m);
+    Window w{true, m.mem.segment, m.mem.base, address_width, disp, disp + m.size / 8, write};
+    const int base = GprNumber(m.mem.base);
+    bool used = false;
+    for (unsigned j = index_ + 1; j <= index_ + kWindowLookahead && j < kMaxBlockInsns; ++j) {
+      const DecodeAhead::Insn* in = ahead_.Get(j);
+      if (!in || !IsReplayable(in->zi.mnemonic) || (in->zi.attributes & ZYDIS_ATTRIB_HAS_VEX)) break;
+      const ZydisDecodedOperand* access = nullptr;
+      bool writes_base = false;
+      for (unsigned k = 0; k < in->zi.operand_count; ++k) {
+        const ZydisDecodedOperand& o = in->zops[k];
+        if (o.type == ZYDIS_OPERAND_TYPE_MEMORY && o.mem.type == ZYDIS_MEMOP_TYPE_MEM) access = &o;
+        if (o.type == ZYDIS_OPERAND_TYPE_REGISTER && (o.actions & ZYDIS_OPERAND_ACTION_MASK_WRITE) &&
+            GprNumber(o.reg.value) == base) {
+          writes_base = true;
+        }
+      }
+      if (access) {
+        const int64_t d = Disp(*access);
+        if (!WindowOperand(*access, in->zi.address_width) || access->mem.segment != w.seg ||
+            access->mem.base != w.base || in->zi.address_width != address_width ||
+            std::max(w.hi, d + access->size / 8) - std::min(w.lo, d) > kMaxWindow) {
+          break;
+        }
+        w.lo = std::min(w.lo, d);
+        w.hi = std::max(w.hi, d + access->size / 8);
+        w.write |= (access->actions & ZYDIS_OPERAND_ACTION_MASK_WRITE) != 0;
+        used = true;
+      }
+      if (writes_base) break;
+    }
+    if (!used || !SegmentAllows(w.seg, w.write)) return Window{};
+    return w;
+  }
 
   uint64_t Target(const ZydisDecodedInstruction& zi, const ZydisDecodedOperand* zops) const {
     const uint64_t target = next_rip_ + zops[0].imm.value.u;
@@ -815,6 +942,19 @@ class Translator {
     flags_in_host_ = p.flags_in_host_before;
     SyncFlags();
     EmitInterpretCall(p.index, p.branch);
+    if (p.window) {
+      // (The flags are in CpuState here, as the way out wants them.)
+      Label miss = a_.newLabel(), hit = a_.newLabel();
+      bool last_in_r8 = false;
+      EmitLinear(p.window_operand, p.window_address_width, p.window_size, p.window_write, miss, &last_in_r8);
+      EmitTlbLookup(p.window_write, p.window_size, miss, last_in_r8, true);
+      a_.jmp(hit);
+      a_.bind(miss);
+      a_.mov(ax::rax, p.next_rip);
+      a_.mov(ax::qword_ptr(kState, kRipOffset), ax::rax);
+      EmitLeave(p.index + 1);
+      a_.bind(hit);
+    }
     if (p.flags_in_host_after) LoadFlags();
     LoadRegisters(p.reload);
     a_.jmp(p.done);
@@ -1382,6 +1522,7 @@ class Translator {
     const bool flags_before = flags_in_host_;
     const bool flags_after = flags_in_host_ || written;
     SlowPath* slow = nullptr;
+    bool windowed = false;  // the access lies in incoming_window_
     if (mem >= 0 && !lea) {
       const ZydisDecodedOperand& m = zops[mem];
       const bool write = m.actions & ZYDIS_OPERAND_ACTION_MASK_WRITE;
@@ -1396,11 +1537,48 @@ class Translator {
       const int seg = SegmentIndex(m.mem.segment);
       const bool base_zero = code_bits_ == 64 ? seg != x86::kFs && seg != x86::kGs
                                               : (SegmentBits(seg) & kSegBaseZero) != 0;
+      bool last_in_r8 = false;
+      if (linear_kept && WindowHolds(incoming_window_, m, zi.address_width, write)) {
+        // Inside the window an earlier access checked: no lookup, nothing
+        // that can miss.
+        const Label unused = a_.newLabel();
+        if (!EmitLinear(m, zi.address_width, size, write, unused, &last_in_r8)) return false;
+        window_ = incoming_window_;
+        windowed = true;
+      }
+      const Window opened =
+          windowed || !linear_kept || aligned16 || !WindowOperand(m, zi.address_width) ||
+                  written_reg[GprNumber(m.mem.base)]
+              ? Window{}
+              : OpenWindow(m, zi.address_width, write);
       // Nothing emitted yet, so giving up here needs no undo... except the
       // flag load above, which is harmless.
-      slow = &NewSlowPath(flags_before, flags_after);
-      bool last_in_r8 = false;
-      if (!EmitLinear(m, zi.address_width, size, write, slow->entry, &last_in_r8)) {
+      if (!windowed) slow = &NewSlowPath(flags_before, flags_after);
+      if (opened.valid) {
+        // The window's bytes are looked up at once; this access is at
+        // disp - lo within them.
+        ZydisDecodedOperand first = m;
+        first.mem.disp.has_displacement = true;
+        first.mem.disp.value = opened.lo;
+        const unsigned span = static_cast<unsigned>(opened.hi - opened.lo);
+        if (!EmitLinear(first, zi.address_width, span, opened.write, slow->entry, &last_in_r8)) {
+          slow_paths_.pop_back();
+          return false;
+        }
+        EmitTlbLookup(opened.write, span, slow->entry, last_in_r8, true);
+        if (Disp(m) != opened.lo) {
+          // (kLinear holds the linear address: 32 bits outside 64-bit code.)
+          const ax::Gp out = code_bits_ == 64 ? kLinear : kLinear.r32();
+          a_.lea(out, ax::ptr(kLinear, static_cast<int32_t>(Disp(m) - opened.lo)));
+        }
+        slow->window = true;
+        slow->window_operand = first;
+        slow->window_address_width = zi.address_width;
+        slow->window_size = span;
+        slow->window_write = opened.write;
+        slow->next_rip = next_rip_;
+        window_ = opened;
+      } else if (!windowed && !EmitLinear(m, zi.address_width, size, write, slow->entry, &last_in_r8)) {
         slow_paths_.pop_back();
         return false;  // (flags already loaded: still consistent)
       }
@@ -1422,7 +1600,7 @@ class Translator {
           check(ax::rcx);
         }
       }
-      EmitTlbLookup(write, size, slow->entry, last_in_r8, linear_kept);
+      if (!windowed && !opened.valid) EmitTlbLookup(write, size, slow->entry, last_in_r8, linear_kept);
     }
     constexpr int32_t kXmmOffset = offsetof(x86::CpuState, fx) + offsetof(x86::FxState, xmm);
     for (int n = 0; n < 16; ++n) {
@@ -1444,6 +1622,10 @@ class Translator {
     }
     if (slow) BindDone(*slow);
     flags_in_host_ = flags_after;
+    // A register-only instruction keeps the window open unless it changes
+    // the window's base (so does an access through it, or the one opening it).
+    if (mem < 0 || lea) window_ = incoming_window_;
+    if (window_.valid && written_reg[GprNumber(window_.base)]) window_ = Window{};
     return true;
   }
 
@@ -1455,8 +1637,10 @@ class Translator {
   bool loop_entry_;
   uint32_t loop_regs_;
   bool host_cmpxchg16b_;
+  DecodeAhead& ahead_;
   bool branches_to_itself_ = false;
   uint32_t valid_at_branches_back_ = ~0u;
+  Window window_, incoming_window_;  // after the current instruction; before it (Add)
   Label epilogue_;
   Label chain_entry_;  // where a chained jump from another block lands
   Label loop_body_;    // with loop_entry_: after the flag load, for branches to the start
@@ -1741,29 +1925,25 @@ std::unique_ptr<Jit::Block> Jit::Compile(uint64_t rip, uint64_t phys, bool user,
   // A block that branches back to its own start is translated a second time
   // with a loop entry (Translator).
   uint32_t loop_regs = 0;
+  DecodeAhead ahead(decoder, page, static_cast<unsigned>(phys & 0xFFF), rip, ip_end);
   for (const bool loop_entry : {false, true}) {
     compile_rips_.clear();
     block->link_count = 0;
     asmjit::CodeHolder code;
     code.init(runtime_->rt.environment());
     ax::Assembler a(&code);
-    Translator t(this, block.get(), a, user, loop_entry, loop_regs, cpu_.locked_.host_cmpxchg16b);
+    Translator t(this, block.get(), a, user, loop_entry, loop_regs, cpu_.locked_.host_cmpxchg16b, ahead);
     t.Prologue();
 
     uint64_t rip_i = rip;
     unsigned n = 0;
     bool ended = false;
     while (n < kMaxBlockInsns && !ended) {
-      const unsigned offset = (phys & 0xFFF) + static_cast<unsigned>(rip_i - rip);
-      if (offset >= 4096) break;
-      ZydisDecodedInstruction zi;
-      ZydisDecodedOperand zops[ZYDIS_MAX_OPERAND_COUNT];
-      if (!ZYAN_SUCCESS(ZydisDecoderDecodeFull(&decoder, page + offset, 4096 - offset, &zi, zops))) break;
-      if (rip_i + zi.length - 1 > ip_end) break;  // (an instruction past the page fails to decode)
-      if (!t.Add(n, rip_i, zi, zops, &ended)) break;
-      compile_rips_.push_back(rip_i);
+      const DecodeAhead::Insn* in = ahead.Get(n);
+      if (!in || !t.Add(n, in->rip, in->zi, in->zops, &ended)) break;
+      compile_rips_.push_back(in->rip);
       ++n;
-      rip_i += zi.length;
+      rip_i = in->rip + in->zi.length;
     }
     if (n == 0) return block;
     if (!ended) t.EmitExit(rip_i, n);

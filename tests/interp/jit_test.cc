@@ -258,6 +258,46 @@ TEST_F(JitTest, RealModeLoopRunsInBlocksWithSegmentBases) {
   EXPECT_GE(jit().stats().instructions_in_blocks, 500u);
 }
 
+// Accesses through one base register share one TLB lookup (a window over
+// all their bytes). Where the window spans two pages it misses although the
+// first access alone would not: that access is interpreted and the block
+// ends after it, and the rest run in a block of their own.
+TEST_F(JitTest, SharedLookupAcrossAPageBoundaryEndsTheBlockAfterTheFirstAccess) {
+  Start(Cat({{0x48, 0x89, 0x06},        // mov [rsi], rax      (0x4FFF8: the page below)
+             {0x48, 0x8B, 0x4E, 0x08},  // mov rcx, [rsi + 8]  (0x50000)
+             {0x48, 0x03, 0x4E, 0x10},  // add rcx, [rsi + 16]
+             {0xEB, 0xFE}}),
+        Mode::kLong64);
+  m->reg(x86::kRsi) = 0x4FFF8;
+  m->reg(x86::kRax) = 0x1111;
+  m->Write(0x50000, 8, 5);
+  m->Write(0x50008, 8, 7);
+  for (int pass = 0; pass < 2; ++pass) {  // cold, then with the TLB filled
+    m->s.rip = kCode;
+    m->reg(x86::kRcx) = 0;
+    m->Write(0x4FFF8, 8, 0);
+    EXPECT_EQ(RunTo(kCode + 11), 4u);  // (the JMP to itself too)
+    EXPECT_EQ(m->Read(0x4FFF8, 8), 0x1111u);
+    EXPECT_EQ(m->reg(x86::kRcx), 12u);
+  }
+}
+
+// A real-mode window that wraps at 64 KiB spans two pages: the second
+// access is at DS:0, not past DS:FFFF.
+TEST_F(JitTest, RealModeSharedLookupThatWrapsAtSixtyFourKiB) {
+  Start({0x8B, 0x04,        // mov ax, [si]
+         0x89, 0x44, 0x02,  // mov [si + 2], ax (SI + 2 wraps to 0)
+         0xEB, 0xFE},
+        Mode::kReal);
+  m->s.seg[x86::kDs].selector = 0x4000;
+  m->s.seg[x86::kDs].base = 0x40000;
+  m->reg(x86::kRsi) = 0xFFFE;
+  m->Write(0x4FFFE, 2, 0x1234);
+  EXPECT_EQ(RunTo(5), 3u);
+  EXPECT_EQ(m->Read(0x40000, 2), 0x1234u);
+  EXPECT_EQ(m->Read(0x50000, 2), 0u);
+}
+
 TEST_F(JitTest, RealModeWordAtOffsetFfffFaultsLikeTheInterpreter) {
   Start({0xB8, 0x01, 0x00,        // mov ax, 1
          0xA1, 0xFF, 0xFF,        // mov ax, [0xFFFF]: the second byte is past the 64 KiB limit
