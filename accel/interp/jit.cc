@@ -720,7 +720,7 @@ class Translator {
       }
       if (writes_base) break;
     }
-    if (!used || !SegmentAllows(w.seg, w.write)) return Window{};
+    if (!used || (code_bits_ != 64 && !SegmentAllows(w.seg, w.write))) return Window{};  // (as EmitLinear checks)
     return w;
   }
 
