@@ -37,6 +37,9 @@ using asmjit::Label;
 namespace {
 
 constexpr unsigned kMaxBlockInsns = 64;
+// How far past an instruction the translator looks for accesses that can
+// share its TLB lookup (Translator::OpenWindow).
+constexpr unsigned kWindowLookahead = 8;
 constexpr unsigned kRepIterationsPerCall = 1024;
 // Direct exits a block may link: it ends at its first branch, and a
 // conditional one has two (a Linux boot has no block with more; a further
@@ -342,10 +345,12 @@ class DecodeAhead {
     ZydisDecodedOperand zops[ZYDIS_MAX_OPERAND_COUNT];
   };
   DecodeAhead(const ZydisDecoder& decoder, const uint8_t* page, unsigned offset, uint64_t rip, uint64_t ip_end)
-      : decoder_(decoder), page_(page), offset_(offset), rip_(rip), ip_end_(ip_end) {}
+      : decoder_(decoder), page_(page), offset_(offset), rip_(rip), ip_end_(ip_end) {
+    insns_.reserve(kCapacity);  // never grown: what Get returned stays where it is
+  }
   // Instruction n of the block, or null where decoding stops before it.
   const Insn* Get(unsigned n) {
-    while (insns_.size() <= n && !stopped_) {
+    while (insns_.size() <= n && insns_.size() < kCapacity && !stopped_) {
       const uint64_t rip = insns_.empty() ? rip_ : insns_.back().rip + insns_.back().zi.length;
       const unsigned offset = offset_ + static_cast<unsigned>(rip - rip_);
       Insn& in = insns_.emplace_back();
@@ -361,11 +366,12 @@ class DecodeAhead {
   }
 
  private:
+  static constexpr unsigned kCapacity = kMaxBlockInsns + kWindowLookahead;
   const ZydisDecoder& decoder_;
   const uint8_t* page_;
   unsigned offset_;
   uint64_t rip_, ip_end_;
-  std::deque<Insn> insns_;  // (deque: Get's results stay where they are)
+  std::vector<Insn> insns_;
   bool stopped_ = false;
 };
 
@@ -661,7 +667,6 @@ class Translator {
     bool write = false;
   };
   static constexpr int64_t kMaxWindow = 256;
-  static constexpr unsigned kWindowLookahead = 8;
 
   // A memory operand a window can cover: base register plus displacement,
   // in a segment whose checks the TLB lookup makes (64-bit code other than
