@@ -14,6 +14,12 @@
 // at block exits and before any call; everything else that runs in a block
 // (the TLB lookup, register moves) leaves RFLAGS alone (SHRX, LEA, MOVZX,
 // JRCXZ). SDM vol. 1 3.4.3 for the flags, vol. 2 for each instruction.
+//
+// Accesses through one base register a few instructions apart share one
+// TLB lookup: the first checks all their bytes at once (a window, which
+// must lie in one page), and the rest add its addend to their address
+// (Translator::Window). A loop's block keeps the registers it carries in
+// host registers across its branch back (Translator's loop entry).
 #include "accel/interp/jit.h"
 
 #include <asmjit/x86.h>

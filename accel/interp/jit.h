@@ -4,7 +4,8 @@
 // integer instructions are re-encoded (Zydis encoder) with host registers
 // that hold the guest's and replayed natively: results and the six
 // arithmetic flags are exactly what a CPU gives. Memory operands go through
-// the interpreter's TLB (an inline, flag-preserving lookup); a miss, MMIO, a
+// the interpreter's TLB (an inline, flag-preserving lookup, shared by nearby
+// accesses through the same base register); a miss, MMIO, a
 // page crossing or any fault makes that one instruction run on the
 // interpreter's handler, which keeps faults precise. Locked read-modify-writes
 // replay with their LOCK prefix (and XCHG with memory locks by itself), so
