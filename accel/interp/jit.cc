@@ -640,24 +640,6 @@ class Translator {
   }
 
  private:
-  struct SlowPath {
-    Label entry, done;
-    unsigned index;
-    bool flags_in_host_before, flags_in_host_after;
-    uint32_t reload = 0;  // host registers (= guest numbers) valid at `done`
-    // A near branch the slow path interprets whole: `done` is reached with
-    // RIP at its target, and a fault leaves the block (Interpret's `branch`).
-    bool branch = false;
-    // The instruction opened a window: once interpreted, the window's
-    // lookup is made again, and where it still misses the block ends after
-    // the instruction (at next_rip), since what follows relies on it.
-    bool window = false;
-    ZydisDecodedOperand window_operand{};  // the window's first byte as an operand
-    unsigned window_address_width = 0, window_size = 0;
-    bool window_write = false;
-    uint64_t next_rip = 0;
-  };
-
   // A shared page window: kHostAddr holds the TLB addend (host minus linear
   // address) of the page that holds [base + lo, base + hi) in segment seg,
   // for writes too when `write`; the access that opened it checked all those
@@ -672,6 +654,23 @@ class Translator {
     int64_t lo = 0, hi = 0;
     bool write = false;
   };
+  struct SlowPath {
+    Label entry, done;
+    unsigned index = 0;
+    bool flags_in_host_before = false, flags_in_host_after = false;
+    uint32_t reload = 0;  // host registers (= guest numbers) valid at `done`
+    // A near branch the slow path interprets whole: `done` is reached with
+    // RIP at its target, and a fault leaves the block (Interpret's `branch`).
+    bool branch = false;
+    // The instruction (its memory operand window_operand) opened a window:
+    // once interpreted, the window's lookup is made again, and where it
+    // still misses the block ends after the instruction (at next_rip),
+    // since what follows relies on it.
+    Window window;
+    ZydisDecodedOperand window_operand{};
+    uint64_t next_rip = 0;
+  };
+
   static constexpr int64_t kMaxWindow = 256;
 
   // A memory operand a window can cover: base register plus displacement,
@@ -733,6 +732,20 @@ class Translator {
     }
     if (!used || (code_bits_ != 64 && !SegmentAllows(w.seg, w.write))) return Window{};  // (as EmitLinear checks)
     return w;
+  }
+
+  // kLinear = the first byte of window w, opened by the access m (its base
+  // plus w.lo), and kHostAddr = the addend of that byte's page, or a jump to
+  // `miss` unless all of w lies in one page with w's rights.
+  bool EmitWindowLookup(const ZydisDecodedOperand& m, const Window& w, Label miss) {
+    ZydisDecodedOperand first = m;
+    first.mem.disp.has_displacement = true;
+    first.mem.disp.value = w.lo;
+    const unsigned span = static_cast<unsigned>(w.hi - w.lo);
+    bool last_in_r8 = false;
+    if (!EmitLinear(first, w.address_width, span, w.write, miss, &last_in_r8)) return false;
+    EmitTlbLookup(w.write, span, miss, last_in_r8, true);
+    return true;
   }
 
   uint64_t Target(const ZydisDecodedInstruction& zi, const ZydisDecodedOperand* zops) const {
@@ -929,8 +942,13 @@ class Translator {
   }
 
   SlowPath& NewSlowPath(bool flags_before, bool flags_after) {
-    slow_paths_.push_back({a_.newLabel(), a_.newLabel(), index_, flags_before, flags_after, 0});
-    return slow_paths_.back();
+    SlowPath& p = slow_paths_.emplace_back();
+    p.entry = a_.newLabel();
+    p.done = a_.newLabel();
+    p.index = index_;
+    p.flags_in_host_before = flags_before;
+    p.flags_in_host_after = flags_after;
+    return p;
   }
 
   // Calls Jit::Interpret for the instruction; leaves the block when it says so.
@@ -953,12 +971,10 @@ class Translator {
     flags_in_host_ = p.flags_in_host_before;
     SyncFlags();
     EmitInterpretCall(p.index, p.branch);
-    if (p.window) {
+    if (p.window.valid) {
       // (The flags are in CpuState here, as the way out wants them.)
       Label miss = a_.newLabel(), hit = a_.newLabel();
-      bool last_in_r8 = false;
-      EmitLinear(p.window_operand, p.window_address_width, p.window_size, p.window_write, miss, &last_in_r8);
-      EmitTlbLookup(p.window_write, p.window_size, miss, last_in_r8, true);
+      EmitWindowLookup(p.window_operand, p.window, miss);
       a_.jmp(hit);
       a_.bind(miss);
       a_.mov(ax::rax, p.next_rip);
@@ -1568,25 +1584,17 @@ class Translator {
       if (opened.valid) {
         // The window's bytes are looked up at once; this access is at
         // disp - lo within them.
-        ZydisDecodedOperand first = m;
-        first.mem.disp.has_displacement = true;
-        first.mem.disp.value = opened.lo;
-        const unsigned span = static_cast<unsigned>(opened.hi - opened.lo);
-        if (!EmitLinear(first, zi.address_width, span, opened.write, slow->entry, &last_in_r8)) {
+        if (!EmitWindowLookup(m, opened, slow->entry)) {
           slow_paths_.pop_back();
           return false;
         }
-        EmitTlbLookup(opened.write, span, slow->entry, last_in_r8, true);
         if (Disp(m) != opened.lo) {
           // (kLinear holds the linear address: 32 bits outside 64-bit code.)
           const ax::Gp out = code_bits_ == 64 ? kLinear : kLinear.r32();
           a_.lea(out, ax::ptr(kLinear, static_cast<int32_t>(Disp(m) - opened.lo)));
         }
-        slow->window = true;
-        slow->window_operand = first;
-        slow->window_address_width = zi.address_width;
-        slow->window_size = span;
-        slow->window_write = opened.write;
+        slow->window = opened;
+        slow->window_operand = m;
         slow->next_rip = next_rip_;
         window_ = opened;
       } else if (!windowed && !EmitLinear(m, zi.address_width, size, write, slow->entry, &last_in_r8)) {
