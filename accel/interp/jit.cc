@@ -653,6 +653,10 @@ class Translator {
     unsigned address_width = 0;
     int64_t lo = 0, hi = 0;
     bool write = false;
+    // kLinear still holds the linear address of byte lo: an access in the
+    // window is then [kHostAddr + kLinear + its offset from lo], with no
+    // address arithmetic of its own.
+    bool lo_in_linear = false;
   };
   struct SlowPath {
     Label entry, done;
@@ -1477,6 +1481,21 @@ class Translator {
     // The operand is [r11 + r10] (TLB addend + linear address) unless r10
     // holds a guest register of the instruction.
     const bool linear_kept = !(used_hosts >> kLinear.id() & 1);
+    // An access inside the window an earlier one looked up needs no lookup;
+    // otherwise it may open a window of its own (no code is emitted here).
+    const ZydisDecodedOperand* access = mem >= 0 && !lea ? &zops[mem] : nullptr;
+    const bool access_writes = access && (access->actions & ZYDIS_OPERAND_ACTION_MASK_WRITE);
+    const bool aligned16 = access && access->size == 128 && !IsUnalignedSse(zi.mnemonic);
+    const bool windowed =
+        access && linear_kept && WindowHolds(incoming_window_, *access, zi.address_width, access_writes);
+    const Window opened = !access || windowed || !linear_kept || aligned16 ||
+                                  !WindowOperand(*access, zi.address_width) || written_reg[GprNumber(access->mem.base)]
+                              ? Window{}
+                              : OpenWindow(*access, zi.address_width, access_writes);
+    // The operand's offset from kLinear, where that holds the window's first byte.
+    int32_t from_lo = 0;
+    if (windowed && incoming_window_.lo_in_linear) from_lo = static_cast<int32_t>(Disp(*access) - incoming_window_.lo);
+    if (opened.valid) from_lo = static_cast<int32_t>(Disp(*access) - opened.lo);
 
     ZydisEncoderRequest req;
     if (!ZYAN_SUCCESS(ZydisEncoderDecodedInstructionToEncoderRequest(&zi, zops, static_cast<ZyanU8>(visible), &req))) {
@@ -1507,7 +1526,7 @@ class Translator {
           e.mem.base = ZYDIS_REGISTER_R11;
           e.mem.index = linear_kept ? ZYDIS_REGISTER_R10 : ZYDIS_REGISTER_NONE;
           e.mem.scale = linear_kept ? 1 : 0;
-          e.mem.displacement = 0;
+          e.mem.displacement = from_lo;
         }
       }
     }
@@ -1549,35 +1568,29 @@ class Translator {
     const bool flags_before = flags_in_host_;
     const bool flags_after = flags_in_host_ || written;
     SlowPath* slow = nullptr;
-    bool windowed = false;  // the access lies in incoming_window_
-    if (mem >= 0 && !lea) {
-      const ZydisDecodedOperand& m = zops[mem];
-      const bool write = m.actions & ZYDIS_OPERAND_ACTION_MASK_WRITE;
+    if (access) {
+      const ZydisDecodedOperand& m = *access;
+      const bool write = access_writes;
       const unsigned size = m.size / 8;
       if (size == 0 || size > (xmm_used || zi.mnemonic == ZYDIS_MNEMONIC_CMPXCHG16B ? 16 : 8)) return false;
-      // Alignment is a property of the offset (the interpreter's check),
-      // and the host instruction needs its (linear) address aligned: both
-      // hold when the linear address and the segment base are aligned. The
-      // base is checked where it is not known to be 0 (FS and GS in 64-bit
-      // code: the kernel's per-CPU CMPXCHG16B). (CMPXCHG16B too.)
-      const bool aligned16 = size == 16 && !IsUnalignedSse(zi.mnemonic);
+      // Alignment (aligned16) is a property of the offset (the interpreter's
+      // check), and the host instruction needs its (linear) address aligned:
+      // both hold when the linear address and the segment base are aligned.
+      // The base is checked where it is not known to be 0 (FS and GS in
+      // 64-bit code: the kernel's per-CPU CMPXCHG16B). (CMPXCHG16B too.)
       const int seg = SegmentIndex(m.mem.segment);
       const bool base_zero = code_bits_ == 64 ? seg != x86::kFs && seg != x86::kGs
                                               : (SegmentBits(seg) & kSegBaseZero) != 0;
       bool last_in_r8 = false;
-      if (linear_kept && WindowHolds(incoming_window_, m, zi.address_width, write)) {
+      if (windowed) {
         // Inside the window an earlier access checked: no lookup, nothing
-        // that can miss.
-        const Label unused = a_.newLabel();
-        if (!EmitLinear(m, zi.address_width, size, write, unused, &last_in_r8)) return false;
+        // that can miss, and no address to form while kLinear holds its start.
         window_ = incoming_window_;
-        windowed = true;
+        if (!window_.lo_in_linear) {
+          const Label unused = a_.newLabel();
+          if (!EmitLinear(m, zi.address_width, size, write, unused, &last_in_r8)) return false;
+        }
       }
-      const Window opened =
-          windowed || !linear_kept || aligned16 || !WindowOperand(m, zi.address_width) ||
-                  written_reg[GprNumber(m.mem.base)]
-              ? Window{}
-              : OpenWindow(m, zi.address_width, write);
       // Nothing emitted yet, so giving up here needs no undo... except the
       // flag load above, which is harmless.
       if (!windowed) slow = &NewSlowPath(flags_before, flags_after);
@@ -1588,15 +1601,11 @@ class Translator {
           slow_paths_.pop_back();
           return false;
         }
-        if (Disp(m) != opened.lo) {
-          // (kLinear holds the linear address: 32 bits outside 64-bit code.)
-          const ax::Gp out = code_bits_ == 64 ? kLinear : kLinear.r32();
-          a_.lea(out, ax::ptr(kLinear, static_cast<int32_t>(Disp(m) - opened.lo)));
-        }
         slow->window = opened;
         slow->window_operand = m;
         slow->next_rip = next_rip_;
         window_ = opened;
+        window_.lo_in_linear = true;  // (its slow path leaves it so too)
       } else if (!windowed && !EmitLinear(m, zi.address_width, size, write, slow->entry, &last_in_r8)) {
         slow_paths_.pop_back();
         return false;  // (flags already loaded: still consistent)
@@ -1643,8 +1652,9 @@ class Translator {
     flags_in_host_ = flags_after;
     // A register-only instruction keeps the window open unless it changes
     // the window's base (so does an access through it, or the one opening it).
-    if (mem < 0 || lea) window_ = incoming_window_;
+    if (!access) window_ = incoming_window_;
     if (window_.valid && written_reg[GprNumber(window_.base)]) window_ = Window{};
+    if (!linear_kept) window_.lo_in_linear = false;  // r10 held a guest register
     return true;
   }
 

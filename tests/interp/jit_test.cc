@@ -298,6 +298,55 @@ TEST_F(JitTest, RealModeSharedLookupThatWrapsAtSixtyFourKiB) {
   EXPECT_EQ(m->Read(0x50000, 2), 0u);
 }
 
+// Accesses in a window address it from its first byte's linear address in
+// r10; an instruction between them that holds a guest register in r10 makes
+// the next access form its own address.
+TEST_F(JitTest, SharedLookupSurvivesAnInstructionThatOverwritesR10) {
+  Start(Cat({{0x48, 0x8B, 0x46, 0x08},                    // mov rax, [rsi + 8]
+             {0x49, 0xC7, 0xC2, 0x00, 0x00, 0x04, 0x00},  // mov r10, 0x40000
+             {0x48, 0x8B, 0x4E, 0x10},                    // mov rcx, [rsi + 16]
+             {0x48, 0x89, 0x1E},                          // mov [rsi], rbx
+             {0xEB, 0xFE}}),
+        Mode::kLong64);
+  m->reg(x86::kRsi) = 0x50000;
+  m->reg(x86::kRbx) = 0x99;
+  m->Write(0x50008, 8, 5);
+  m->Write(0x50010, 8, 7);
+  m->Write(0x90010, 8, 0xBAD);
+  for (int pass = 0; pass < 2; ++pass) {
+    m->s.rip = kCode;
+    m->Write(0x50000, 8, 0);
+    EXPECT_EQ(RunTo(kCode + 18), 5u);
+    EXPECT_EQ(m->reg(x86::kRax), 5u);
+    EXPECT_EQ(m->reg(x86::kR10), 0x40000u);
+    EXPECT_EQ(m->reg(x86::kRcx), 7u);
+    EXPECT_EQ(m->Read(0x50000, 8), 0x99u);
+  }
+}
+
+// The access that opens a window need not be at its lowest byte: each one
+// is at its own offset from the window's start.
+TEST_F(JitTest, RealModeSharedLookupOpenedAboveItsLowestByte) {
+  Start({0x8B, 0x44, 0x04,  // mov ax, [si + 4]
+         0x89, 0x44, 0x02,  // mov [si + 2], ax
+         0x8B, 0x1C,        // mov bx, [si]
+         0xEB, 0xFE},
+        Mode::kReal);
+  m->s.seg[x86::kDs].selector = 0x4000;
+  m->s.seg[x86::kDs].base = 0x40000;
+  m->reg(x86::kRsi) = 0x100;
+  m->Write(0x40100, 2, 0x5678);
+  m->Write(0x40104, 2, 0x1234);
+  for (int pass = 0; pass < 2; ++pass) {  // cold, then with the TLB filled
+    m->s.rip = 0;
+    m->reg(x86::kRbx) = 0;
+    m->Write(0x40102, 2, 0);
+    EXPECT_EQ(RunTo(8), 4u);
+    EXPECT_EQ(m->Read(0x40102, 2), 0x1234u);
+    EXPECT_EQ(m->reg(x86::kRbx) & 0xFFFF, 0x5678u);
+  }
+}
+
 TEST_F(JitTest, RealModeWordAtOffsetFfffFaultsLikeTheInterpreter) {
   Start({0xB8, 0x01, 0x00,        // mov ax, 1
          0xA1, 0xFF, 0xFF,        // mov ax, [0xFFFF]: the second byte is past the 64 KiB limit
