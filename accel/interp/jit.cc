@@ -63,11 +63,13 @@ const ax::Gp kTlb = ax::r14;
 const ax::Gp kTwelve = ax::r15;
 const ax::Gp kHostAddr = ax::r11;
 const ax::Gp kLinear = ax::r10;
-const ax::Gp kBudget = ax::r13;  // instructions left before the dispatcher must run
+// Minus the instructions left before the dispatcher must run: it counts up
+// to 0, so that a loop's flag-free budget check is one SHRX (EmitDirect).
+const ax::Gp kBudget = ax::r13;
 
 // The registers a loop keeps in host registers across its branch back:
-// all but the ones its flag-free budget check overwrites (r8, r9).
-constexpr uint32_t kLoopRegisters = 0x7FF & ~(1u << 8 | 1u << 9);
+// all but r9, where its flag-free budget check keeps rcx.
+constexpr uint32_t kLoopRegisters = 0x7FF & ~(1u << 9);
 using BlockFn = uint64_t (*)(x86::CpuState* state, JitTlbEntry* tlb, uint64_t budget);
 
 int GprNumber(ZydisRegister r) {
@@ -412,6 +414,7 @@ class Translator {
     a_.sub(ax::rsp, 8);  // 16-byte alignment at calls; holds the budget
     a_.mov(ax::qword_ptr(ax::rsp), ax::rdx);
     a_.mov(kBudget, ax::rdx);
+    a_.neg(kBudget);
     a_.mov(kState, ax::rdi);
     a_.mov(kTlb, ax::rsi);
     a_.mov(kTwelve.r32(), 12);
@@ -450,7 +453,7 @@ class Translator {
     a_.jmp(ax::rax);
     a_.bind(epilogue_);
     a_.mov(ax::rax, ax::qword_ptr(ax::rsp));
-    a_.sub(ax::rax, kBudget);  // instructions run: budget given - budget left
+    a_.add(ax::rax, kBudget);  // instructions run: budget given - budget left
     a_.add(ax::rsp, 8);
     for (const ax::Gp& r : {ax::r15, ax::r14, ax::r13, ax::r12, ax::rbp, ax::rbx}) a_.pop(r);
     a_.ret();
@@ -617,8 +620,8 @@ class Translator {
     *link = Jit::Link{nullptr, nullptr, rip, block_, nullptr};
     const Label stub = a_.newLabel();
     link_stubs_.push_back({link, stub});
-    a_.sub(kBudget, count);
-    a_.jle(stub);
+    a_.add(kBudget, count);
+    a_.jge(stub);
     a_.mov(ax::rax, reinterpret_cast<uint64_t>(&link->code));
     a_.jmp(ax::qword_ptr(ax::rax));
     valid_ = 0;  // what follows is reached through labels
@@ -634,7 +637,7 @@ class Translator {
 
   // Leaves the block after `count` instructions with RIP already stored.
   void EmitLeave(unsigned count) {
-    a_.sub(kBudget, count);
+    a_.add(kBudget, count);
     a_.jmp(epilogue_);
     valid_ = 0;
   }
@@ -965,7 +968,7 @@ class Translator {
     a_.test(ax::rax, ax::rax);
     a_.jz(go_on);
     a_.lea(ax::eax, ax::ptr(ax::eax, static_cast<int32_t>(index) - 1));  // 1: before, 2: after it
-    a_.sub(kBudget, ax::rax);
+    a_.add(kBudget, ax::rax);
     a_.jmp(epilogue_);
     a_.bind(go_on);
   }
@@ -1036,8 +1039,8 @@ class Translator {
   // (flags already in CpuState; clobbers rax, rcx, rdx and the host flags).
   void EmitJumpCacheExit(unsigned count) {
     static_assert(sizeof(Jit::JumpEntry) == 32);
-    a_.sub(kBudget, count);
-    a_.jle(epilogue_);
+    a_.add(kBudget, count);
+    a_.jge(epilogue_);
     a_.mov(ax::rax, ax::qword_ptr(kState, kRipOffset));
     a_.mov(ax::rcx, ax::rax);
     a_.shr(ax::rcx, Jit::kJumpShift);  // Jit::JumpSlot
@@ -1074,21 +1077,20 @@ class Translator {
     }
     if (rip == block_->rip && loop_entry_ && flags_in_host_) {
       LoadRegisters(loop_regs_ & ~valid_);
-      // JRCXZ is the flag-free branch: rcx (a guest register) waits in r9;
-      // r8 and r9 are not among kLoopRegisters.
+      // JRCXZ is the flag-free branch: rcx (a guest register) waits in r9,
+      // which is not among kLoopRegisters. kBudget >> 12 is 0 once it has
+      // counted up to 0 (it passes 0 by less than 4096: by one block's
+      // instructions), and not while it is negative.
       a_.mov(ax::r9, ax::rcx);
-      a_.lea(kBudget, ax::ptr(kBudget, -static_cast<int32_t>(count)));
-      a_.lea(ax::rcx, ax::ptr(kBudget, -1));
-      a_.mov(ax::r8d, 63);
-      a_.shrx(ax::rcx, ax::rcx, ax::r8);  // 1 when the budget is spent
-      a_.lea(ax::rcx, ax::ptr(ax::rcx, -1));  // 0 when it is spent
+      a_.lea(kBudget, ax::ptr(kBudget, static_cast<int32_t>(count)));
+      a_.shrx(ax::rcx, kBudget, kTwelve);
       Label spent = a_.newLabel();
       a_.jecxz(ax::rcx, spent);  // (JRCXZ reaches 127 bytes only)
       a_.mov(ax::rcx, ax::r9);
       a_.jmp(loop_body_);
       a_.bind(spent);
-      Clobber(Bit(ax::rcx) | Bit(ax::r8) | Bit(ax::r9));
-      a_.lea(kBudget, ax::ptr(kBudget, static_cast<int32_t>(count)));
+      Clobber(Bit(ax::rcx) | Bit(ax::r9));
+      a_.lea(kBudget, ax::ptr(kBudget, -static_cast<int32_t>(count)));
     }
     EmitExit(rip, count);
   }

@@ -133,9 +133,9 @@ TEST_F(JitTest, ChainedLoopReturnsWhenTheBudgetIsSpent) {
 }
 
 // A loop keeps the registers it carries in host registers across its branch
-// back, except the two its budget check overwrites: r8 and r9, written last
-// before the branch back and read first after it, must be reloaded there. A
-// small budget takes the way out and back in many times.
+// back, except r9, where its budget check keeps rcx: r8 and r9, written last
+// before the branch back and read first after it, come back with their
+// values. A small budget takes the way out and back in many times.
 TEST_F(JitTest, LoopCarriesRegistersAcrossTheBranchBackAndBudgetExits) {
   Start(Cat({{0x4D, 0x01, 0xC8},        // loop: add r8, r9
              {0x4D, 0x8D, 0x49, 0x01},  // lea r9, [r9 + 1]
