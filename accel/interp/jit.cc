@@ -17,9 +17,11 @@
 //
 // Accesses through one base register a few instructions apart share one
 // TLB lookup: the first checks all their bytes at once (a window, which
-// must lie in one page), and the rest add its addend to their address
-// (Translator::Window). A loop's block keeps the registers it carries in
-// host registers across its branch back (Translator's loop entry).
+// must lie in one page), and the rest are at their offset from its first
+// byte, whose linear address stays in r10 (Translator::Window). A loop's
+// block keeps the registers it carries in host registers across its branch
+// back (Translator's loop entry). Blocks run in one frame that Runtime's
+// shared entry sets up, and leave through its shared exit.
 #include "accel/interp/jit.h"
 
 #include <asmjit/x86.h>
@@ -70,7 +72,10 @@ const ax::Gp kBudget = ax::r13;
 // The registers a loop keeps in host registers across its branch back:
 // all but r9, where its flag-free budget check keeps rcx.
 constexpr uint32_t kLoopRegisters = 0x7FF & ~(1u << 9);
-using BlockFn = uint64_t (*)(x86::CpuState* state, JitTlbEntry* tlb, uint64_t budget);
+// Translated code runs in the frame that Runtime's entry sets up (the
+// callee-saved registers and the budget given) and leaves by its exit; blocks
+// jump to each other inside it, so they have no prologue or epilogue of their own.
+using EnterFn = uint64_t (*)(x86::CpuState* state, JitTlbEntry* tlb, uint64_t budget, const void* code);
 
 int GprNumber(ZydisRegister r) {
   if (r >= ZYDIS_REGISTER_AX && r <= ZYDIS_REGISTER_R15W) return r - ZYDIS_REGISTER_AX;
@@ -326,8 +331,8 @@ struct Jit::Block {
   uint8_t mode = 0;
   bool user = false;
   bool valid = true;
-  BlockFn fn = nullptr;
-  const void* chain_entry = nullptr;  // the code after fn's prologue
+  void* fn = nullptr;  // the block's code (its allocation)
+  const void* chain_entry = nullptr;  // where it is entered: after the loop entry's flag load
   // Exits that may jump straight to another block: in the record, since
   // translated code holds their addresses (and one allocation fewer).
   std::array<Link, kMaxLinks> links{};
@@ -337,7 +342,14 @@ struct Jit::Block {
 };
 
 struct Jit::Runtime {
+  Runtime(Jit* jit, Jit::Link** last_link);
   asmjit::JitRuntime rt;
+  EnterFn enter = nullptr;
+  const void* exit = nullptr;  // where every block leaves (with rax = instructions run)
+  // An exit by a link not yet set (rcx = the Link): RIP is its target, and
+  // the link is left for RunBlock to set.
+  const void* link_exit = nullptr;
+  const void* interpret = nullptr;  // Jit::Interpret for the block in rsi
 };
 
 namespace {
@@ -410,14 +422,6 @@ class Translator {
   uint32_t valid_at_branches_back() const { return valid_at_branches_back_; }
 
   void Prologue() {
-    for (const ax::Gp& r : {ax::rbx, ax::rbp, ax::r12, ax::r13, ax::r14, ax::r15}) a_.push(r);
-    a_.sub(ax::rsp, 8);  // 16-byte alignment at calls; holds the budget
-    a_.mov(ax::qword_ptr(ax::rsp), ax::rdx);
-    a_.mov(kBudget, ax::rdx);
-    a_.neg(kBudget);
-    a_.mov(kState, ax::rdi);
-    a_.mov(kTlb, ax::rsi);
-    a_.mov(kTwelve.r32(), 12);
     a_.bind(chain_entry_);
     valid_ = 0;
     if (loop_entry_) {
@@ -435,28 +439,18 @@ class Translator {
     // link for RunBlock to set when it finds the target.
     for (const auto& [link, stub] : link_stubs_) {
       a_.bind(stub);
-      a_.mov(ax::rax, link->target_rip);
-      a_.mov(ax::qword_ptr(kState, kRipOffset), ax::rax);
       a_.mov(ax::rcx, reinterpret_cast<uint64_t>(link));
-      a_.mov(ax::rax, reinterpret_cast<uint64_t>(jit_->last_link_slot()));
-      a_.mov(ax::qword_ptr(ax::rax), ax::rcx);
-      a_.jmp(epilogue_);
+      a_.jmp(asmjit::imm(jit_->block_link_exit()));
     }
-    // Every call of Jit::Interpret goes through here: the two pointers and
-    // the address are emitted once per block rather than at each slow path
-    // (a fifth of a block's code). Entered by a call, it leaves the stack
-    // as a direct call would.
+    // Every call of Jit::Interpret goes through here: the block pointer is
+    // emitted once per block rather than at each slow path, and the Jit and
+    // the address once per Jit (Runtime). Entered by a call, it leaves the
+    // stack as a direct call would.
     a_.bind(interpret_thunk_);
-    a_.mov(ax::rdi, reinterpret_cast<uint64_t>(jit_));
     a_.mov(ax::rsi, reinterpret_cast<uint64_t>(block_));
-    a_.mov(ax::rax, reinterpret_cast<uint64_t>(&Jit::Interpret));
-    a_.jmp(ax::rax);
+    a_.jmp(asmjit::imm(jit_->block_interpret()));
     a_.bind(epilogue_);
-    a_.mov(ax::rax, ax::qword_ptr(ax::rsp));
-    a_.add(ax::rax, kBudget);  // instructions run: budget given - budget left
-    a_.add(ax::rsp, 8);
-    for (const ax::Gp& r : {ax::r15, ax::r14, ax::r13, ax::r12, ax::rbp, ax::rbx}) a_.pop(r);
-    a_.ret();
+    a_.jmp(asmjit::imm(jit_->block_exit()));
   }
 
   // Translates instruction `index` at `rip`; false when it cannot be part of
@@ -1700,9 +1694,50 @@ class Translator {
 
 }  // namespace
 
+Jit::Runtime::Runtime(Jit* jit, Jit::Link** last_link) {
+  asmjit::CodeHolder code;
+  code.init(rt.environment());
+  ax::Assembler a(&code);
+  for (const ax::Gp& r : {ax::rbx, ax::rbp, ax::r12, ax::r13, ax::r14, ax::r15}) a.push(r);
+  a.sub(ax::rsp, 8);  // 16-byte alignment at calls; holds the budget
+  a.mov(ax::qword_ptr(ax::rsp), ax::rdx);
+  a.mov(kBudget, ax::rdx);
+  a.neg(kBudget);
+  a.mov(kState, ax::rdi);
+  a.mov(kTlb, ax::rsi);
+  a.mov(kTwelve.r32(), 12);
+  a.jmp(ax::rcx);
+  const Label exit_label = a.newLabel(), link_exit_label = a.newLabel(), interpret_label = a.newLabel();
+  a.bind(interpret_label);
+  a.mov(ax::rdi, reinterpret_cast<uint64_t>(jit));
+  a.mov(ax::rax, reinterpret_cast<uint64_t>(&Jit::Interpret));
+  a.jmp(ax::rax);
+  a.bind(link_exit_label);
+  a.mov(ax::rax, ax::qword_ptr(ax::rcx, offsetof(Jit::Link, target_rip)));
+  a.mov(ax::qword_ptr(kState, kRipOffset), ax::rax);
+  a.mov(ax::rax, reinterpret_cast<uint64_t>(last_link));
+  a.mov(ax::qword_ptr(ax::rax), ax::rcx);
+  a.bind(exit_label);
+  a.mov(ax::rax, ax::qword_ptr(ax::rsp));
+  a.add(ax::rax, kBudget);  // instructions run: budget given - budget left
+  a.add(ax::rsp, 8);
+  for (const ax::Gp& r : {ax::r15, ax::r14, ax::r13, ax::r12, ax::rbp, ax::rbx}) a.pop(r);
+  a.ret();
+  void* fn = nullptr;
+  if (rt.add(&fn, &code) != asmjit::kErrorOk) return;  // (Jit::HostSupported said yes: not expected)
+  enter = reinterpret_cast<EnterFn>(fn);
+  exit = static_cast<const uint8_t*>(fn) + code.labelOffsetFromBase(exit_label);
+  link_exit = static_cast<const uint8_t*>(fn) + code.labelOffsetFromBase(link_exit_label);
+  interpret = static_cast<const uint8_t*>(fn) + code.labelOffsetFromBase(interpret_label);
+}
+
+const void* Jit::block_exit() const { return runtime_->exit; }
+const void* Jit::block_link_exit() const { return runtime_->link_exit; }
+const void* Jit::block_interpret() const { return runtime_->interpret; }
+
 Jit::Jit(Cpu& cpu, size_t max_cache_bytes)
     : cpu_(cpu),
-      runtime_(std::make_unique<Runtime>()),
+      runtime_(std::make_unique<Runtime>(this, &last_link_)),
       lookup_(kLookupSlots, nullptr),
       jump_cache_(kJumpSlots),
       max_cache_bytes_(max_cache_bytes) {}
@@ -1928,7 +1963,7 @@ std::unique_ptr<Jit::Block> Jit::Compile(uint64_t rip, uint64_t phys, bool user,
   if (context == 0) context = static_cast<uint32_t>(contexts_.size());
   block->context = context;
   hw::GuestMemory::Span span = cpu_.board.memory().Lookup(phys & ~0xFFFull);
-  if (!span.host || span.length < 4096) return block;
+  if (!span.host || span.length < 4096 || !runtime_->enter) return block;
   const uint8_t* page = span.host;
   // The page is marked as code before its bytes are read, as the
   // interpreter's decode marks it: a write from now on drops the block.
@@ -2063,7 +2098,7 @@ uint64_t Jit::Enter(Block* b, uint64_t rip, uint64_t budget) {
     b->incoming.push_back(link);
   }
   ++stats_.dispatches;
-  const uint64_t n = b->fn(&s, cpu_.sys_.tlb.jit[0].data(), budget);
+  const uint64_t n = runtime_->enter(&s, cpu_.sys_.tlb.jit[0].data(), budget, b->chain_entry);
   cpu_.retired_ += n + extra_retired_;
   stats_.instructions_in_blocks += n + extra_retired_;
   extra_retired_ = 0;

@@ -87,7 +87,11 @@ class Jit {
     Block* owner;
     Block* target;
   };
-  Link** last_link_slot() { return &last_link_; }
+  // Where translated code leaves for RunBlock, and where an exit by a link
+  // not yet set leaves (shared by all blocks).
+  const void* block_exit() const;
+  const void* block_link_exit() const;
+  const void* block_interpret() const;  // calls Interpret for the block in rsi
   // The slow path of translated code (jit.cc): interprets instruction
   // `index` of the block. Returns 0 to continue the block, 1 to leave it
   // before the instruction (a fault is pending), 2 to leave after it. With
