@@ -342,7 +342,7 @@ struct Jit::Block {
 };
 
 struct Jit::Runtime {
-  Runtime(Jit* jit, Jit::Link** last_link);
+  Runtime(Jit* jit, Jit::Link** last_link, const Jit::JumpEntry* jump_cache);
   asmjit::JitRuntime rt;
   EnterFn enter = nullptr;
   const void* exit = nullptr;  // where every block leaves (with rax = instructions run)
@@ -350,6 +350,9 @@ struct Jit::Runtime {
   // the link is left for RunBlock to set.
   const void* link_exit = nullptr;
   const void* interpret = nullptr;  // Jit::Interpret for the block in rsi
+  // RIP (in CpuState) through the jump cache for the context in edx, or
+  // the exit.
+  const void* jump_cache_exit = nullptr;
 };
 
 namespace {
@@ -440,7 +443,7 @@ class Translator {
     for (const auto& [link, stub] : link_stubs_) {
       a_.bind(stub);
       a_.mov(ax::rcx, reinterpret_cast<uint64_t>(link));
-      a_.jmp(asmjit::imm(jit_->block_link_exit()));
+      a_.jmp(asmjit::imm(jit_->runtime().link_exit));
     }
     // Every call of Jit::Interpret goes through here: the block pointer is
     // emitted once per block rather than at each slow path, and the Jit and
@@ -448,9 +451,9 @@ class Translator {
     // stack as a direct call would.
     a_.bind(interpret_thunk_);
     a_.mov(ax::rsi, reinterpret_cast<uint64_t>(block_));
-    a_.jmp(asmjit::imm(jit_->block_interpret()));
+    a_.jmp(asmjit::imm(jit_->runtime().interpret));
     a_.bind(epilogue_);
-    a_.jmp(asmjit::imm(jit_->block_exit()));
+    a_.jmp(asmjit::imm(jit_->runtime().exit));
   }
 
   // Translates instruction `index` at `rip`; false when it cannot be part of
@@ -1030,24 +1033,13 @@ class Translator {
 
   // Leaves after `count` instructions for CpuState::rip, straight into its
   // block when the jump cache has one for this context and budget remains
-  // (flags already in CpuState; clobbers rax, rcx, rdx and the host flags).
+  // (Runtime::jump_cache_exit; flags already in CpuState; clobbers rax, rcx,
+  // rdx, r8 and the host flags).
   void EmitJumpCacheExit(unsigned count) {
-    static_assert(sizeof(Jit::JumpEntry) == 32);
     a_.add(kBudget, count);
     a_.jge(epilogue_);
-    a_.mov(ax::rax, ax::qword_ptr(kState, kRipOffset));
-    a_.mov(ax::rcx, ax::rax);
-    a_.shr(ax::rcx, Jit::kJumpShift);  // Jit::JumpSlot
-    a_.xor_(ax::rcx, ax::rax);
-    a_.and_(ax::ecx, static_cast<int32_t>(Jit::kJumpSlots - 1));
-    a_.shl(ax::ecx, 5);
-    a_.mov(ax::rdx, reinterpret_cast<uint64_t>(jit_->jump_cache()));
-    a_.add(ax::rdx, ax::rcx);
-    a_.cmp(ax::rax, ax::qword_ptr(ax::rdx, offsetof(Jit::JumpEntry, rip)));
-    a_.jne(epilogue_);
-    a_.cmp(ax::dword_ptr(ax::rdx, offsetof(Jit::JumpEntry, context)), static_cast<int32_t>(block_->context));
-    a_.jne(epilogue_);
-    a_.jmp(ax::qword_ptr(ax::rdx, offsetof(Jit::JumpEntry, code)));
+    a_.mov(ax::edx, block_->context);
+    a_.jmp(asmjit::imm(jit_->runtime().jump_cache_exit));
     valid_ = 0;
   }
 
@@ -1694,7 +1686,7 @@ class Translator {
 
 }  // namespace
 
-Jit::Runtime::Runtime(Jit* jit, Jit::Link** last_link) {
+Jit::Runtime::Runtime(Jit* jit, Jit::Link** last_link, const Jit::JumpEntry* jump_cache) {
   asmjit::CodeHolder code;
   code.init(rt.environment());
   ax::Assembler a(&code);
@@ -1707,7 +1699,23 @@ Jit::Runtime::Runtime(Jit* jit, Jit::Link** last_link) {
   a.mov(kTlb, ax::rsi);
   a.mov(kTwelve.r32(), 12);
   a.jmp(ax::rcx);
-  const Label exit_label = a.newLabel(), link_exit_label = a.newLabel(), interpret_label = a.newLabel();
+  const Label exit_label = a.newLabel(), link_exit_label = a.newLabel(), interpret_label = a.newLabel(),
+              jump_cache_label = a.newLabel();
+  static_assert(sizeof(Jit::JumpEntry) == 32);
+  a.bind(jump_cache_label);
+  a.mov(ax::rax, ax::qword_ptr(kState, kRipOffset));
+  a.mov(ax::rcx, ax::rax);
+  a.shr(ax::rcx, Jit::kJumpShift);  // Jit::JumpSlot
+  a.xor_(ax::rcx, ax::rax);
+  a.and_(ax::ecx, static_cast<int32_t>(Jit::kJumpSlots - 1));
+  a.shl(ax::ecx, 5);
+  a.mov(ax::r8, reinterpret_cast<uint64_t>(jump_cache));
+  a.add(ax::rcx, ax::r8);
+  a.cmp(ax::rax, ax::qword_ptr(ax::rcx, offsetof(Jit::JumpEntry, rip)));
+  a.jne(exit_label);
+  a.cmp(ax::dword_ptr(ax::rcx, offsetof(Jit::JumpEntry, context)), ax::edx);
+  a.jne(exit_label);
+  a.jmp(ax::qword_ptr(ax::rcx, offsetof(Jit::JumpEntry, code)));
   a.bind(interpret_label);
   a.mov(ax::rdi, reinterpret_cast<uint64_t>(jit));
   a.mov(ax::rax, reinterpret_cast<uint64_t>(&Jit::Interpret));
@@ -1729,18 +1737,16 @@ Jit::Runtime::Runtime(Jit* jit, Jit::Link** last_link) {
   exit = static_cast<const uint8_t*>(fn) + code.labelOffsetFromBase(exit_label);
   link_exit = static_cast<const uint8_t*>(fn) + code.labelOffsetFromBase(link_exit_label);
   interpret = static_cast<const uint8_t*>(fn) + code.labelOffsetFromBase(interpret_label);
+  jump_cache_exit = static_cast<const uint8_t*>(fn) + code.labelOffsetFromBase(jump_cache_label);
 }
-
-const void* Jit::block_exit() const { return runtime_->exit; }
-const void* Jit::block_link_exit() const { return runtime_->link_exit; }
-const void* Jit::block_interpret() const { return runtime_->interpret; }
 
 Jit::Jit(Cpu& cpu, size_t max_cache_bytes)
     : cpu_(cpu),
-      runtime_(std::make_unique<Runtime>(this, &last_link_)),
       lookup_(kLookupSlots, nullptr),
       jump_cache_(kJumpSlots),
-      max_cache_bytes_(max_cache_bytes) {}
+      max_cache_bytes_(max_cache_bytes) {
+  runtime_ = std::make_unique<Runtime>(this, &last_link_, jump_cache_.data());
+}
 
 Jit::~Jit() = default;
 

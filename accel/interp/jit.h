@@ -87,11 +87,10 @@ class Jit {
     Block* owner;
     Block* target;
   };
-  // Where translated code leaves for RunBlock, and where an exit by a link
-  // not yet set leaves (shared by all blocks).
-  const void* block_exit() const;
-  const void* block_link_exit() const;
-  const void* block_interpret() const;  // calls Interpret for the block in rsi
+  // The code all blocks share: their frame's entry and exit, and the ways
+  // out that need no block of their own (jit.cc).
+  struct Runtime;
+  const Runtime& runtime() const { return *runtime_; }
   // The slow path of translated code (jit.cc): interprets instruction
   // `index` of the block. Returns 0 to continue the block, 1 to leave it
   // before the instruction (a fault is pending), 2 to leave after it. With
@@ -114,7 +113,6 @@ class Jit {
   static constexpr unsigned kJumpShift = 14;
   static constexpr unsigned kJumpSlots = 1u << kJumpShift;
   static unsigned JumpSlot(uint64_t rip) { return (rip ^ (rip >> kJumpShift)) & (kJumpSlots - 1); }
-  JumpEntry* jump_cache() { return jump_cache_.data(); }
 
  private:
   Block* Find(uint64_t rip, uint64_t phys, bool user, uint64_t key, uint64_t cs_base);
@@ -123,7 +121,6 @@ class Jit {
   void FlushCache();
 
   Cpu& cpu_;
-  struct Runtime;
   std::unique_ptr<Runtime> runtime_;
   // Blocks by the physical address of their first byte; several per address
   // when it is mapped at more than one linear address or run at both CPLs.
