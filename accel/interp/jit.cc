@@ -349,7 +349,10 @@ struct Jit::Runtime {
   // An exit by a link not yet set (rcx = the Link): RIP is its target, and
   // the link is left for RunBlock to set.
   const void* link_exit = nullptr;
-  const void* interpret = nullptr;  // Jit::Interpret for the block in rsi
+  // Jit::Interpret for the block in rsi (edx, ecx: its index and branch
+  // arguments), called from the block: it returns there when the block goes
+  // on, and otherwise leaves the block.
+  const void* interpret = nullptr;
   // RIP (in CpuState) through the jump cache for the context in edx, or
   // the exit.
   const void* jump_cache_exit = nullptr;
@@ -955,19 +958,13 @@ class Translator {
     return p;
   }
 
-  // Calls Jit::Interpret for the instruction; leaves the block when it says so.
+  // Calls Jit::Interpret for the instruction; the call returns only when
+  // the block goes on (Runtime::interpret leaves it otherwise).
   void EmitInterpretCall(unsigned index, bool branch = false) {
     a_.mov(ax::edx, index);
     a_.mov(ax::ecx, branch ? 1 : 0);
     a_.call(interpret_thunk_);
     valid_ = 0;  // (the interpreter may have changed any guest register)
-    Label go_on = a_.newLabel();
-    a_.test(ax::rax, ax::rax);
-    a_.jz(go_on);
-    a_.lea(ax::eax, ax::ptr(ax::eax, static_cast<int32_t>(index) - 1));  // 1: before, 2: after it
-    a_.add(kBudget, ax::rax);
-    a_.jmp(epilogue_);
-    a_.bind(go_on);
   }
 
   void EmitSlowPath(const SlowPath& p) {
@@ -1717,9 +1714,20 @@ Jit::Runtime::Runtime(Jit* jit, Jit::Link** last_link, const Jit::JumpEntry* jum
   a.jne(exit_label);
   a.jmp(ax::qword_ptr(ax::rcx, offsetof(Jit::JumpEntry, code)));
   a.bind(interpret_label);
+  a.push(ax::rdx);  // the index, for after the call (and 16-byte alignment)
   a.mov(ax::rdi, reinterpret_cast<uint64_t>(jit));
   a.mov(ax::rax, reinterpret_cast<uint64_t>(&Jit::Interpret));
-  a.jmp(ax::rax);
+  a.call(ax::rax);
+  a.pop(ax::rdx);
+  const Label leave = a.newLabel();
+  a.test(ax::rax, ax::rax);
+  a.jnz(leave);
+  a.ret();
+  a.bind(leave);
+  a.add(ax::rsp, 8);  // the return address into the block
+  a.lea(ax::rax, ax::ptr(ax::rax, ax::rdx, 0, -1));  // instructions completed: 1 leaves before it, 2 after
+  a.add(kBudget, ax::rax);
+  a.jmp(exit_label);
   a.bind(link_exit_label);
   a.mov(ax::rax, ax::qword_ptr(ax::rcx, offsetof(Jit::Link, target_rip)));
   a.mov(ax::qword_ptr(kState, kRipOffset), ax::rax);
