@@ -26,6 +26,7 @@
 
 #include <asmjit/x86.h>
 #include <cpuid.h>
+#include <sys/mman.h>
 
 #include <algorithm>
 #include <array>
@@ -341,9 +342,70 @@ struct Jit::Block {
   std::vector<uint64_t> insn_rip;    // allocated once, at its final size
 };
 
+// Where translated code lives: one mapping, filled from the start and
+// emptied whole (Jit::FlushCache), since nothing frees a block's code
+// before then (a dropped block may still be running). Pages are populated a
+// chunk at a time ahead of use: a first touch per page costs a fault each,
+// which on some hosts (a paravirtualized guest kernel) takes several
+// microseconds, while populating a chunk is one call.
+class CodeArena {
+ public:
+  explicit CodeArena(size_t size) : size_(size) {
+    void* p = mmap(nullptr, size, PROT_READ | PROT_WRITE | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (p != MAP_FAILED) base_ = static_cast<uint8_t*>(p);
+  }
+  ~CodeArena() {
+    if (base_) munmap(base_, size_);
+  }
+  CodeArena(const CodeArena&) = delete;
+  CodeArena& operator=(const CodeArena&) = delete;
+
+  size_t left() const { return base_ ? size_ - used_ : 0; }
+  // Room for `bytes` of code (64-byte aligned), or nullptr when full.
+  uint8_t* Allocate(size_t bytes) {
+    bytes = (bytes + 63) & ~size_t{63};
+    if (bytes > left()) return nullptr;
+    uint8_t* p = base_ + used_;
+    used_ += bytes;
+    if (used_ > populated_) {
+      const size_t end = std::min(size_, (used_ + kPopulateChunk - 1) & ~(kPopulateChunk - 1));
+      // (Where MADV_POPULATE_WRITE is missing, pages fault in as they are written.)
+      madvise(base_ + populated_, end - populated_, kPopulateWrite);
+      populated_ = end;
+    }
+    return p;
+  }
+  // Forgets all but the first `keep` bytes (the shared code).
+  void Reset(size_t keep) { used_ = keep; }
+  size_t used() const { return used_; }
+
+  // Relocates `code` to memory of its own here and copies it there; nullptr when full.
+  void* Add(asmjit::CodeHolder& code) {
+    const size_t estimate = code.codeSize();  // (relocation may only shrink it)
+    uint8_t* p = Allocate(estimate);
+    if (!p) return nullptr;
+    if (code.relocateToBase(reinterpret_cast<uint64_t>(p)) != asmjit::kErrorOk) return nullptr;
+    code.copyFlattenedData(p, code.codeSize(), asmjit::CopySectionFlags::kPadTargetBuffer);
+    return p;
+  }
+
+ private:
+  static constexpr size_t kPopulateChunk = 1u << 20;
+  static constexpr int kPopulateWrite = 23;  // MADV_POPULATE_WRITE (Linux 5.14)
+  uint8_t* base_ = nullptr;
+  size_t size_;
+  size_t used_ = 0;
+  size_t populated_ = 0;
+};
+
+// The most host code one block may need (kMaxBlockInsns instructions with
+// their slow paths): the arena is flushed before it has less room left.
+constexpr size_t kMaxBlockCode = 64u << 10;
+
 struct Jit::Runtime {
-  Runtime(Jit* jit, Jit::Link** last_link, const Jit::JumpEntry* jump_cache);
-  asmjit::JitRuntime rt;
+  Runtime(Jit* jit, Jit::Link** last_link, const Jit::JumpEntry* jump_cache, size_t arena_bytes);
+  CodeArena arena;
+  size_t shared_bytes = 0;  // the arena's first bytes: the code below
   EnterFn enter = nullptr;
   const void* exit = nullptr;  // where every block leaves (with rax = instructions run)
   // An exit by a link not yet set (rcx = the Link): RIP is its target, and
@@ -1683,9 +1745,10 @@ class Translator {
 
 }  // namespace
 
-Jit::Runtime::Runtime(Jit* jit, Jit::Link** last_link, const Jit::JumpEntry* jump_cache) {
+Jit::Runtime::Runtime(Jit* jit, Jit::Link** last_link, const Jit::JumpEntry* jump_cache, size_t arena_bytes)
+    : arena(arena_bytes) {
   asmjit::CodeHolder code;
-  code.init(rt.environment());
+  code.init(asmjit::Environment::host());
   ax::Assembler a(&code);
   for (const ax::Gp& r : {ax::rbx, ax::rbp, ax::r12, ax::r13, ax::r14, ax::r15}) a.push(r);
   a.sub(ax::rsp, 8);  // 16-byte alignment at calls; holds the budget
@@ -1739,8 +1802,9 @@ Jit::Runtime::Runtime(Jit* jit, Jit::Link** last_link, const Jit::JumpEntry* jum
   a.add(ax::rsp, 8);
   for (const ax::Gp& r : {ax::r15, ax::r14, ax::r13, ax::r12, ax::rbp, ax::rbx}) a.pop(r);
   a.ret();
-  void* fn = nullptr;
-  if (rt.add(&fn, &code) != asmjit::kErrorOk) return;  // (Jit::HostSupported said yes: not expected)
+  void* fn = arena.Add(code);
+  if (!fn) return;  // (no mapping: nothing is translated)
+  shared_bytes = arena.used();
   enter = reinterpret_cast<EnterFn>(fn);
   exit = static_cast<const uint8_t*>(fn) + code.labelOffsetFromBase(exit_label);
   link_exit = static_cast<const uint8_t*>(fn) + code.labelOffsetFromBase(link_exit_label);
@@ -1753,7 +1817,8 @@ Jit::Jit(Cpu& cpu, size_t max_cache_bytes)
       lookup_(kLookupSlots, nullptr),
       jump_cache_(kJumpSlots),
       max_cache_bytes_(max_cache_bytes) {
-  runtime_ = std::make_unique<Runtime>(this, &last_link_, jump_cache_.data());
+  runtime_ = std::make_unique<Runtime>(this, &last_link_, jump_cache_.data(),
+                                       std::max<size_t>(max_cache_bytes, 1u << 20) + 4 * kMaxBlockCode);
 }
 
 Jit::~Jit() = default;
@@ -1947,14 +2012,11 @@ void Jit::FlushCache() {
   stats_.cache_bytes = 0;
   ++stats_.cache_flushes;
   FreeDeadBlocks();
+  runtime_->arena.Reset(runtime_->shared_bytes);
 }
 
-void Jit::FreeDeadBlocks() {
-  for (auto& b : dead_) {
-    if (b->fn) runtime_->rt.release(b->fn);
-  }
-  dead_.clear();
-}
+// (Their code stays in the arena until it is flushed.)
+void Jit::FreeDeadBlocks() { dead_.clear(); }
 
 Jit::Block* Jit::Find(uint64_t rip, uint64_t phys, bool user, uint64_t key, uint64_t cs_base) {
   auto it = blocks_.find(phys);
@@ -2010,7 +2072,7 @@ std::unique_ptr<Jit::Block> Jit::Compile(uint64_t rip, uint64_t phys, bool user,
     compile_rips_.clear();
     block->link_count = 0;
     asmjit::CodeHolder code;
-    code.init(runtime_->rt.environment());
+    code.init(asmjit::Environment::host());
     ax::Assembler a(&code);
     Translator t(this, block.get(), a, user, loop_entry, loop_regs, cpu_.locked_.host_cmpxchg16b, ahead);
     t.Prologue();
@@ -2032,8 +2094,8 @@ std::unique_ptr<Jit::Block> Jit::Compile(uint64_t rip, uint64_t phys, bool user,
       loop_regs = t.valid_at_branches_back() & kLoopRegisters;
       continue;
     }
-    if (runtime_->rt.add(&block->fn, &code) != asmjit::kErrorOk) {
-      block->fn = nullptr;
+    block->fn = runtime_->arena.Add(code);
+    if (!block->fn) {
       block->link_count = 0;
       return block;
     }
@@ -2083,7 +2145,8 @@ uint64_t Jit::RunBlock(uint64_t budget) {
           return 0;  // the interpreter's decode cache copes with patched bytes more cheaply
         }
       }
-      if (stats_.cache_bytes >= max_cache_bytes_) FlushCache();
+      // Dropped blocks' code stays in the arena, so it may fill first.
+      if (stats_.cache_bytes >= max_cache_bytes_ || runtime_->arena.left() < kMaxBlockCode) FlushCache();
       std::unique_ptr<Block> fresh = Compile(rip, phys, user, key);
       stats_.cache_bytes += fresh->bytes;
       b = fresh.get();

@@ -825,6 +825,28 @@ TEST_F(JitTest, AFullCodeCacheIsFlushedAndStaysBounded) {
   EXPECT_EQ(jit().stats().blocks_compiled, 3000u);  // nothing survived a flush for the second pass
 }
 
+// A dropped block's code stays where it is until the next flush (it may be
+// running), so code rewritten often fills the code arena before the live
+// blocks reach the bound: then the arena is flushed.
+TEST_F(JitTest, DroppedBlocksFillTheCodeArenaWhichIsThenFlushed) {
+  Start({0xFF, 0xC0,   // loop: inc eax
+         0xEB, 0xFC}); // jmp loop
+  constexpr size_t kBound = 64 << 10;
+  m->cpu->jit_ = std::make_unique<Jit>(*m->cpu, kBound);
+  m->reg(x86::kRax) = 0;
+  uint64_t runs = 0;
+  for (int i = 0; i < 100000 && jit().stats().cache_flushes == 0; ++i) {
+    m->s.rip = kCode;
+    ASSERT_NE(jit().RunBlock(1), 0u) << "after " << i << " blocks";
+    ++runs;
+    EXPECT_LE(jit().stats().cache_bytes, kBound);
+    jit().InvalidatePage(kCode >> 12, /*own_store=*/false);
+  }
+  EXPECT_EQ(jit().stats().cache_flushes, 1u);
+  EXPECT_GT(jit().stats().blocks_compiled, 1000u);
+  EXPECT_EQ(m->reg(x86::kRax), runs);
+}
+
 TEST_F(JitTest, ThirtyTwoBitStackOpsUseSsBaseAndLimit) {
   // push eax; call f; pop ebx; jmp $ -- f: push 7; pop ecx; ret
   Start({0x50, 0xE8, 0x03, 0, 0, 0, 0x5B, 0xEB, 0xFE, 0x6A, 0x07, 0x59, 0xC3}, Mode::kFlat32);
