@@ -403,7 +403,8 @@ class CodeArena {
 constexpr size_t kMaxBlockCode = 64u << 10;
 
 struct Jit::Runtime {
-  Runtime(Jit* jit, Jit::Link** last_link, const Jit::JumpEntry* jump_cache, size_t arena_bytes);
+  // (After the Jit's jump cache is made: the code holds its address.)
+  Runtime(Jit* jit, size_t arena_bytes);
   CodeArena arena;
   size_t shared_bytes = 0;  // the arena's first bytes: the code below
   EnterFn enter = nullptr;
@@ -1745,8 +1746,7 @@ class Translator {
 
 }  // namespace
 
-Jit::Runtime::Runtime(Jit* jit, Jit::Link** last_link, const Jit::JumpEntry* jump_cache, size_t arena_bytes)
-    : arena(arena_bytes) {
+Jit::Runtime::Runtime(Jit* jit, size_t arena_bytes) : arena(arena_bytes) {
   asmjit::CodeHolder code;
   code.init(asmjit::Environment::host());
   ax::Assembler a(&code);
@@ -1769,7 +1769,7 @@ Jit::Runtime::Runtime(Jit* jit, Jit::Link** last_link, const Jit::JumpEntry* jum
   a.xor_(ax::rcx, ax::rax);
   a.and_(ax::ecx, static_cast<int32_t>(Jit::kJumpSlots - 1));
   a.shl(ax::ecx, 5);
-  a.mov(ax::r8, reinterpret_cast<uint64_t>(jump_cache));
+  a.mov(ax::r8, reinterpret_cast<uint64_t>(jit->jump_cache_.data()));
   a.add(ax::rcx, ax::r8);
   a.cmp(ax::rax, ax::qword_ptr(ax::rcx, offsetof(Jit::JumpEntry, rip)));
   a.jne(exit_label);
@@ -1794,7 +1794,7 @@ Jit::Runtime::Runtime(Jit* jit, Jit::Link** last_link, const Jit::JumpEntry* jum
   a.bind(link_exit_label);
   a.mov(ax::rax, ax::qword_ptr(ax::rcx, offsetof(Jit::Link, target_rip)));
   a.mov(ax::qword_ptr(kState, kRipOffset), ax::rax);
-  a.mov(ax::rax, reinterpret_cast<uint64_t>(last_link));
+  a.mov(ax::rax, reinterpret_cast<uint64_t>(&jit->last_link_));
   a.mov(ax::qword_ptr(ax::rax), ax::rcx);
   a.bind(exit_label);
   a.mov(ax::rax, ax::qword_ptr(ax::rsp));
@@ -1817,8 +1817,7 @@ Jit::Jit(Cpu& cpu, size_t max_cache_bytes)
       lookup_(kLookupSlots, nullptr),
       jump_cache_(kJumpSlots),
       max_cache_bytes_(max_cache_bytes) {
-  runtime_ = std::make_unique<Runtime>(this, &last_link_, jump_cache_.data(),
-                                       std::max<size_t>(max_cache_bytes, 1u << 20) + 4 * kMaxBlockCode);
+  runtime_ = std::make_unique<Runtime>(this, std::max<size_t>(max_cache_bytes, 1u << 20) + 4 * kMaxBlockCode);
 }
 
 Jit::~Jit() = default;
