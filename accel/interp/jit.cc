@@ -706,6 +706,12 @@ class Translator {
   }
 
  private:
+  // What the address arithmetic (EmitLinear, EmitSegmented) leaves for the
+  // TLB lookup: r8 may already hold the linear address of the access's last
+  // byte; and where that of its first byte is known to be below 64 KiB (a
+  // real-mode segment at 0 with 16-bit addresses), its page is its TLB slot.
+  enum class LastByte { kNotInR8, kInR8, kInR8FirstBelow64K };
+
   // A shared page window: kHostAddr holds the TLB addend (host minus linear
   // address) of the page that holds [base + lo, base + hi) in segment seg,
   // for writes too when `write`; the access that opened it checked all those
@@ -812,9 +818,9 @@ class Translator {
     first.mem.disp.has_displacement = true;
     first.mem.disp.value = w.lo;
     const unsigned span = static_cast<unsigned>(w.hi - w.lo);
-    bool last_in_r8 = false;
-    if (!EmitLinear(first, w.address_width, span, w.write, miss, &last_in_r8)) return false;
-    EmitTlbLookup(w.write, span, miss, last_in_r8, true);
+    LastByte last = LastByte::kNotInR8;
+    if (!EmitLinear(first, w.address_width, span, w.write, miss, &last)) return false;
+    EmitTlbLookup(w.write, span, miss, last, true);
     return true;
   }
 
@@ -864,8 +870,8 @@ class Translator {
   // check jumping to `slow` (the interpreter raises the fault); false when
   // the segment's kind or rights leave the access to the interpreter.
   bool EmitLinear(const ZydisDecodedOperand& m, unsigned address_width, unsigned size, bool write, Label slow,
-                  bool* last_in_r8) {
-    *last_in_r8 = false;
+                  LastByte* last) {
+    *last = LastByte::kNotInR8;
     if (code_bits_ != 64 && !SegmentAllows(m.mem.segment, write)) return false;
     const ZydisRegister base = m.mem.base, index = m.mem.index;
     const int64_t disp = m.mem.disp.has_displacement ? m.mem.disp.value : 0;
@@ -888,6 +894,7 @@ class Translator {
       const bool base_cached = b >= 0 && (valid_ >> b & 1);
       if (base_cached && i < 0 && small) {
         if (disp) a_.lea(out, ax::ptr(ax::gpq(b), static_cast<int32_t>(disp)));
+        else if (address_width == 16) a_.movzx(kLinear.r32(), ax::gpw(b));
         else if (address_width == 32) a_.mov(out, ax::gpd(b));
         else a_.mov(out, ax::gpq(b));
       } else {
@@ -910,11 +917,11 @@ class Translator {
         }
         if (!small) a_.lea(out, ax::ptr(kLinear, disp_reg));
       }
-      if (address_width == 16) a_.movzx(kLinear.r32(), kLinear.r16());
+      if (address_width == 16 && !(base_cached && i < 0 && small && !disp)) a_.movzx(kLinear.r32(), kLinear.r16());
     }
     Clobber(Bit(kLinear) | Bit(ax::r8) | Bit(ax::r9) | Bit(ax::rcx));
     if (code_bits_ != 64) {
-      *last_in_r8 = EmitSegmented(m.mem.segment, size, address_width, slow);
+      *last = EmitSegmented(m.mem.segment, size, address_width, slow);
       return true;
     }
     if (m.mem.segment == ZYDIS_REGISTER_FS || m.mem.segment == ZYDIS_REGISTER_GS) {
@@ -944,26 +951,27 @@ class Translator {
   // at 4 GiB, a page the TLB never holds in the slot of the first byte's
   // page; and a 64 KiB real-mode segment with 16-bit addresses, where the
   // last byte's offset is wrapped to 16 bits so that an access past the
-  // limit ends below where it starts, again on another page. In both the TLB
-  // lookup misses and the interpreter raises the fault. Returns true when r8
-  // holds the linear address of the last byte for EmitTlbLookup.
-  bool EmitSegmented(ZydisRegister sreg, unsigned size, unsigned address_width, Label slow) {
+  // limit ends below where it starts, again on another page (with base 0
+  // no wrap is needed: it ends at 64 KiB, on a page whose slot is not the
+  // first byte's). In both the TLB lookup misses and the interpreter raises
+  // the fault. Says whether r8 holds the linear address of the last byte for
+  // EmitTlbLookup.
+  LastByte EmitSegmented(ZydisRegister sreg, unsigned size, unsigned address_width, Label slow) {
     const int seg = SegmentIndex(sreg);
     const unsigned bits = SegmentBits(seg);
     const int32_t seg_offset = static_cast<int32_t>(offsetof(x86::CpuState, seg) + seg * sizeof(x86::Segment));
     if (bits & kSegMaxLimit) {
-      if (!(block_->key & kKeyReal)) return false;  // flat: the offset is the linear address
+      if (!(block_->key & kKeyReal)) return LastByte::kNotInR8;  // flat: the offset is the linear address
       if (address_width == 16) {
         a_.lea(ax::r8d, ax::ptr(kLinear, static_cast<int32_t>(size - 1)));
+        if (bits & kSegBaseZero) return LastByte::kInR8FirstBelow64K;
         a_.movzx(ax::r8d, ax::r8w);
-        if (!(bits & kSegBaseZero)) {
-          a_.mov(ax::r9, ax::qword_ptr(kState, seg_offset + static_cast<int32_t>(offsetof(x86::Segment, base))));
-          a_.lea(kLinear, ax::ptr(kLinear, ax::r9));
-          a_.mov(kLinear.r32(), kLinear.r32());
-          a_.lea(ax::r8, ax::ptr(ax::r8, ax::r9));
-          a_.mov(ax::r8d, ax::r8d);
-        }
-        return true;
+        a_.mov(ax::r9, ax::qword_ptr(kState, seg_offset + static_cast<int32_t>(offsetof(x86::Segment, base))));
+        a_.lea(kLinear, ax::ptr(kLinear, ax::r9));
+        a_.mov(kLinear.r32(), kLinear.r32());
+        a_.lea(ax::r8, ax::ptr(ax::r8, ax::r9));
+        a_.mov(ax::r8d, ax::r8d);
+        return LastByte::kInR8;
       }
     }
     a_.lea(ax::r8, ax::ptr(kLinear, static_cast<int32_t>(size - 1)));
@@ -981,25 +989,31 @@ class Translator {
       a_.lea(kLinear, ax::ptr(kLinear, ax::r9));
       a_.mov(kLinear.r32(), kLinear.r32());  // linear addresses wrap at 4 GiB outside 64-bit mode
     }
-    return false;
+    return LastByte::kNotInR8;
   }
 
   // kHostAddr = host address of `size` bytes at kLinear, or a jump to `slow`
   // (flag-free: SHRX/RORX/LEA/MOV/NOT/JRCXZ). Clobbers rcx, r8, r9.
   // With `addend_only`, kHostAddr is left holding host minus linear address,
   // for an operand [kHostAddr + kLinear].
-  void EmitTlbLookup(bool write, unsigned size, Label slow, bool last_in_r8 = false, bool addend_only = false) {
+  void EmitTlbLookup(bool write, unsigned size, Label slow, LastByte last = LastByte::kNotInR8,
+                     bool addend_only = false) {
     const int32_t kind_offset = static_cast<int32_t>(((write ? 2 : 0) + (user_ ? 1 : 0)) * Tlb::kEntries *
                                                      sizeof(JitTlbEntry));
     static_assert(sizeof(JitTlbEntry) == 16);
     Clobber(Bit(ax::rcx) | Bit(ax::r8) | Bit(ax::r9) | Bit(kHostAddr));
-    if (!last_in_r8) a_.lea(ax::r8, ax::ptr(kLinear, static_cast<int32_t>(size - 1)));
+    if (last == LastByte::kNotInR8) a_.lea(ax::r8, ax::ptr(kLinear, static_cast<int32_t>(size - 1)));
     a_.shrx(ax::r8, ax::r8, kTwelve);  // page of the last byte
-    // slot: kJitIndexBits bits from bit 12 of the linear address (AND would
-    // clobber the flags): rotated to the top, shifted down.
-    a_.rorx(ax::r9, kLinear, 12 + Tlb::kJitIndexBits);
-    a_.mov(ax::ecx, 64 - Tlb::kJitIndexBits);
-    a_.shrx(ax::r9, ax::r9, ax::rcx);
+    static_assert(Tlb::kJitIndexBits >= 4);
+    if (last == LastByte::kInR8FirstBelow64K) {
+      a_.shrx(ax::r9, kLinear, kTwelve);  // the page is its own slot
+    } else {
+      // slot: kJitIndexBits bits from bit 12 of the linear address (AND would
+      // clobber the flags): rotated to the top, shifted down.
+      a_.rorx(ax::r9, kLinear, 12 + Tlb::kJitIndexBits);
+      a_.mov(ax::ecx, 64 - Tlb::kJitIndexBits);
+      a_.shrx(ax::r9, ax::r9, ax::rcx);
+    }
     a_.lea(ax::r9, ax::ptr(ax::r9, ax::r9));
     a_.mov(ax::rcx, ax::qword_ptr(kTlb, ax::r9, 3, kind_offset));
     a_.lea(ax::rcx, ax::ptr(ax::rcx, ax::r8, 0, 1));  // last page - slot page
@@ -1157,8 +1171,7 @@ class Translator {
     a_.mov(ax::edx, ax::dword_ptr(kState, kRspOffset));
     if (delta) a_.lea(ax::edx, ax::ptr(ax::rdx, delta));
     a_.mov(kLinear.r32(), ax::edx);
-    const bool last_in_r8 = EmitSegmented(ZYDIS_REGISTER_SS, 4, 32, slow.entry);
-    EmitTlbLookup(write, 4, slow.entry, last_in_r8);
+    EmitTlbLookup(write, 4, slow.entry, EmitSegmented(ZYDIS_REGISTER_SS, 4, 32, slow.entry));
   }
 
   void EmitPush32(const ZydisDecodedOperand& op) {
@@ -1294,9 +1307,9 @@ class Translator {
   void EmitLoadOperand(const ZydisDecodedInstruction& zi, const ZydisDecodedOperand& op, const SlowPath& slow) {
     const unsigned bytes = op.size / 8;
     if (op.type == ZYDIS_OPERAND_TYPE_MEMORY) {
-      bool last_in_r8 = false;
-      EmitLinear(op, zi.address_width, bytes, false, slow.entry, &last_in_r8);
-      EmitTlbLookup(false, bytes, slow.entry, last_in_r8);
+      LastByte last = LastByte::kNotInR8;
+      EmitLinear(op, zi.address_width, bytes, false, slow.entry, &last);
+      EmitTlbLookup(false, bytes, slow.entry, last);
       Clobber(Bit(ax::rax));
       if (bytes == 8) a_.mov(ax::rax, ax::qword_ptr(kHostAddr));
       else a_.mov(ax::eax, ax::dword_ptr(kHostAddr));
@@ -1323,8 +1336,8 @@ class Translator {
     const bool write = zi.mnemonic != ZYDIS_MNEMONIC_BT;
     NeedFlagsInHost();
     SlowPath& slow = NewSlowPath(true, true);
-    bool last_in_r8 = false;
-    EmitLinear(mem, zi.address_width, mem.size / 8, write, slow.entry, &last_in_r8);
+    LastByte last = LastByte::kNotInR8;  // (unused: the bit's offset moves the address)
+    EmitLinear(mem, zi.address_width, mem.size / 8, write, slow.entry, &last);
     // All flag-free until the instruction itself: the guest's flags are in the host's.
     Clobber(Bit(ax::rax) | Bit(ax::rcx) | Bit(ax::rdx));
     if (wide) a_.mov(ax::rax, ax::qword_ptr(kState, 8 * bit_reg));
@@ -1629,14 +1642,14 @@ class Translator {
       const int seg = SegmentIndex(m.mem.segment);
       const bool base_zero = code_bits_ == 64 ? seg != x86::kFs && seg != x86::kGs
                                               : (SegmentBits(seg) & kSegBaseZero) != 0;
-      bool last_in_r8 = false;
+      LastByte last = LastByte::kNotInR8;
       if (windowed) {
         // Inside the window an earlier access checked: no lookup, nothing
         // that can miss, and no address to form while kLinear holds its start.
         window_ = incoming_window_;
         if (!window_.lo_in_linear) {
           const Label unused = a_.newLabel();
-          if (!EmitLinear(m, zi.address_width, size, write, unused, &last_in_r8)) return false;
+          if (!EmitLinear(m, zi.address_width, size, write, unused, &last)) return false;
         }
       }
       // Nothing emitted yet, so giving up here needs no undo... except the
@@ -1654,7 +1667,7 @@ class Translator {
         slow->next_rip = next_rip_;
         window_ = opened;
         window_.lo_in_linear = true;  // (its slow path leaves it so too)
-      } else if (!windowed && !EmitLinear(m, zi.address_width, size, write, slow->entry, &last_in_r8)) {
+      } else if (!windowed && !EmitLinear(m, zi.address_width, size, write, slow->entry, &last)) {
         slow_paths_.pop_back();
         return false;  // (flags already loaded: still consistent)
       }
@@ -1676,7 +1689,7 @@ class Translator {
           check(ax::rcx);
         }
       }
-      if (!windowed && !opened.valid) EmitTlbLookup(write, size, slow->entry, last_in_r8, linear_kept);
+      if (!windowed && !opened.valid) EmitTlbLookup(write, size, slow->entry, last, linear_kept);
     }
     constexpr int32_t kXmmOffset = offsetof(x86::CpuState, fx) + offsetof(x86::FxState, xmm);
     for (int n = 0; n < 16; ++n) {

@@ -402,6 +402,34 @@ TEST_F(JitTest, RealModeWordAtOffsetFfffWithASegmentBaseFaults) {
   EXPECT_EQ(m->cpu->instructions_retired(), 1u);
 }
 
+// In a real-mode segment at 0 the last byte's offset is not wrapped: a word
+// at 0xFFFF ends on the page at 64 KiB, which is never in the TLB slot of
+// the page below it (the page's own number there), even with both pages in
+// the TLB (the second pass).
+TEST_F(JitTest, RealModeWordAtOffsetFfffOfSegmentZeroFaultsWithBothPagesInTheTlb) {
+  Start({0xA1, 0xFE, 0xFF,              // mov ax, [0xFFFE]
+         0x26, 0x8B, 0x0E, 0x00, 0x01,  // mov cx, es:[0x100] (the page at 64 KiB, this code's)
+         0x8B, 0x1E, 0xFF, 0xFF,        // mov bx, [0xFFFF]: the second byte is past the limit
+         0xEB, 0xFE},
+        Mode::kReal);
+  ASSERT_EQ(m->s.seg[x86::kDs].base, 0u);
+  m->s.seg[x86::kEs].selector = 0x1000;
+  m->s.seg[x86::kEs].base = 0x10000;
+  m->Write(0xFFFE, 2, 0x1234);
+  m->Write(0x10100, 2, 0x5678);
+  for (int pass = 0; pass < 2; ++pass) {
+    m->s.rip = 0;
+    m->reg(x86::kRbx) = 0;
+    const uint64_t retired = m->cpu->instructions_retired();
+    RunExpectingFault(jit(), x86::kGP);
+    EXPECT_EQ(m->s.rip, 8u);
+    EXPECT_EQ(m->reg(x86::kRax) & 0xFFFF, 0x1234u);
+    EXPECT_EQ(m->reg(x86::kRcx) & 0xFFFF, 0x5678u);
+    EXPECT_EQ(m->reg(x86::kRbx) & 0xFFFF, 0u);
+    EXPECT_EQ(m->cpu->instructions_retired() - retired, 2u);
+  }
+}
+
 // Guest registers stay in host registers from one instruction of a block to
 // the next; an instruction that the slow path ran (here a load whose page
 // is not yet in the TLB) must leave what it wrote there too.
