@@ -274,10 +274,11 @@ class Cpu final : public hw::MemoryMapObserver {
   bool TakePendingNmi(hw::CpuSocket& irq);
 
   // ---- decode_cache.cc ----
-  // Drops cached decodes of a physical page (called on writes to code pages).
+  // Drops cached decodes of a physical page (called on writes to code pages),
+  // and the translated blocks of bytes [offset, offset + bytes) of it.
   // own_store: this vCPU's store (self-modifying code the JIT may back off
   // from), rather than a write noticed from outside (loader, DMA, another vCPU).
-  void InvalidateCodePage(uint64_t pa, bool own_store = true);
+  void InvalidateCodePage(uint64_t pa, bool own_store = true, unsigned offset = 0, unsigned bytes = 4096);
   // After a write of this vCPU to a code page: tells the other writers' side
   // (hw::CodePages) so other vCPUs drop their copies.
   void NoteOwnCodeWrite(uint64_t pa);

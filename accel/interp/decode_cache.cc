@@ -264,10 +264,17 @@ void Cpu::MarkCodePage(uint64_t pn) {
 // Called before a guest write to the page holding pa: the page's cached
 // decodes (and those of instructions spilling into it) are checked against
 // memory before their next use.
-void Cpu::InvalidateCodePage(uint64_t pa, bool own_store) {
-  if (jit_) jit_->InvalidatePage(pa >> 12, own_store);
+void Cpu::InvalidateCodePage(uint64_t pa, bool own_store, unsigned offset, unsigned bytes) {
   DecodeCache& dc = *decode_cache_;
   DecodeCache::Page* page = dc.FindPage(pa);
+  // A page whose code was decoded or translated lately is left marked: code
+  // and data sharing a page would trade marks on every write. The JIT keeps
+  // its blocks there that the write missed (a kernel patching call sites
+  // next to the code doing it); on a quiet page all of them go, so that the
+  // mark can too, and writes to the page stop taking this path.
+  constexpr uint64_t kQuietInstructions = 1 << 20;
+  const bool quiet = !page || retired_ - page->validated_at >= kQuietInstructions;
+  if (jit_) jit_->InvalidatePage(pa >> 12, own_store, quiet ? 0 : offset, quiet ? 4096 : bytes);
   if (!page) return;
   ++page->generation;
   plain_break_ = true;  // RunPlain compares slots with its copy of the generation
@@ -275,12 +282,8 @@ void Cpu::InvalidateCodePage(uint64_t pa, bool own_store) {
     if (DecodeCache::Page* p = dc.FindPage(source << 12)) ++p->generation;
   }
   // Nothing cached from the page is current now (FetchSlow marks it again
-  // before it trusts a byte). A page whose code ran lately is left marked:
-  // code and data sharing a page would trade marks on every write.
-  constexpr uint64_t kQuietInstructions = 1 << 20;
-  if (retired_ - page->validated_at >= kQuietInstructions && code_pages_.Unmark(pa >> 12, code_owner_)) {
-    RestoreJitWrites(pa & ~0xFFFull);
-  }
+  // before it trusts a byte).
+  if (quiet && code_pages_.Unmark(pa >> 12, code_owner_)) RestoreJitWrites(pa & ~0xFFFull);
 }
 
 // After this vCPU's own write to a code page (InvalidateCodePage ran before

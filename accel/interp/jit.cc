@@ -322,6 +322,9 @@ int SegmentIndex(ZydisRegister r) {
 struct Jit::Block {
   uint64_t rip = 0;  // RIP, or EIP/IP outside 64-bit mode
   uint64_t phys = 0;
+  // Translated from [phys, phys + guest_bytes), never past the page; until
+  // then (or when nothing could be), what its first instruction may span.
+  unsigned guest_bytes = 15;
   uint64_t key = 0;      // ModeKey()
   uint64_t cs_base = 0;  // outside 64-bit mode, the linear address is cs_base + rip
   uint32_t context = 0;  // numbers (key, user, cs_base) for the jump cache
@@ -1914,10 +1917,18 @@ uint64_t Jit::Interpret(Jit* jit, Block* block, uint64_t index, uint64_t branch)
   return s.rip != next && !branch ? 2 : 0;
 }
 
-bool Jit::InvalidatePage(uint64_t phys_page, bool own_store) {
+bool Jit::InvalidatePage(uint64_t phys_page, bool own_store, unsigned offset, unsigned bytes) {
   auto it = blocks_by_page_.find(phys_page);
   if (it == blocks_by_page_.end()) return false;
-  for (Block* b : it->second) {
+  std::vector<Block*>& in_page = it->second;
+  const auto written = [&](const Block* b) {
+    const unsigned start = static_cast<unsigned>(b->phys & 0xFFF);
+    return start < offset + bytes && offset < start + b->guest_bytes;
+  };
+  const auto kept = std::partition(in_page.begin(), in_page.end(), [&](const Block* b) { return !written(b); });
+  if (kept == in_page.end()) return false;
+  for (auto dropped = kept; dropped != in_page.end(); ++dropped) {
+    Block* b = *dropped;
     b->valid = false;
     for (Link* in : b->incoming) {
       in->code = in->unlinked;
@@ -1946,7 +1957,8 @@ bool Jit::InvalidatePage(uint64_t phys_page, bool own_store) {
     ++stats_.blocks_invalidated;
     stats_.cache_bytes -= b->bytes;
   }
-  blocks_by_page_.erase(it);
+  in_page.erase(kept, in_page.end());
+  if (in_page.empty()) blocks_by_page_.erase(it);
   if (own_store) {
     SmcPage& smc = smc_pages_[phys_page];
     if (++smc.drops == kSmcDrops) smc.rest = kSmcRest;
@@ -2116,6 +2128,7 @@ std::unique_ptr<Jit::Block> Jit::Compile(uint64_t rip, uint64_t phys, bool user,
     block->code_page = code_page;
     block->mode = static_cast<uint8_t>(mode);
     block->insn_rip.assign(compile_rips_.begin(), compile_rips_.end());
+    block->guest_bytes = static_cast<unsigned>(rip_i - rip);
     block->bytes += code.codeSize() + block->insn_rip.size() * sizeof(uint64_t);
     ++stats_.blocks_compiled;
     stats_.guest_insns_translated += n;

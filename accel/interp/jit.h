@@ -48,12 +48,14 @@ class Jit {
   // instructions have run.
   uint64_t RunBlock(uint64_t budget);
 
-  // A guest write hit this physical page (number): its blocks are dropped. Returns
-  // true when some were, so a running block stops after the write. Only the
-  // vCPU's own stores (own_store) count towards the self-modifying-code backoff:
-  // a loader or test harness rewriting code from outside is not code patched
-  // in a loop by the guest.
-  bool InvalidatePage(uint64_t phys_page, bool own_store = true);
+  // A guest write hit bytes [offset, offset + bytes) of this physical page
+  // (number): the blocks translated from any of them are dropped, and the
+  // page's others stay (a kernel patching call sites, or writing data, next
+  // to code it runs). Returns true when some were dropped, so a running block
+  // stops after the write. Only the vCPU's own stores (own_store) count
+  // towards the self-modifying-code backoff: a loader or test harness
+  // rewriting code from outside is not code patched in a loop by the guest.
+  bool InvalidatePage(uint64_t phys_page, bool own_store = true, unsigned offset = 0, unsigned bytes = 4096);
   // Linear-to-physical translations changed: the jump cache, which maps
   // linear RIPs to blocks, forgets the entries the change may have made
   // stale. A TLB flush that keeps global pages (a MOV CR3 with CR4.PGE) keeps

@@ -414,7 +414,7 @@ void WriteTo(Cpu& cpu, const TlbEntry& e, unsigned off, unsigned size, uint64_t 
   if (e.host) {
     if (!e.ram) return;  // ROM
     if (cpu.IsCodePage(e.phys)) [[unlikely]] {
-      cpu.InvalidateCodePage(e.phys);
+      cpu.InvalidateCodePage(e.phys, /*own_store=*/true, off, size);
       StoreHost(e.host + off, size, value);
       cpu.NoteOwnCodeWrite(e.phys);
       return;

@@ -178,6 +178,21 @@ TEST_F(JitTest, StoreIntoTheNextInstructionIsSeen) {
   EXPECT_GE(jit().stats().blocks_invalidated, 1u);
 }
 
+// A store into the code's page, but not into the bytes of a block there,
+// keeps the blocks: the loop below stays translated while it writes data
+// next to itself (a kernel patching call sites beside the code doing it).
+TEST_F(JitTest, StoreBesideABlockInItsPageKeepsTheBlock) {
+  Start(Cat({{0x89, 0x0D, 0xFA, 0x07, 0, 0},  // loop: mov [rip + 0x7FA], ecx (kCode + 0x800)
+             {0xFF, 0xC9},                    // dec ecx
+             {0x75, 0xF6},                    // jnz loop
+             {0xEB, 0xFE}}));
+  m->reg(x86::kRcx) = 100;
+  EXPECT_EQ(RunTo(kCode + 10), 300u);
+  EXPECT_EQ(m->Read(kCode + 0x800, 4), 1u);
+  EXPECT_EQ(jit().stats().blocks_invalidated, 0u);
+  EXPECT_LE(jit().stats().blocks_compiled, 2u);
+}
+
 TEST_F(JitTest, DataWrittenThenRunThenRewrittenRunsTheNewCode) {
   // call 0x30000 twice, rewriting its immediate in between from translated code.
   Start(Cat({{0xE8}, {0xFB, 0xFF, 0x01, 0x00},              // call kCode+5 + 0x1FFFB = 0x30000
