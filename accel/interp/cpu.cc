@@ -19,7 +19,7 @@ void Raise(uint8_t vector, uint32_t error_code) { throw GuestFault{vector, true,
 namespace {
 
 // Instructions between board polls (timers, serial input, timeout).
-constexpr int kPollInterval = 4096;
+constexpr int kPollInterval = 16384;
 constexpr uint64_t kHaltWaitNs = 10'000'000;
 
 // Executes insn, fetched from CS:RIP; throws GuestFault with RIP unchanged.
