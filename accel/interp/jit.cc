@@ -57,6 +57,7 @@ constexpr size_t kMaxLinks = 2;
 constexpr uint64_t kArith = x86::kArithFlags;  // CF PF AF ZF SF OF: 0x8D5
 constexpr int32_t kRipOffset = offsetof(x86::CpuState, rip);
 constexpr int32_t kFlagsOffset = offsetof(x86::CpuState, rflags);
+constexpr int32_t kShadowOffset = offsetof(x86::CpuState, interrupt_shadow);
 constexpr int32_t kRspOffset = 8 * x86::kRsp;
 
 // CpuState*, the JIT TLB slots and the constant 12 (SHRX count) live in
@@ -527,8 +528,46 @@ class Translator {
 
   // Translates instruction `index` at `rip`; false when it cannot be part of
   // the block (nothing was emitted). Sets `ended` for a block-ending one.
+  // The instruction after an STI runs in its shadow, before any interrupt
+  // (SDM vol. 3A 6.8.3), and the block then leaves for the dispatcher, which
+  // takes one that the STI let in, as the interpreter's loop does after that
+  // instruction: not a branch, whose exits would chain on to other blocks.
   bool Add(unsigned index, uint64_t rip, const ZydisDecodedInstruction& zi, const ZydisDecodedOperand* zops,
            bool* ended) {
+    if (!after_sti_) return AddOne(index, rip, zi, zops, ended);
+    switch (zi.meta.category) {
+      case ZYDIS_CATEGORY_COND_BR: case ZYDIS_CATEGORY_UNCOND_BR: case ZYDIS_CATEGORY_CALL: case ZYDIS_CATEGORY_RET:
+        return false;
+      default:
+        break;
+    }
+    if (!AddOne(index, rip, zi, zops, ended)) return false;
+    after_sti_ = false;
+    if (*ended) return true;  // (left the block already)
+    a_.mov(ax::byte_ptr(kState, kShadowOffset), 0);  // what STI set, the instruction took
+    SyncFlags();
+    Clobber(Bit(ax::rax));
+    a_.mov(ax::rax, next_rip_);
+    a_.mov(ax::qword_ptr(kState, kRipOffset), ax::rax);
+    EmitLeave(index_ + 1);
+    *ended = true;
+    return true;
+  }
+
+  // Ends a block whose last instruction (count in all) did not: on to the
+  // next block at `rip`, or, after an STI, out to the dispatcher with its
+  // shadow set for the instruction there (Add).
+  void EmitEnd(uint64_t rip, unsigned count) {
+    if (!after_sti_) return EmitExit(rip, count);
+    SyncFlags();
+    Clobber(Bit(ax::rax));
+    a_.mov(ax::rax, rip);
+    a_.mov(ax::qword_ptr(kState, kRipOffset), ax::rax);
+    EmitLeave(count);
+  }
+
+  bool AddOne(unsigned index, uint64_t rip, const ZydisDecodedInstruction& zi, const ZydisDecodedOperand* zops,
+              bool* ended) {
     index_ = index;
     rip_ = rip;
     next_rip_ = rip + zi.length;
@@ -564,6 +603,11 @@ class Translator {
     }
     if (m == ZYDIS_MNEMONIC_CLI && !user_) {
       EmitCli();
+      return true;
+    }
+    if (m == ZYDIS_MNEMONIC_STI && !user_) {
+      EmitSti();
+      after_sti_ = true;
       return true;
     }
     // A segment register write (MOV, POP, LDS...) changes the block key; in
@@ -1105,6 +1149,24 @@ class Translator {
       a_.jnz(slow.entry);
     }
     a_.and_(ax::qword_ptr(kState, kFlagsOffset), static_cast<int32_t>(~x86::kFlagIf));
+    BindDone(slow);
+  }
+
+  // STI at CPL 0 (else the interpreter's, which decides by CPL and IOPL):
+  // sets IF, and the interrupt shadow when IF was clear (ops_system.cc).
+  void EmitSti() {
+    SyncFlags();
+    flags_in_host_ = false;
+    SlowPath& slow = NewSlowPath(false, false);
+    if (!(block_->key & kKeyReal)) {
+      constexpr int32_t kSsAttrib =
+          offsetof(x86::CpuState, seg) + x86::kSs * sizeof(x86::Segment) + offsetof(x86::Segment, attrib);
+      a_.test(ax::dword_ptr(kState, kSsAttrib), static_cast<int32_t>(3u << x86::Segment::kDplShift));
+      a_.jnz(slow.entry);
+    }
+    a_.test(ax::dword_ptr(kState, kFlagsOffset), static_cast<int32_t>(x86::kFlagIf));
+    a_.setz(ax::byte_ptr(kState, kShadowOffset));
+    a_.or_(ax::qword_ptr(kState, kFlagsOffset), static_cast<int32_t>(x86::kFlagIf));
     BindDone(slow);
   }
 
@@ -1741,6 +1803,7 @@ class Translator {
   unsigned index_ = 0;
   uint64_t rip_ = 0, next_rip_ = 0;
   bool flags_in_host_ = false;
+  bool after_sti_ = false;  // the last instruction added was an STI
   std::deque<SlowPath> slow_paths_;  // (deque: an emitter holds a reference while it emits)
   std::vector<std::pair<Jit::Link*, Label>> link_stubs_;  // EmitExit's links and their stubs
   // Host registers 0-10 (bit n) that hold guest register n, which CpuState
@@ -2112,7 +2175,7 @@ std::unique_ptr<Jit::Block> Jit::Compile(uint64_t rip, uint64_t phys, bool user,
       rip_i = in->rip + in->zi.length;
     }
     if (n == 0) return block;
-    if (!ended) t.EmitExit(rip_i, n);
+    if (!ended) t.EmitEnd(rip_i, n);
     t.Epilogue();
     if (!loop_entry && t.branches_to_itself()) {  // again, with the loop entry
       loop_regs = t.valid_at_branches_back() & kLoopRegisters;

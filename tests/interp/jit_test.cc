@@ -843,6 +843,40 @@ TEST_F(JitTest, SelectorReadsAndCliAtCpl0StayInTheBlock) {
   EXPECT_EQ(jit().stats().interpreted, 0u);
 }
 
+// STI runs in the block with the instruction after it, in its shadow; the
+// block then returns to the caller, which takes an interrupt STI let in.
+TEST_F(JitTest, StiRunsInTheBlockWithTheNextInstructionThenTheBlockLeaves) {
+  Start({0xFB,              // sti
+         0xFF, 0xC0,        // inc eax
+         0xFF, 0xC3,        // inc ebx: not in the block
+         0xEB, 0xFE});
+  m->s.rflags &= ~x86::kFlagIf;
+  EXPECT_EQ(jit().RunBlock(4096), 2u);
+  EXPECT_EQ(m->s.rip, kCode + 3);
+  EXPECT_TRUE(m->flag(x86::kFlagIf));
+  EXPECT_FALSE(m->s.interrupt_shadow);
+  EXPECT_EQ(m->reg(x86::kRax), 1u);
+  EXPECT_EQ(m->reg(x86::kRbx), 0u);
+  EXPECT_EQ(jit().stats().interpreted, 0u);
+}
+
+// Before a branch (or anything the block cannot hold) the block ends at STI
+// with the shadow set, when IF was clear, for the instruction after it.
+TEST_F(JitTest, StiBeforeARetLeavesTheBlockWithTheShadowSetWhenIfWasClear) {
+  Start({0xFF, 0xC0,  // inc eax
+         0xFB,        // sti
+         0xC3});      // ret
+  for (const bool if_before : {false, true}) {
+    m->s.rip = kCode;
+    if (if_before) m->s.rflags |= x86::kFlagIf;
+    else m->s.rflags &= ~x86::kFlagIf;
+    EXPECT_EQ(jit().RunBlock(4096), 2u);
+    EXPECT_EQ(m->s.rip, kCode + 3);
+    EXPECT_TRUE(m->flag(x86::kFlagIf));
+    EXPECT_EQ(m->s.interrupt_shadow, !if_before);
+  }
+}
+
 TEST_F(JitTest, AFullCodeCacheIsFlushedAndStaysBounded) {
   // 1500 blocks: inc eax; jmp to the next instruction (EB 00 ends a block), then jmp $.
   std::vector<uint8_t> code;
