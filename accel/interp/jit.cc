@@ -1202,16 +1202,17 @@ class Translator {
     }
     if (rip == block_->rip && loop_entry_ && flags_in_host_) {
       LoadRegisters(loop_regs_ & ~valid_);
-      // JRCXZ is the flag-free branch: rcx (a guest register) waits in r9,
-      // which is not among kLoopRegisters. kBudget >> 12 is 0 once it has
-      // counted up to 0 (it passes 0 by less than 4096: by one block's
-      // instructions), and not while it is negative.
-      a_.mov(ax::r9, ax::rcx);
+      // JRCXZ is the flag-free branch: rcx, where the loop carries it (a
+      // guest register), waits in r9, which is not among kLoopRegisters.
+      // kBudget >> 12 is 0 once it has counted up to 0 (it passes 0 by less
+      // than 4096: by one block's instructions), and not while it is negative.
+      const bool carries_rcx = loop_regs_ & Bit(ax::rcx);
+      if (carries_rcx) a_.mov(ax::r9, ax::rcx);
       a_.lea(kBudget, ax::ptr(kBudget, static_cast<int32_t>(count)));
       a_.shrx(ax::rcx, kBudget, kTwelve);
       Label spent = a_.newLabel();
       a_.jecxz(ax::rcx, spent);  // (JRCXZ reaches 127 bytes only)
-      a_.mov(ax::rcx, ax::r9);
+      if (carries_rcx) a_.mov(ax::rcx, ax::r9);
       a_.jmp(loop_body_);
       a_.bind(spent);
       Clobber(Bit(ax::rcx) | Bit(ax::r9));

@@ -169,6 +169,22 @@ TEST_F(JitTest, LoopCarriesRegistersAcrossTheBranchBackAndBudgetExits) {
   EXPECT_LT(jit().stats().dispatches, 9000u / 16);  // most iterations branch back inside the block
 }
 
+// A loop that carries no guest rcx (a strlen) checks its budget at the
+// branch back without keeping rcx, which the TLB lookup overwrote.
+TEST_F(JitTest, LoopWithoutRcxStaysInTheBlockUntilTheBudgetIsSpent) {
+  Start(Cat({{0x48, 0xFF, 0xC0},        // loop: inc rax
+             {0x80, 0x38, 0x00},        // cmp byte [rax], 0
+             {0x75, 0xF8},              // jne loop
+             {0xEB, 0xFE}}));
+  for (uint64_t i = 0; i < 3000; ++i) m->Write(0x50000 + i, 1, 0x41);
+  m->reg(x86::kRax) = 0x50000 - 1;
+  m->reg(x86::kRcx) = 0x1234;
+  EXPECT_EQ(RunTo(kCode + 8, 700), 3u * 3001);
+  EXPECT_EQ(m->reg(x86::kRax), 0x50000u + 3000);
+  EXPECT_EQ(m->reg(x86::kRcx), 0x1234u);
+  EXPECT_LT(jit().stats().dispatches, 30u);
+}
+
 TEST_F(JitTest, StoreIntoTheNextInstructionIsSeen) {
   Start(Cat({{0xC6, 0x05, 0x01, 0, 0, 0, 0x07},  // mov byte [rip + 1], 7: the imm of...
              {0xB8, 0x03, 0, 0, 0},              // mov eax, 3 (becomes 7)
