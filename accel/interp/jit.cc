@@ -601,13 +601,9 @@ class Translator {
       EmitReadSelector(GprNumber(zops[0].reg.value), SegmentIndex(zops[1].reg.value), zi.operand_width);
       return true;
     }
-    if (m == ZYDIS_MNEMONIC_CLI && !user_) {
-      EmitCli();
-      return true;
-    }
-    if (m == ZYDIS_MNEMONIC_STI && !user_) {
-      EmitSti();
-      after_sti_ = true;
+    if ((m == ZYDIS_MNEMONIC_CLI || m == ZYDIS_MNEMONIC_STI) && !user_) {
+      EmitInterruptFlag(m == ZYDIS_MNEMONIC_STI);
+      after_sti_ = m == ZYDIS_MNEMONIC_STI;
       return true;
     }
     // A segment register write (MOV, POP, LDS...) changes the block key; in
@@ -1136,9 +1132,10 @@ class Translator {
     }
   }
 
-  // CLI at CPL 0 (SS.DPL, as Cpu::cpl() has it, checked at run time) clears
-  // IF; anything else (CPL 1-2, IOPL) is the interpreter's.
-  void EmitCli() {
+  // CLI or STI at CPL 0 (SS.DPL, as Cpu::cpl() has it, checked at run time)
+  // clears or sets IF; anything else (CPL 1-2, IOPL) is the interpreter's.
+  // STI sets the interrupt shadow where IF was clear (ops_system.cc).
+  void EmitInterruptFlag(bool set) {
     SyncFlags();
     flags_in_host_ = false;
     SlowPath& slow = NewSlowPath(false, false);
@@ -1148,25 +1145,13 @@ class Translator {
       a_.test(ax::dword_ptr(kState, kSsAttrib), static_cast<int32_t>(3u << x86::Segment::kDplShift));
       a_.jnz(slow.entry);
     }
-    a_.and_(ax::qword_ptr(kState, kFlagsOffset), static_cast<int32_t>(~x86::kFlagIf));
-    BindDone(slow);
-  }
-
-  // STI at CPL 0 (else the interpreter's, which decides by CPL and IOPL):
-  // sets IF, and the interrupt shadow when IF was clear (ops_system.cc).
-  void EmitSti() {
-    SyncFlags();
-    flags_in_host_ = false;
-    SlowPath& slow = NewSlowPath(false, false);
-    if (!(block_->key & kKeyReal)) {
-      constexpr int32_t kSsAttrib =
-          offsetof(x86::CpuState, seg) + x86::kSs * sizeof(x86::Segment) + offsetof(x86::Segment, attrib);
-      a_.test(ax::dword_ptr(kState, kSsAttrib), static_cast<int32_t>(3u << x86::Segment::kDplShift));
-      a_.jnz(slow.entry);
+    if (set) {
+      a_.test(ax::dword_ptr(kState, kFlagsOffset), static_cast<int32_t>(x86::kFlagIf));
+      a_.setz(ax::byte_ptr(kState, kShadowOffset));
+      a_.or_(ax::qword_ptr(kState, kFlagsOffset), static_cast<int32_t>(x86::kFlagIf));
+    } else {
+      a_.and_(ax::qword_ptr(kState, kFlagsOffset), static_cast<int32_t>(~x86::kFlagIf));
     }
-    a_.test(ax::dword_ptr(kState, kFlagsOffset), static_cast<int32_t>(x86::kFlagIf));
-    a_.setz(ax::byte_ptr(kState, kShadowOffset));
-    a_.or_(ax::qword_ptr(kState, kFlagsOffset), static_cast<int32_t>(x86::kFlagIf));
     BindDone(slow);
   }
 
