@@ -1,6 +1,8 @@
 // The JIT's translator and block cache (see jit.h). A block is a run of up
 // to kMaxBlockInsns 64-bit instructions from one physical page, ending at a
-// control transfer or at the first instruction it cannot run; it is keyed by
+// control transfer or at the first instruction it cannot translate, which it
+// hands to the interpreter before it leaves (as it does one that crosses into
+// the next page, fetched then as the interpreter fetches it); it is keyed by
 // linear RIP, physical address and CPL class and dropped when the guest
 // writes to its page (the interpreter's code-page tracking).
 //
@@ -34,6 +36,7 @@
 #include <cstring>
 
 #include "accel/interp/atomic.h"
+#include "accel/interp/debug_regs.h"
 #include "accel/interp/decode_cache.h"
 #include "accel/interp/flags.h"
 #include "accel/interp/system_state.h"
@@ -216,6 +219,8 @@ bool RunsInline(const ZydisDecodedInstruction& zi) {
     case ZYDIS_MNEMONIC_MOVBE: case ZYDIS_MNEMONIC_CRC32: case ZYDIS_MNEMONIC_XLAT: case ZYDIS_MNEMONIC_PUSH:
     case ZYDIS_MNEMONIC_POP: case ZYDIS_MNEMONIC_FXSAVE: case ZYDIS_MNEMONIC_FXSAVE64: case ZYDIS_MNEMONIC_FXRSTOR:
     case ZYDIS_MNEMONIC_FXRSTOR64: case ZYDIS_MNEMONIC_FWAIT:
+    // The GS base that blocks read at run time (the kernel's entry paths).
+    case ZYDIS_MNEMONIC_SWAPGS:
     // IF does not change how a block runs; a POPF that sets TF or AC, or
     // enables a pending interrupt, leaves the block after it (Interpret).
     case ZYDIS_MNEMONIC_CLI: case ZYDIS_MNEMONIC_PUSHF: case ZYDIS_MNEMONIC_PUSHFD: case ZYDIS_MNEMONIC_POPF:
@@ -448,15 +453,22 @@ class DecodeAhead {
       const unsigned offset = offset_ + static_cast<unsigned>(rip - rip_);
       Insn& in = insns_.emplace_back();
       in.rip = rip;
-      if (offset >= 4096 || !ZYAN_SUCCESS(ZydisDecoderDecodeFull(&decoder_, page_ + offset, 4096 - offset, &in.zi,
-                                                                 in.zops)) ||
-          rip + in.zi.length - 1 > ip_end_) {  // (an instruction past the page fails to decode)
+      const ZyanStatus status =
+          offset >= 4096 ? ZYDIS_STATUS_NO_MORE_DATA
+                         : ZydisDecoderDecodeFull(&decoder_, page_ + offset, 4096 - offset, &in.zi, in.zops);
+      if (!ZYAN_SUCCESS(status) || rip + in.zi.length - 1 > ip_end_) {
         insns_.pop_back();
         stopped_ = true;
+        // Cut short by the page's end, with room for the longest instruction
+        // below the CS limit (so the fetch, not the limit, decides).
+        crosses_page_ = status == ZYDIS_STATUS_NO_MORE_DATA && offset < 4096 && ip_end_ - rip >= 14;
       }
     }
     return n < insns_.size() ? &insns_[n] : nullptr;
   }
+  // Whether instruction n (where Get gives null) starts in the page and
+  // runs past its end.
+  bool CrossesPage(unsigned n) const { return stopped_ && n == insns_.size() && crosses_page_; }
 
  private:
   static constexpr unsigned kCapacity = kMaxBlockInsns + kWindowLookahead;
@@ -466,6 +478,7 @@ class DecodeAhead {
   uint64_t rip_, ip_end_;
   std::vector<Insn> insns_;
   bool stopped_ = false;
+  bool crosses_page_ = false;
 };
 
 // Emits one block. Every instruction boundary has the guest registers in
@@ -526,22 +539,26 @@ class Translator {
     a_.jmp(asmjit::imm(jit_->runtime().exit));
   }
 
-  // Translates instruction `index` at `rip`; false when it cannot be part of
-  // the block (nothing was emitted). Sets `ended` for a block-ending one.
-  // The instruction after an STI runs in its shadow, before any interrupt
-  // (SDM vol. 3A 6.8.3), and the block then leaves for the dispatcher, which
-  // takes one that the STI let in, as the interpreter's loop does after that
-  // instruction: not a branch, whose exits would chain on to other blocks.
+  // Translates instruction `index` at `rip`, or hands it to the interpreter
+  // and ends the block; false when the block ends before it (nothing was
+  // emitted). Sets `ended` for a block-ending one. The instruction after an
+  // STI runs in its shadow, before any interrupt (SDM vol. 3A 6.8.3), and the
+  // block then leaves for the dispatcher, which takes one that the STI let
+  // in, as the interpreter's loop does after that instruction: not a branch,
+  // whose exits would chain on to other blocks.
   bool Add(unsigned index, uint64_t rip, const ZydisDecodedInstruction& zi, const ZydisDecodedOperand* zops,
            bool* ended) {
-    if (!after_sti_) return AddOne(index, rip, zi, zops, ended);
+    if (!after_sti_) {
+      AddOne(index, rip, &zi, zops, ended);
+      return true;
+    }
     switch (zi.meta.category) {
       case ZYDIS_CATEGORY_COND_BR: case ZYDIS_CATEGORY_UNCOND_BR: case ZYDIS_CATEGORY_CALL: case ZYDIS_CATEGORY_RET:
         return false;
       default:
         break;
     }
-    if (!AddOne(index, rip, zi, zops, ended)) return false;
+    AddOne(index, rip, &zi, zops, ended);
     after_sti_ = false;
     if (*ended) return true;  // (left the block already)
     a_.mov(ax::byte_ptr(kState, kShadowOffset), 0);  // what STI set, the instruction took
@@ -566,15 +583,36 @@ class Translator {
     EmitLeave(count);
   }
 
-  bool AddOne(unsigned index, uint64_t rip, const ZydisDecodedInstruction& zi, const ZydisDecodedOperand* zops,
+  // The instruction at `rip` that starts in the block's page and runs into
+  // the next (DecodeAhead::CrossesPage): the interpreter fetches it when it
+  // runs, raising what the fetch raises, and the block ends.
+  void AddCrossing(unsigned index, uint64_t rip) {
+    bool ended;
+    AddOne(index, rip, nullptr, nullptr, &ended);
+    after_sti_ = false;  // (the interpreter ran it in the shadow)
+  }
+
+  // Translates the instruction, or interprets it and leaves the block: a
+  // system instruction (IRET, SYSCALL, MOV to CR3, IN/OUT, HLT...) whose
+  // effects the rest of the block was not translated under, or one the
+  // translator does not take. Leaving here rather than before it saves a
+  // pass through the dispatcher, and lets other blocks chain to its block.
+  // zi is null for one that crosses into the next page (AddCrossing).
+  void AddOne(unsigned index, uint64_t rip, const ZydisDecodedInstruction* zi, const ZydisDecodedOperand* zops,
               bool* ended) {
     index_ = index;
     rip_ = rip;
-    next_rip_ = rip + zi.length;
+    next_rip_ = zi ? rip + zi->length : rip;
     *ended = false;
     // Only EmitReplay carries a window on past an instruction.
     incoming_window_ = window_;
     window_ = Window{};
+    if (zi && Translate(*zi, zops, ended)) return;
+    EmitInterpreted(/*ends_block=*/true);
+    *ended = true;
+  }
+
+  bool Translate(const ZydisDecodedInstruction& zi, const ZydisDecodedOperand* zops, bool* ended) {
     const ZydisMnemonic m = zi.mnemonic;
     // Guest stores in a block are host stores, so a fence must be a host
     // fence for other vCPUs to see the guest's ordering (MFENCE orders a
@@ -604,6 +642,13 @@ class Translator {
     if ((m == ZYDIS_MNEMONIC_CLI || m == ZYDIS_MNEMONIC_STI) && !user_) {
       EmitInterruptFlag(m == ZYDIS_MNEMONIC_STI);
       after_sti_ = m == ZYDIS_MNEMONIC_STI;
+      return true;
+    }
+    // Reading a control register changes nothing (CR2 in the page-fault
+    // handler); a read at CPL > 0 faults in the interpreter, precisely.
+    if (m == ZYDIS_MNEMONIC_MOV && IsGpr(zops[0]) && zops[1].type == ZYDIS_OPERAND_TYPE_REGISTER &&
+        ZydisRegisterGetClass(zops[1].reg.value) == ZYDIS_REGCLASS_CONTROL) {
+      EmitInterpreted(false);
       return true;
     }
     // A segment register write (MOV, POP, LDS...) changes the block key; in
@@ -1942,12 +1987,18 @@ uint64_t Jit::Interpret(Jit* jit, Block* block, uint64_t index, uint64_t branch)
     // Its stops set RF (ops_string.cc); a finished one clears it, as the
     // interpreter's loop does (blocks start with RF clear).
     if ((insn.rep || insn.repne) && cpu.next_rip != rip) s.rflags &= ~x86::kFlagRf;
+    s.rip = cpu.next_rip;
+    // SYSCALL and SYSRET trap on the TF they load, after themselves, as the
+    // interpreter's loop has it (ExecuteFetched); a block ran with TF clear.
+    if (cpu.step_on_new_tf && (s.rflags & x86::kFlagTf) && !s.interrupt_shadow) {
+      DeliverDebugTrap(cpu, kDr6Bs);
+      jit->leave_block_ = true;
+    }
   } catch (...) {
     // No C++ exception may unwind through translated code: RunBlock rethrows.
     jit->pending_exception_ = std::current_exception();
     return 1;
   }
-  s.rip = cpu.next_rip;
   // An NMI the instruction raised (an ICR write, say) is taken at the next
   // boundary, as the interpreter's loop would.
   if (jit->leave_block_ || !block->valid || cpu.board.stop_requested() || cpu.socket.HasPendingNmi()) {
@@ -2155,7 +2206,16 @@ std::unique_ptr<Jit::Block> Jit::Compile(uint64_t rip, uint64_t phys, bool user,
     bool ended = false;
     while (n < kMaxBlockInsns && !ended) {
       const DecodeAhead::Insn* in = ahead.Get(n);
-      if (!in || !t.Add(n, in->rip, in->zi, in->zops, &ended)) break;
+      if (!in) {
+        if (ahead.CrossesPage(n)) {
+          t.AddCrossing(n, rip_i);
+          compile_rips_.push_back(rip_i);
+          ++n;
+          ended = true;
+        }
+        break;
+      }
+      if (!t.Add(n, in->rip, in->zi, in->zops, &ended)) break;
       compile_rips_.push_back(in->rip);
       ++n;
       rip_i = in->rip + in->zi.length;

@@ -1,6 +1,7 @@
 // Event delivery tests (SDM vol. 3A ch. 6): real-mode IVT frames, 32-bit IDT
 // frames with and without a stack switch, gate checks and their error codes,
 // #DF escalation and triple fault, 64-bit IDT frames with RSP0 and IST.
+#include "accel/interp/jit.h"
 #include "tests/interp/system_test_util.h"
 
 namespace tandem::accel::interp::systest {
@@ -264,6 +265,25 @@ TEST(Interrupts, SyscallAndSysretSingleStepOnTheTfTheyLeave) {
   m.s.gpr[kR11] = 2 | kFlagTf;
   m.s.gpr[kRcx] = 0x10100;
   m.cpu->Step();
+  EXPECT_EQ(m.s.rip, 0x15000u);
+  EXPECT_EQ(m.Stack(0), 0x10100u);
+  EXPECT_EQ(m.Stack(1), 0x1Bu);
+  EXPECT_TRUE(m.s.dr[6] & (1u << 14));
+}
+
+// The same SYSRETQ at the end of a JIT block, where the interpreter runs it:
+// the trap comes after it too, not after the instruction it returns to.
+TEST(Interrupts, SysretEndingAJitBlockSingleStepsOnTheTfItLoads) {
+  Long m;
+  Gate64(m, 1, 0x08, 0x15000, kIntGate);
+  m.s.msr.efer |= kEferSce;
+  m.s.msr.star = (0x08ull << 48) | (0x08ull << 32);
+  m.Bytes(0x10020, {0xFF, 0xC0, 0x48, 0x0F, 0x07});  // inc eax; sysretq
+  m.s.gpr[kR11] = 2 | kFlagTf;
+  m.s.gpr[kRcx] = 0x10100;
+  m.cpu->EnableJit();
+  EXPECT_EQ(m.cpu->jit_->RunBlock(100), 2u);
+  EXPECT_EQ(m.s.gpr[kRax], 1u);
   EXPECT_EQ(m.s.rip, 0x15000u);
   EXPECT_EQ(m.Stack(0), 0x10100u);
   EXPECT_EQ(m.Stack(1), 0x1Bu);

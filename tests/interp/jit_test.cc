@@ -876,8 +876,8 @@ TEST_F(JitTest, StiRunsInTheBlockWithTheNextInstructionThenTheBlockLeaves) {
   EXPECT_EQ(jit().stats().interpreted, 0u);
 }
 
-// Before a branch (or anything the block cannot hold) the block ends at STI
-// with the shadow set, when IF was clear, for the instruction after it.
+// Before a branch the block ends at STI with the shadow set, when IF was
+// clear, for the instruction after it.
 TEST_F(JitTest, StiBeforeARetLeavesTheBlockWithTheShadowSetWhenIfWasClear) {
   Start({0xFF, 0xC0,  // inc eax
          0xFB,        // sti
@@ -963,7 +963,10 @@ TEST_F(JitTest, ThirtyTwoBitStackOpsUseSsBaseAndLimit) {
 // Compiling a block decodes ahead: an instruction that runs into a page that
 // is not present ends the block there, and CR2 keeps its value, since no
 // #PF is delivered (only executing that instruction would fault).
-TEST_F(JitTest, DecodingUpToANotPresentPageLeavesCr2Alone) {
+// An instruction that crosses into the next page is the last of its block
+// and runs on the interpreter, which fetches it then: into a page that is not
+// present, the fetch faults at the instruction, after the block ran up to it.
+TEST_F(JitTest, AnInstructionCrossingIntoANotPresentPageFaultsAtItself) {
   Start({});
   const uint64_t pd1 = 0;  // linear 2 MiB..4 MiB not present
   ASSERT_TRUE(m->board().memory().WritePhys(0x3000 + 8, &pd1, 8));
@@ -973,10 +976,87 @@ TEST_F(JitTest, DecodingUpToANotPresentPageLeavesCr2Alone) {
                       {0x48, 0xB9}, Imm64(2)}));       // mov rcx, imm64: its last byte is at 2 MiB
   m->s.rip = start;
   m->s.cr2 = 0x1234;
-  EXPECT_EQ(jit().RunBlock(100), 2u);
+  try {
+    jit().RunBlock(100);
+    FAIL() << "no fault";
+  } catch (const GuestFault& f) {
+    EXPECT_EQ(f.vector, x86::kPF);
+  }
   EXPECT_EQ(m->s.rip, start + 6);
   EXPECT_EQ(m->reg(x86::kRax), 1u);
-  EXPECT_EQ(m->s.cr2, 0x1234u) << "the block's compilation set CR2 without a #PF";
+  EXPECT_EQ(m->s.cr2, 0x200000u);
+  EXPECT_EQ(m->cpu->instructions_retired(), 2u);
+}
+
+TEST_F(JitTest, AnInstructionCrossingIntoTheNextPageEndsItsBlockOnTheInterpreter) {
+  Start({});
+  const uint64_t start = 0x200000 - 15;
+  m->Load(start, Cat({{0xB8, 0x01, 0x00, 0x00, 0x00},      // mov eax, 1
+                      {0x90},                              // nop
+                      {0x48, 0xB9}, Imm64(0x1122334455667788ull),  // mov rcx, imm64 (crosses)
+                      {0xFF, 0xC2},                        // inc edx: the next block
+                      {0xEB, 0xFE}}));
+  m->s.rip = start;
+  EXPECT_EQ(jit().RunBlock(100), 3u);
+  EXPECT_EQ(m->s.rip, start + 16);
+  EXPECT_EQ(m->reg(x86::kRcx), 0x1122334455667788u);
+  EXPECT_EQ(m->reg(x86::kRdx), 0u);
+  EXPECT_EQ(jit().stats().interpreted, 1u);
+  // Rewritten in the next page, it runs as it now reads (the host's write
+  // is seen at the run loop's next poll).
+  m->Load(0x200000, {0x99});
+  m->cpu->SyncCodeWrites();
+  m->s.rip = start;
+  EXPECT_EQ(jit().RunBlock(100), 3u);
+  EXPECT_EQ(m->reg(x86::kRcx), 0x9922334455667788u);
+}
+
+// A system instruction ends its block on the interpreter, which runs it
+// there: a block before it runs on into it, and one can start with it.
+TEST_F(JitTest, PortOutputRunsOnTheInterpreterAtTheEndOfItsBlock) {
+  Start({0xFF, 0xC0,                    // inc eax
+         0x66, 0xBA, 0x30, 0x05,        // mov dx, kTestPort
+         0xEE,                          // out dx, al
+         0xFF, 0xC3,                    // inc ebx: the next block
+         0xEE,                          // out dx, al
+         0xEB, 0xFE});
+  static_assert(kTestPort == 0x530);
+  EXPECT_EQ(jit().RunBlock(4096), 3u);
+  EXPECT_EQ(m->s.rip, kCode + 7);
+  ASSERT_EQ(m->device().writes.size(), 1u);
+  EXPECT_EQ(m->device().writes[0].value, 1u);
+  EXPECT_EQ(m->reg(x86::kRbx), 0u);
+  EXPECT_EQ(jit().RunBlock(4096), 2u);
+  EXPECT_EQ(m->s.rip, kCode + 10);
+  EXPECT_EQ(m->device().writes.size(), 2u);
+  m->s.rip = kCode + 9;
+  EXPECT_EQ(jit().RunBlock(4096), 1u);  // a block of the OUT alone
+  EXPECT_EQ(m->s.rip, kCode + 10);
+  EXPECT_EQ(m->device().writes.size(), 3u);
+  EXPECT_EQ(m->cpu->instructions_retired(), 6u);
+}
+
+// The kernel's entry paths: SWAPGS and a read of CR2 run on the interpreter
+// in the middle of a block, which goes on after them.
+TEST_F(JitTest, SwapgsAndControlRegisterReadsStayInTheBlock) {
+  Start({0x0F, 0x01, 0xF8,        // swapgs
+         0x0F, 0x20, 0xD0,        // mov rax, cr2
+         0x65, 0x48, 0x8B, 0x1C, 0x25, 0x10, 0, 0, 0,  // mov rbx, gs:[0x10]
+         0xFF, 0xC1,              // inc ecx
+         0xEB, 0xFE});
+  m->s.cr2 = 0xC2C2;
+  m->s.msr.kernel_gs_base = 0x50000;
+  m->s.seg[x86::kGs].base = 0x60000;
+  const uint64_t value = 0xABCDEF;
+  ASSERT_TRUE(m->board().memory().WritePhys(0x50010, &value, 8));
+  EXPECT_EQ(jit().RunBlock(4096), 5u);  // and the JMP to itself ends the block
+  EXPECT_EQ(m->s.rip, kCode + 17);
+  EXPECT_EQ(m->reg(x86::kRax), 0xC2C2u);
+  EXPECT_EQ(m->reg(x86::kRbx), 0xABCDEFu);
+  EXPECT_EQ(m->reg(x86::kRcx), 1u);
+  EXPECT_EQ(m->s.seg[x86::kGs].base, 0x50000u);
+  EXPECT_EQ(m->s.msr.kernel_gs_base, 0x60000u);
+  EXPECT_EQ(jit().stats().interpreted, 3u);  // SWAPGS, the CR2 read and the access's first TLB miss
 }
 
 }  // namespace
