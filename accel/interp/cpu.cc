@@ -115,15 +115,6 @@ inline bool PlainMayRun(const Cpu& cpu) {
   return !(cpu.s.rflags & (x86::kFlagTf | x86::kFlagRf)) && !cpu.s.interrupt_shadow && !cpu.debug_.armed;
 }
 
-// Translated blocks assume code outside virtual-8086 mode without
-// single-step, RF, alignment checks, debug breakpoints or a pending
-// interrupt shadow.
-inline bool JitMayRun(const Cpu& cpu) {
-  const x86::CpuState& s = cpu.s;
-  return !(s.rflags & (x86::kFlagTf | x86::kFlagRf | x86::kFlagAc | x86::kFlagVm)) && !cpu.s.interrupt_shadow &&
-         !(s.dr[7] & 0xFF);
-}
-
 }  // namespace
 
 Cpu::Cpu(hw::Board& board, x86::CpuState& state, int cpu_index, LockedAccessDomain* locked)
@@ -233,7 +224,7 @@ RunOutcome Cpu::Run() {
           uint64_t ran = 0;
           if (TakeInterrupt(*this, irq)) {
             ran = 1;
-          } else if (jit_ && JitMayRun(*this) && (ran = jit_->RunBlock(kPollInterval - n)) != 0) {
+          } else if (jit_ && JitMayRun() && (ran = jit_->RunBlock(kPollInterval - n)) != 0) {
           } else if (!jit_ && PlainMayRun(*this)) {
             ran = RunPlain(kPollInterval - n);
           } else {
@@ -292,7 +283,7 @@ SliceEnd Cpu::RunSlice(uint64_t budget, SliceOptions options) {
         if (TakeInterrupt(*this, irq)) continue;
         if (s.halted) return SliceEnd::kHalted;
         if (retired_ >= target) return SliceEnd::kBudget;
-        if (jit_ && JitMayRun(*this) && jit_->RunBlock(target - retired_) != 0) continue;
+        if (jit_ && JitMayRun() && jit_->RunBlock(target - retired_) != 0) continue;
         if (!jit_ && PlainMayRun(*this)) {
           RunPlain(target - retired_);
         } else {

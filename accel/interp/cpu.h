@@ -156,6 +156,13 @@ class Cpu final : public hw::MemoryMapObserver {
   // Translates hot code with the JIT from now on (jit.h).
   void EnableJit();
   const Jit* jit() const { return jit_.get(); }
+  // Translated blocks assume code outside virtual-8086 mode without
+  // single-step, RF, alignment checks, debug breakpoints or a pending
+  // interrupt shadow.
+  bool JitMayRun() const {
+    return !(s.rflags & (x86::kFlagTf | x86::kFlagRf | x86::kFlagAc | x86::kFlagVm)) && !s.interrupt_shadow &&
+           !(s.dr[7] & 0xFF);
+  }
 
   // ---- operands.cc ----
   // General registers, immediates and memory inline (below the class);

@@ -736,7 +736,7 @@ class Translator {
       return true;
     }
     if (EndsBlockInterpreted(m)) {
-      EmitInterpreted(true, zi.meta.branch_type != ZYDIS_BRANCH_TYPE_FAR);
+      EmitInterpreted(true);
       *ended = true;
       return true;
     }
@@ -1153,17 +1153,17 @@ class Translator {
     a_.jmp(p.done);
   }
 
-  // The whole instruction on the interpreter, inline. A near branch that
-  // ends the block goes on through the jump cache to where it went.
-  void EmitInterpreted(bool ends_block, bool near_branch = false) {
+  // The whole instruction on the interpreter, inline. One that ends the
+  // block (a branch, a system instruction, one crossing into the next page)
+  // goes on through the jump cache to where it left RIP, unless the
+  // interpreter's loop must see what it did (Interpret): the jump cache
+  // finds a block of the same context only, so a change of mode or CPL
+  // leaves for the dispatcher there.
+  void EmitInterpreted(bool ends_block) {
     SyncFlags();
     flags_in_host_ = false;
-    EmitInterpretCall(index_, ends_block && near_branch);
-    if (ends_block && near_branch) {
-      EmitJumpCacheExit(index_ + 1);
-    } else if (ends_block) {
-      EmitLeave(index_ + 1);
-    }
+    EmitInterpretCall(index_, ends_block);
+    if (ends_block) EmitJumpCacheExit(index_ + 1);
   }
 
   void EmitReadSelector(int reg, int seg, unsigned width) {
@@ -2004,16 +2004,14 @@ uint64_t Jit::Interpret(Jit* jit, Block* block, uint64_t index, uint64_t branch)
   if (jit->leave_block_ || !block->valid || cpu.board.stop_requested() || cpu.socket.HasPendingNmi()) {
     return 2;
   }
-  // Blocks run without TF, AC and RF (JitMayRun). An interrupt that the
-  // instruction raised (a device's MMIO or port register: a virtio notify
-  // completing a request) or unmasked (STI's shadow aside: POPF, an EOI, a
-  // TPR write) is taken at this boundary, as the interpreter's loop takes it
-  // after every instruction; tandem lockstep found blocks that ran on past it.
-  if (s.rflags & (x86::kFlagTf | x86::kFlagAc | x86::kFlagRf)) return 2;
-  if ((s.rflags & x86::kFlagIf) && !s.interrupt_shadow && cpu.socket.MaybeInterrupt() &&
-      cpu.socket.HasPendingInterrupt()) {
-    return 2;
-  }
+  // Blocks run only where Cpu::JitMayRun allows, and not halted (HLT, MOV
+  // SS, a MOV to DR7 end the block here). An interrupt that the instruction
+  // raised (a device's MMIO or port register: a virtio notify completing a
+  // request) or unmasked (POPF, an EOI, a TPR write) is taken at this
+  // boundary, as the interpreter's loop takes it after every instruction;
+  // tandem lockstep found blocks that ran on past it.
+  if (!cpu.JitMayRun() || s.halted) return 2;
+  if ((s.rflags & x86::kFlagIf) && cpu.socket.MaybeInterrupt() && cpu.socket.HasPendingInterrupt()) return 2;
   return s.rip != next && !branch ? 2 : 0;
 }
 

@@ -1034,6 +1034,28 @@ TEST_F(JitTest, PortOutputRunsOnTheInterpreterAtTheEndOfItsBlock) {
   EXPECT_EQ(m->s.rip, kCode + 10);
   EXPECT_EQ(m->device().writes.size(), 3u);
   EXPECT_EQ(m->cpu->instructions_retired(), 6u);
+  // Once the jump cache has the next block, the first goes on into it.
+  m->s.rip = kCode;
+  EXPECT_EQ(jit().RunBlock(4096), 5u);
+  EXPECT_EQ(m->s.rip, kCode + 10);
+  EXPECT_EQ(m->device().writes.size(), 5u);
+}
+
+// HLT ends its block and the run there, whatever the jump cache holds for
+// the instruction after it.
+TEST_F(JitTest, HaltEndsItsBlockEvenWhereTheJumpCacheHasTheNextBlock) {
+  Start({0xFF, 0xC0,  // inc eax
+         0xF4,        // hlt
+         0xFF, 0xC3,  // inc ebx
+         0xEB, 0xFE});
+  m->s.rip = kCode + 3;
+  EXPECT_EQ(jit().RunBlock(4096), 2u);  // the block after the HLT, into the jump cache
+  m->s.rip = kCode;
+  EXPECT_EQ(jit().RunBlock(4096), 2u);
+  EXPECT_TRUE(m->s.halted);
+  EXPECT_EQ(m->s.rip, kCode + 3);
+  EXPECT_EQ(m->reg(x86::kRax), 1u);
+  EXPECT_EQ(m->reg(x86::kRbx), 1u);  // from the first run only
 }
 
 // The kernel's entry paths: SWAPGS and a read of CR2 run on the interpreter
