@@ -926,7 +926,6 @@ class Translator {
   void SyncFlags() {
     if (!flags_in_host_) return;
     Clobber(Bit(ax::rax));
-    a_.mov(ax::eax, 0);        // (no merge with what RAX held: it may be a load still on its way)
     a_.lahf();                 // AH = SF ZF 0 AF 0 PF 1 CF: RFLAGS bits 7-0
     a_.seto(ax::al);
     a_.shl(ax::al, 3);
