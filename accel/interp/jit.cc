@@ -233,18 +233,6 @@ bool RunsInline(const ZydisDecodedInstruction& zi) {
   }
 }
 
-// Control transfers that stay in 64-bit code at the same CPL: interpreted,
-// then the block ends at the RIP they leave.
-bool EndsBlockInterpreted(ZydisMnemonic m) {
-  switch (m) {
-    case ZYDIS_MNEMONIC_JMP: case ZYDIS_MNEMONIC_CALL: case ZYDIS_MNEMONIC_RET: case ZYDIS_MNEMONIC_LOOP:
-    case ZYDIS_MNEMONIC_LOOPE: case ZYDIS_MNEMONIC_LOOPNE: case ZYDIS_MNEMONIC_JRCXZ: case ZYDIS_MNEMONIC_JECXZ:
-      return true;
-    default:
-      return false;
-  }
-}
-
 bool IsGpr(const ZydisDecodedOperand& o) { return o.type == ZYDIS_OPERAND_TYPE_REGISTER && GprNumber(o.reg.value) >= 0; }
 
 // MOV to or from a control, debug or segment register (the same mnemonic as
@@ -733,11 +721,6 @@ class Translator {
     if (m == ZYDIS_MNEMONIC_DIV && (zi.operand_width == 32 || zi.operand_width == 64) &&
         TakesOperand(zops[0], zi.operand_width)) {
       EmitDiv(zi, zops[0]);
-      return true;
-    }
-    if (EndsBlockInterpreted(m)) {
-      EmitInterpreted(true);
-      *ended = true;
       return true;
     }
     if (RunsInline(zi)) {
