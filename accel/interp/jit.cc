@@ -511,7 +511,7 @@ class Translator {
     for (auto& slow : slow_paths_) EmitSlowPath(slow);
     // An exit whose link is not set, or whose budget ran out: RIP, and the
     // link for RunBlock to set when it finds the target.
-    for (const auto& [link, stub] : link_stubs_) {
+    for (const auto& [link, stub, jump] : link_stubs_) {
       a_.bind(stub);
       a_.mov(ax::rcx, reinterpret_cast<uint64_t>(link));
       a_.jmp(asmjit::imm(jit_->runtime().link_exit));
@@ -752,20 +752,21 @@ class Translator {
     Clobber(Bit(ax::rax) | Bit(ax::rcx));
     Jit::Link* link = &block_->links[block_->link_count++];
     *link = Jit::Link{nullptr, nullptr, rip, block_, nullptr};
-    const Label stub = a_.newLabel();
-    link_stubs_.push_back({link, stub});
+    const Label stub = a_.newLabel(), jump = a_.newLabel();
+    link_stubs_.push_back({link, stub, jump});
     a_.add(kBudget, count);
     a_.jge(stub);
-    a_.mov(ax::rax, reinterpret_cast<uint64_t>(&link->code));
-    a_.jmp(ax::qword_ptr(ax::rax));
+    a_.bind(jump);
+    a_.long_().jmp(stub);  // (rel32: RunBlock points it at the target block)
     valid_ = 0;  // what follows is reached through labels
   }
 
-  // Sets each link to its stub, now that the code is at `fn`.
+  // Points each link's jump at its stub, now that the code is at `fn`.
   void PointLinksAtStubs(const void* fn, const asmjit::CodeHolder& code) const {
-    for (const auto& [link, stub] : link_stubs_) {
-      link->unlinked = static_cast<const uint8_t*>(fn) + code.labelOffsetFromBase(stub);
-      link->code = link->unlinked;
+    const auto at = [&](Label l) { return static_cast<uint8_t*>(const_cast<void*>(fn)) + code.labelOffsetFromBase(l); };
+    for (const auto& [link, stub, jump] : link_stubs_) {
+      link->unlinked = at(stub);
+      link->jump = at(jump) + 1;  // past the E9
     }
   }
 
@@ -1826,7 +1827,12 @@ class Translator {
   bool flags_in_host_ = false;
   bool after_sti_ = false;  // the last instruction added was an STI
   std::deque<SlowPath> slow_paths_;  // (deque: an emitter holds a reference while it emits)
-  std::vector<std::pair<Jit::Link*, Label>> link_stubs_;  // EmitExit's links and their stubs
+  struct LinkStub {
+    Jit::Link* link;
+    Label stub;  // the exit's way out to RunBlock
+    Label jump;  // the JMP that RunBlock points at the target block
+  };
+  std::vector<LinkStub> link_stubs_;  // EmitExit's links
   // Host registers 0-10 (bit n) that hold guest register n, which CpuState
   // holds too (write-through), so an instruction need not load it. Emitters
   // drop what they overwrite; labels that other paths reach start empty, or
@@ -2019,7 +2025,7 @@ bool Jit::InvalidatePage(uint64_t phys_page, bool own_store, unsigned offset, un
     Block* b = *dropped;
     b->valid = false;
     for (Link* in : b->incoming) {
-      in->code = in->unlinked;
+      in->PointAt(in->unlinked);
       in->target = nullptr;
     }
     for (unsigned i = 0; i < b->link_count; ++i) {
@@ -2292,7 +2298,7 @@ uint64_t Jit::Enter(Block* b, uint64_t rip, uint64_t budget) {
   last_link_ = nullptr;
   if (link && link->target_rip == rip && link->owner->user == b->user && link->owner->key == b->key &&
       link->owner->cs_base == b->cs_base && (link->owner->phys >> 12) == (b->phys >> 12)) {
-    link->code = b->chain_entry;
+    link->PointAt(b->chain_entry);
     link->target = b;
     b->incoming.push_back(link);
   }

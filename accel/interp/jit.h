@@ -14,6 +14,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <exception>
 #include <string>
@@ -79,15 +80,21 @@ class Jit {
   const Stats& stats() const { return stats_; }
 
   struct Block;
-  // An exit of a block towards a fixed RIP in its own page; `code` (where
-  // translated code jumps) is the target block's chain entry once linked,
-  // `unlinked` (the exit's own way out to RunBlock) until then.
+  // An exit of a block towards a fixed RIP in its own page: a JMP whose
+  // rel32 (at `jump`) points at the target block's chain entry once linked,
+  // at `unlinked` (the exit's own way out to RunBlock) until then. Only this
+  // Jit's thread runs its code (the arena is per vCPU), so a link is patched
+  // in place as QEMU's goto_tb is, with no cross-modifying-code protocol.
   struct Link {
-    const void* code;
+    uint8_t* jump;
     const void* unlinked;
     uint64_t target_rip;
     Block* owner;
     Block* target;
+    void PointAt(const void* code) {
+      const int32_t rel = static_cast<int32_t>(static_cast<const uint8_t*>(code) - (jump + 4));
+      std::memcpy(jump, &rel, sizeof rel);
+    }
   };
   // The code all blocks share: their frame's entry and exit, and the ways
   // out that need no block of their own (jit.cc).

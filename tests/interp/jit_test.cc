@@ -538,6 +538,33 @@ int DispatchesTo(Jit& jit, x86::CpuState& s, uint64_t end) {
   return calls;
 }
 
+// Exits to a block in the same page are JMPs patched to point at it; when
+// a write drops that block, the JMPs into it go back to their exits' stubs,
+// and the block translated anew is linked again.
+TEST_F(JitTest, BlocksInOnePageChainAndARewrittenTargetIsUnlinkedThenRelinked) {
+  // A: add edx, 0x10; jmp B -- B: add edx, 1; dec edi; jz done; jmp A -- done: jmp $
+  std::vector<uint8_t> code = {0x83, 0xC2, 0x10, 0xEB, 0x10};
+  code.resize(0x15, 0x90);
+  code.insert(code.end(), {0x83, 0xC2, 0x01, 0xFF, 0xCF, 0x74, 0x02, 0xEB, 0xE2, 0xEB, 0xFE});
+  Start(code);
+  auto run = [&] {
+    m->s.rip = kCode;
+    m->reg(x86::kRdi) = 100;
+    m->reg(x86::kRdx) = 0;
+    return DispatchesTo(jit(), m->s, kCode + 0x1E);
+  };
+  EXPECT_LE(run(), 4);  // 200 exits, nearly all through links
+  EXPECT_EQ(m->reg(x86::kRdx), 100u * 0x11);
+  const uint64_t dropped = jit().stats().blocks_invalidated;
+  m->cpu->WriteLinear(kCode + 0x17, 1, 2);  // B: add edx, 2
+  EXPECT_EQ(jit().stats().blocks_invalidated, dropped + 1);  // B alone: A keeps its (now unlinked) exit
+  EXPECT_LE(run(), 4);
+  EXPECT_EQ(m->reg(x86::kRdx), 100u * 0x12);
+  m->cpu->WriteLinear(kCode + 2, 1, 0x20);  // A: add edx, 0x20
+  EXPECT_LE(run(), 4);
+  EXPECT_EQ(m->reg(x86::kRdx), 100u * 0x22);
+}
+
 TEST_F(JitTest, BlocksInTwoPagesChainAndSeeWritesToEitherPage) {
   // kCode: add edx, 0x10; jmp 0x30000 -- 0x30000: add edx, 1; dec edi; jz done; jmp kCode; done: jmp $
   Start({0x83, 0xC2, 0x10, 0xE9, 0xF8, 0xFF, 0x01, 0x00});
