@@ -416,6 +416,9 @@ struct Jit::Runtime {
   // RIP (in CpuState) through the jump cache for the context in edx, or
   // the exit.
   const void* jump_cache_exit = nullptr;
+  const Jit::JumpEntry* jump_cache = nullptr;  // (the Jit's, for translated code)
+  // The exit for the RIP that Jit::JumpTag gave rcx with the context in edx.
+  const void* tag_exit = nullptr;
 };
 
 namespace {
@@ -515,6 +518,13 @@ class Translator {
       a_.bind(stub);
       a_.mov(ax::rcx, reinterpret_cast<uint64_t>(link));
       a_.jmp(asmjit::imm(jit_->runtime().link_exit));
+    }
+    // An exit to another page that the jump cache missed, or whose budget
+    // ran out (the target's tag in rcx).
+    if (tag_exit_.isValid()) {
+      a_.bind(tag_exit_);
+      a_.mov(ax::edx, block_->context);
+      a_.jmp(asmjit::imm(jit_->runtime().tag_exit));
     }
     // Every call of Jit::Interpret goes through here: the block pointer is
     // emitted once per block rather than at each slow path, and the Jit and
@@ -740,10 +750,24 @@ class Translator {
     if (((cs_base + rip) >> 12) != ((cs_base + block_->rip) >> 12) ||
         block_->link_count == kMaxLinks) {
       // Another page: a patched link would outlive a write to that page, so
-      // go through the jump cache, which loses the entry with the block.
-      a_.mov(ax::rax, rip);
-      a_.mov(ax::qword_ptr(kState, kRipOffset), ax::rax);
-      EmitJumpCacheExit(count);
+      // go through the jump cache, which loses the entry with the block. The
+      // slot and tag are known here, and the indirect jump is this exit's
+      // own, so the host predicts it as it would a link.
+      if (block_->context >= Jit::kJumpContexts) {
+        a_.mov(ax::rax, rip);
+        a_.mov(ax::qword_ptr(kState, kRipOffset), ax::rax);
+        EmitLeave(count);
+        return;
+      }
+      if (!tag_exit_.isValid()) tag_exit_ = a_.newLabel();
+      a_.mov(ax::rcx, Jit::JumpTag(rip, block_->context));
+      a_.add(kBudget, count);
+      a_.jge(tag_exit_);
+      a_.mov(ax::rdx, reinterpret_cast<uint64_t>(&jit_->runtime().jump_cache[Jit::JumpSlot(rip)]));
+      a_.cmp(ax::rcx, ax::qword_ptr(ax::rdx, offsetof(Jit::JumpEntry, tag)));
+      a_.jne(tag_exit_);
+      a_.jmp(ax::qword_ptr(ax::rdx, offsetof(Jit::JumpEntry, code)));
+      valid_ = 0;
       return;
     }
     // The link holds its target's chain entry, or this exit's stub until
@@ -1833,6 +1857,7 @@ class Translator {
     Label jump;  // the JMP that RunBlock points at the target block
   };
   std::vector<LinkStub> link_stubs_;  // EmitExit's links
+  Label tag_exit_;  // EmitExit's way out for exits to other pages, once one needs it
   // Host registers 0-10 (bit n) that hold guest register n, which CpuState
   // holds too (write-through), so an instruction need not load it. Emitters
   // drop what they overwrite; labels that other paths reach start empty, or
@@ -1866,20 +1891,20 @@ Jit::Runtime::Runtime(Jit* jit, size_t arena_bytes) : arena(arena_bytes) {
   a.mov(kTwelve.r32(), 12);
   a.jmp(ax::rcx);
   const Label exit_label = a.newLabel(), link_exit_label = a.newLabel(), interpret_label = a.newLabel(),
-              jump_cache_label = a.newLabel();
-  static_assert(sizeof(Jit::JumpEntry) == 32);
+              jump_cache_label = a.newLabel(), tag_exit_label = a.newLabel();
+  static_assert(sizeof(Jit::JumpEntry) == 16);
   a.bind(jump_cache_label);
   a.mov(ax::rax, ax::qword_ptr(kState, kRipOffset));
   a.mov(ax::rcx, ax::rax);
   a.shr(ax::rcx, Jit::kJumpShift);  // Jit::JumpSlot
   a.xor_(ax::rcx, ax::rax);
   a.and_(ax::ecx, static_cast<int32_t>(Jit::kJumpSlots - 1));
-  a.shl(ax::ecx, 5);
+  a.shl(ax::ecx, 4);
   a.mov(ax::r8, reinterpret_cast<uint64_t>(jit->jump_cache_.data()));
   a.add(ax::rcx, ax::r8);
-  a.cmp(ax::rax, ax::qword_ptr(ax::rcx, offsetof(Jit::JumpEntry, rip)));
-  a.jne(exit_label);
-  a.cmp(ax::dword_ptr(ax::rcx, offsetof(Jit::JumpEntry, context)), ax::edx);
+  a.shl(ax::rdx, 48);  // Jit::JumpTag
+  a.xor_(ax::rdx, ax::rax);
+  a.cmp(ax::rdx, ax::qword_ptr(ax::rcx, offsetof(Jit::JumpEntry, tag)));
   a.jne(exit_label);
   a.jmp(ax::qword_ptr(ax::rcx, offsetof(Jit::JumpEntry, code)));
   a.bind(interpret_label);
@@ -1896,6 +1921,11 @@ Jit::Runtime::Runtime(Jit* jit, size_t arena_bytes) : arena(arena_bytes) {
   a.add(ax::rsp, 8);  // the return address into the block
   a.lea(ax::rax, ax::ptr(ax::rax, ax::rdx, 0, -1));  // instructions completed: 1 leaves before it, 2 after
   a.add(kBudget, ax::rax);
+  a.jmp(exit_label);
+  a.bind(tag_exit_label);
+  a.shl(ax::rdx, 48);
+  a.xor_(ax::rcx, ax::rdx);
+  a.mov(ax::qword_ptr(kState, kRipOffset), ax::rcx);
   a.jmp(exit_label);
   a.bind(link_exit_label);
   a.mov(ax::rax, ax::qword_ptr(ax::rcx, offsetof(Jit::Link, target_rip)));
@@ -1916,12 +1946,15 @@ Jit::Runtime::Runtime(Jit* jit, size_t arena_bytes) : arena(arena_bytes) {
   link_exit = static_cast<const uint8_t*>(fn) + code.labelOffsetFromBase(link_exit_label);
   interpret = static_cast<const uint8_t*>(fn) + code.labelOffsetFromBase(interpret_label);
   jump_cache_exit = static_cast<const uint8_t*>(fn) + code.labelOffsetFromBase(jump_cache_label);
+  jump_cache = jit->jump_cache_.data();
+  tag_exit = static_cast<const uint8_t*>(fn) + code.labelOffsetFromBase(tag_exit_label);
 }
 
 Jit::Jit(Cpu& cpu, size_t max_cache_bytes)
     : cpu_(cpu),
       lookup_(kLookupSlots, nullptr),
       jump_cache_(kJumpSlots),
+      jump_targets_(kJumpSlots),
       max_cache_bytes_(max_cache_bytes) {
   runtime_ = std::make_unique<Runtime>(this, std::max<size_t>(max_cache_bytes, 1u << 20) + 4 * kMaxBlockCode);
 }
@@ -2037,8 +2070,7 @@ bool Jit::InvalidatePage(uint64_t phys_page, bool own_store, unsigned offset, un
     if (last_link_ && last_link_->owner == b) last_link_ = nullptr;
     Block*& slot = lookup_[LookupSlot(b->rip)];
     if (slot == b) slot = nullptr;
-    JumpEntry& jump = jump_cache_[JumpSlot(b->rip)];
-    if (jump.block == b) jump = JumpEntry{};
+    if (jump_targets_[JumpSlot(b->rip)].block == b) ClearJumpSlot(JumpSlot(b->rip));
     auto& list = blocks_[b->phys];
     for (auto& owned : list) {
       if (owned.get() == b) {
@@ -2065,6 +2097,7 @@ void Jit::FlushJumpCache(bool include_global) {
   ++stats_.jump_cache_flushes;
   if (include_global) {
     std::fill(jump_cache_.begin(), jump_cache_.end(), JumpEntry{});
+    std::fill(jump_targets_.begin(), jump_targets_.end(), JumpTarget{});
     local_slots_.clear();
     global_slots_.clear();
     std::fill(global_regions_.begin(), global_regions_.end(), false);
@@ -2072,7 +2105,7 @@ void Jit::FlushJumpCache(bool include_global) {
     return;
   }
   for (uint32_t i : local_slots_) {
-    if (!jump_cache_[i].global) jump_cache_[i] = JumpEntry{};
+    if (!jump_targets_[i].global) ClearJumpSlot(i);
   }
   local_slots_.clear();
 }
@@ -2082,11 +2115,12 @@ void Jit::FlushJumpCachePage(uint64_t linear_page) {
   if (!global_huge_ && !global_regions_[RegionBit(linear_page)]) return;
   size_t kept = 0;
   for (uint32_t i : global_slots_) {
-    JumpEntry& e = jump_cache_[i];
+    const JumpTarget& e = jump_targets_[i];
     if (!e.global) continue;  // dropped or refilled since: its own list has it
-    const uint64_t page = (Is64BitKey(e.block->key) ? e.rip : (e.block->cs_base + e.rip) & 0xFFFFFFFF) >> 12;
+    const Block& b = *e.block;
+    const uint64_t page = (Is64BitKey(b.key) ? b.rip : (b.cs_base + b.rip) & 0xFFFFFFFF) >> 12;
     if (((page ^ linear_page) >> (e.page_shift - 12)) == 0) {
-      e = JumpEntry{};
+      ClearJumpSlot(i);
     } else {
       global_slots_[kept++] = i;
     }
@@ -2095,20 +2129,24 @@ void Jit::FlushJumpCachePage(uint64_t linear_page) {
 }
 
 void Jit::FillJumpEntry(uint64_t rip, uint64_t linear, Block* b) {
+  if (b->context >= kJumpContexts) return;  // (not seen: a few contexts per guest)
   const uint32_t slot = JumpSlot(rip);
-  JumpEntry& e = jump_cache_[slot];
   // The translation RunBlock just used is in the TLB slot of the page.
   const TlbEntry& t = cpu_.sys_.tlb.entries[cpu_.sys_.tlb.Slot(linear >> 12)];
   const bool global = t.page == (linear >> 12) && t.global;
-  const bool listed = e.rip != ~0ull && e.global == global;
-  e = JumpEntry{rip, b->context, global, t.page_shift, b->chain_entry, b};
+  const bool listed = jump_targets_[slot].block && jump_targets_[slot].global == global;
+  const auto fill = [&] {
+    jump_cache_[slot] = JumpEntry{JumpTag(rip, b->context), b->chain_entry};
+    jump_targets_[slot] = JumpTarget{b, global, t.page_shift};
+  };
+  fill();
   if (listed) return;
   std::vector<uint32_t>& list = global ? global_slots_ : local_slots_;
   // Dropped blocks leave their slots listed; a list that outgrows the table
   // is one full flush away from empty again.
   if (list.size() >= 2 * kJumpSlots) {
     FlushJumpCache(/*include_global=*/true);
-    e = JumpEntry{rip, b->context, global, t.page_shift, b->chain_entry, b};
+    fill();
   }
   list.push_back(slot);
   if (global) {
@@ -2255,9 +2293,8 @@ uint64_t Jit::RunBlock(uint64_t budget) {
   // The jump cache's block for this RIP and context is the one its
   // translation gives until that changes (FlushJumpCache, INVLPG, a dropped
   // block): no TLB lookup, whose slot the code page shares with data pages.
-  const JumpEntry& jump = jump_cache_[JumpSlot(rip)];
-  Block* b = jump.block;
-  if (jump.rip == rip && b && b->user == user && b->key == key && b->cs_base == cs_base) {
+  Block* b = jump_targets_[JumpSlot(rip)].block;
+  if (b && b->rip == rip && b->user == user && b->key == key && b->cs_base == cs_base) {
     return Enter(b, rip, budget);
   }
   const uint64_t phys = cpu_.Translate(linear, Access::kExecute, user);
@@ -2287,7 +2324,7 @@ uint64_t Jit::RunBlock(uint64_t budget) {
     last_link_ = nullptr;
     return 0;
   }
-  if (jump_cache_[JumpSlot(rip)].block != b) FillJumpEntry(rip, linear, b);
+  if (jump_targets_[JumpSlot(rip)].block != b) FillJumpEntry(rip, linear, b);
   return Enter(b, rip, budget);
 }
 

@@ -747,6 +747,32 @@ void MapSmallPages(Machine& m, std::initializer_list<uint64_t> global) {
   m.cpu->FlushTlb(/*include_global=*/true);
 }
 
+// A direct CALL into another page looks its target up in the jump cache
+// inline, at a slot and tag fixed at translation time: it goes straight to
+// the target's block, and no longer once a TLB flush has dropped the entry.
+TEST_F(JitTest, DirectCallsToAnotherPageFollowTheJumpCacheAndForgetARemappedTarget) {
+  const uint32_t rel = 0x30000 - static_cast<uint32_t>(kCode + 5);
+  Start({0xE8, static_cast<uint8_t>(rel), static_cast<uint8_t>(rel >> 8), static_cast<uint8_t>(rel >> 16),
+         static_cast<uint8_t>(rel >> 24), 0xEB, 0xFE});  // call 0x30000; jmp $
+  for (uint32_t n = 1; n <= 2; ++n) m->Load(0x2F000 + 0x1000 * n, {0xB8, static_cast<uint8_t>(n), 0, 0, 0, 0xC3});  // mov eax, n; ret
+  MapSmallPages(*m, {});
+  auto call = [&] {
+    m->s.rip = kCode;
+    m->reg(x86::kRsp) = 0x8000;
+    m->reg(x86::kRax) = 0;
+    return DispatchesTo(jit(), m->s, kCode + 5);
+  };
+  EXPECT_GE(call(), 2);
+  EXPECT_EQ(m->reg(x86::kRax), 1u);
+  EXPECT_EQ(call(), 1);  // CALL, the target's block and RET's, all chained
+  EXPECT_EQ(m->reg(x86::kRax), 1u);
+  m->Write(0x4000 + 8 * 0x30, 8, 0x31000 | 3);
+  m->cpu->FlushTlb(/*include_global=*/false);
+  m->cpu->WriteLinear(0x7FF8, 8, 0);  // (the stack back in the TLB: the CALL's push does not miss)
+  EXPECT_GE(call(), 2);
+  EXPECT_EQ(m->reg(x86::kRax), 2u);
+}
+
 TEST_F(JitTest, JumpCacheForgetsRemappedCodeAfterMovCr3AndInvlpgButKeepsGlobalPages) {
   // kCode: mov ecx, 0x30000; call rcx; jmp $ -- kCode + 0x100: the same calling 0x32000 (a global page).
   Start({0xB9, 0x00, 0x00, 0x03, 0x00, 0xFF, 0xD1, 0xEB, 0xFE});
