@@ -235,6 +235,18 @@ bool RunsInline(const ZydisDecodedInstruction& zi) {
 
 bool IsGpr(const ZydisDecodedOperand& o) { return o.type == ZYDIS_OPERAND_TYPE_REGISTER && GprNumber(o.reg.value) >= 0; }
 
+// Where CpuState keeps CR0, CR2, CR3 and CR4 (read as they are); -1 for the
+// others (CR8 is the local APIC's TPR).
+int32_t ControlRegisterOffset(ZydisRegister r) {
+  switch (r) {
+    case ZYDIS_REGISTER_CR0: return offsetof(x86::CpuState, cr0);
+    case ZYDIS_REGISTER_CR2: return offsetof(x86::CpuState, cr2);
+    case ZYDIS_REGISTER_CR3: return offsetof(x86::CpuState, cr3);
+    case ZYDIS_REGISTER_CR4: return offsetof(x86::CpuState, cr4);
+    default: return -1;
+  }
+}
+
 // MOV to or from a control, debug or segment register (the same mnemonic as
 // a plain MOV) changes what a block was translated under: paging, DR7
 // breakpoints, the MOV SS interrupt shadow.
@@ -646,7 +658,16 @@ class Translator {
     // handler); a read at CPL > 0 faults in the interpreter, precisely.
     if (m == ZYDIS_MNEMONIC_MOV && IsGpr(zops[0]) && zops[1].type == ZYDIS_OPERAND_TYPE_REGISTER &&
         ZydisRegisterGetClass(zops[1].reg.value) == ZYDIS_REGCLASS_CONTROL) {
-      EmitInterpreted(false);
+      const int32_t offset = ControlRegisterOffset(zops[1].reg.value);
+      if (code_bits_ == 64 && !user_ && offset >= 0) {
+        EmitReadControl(GprNumber(zops[0].reg.value), offset);
+      } else {
+        EmitInterpreted(false);
+      }
+      return true;
+    }
+    if (m == ZYDIS_MNEMONIC_SWAPGS && code_bits_ == 64 && !user_) {
+      EmitSwapgs();
       return true;
     }
     // A segment register write (MOV, POP, LDS...) changes the block key; in
@@ -704,6 +725,15 @@ class Translator {
         (IsGpr(zops[0]) || (m == ZYDIS_MNEMONIC_PUSH && zops[0].type == ZYDIS_OPERAND_TYPE_IMMEDIATE))) {
       if (m == ZYDIS_MNEMONIC_PUSH) EmitPush(zops[0]);
       else EmitPop(GprNumber(zops[0].reg.value));
+      return true;
+    }
+    if (code_bits_ == 64 && m == ZYDIS_MNEMONIC_PUSH && zi.operand_width == 64 && Addressable(zops[0], false) &&
+        zops[0].size == 64) {
+      EmitPushMemory(zi, zops[0]);
+      return true;
+    }
+    if (code_bits_ == 64 && m == ZYDIS_MNEMONIC_LEAVE && zi.operand_width == 64) {
+      EmitLeaveFrame();
       return true;
     }
     if (IsReplayable(m) && (m != ZYDIS_MNEMONIC_CMPXCHG16B || host_cmpxchg16b_) && EmitReplay(zi, zops)) return true;
@@ -1196,6 +1226,22 @@ class Translator {
   // clears or sets IF; anything else (CPL 1-2, IOPL) is the interpreter's.
   // STI sets the interrupt shadow where IF was clear (ops_system.cc).
   void EmitInterruptFlag(bool set) {
+    SlowPath& slow = Cpl0SlowPath();
+    if (set) {
+      a_.test(ax::dword_ptr(kState, kFlagsOffset), static_cast<int32_t>(x86::kFlagIf));
+      a_.setz(ax::byte_ptr(kState, kShadowOffset));
+      a_.or_(ax::qword_ptr(kState, kFlagsOffset), static_cast<int32_t>(x86::kFlagIf));
+    } else {
+      a_.and_(ax::qword_ptr(kState, kFlagsOffset), static_cast<int32_t>(~x86::kFlagIf));
+    }
+    BindDone(slow);
+  }
+
+  // A slow path for an instruction that only CPL 0 may run in a block that
+  // is not CPL 3's (CPL 1 and 2 are the interpreter's, which raises #GP),
+  // and the run-time check that takes it: SS.DPL, as Cpu::cpl() has it.
+  // The guest's flags go to CpuState first (the check is a TEST).
+  SlowPath& Cpl0SlowPath() {
     SyncFlags();
     flags_in_host_ = false;
     SlowPath& slow = NewSlowPath(false, false);
@@ -1205,13 +1251,31 @@ class Translator {
       a_.test(ax::dword_ptr(kState, kSsAttrib), static_cast<int32_t>(3u << x86::Segment::kDplShift));
       a_.jnz(slow.entry);
     }
-    if (set) {
-      a_.test(ax::dword_ptr(kState, kFlagsOffset), static_cast<int32_t>(x86::kFlagIf));
-      a_.setz(ax::byte_ptr(kState, kShadowOffset));
-      a_.or_(ax::qword_ptr(kState, kFlagsOffset), static_cast<int32_t>(x86::kFlagIf));
-    } else {
-      a_.and_(ax::qword_ptr(kState, kFlagsOffset), static_cast<int32_t>(~x86::kFlagIf));
-    }
+    return slow;
+  }
+
+  // SWAPGS at CPL 0 in 64-bit code (every kernel entry and exit): blocks
+  // read the GS base from CpuState at each access.
+  void EmitSwapgs() {
+    SlowPath& slow = Cpl0SlowPath();
+    constexpr int32_t kGsBase =
+        offsetof(x86::CpuState, seg) + x86::kGs * sizeof(x86::Segment) + offsetof(x86::Segment, base);
+    constexpr int32_t kKernelGsBase = offsetof(x86::CpuState, msr) + offsetof(x86::Msrs, kernel_gs_base);
+    Clobber(Bit(ax::rax) | Bit(ax::rcx));
+    a_.mov(ax::rax, ax::qword_ptr(kState, kGsBase));
+    a_.mov(ax::rcx, ax::qword_ptr(kState, kKernelGsBase));
+    a_.mov(ax::qword_ptr(kState, kGsBase), ax::rcx);
+    a_.mov(ax::qword_ptr(kState, kKernelGsBase), ax::rax);
+    BindDone(slow);
+  }
+
+  // MOV from CR0, CR2, CR3 or CR4 at CPL 0 in 64-bit code (CR2 in the
+  // page-fault handler): a read changes nothing.
+  void EmitReadControl(int reg, int32_t offset) {
+    SlowPath& slow = Cpl0SlowPath();
+    Clobber(Bit(ax::rax) | 1u << reg);
+    a_.mov(ax::rax, ax::qword_ptr(kState, offset));
+    a_.mov(ax::qword_ptr(kState, 8 * reg), ax::rax);
     BindDone(slow);
   }
 
@@ -1360,6 +1424,33 @@ class Translator {
       }
     });
     Clobber(kStackClobbers);
+    BindDone(slow);
+  }
+
+  // PUSH of a memory operand (the kernel's exit paths copy the IRET frame
+  // so): its address is RSP's before the push, and a fault in either access
+  // runs the whole instruction on the interpreter.
+  void EmitPushMemory(const ZydisDecodedInstruction& zi, const ZydisDecodedOperand& op) {
+    SlowPath& slow = NewSlowPath(flags_in_host_, flags_in_host_);
+    EmitLoadOperand(zi, op, slow);
+    Clobber(Bit(ax::rsi));  // (not among the stack lookup's registers)
+    a_.mov(ax::rsi, ax::rax);
+    EmitPush64(slow, [&] { a_.mov(ax::rax, ax::rsi); });
+    Clobber(kStackClobbers);
+    BindDone(slow);
+  }
+
+  // LEAVE with a 64-bit stack: RSP = RBP, then POP RBP.
+  void EmitLeaveFrame() {
+    SlowPath& slow = NewSlowPath(flags_in_host_, flags_in_host_);
+    Clobber(kStackClobbers);
+    a_.mov(kLinear, ax::qword_ptr(kState, 8 * x86::kRbp));
+    EmitTlbLookup(false, 8, slow.entry);
+    a_.mov(ax::rax, ax::qword_ptr(kHostAddr));
+    a_.lea(kLinear, ax::ptr(kLinear, 8));
+    a_.mov(ax::qword_ptr(kState, kRspOffset), kLinear);
+    a_.mov(ax::qword_ptr(kState, 8 * x86::kRbp), ax::rax);
+    Clobber(Bit(ax::rbp));
     BindDone(slow);
   }
 

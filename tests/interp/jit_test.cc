@@ -1113,7 +1113,7 @@ TEST_F(JitTest, HaltEndsItsBlockEvenWhereTheJumpCacheHasTheNextBlock) {
 
 // The kernel's entry paths: SWAPGS and a read of CR2 run on the interpreter
 // in the middle of a block, which goes on after them.
-TEST_F(JitTest, SwapgsAndControlRegisterReadsStayInTheBlock) {
+TEST_F(JitTest, SwapgsAndControlRegisterReadsRunInTheBlock) {
   Start({0x0F, 0x01, 0xF8,        // swapgs
          0x0F, 0x20, 0xD0,        // mov rax, cr2
          0x65, 0x48, 0x8B, 0x1C, 0x25, 0x10, 0, 0, 0,  // mov rbx, gs:[0x10]
@@ -1131,7 +1131,47 @@ TEST_F(JitTest, SwapgsAndControlRegisterReadsStayInTheBlock) {
   EXPECT_EQ(m->reg(x86::kRcx), 1u);
   EXPECT_EQ(m->s.seg[x86::kGs].base, 0x50000u);
   EXPECT_EQ(m->s.msr.kernel_gs_base, 0x60000u);
-  EXPECT_EQ(jit().stats().interpreted, 3u);  // SWAPGS, the CR2 read and the access's first TLB miss
+  EXPECT_EQ(jit().stats().interpreted, 1u);  // the access's first TLB miss: SWAPGS and MOV run on the host
+}
+
+// At CPL 1 a block is not CPL 3's, so it is translated as the kernel's
+// are; SWAPGS and the CR2 read check CPL when they run and raise #GP(0).
+TEST_F(JitTest, SwapgsAndControlRegisterReadsAtCplOneFault) {
+  for (const std::vector<uint8_t>& code : {std::vector<uint8_t>{0x0F, 0x01, 0xF8, 0xEB, 0xFE},
+                                           std::vector<uint8_t>{0x0F, 0x20, 0xD0, 0xEB, 0xFE}}) {
+    Start(code);
+    m->s.seg[x86::kSs].attrib |= 1u << x86::Segment::kDplShift;
+    m->s.seg[x86::kGs].base = 0x60000;
+    RunExpectingFault(jit(), 13);
+    EXPECT_EQ(m->s.seg[x86::kGs].base, 0x60000u);
+    EXPECT_EQ(m->reg(x86::kRax), 0u);
+  }
+}
+
+TEST_F(JitTest, PushOfMemoryAndLeaveRunInTheBlock) {
+  Start({0xFF, 0x74, 0x24, 0x08,  // push qword [rsp + 8]: the address is RSP's before the push
+         0xFF, 0x77, 0x10,        // push qword [rdi + 0x10]
+         0xC9,                    // leave
+         0xEB, 0xFE});
+  m->Write(0x8008, 8, 0x1111);
+  m->Write(0x9010, 8, 0x2222);
+  m->Write(0x7000, 8, 0x3333);
+  for (int pass = 0; pass < 2; ++pass) {
+    m->s.rip = kCode;
+    m->reg(x86::kRsp) = 0x8000;
+    m->reg(x86::kRdi) = 0x9000;
+    m->reg(x86::kRbp) = 0x7000;
+    const uint64_t interpreted = jit().stats().interpreted;
+    EXPECT_EQ(jit().RunBlock(4096), 4u);
+    EXPECT_EQ(m->Read(0x7FF8, 8), 0x1111u);
+    EXPECT_EQ(m->Read(0x7FF0, 8), 0x2222u);
+    EXPECT_EQ(m->reg(x86::kRsp), 0x7008u);
+    EXPECT_EQ(m->reg(x86::kRbp), 0x3333u);
+    // The first pass's TLB misses go to the interpreter; the second runs on the host.
+    if (pass == 1) {
+      EXPECT_EQ(jit().stats().interpreted, interpreted);
+    }
+  }
 }
 
 }  // namespace
