@@ -224,7 +224,11 @@ RunOutcome Cpu::Run() {
           uint64_t ran = 0;
           if (TakeInterrupt(*this, irq)) {
             ran = 1;
-          } else if (jit_ && JitMayRun() && (ran = jit_->RunBlock(kPollInterval - n)) != 0) {
+          } else if (jit_ && JitMayRun() && ((ran = jit_->RunBlock(kPollInterval - n)) != 0 || jit_->fault_pending())) {
+            if (std::optional<GuestFault> f = jit_->TakeFault()) {
+              DeliverFault(*this, *f);
+              ++ran;  // the delivery, as for a thrown fault below
+            }
           } else if (!jit_ && PlainMayRun(*this)) {
             ran = RunPlain(kPollInterval - n);
           } else {
@@ -268,6 +272,12 @@ std::optional<RunOutcome> Cpu::DebugSlice(hw::CpuSocket& irq) {
 SliceEnd Cpu::RunSlice(uint64_t budget, SliceOptions options) {
   hw::CpuSocket& irq = socket;
   const uint64_t target = retired_ + budget;
+  // Whether the slice ends after delivering fault f.
+  const auto deliver = [&](const GuestFault& f) {
+    ++slice_faults_;  // before: the delivery may end in a triple fault
+    DeliverFault(*this, f);
+    return options.stop_after_fault;
+  };
   try {
     TakeCarriedEvents();
     // Pending interrupts are taken before the budget check, so a slice ends
@@ -283,16 +293,17 @@ SliceEnd Cpu::RunSlice(uint64_t budget, SliceOptions options) {
         if (TakeInterrupt(*this, irq)) continue;
         if (s.halted) return SliceEnd::kHalted;
         if (retired_ >= target) return SliceEnd::kBudget;
-        if (jit_ && JitMayRun() && jit_->RunBlock(target - retired_) != 0) continue;
+        if (jit_ && JitMayRun() && (jit_->RunBlock(target - retired_) != 0 || jit_->fault_pending())) {
+          if (std::optional<GuestFault> f = jit_->TakeFault(); f && deliver(*f)) return SliceEnd::kBudget;
+          continue;
+        }
         if (!jit_ && PlainMayRun(*this)) {
           RunPlain(target - retired_);
         } else {
           ExecuteOne(*this);
         }
       } catch (const GuestFault& f) {
-        ++slice_faults_;  // before: the delivery may end in a triple fault
-        DeliverFault(*this, f);
-        if (options.stop_after_fault) return SliceEnd::kBudget;
+        if (deliver(f)) return SliceEnd::kBudget;
       }
     }
   } catch (const TripleFault&) {

@@ -34,6 +34,7 @@
 #include <array>
 #include <deque>
 #include <cstring>
+#include <utility>
 
 #include "accel/interp/atomic.h"
 #include "accel/interp/debug_regs.h"
@@ -1982,7 +1983,7 @@ Jit::Runtime::Runtime(Jit* jit, size_t arena_bytes) : arena(arena_bytes) {
   a.mov(kTwelve.r32(), 12);
   a.jmp(ax::rcx);
   const Label exit_label = a.newLabel(), link_exit_label = a.newLabel(), interpret_label = a.newLabel(),
-              jump_cache_label = a.newLabel(), tag_exit_label = a.newLabel();
+              jump_cache_label = a.newLabel(), tag_exit_label = a.newLabel(), jump_missed_label = a.newLabel();
   static_assert(sizeof(Jit::JumpEntry) == 16);
   a.bind(jump_cache_label);
   a.mov(ax::rax, ax::qword_ptr(kState, kRipOffset));
@@ -1996,7 +1997,7 @@ Jit::Runtime::Runtime(Jit* jit, size_t arena_bytes) : arena(arena_bytes) {
   a.shl(ax::rdx, 48);  // Jit::JumpTag
   a.xor_(ax::rdx, ax::rax);
   a.cmp(ax::rdx, ax::qword_ptr(ax::rcx, offsetof(Jit::JumpEntry, tag)));
-  a.jne(exit_label);
+  a.jne(jump_missed_label);
   a.jmp(ax::qword_ptr(ax::rcx, offsetof(Jit::JumpEntry, code)));
   a.bind(interpret_label);
   a.push(ax::rdx);  // the index, for after the call (and 16-byte alignment)
@@ -2017,6 +2018,10 @@ Jit::Runtime::Runtime(Jit* jit, size_t arena_bytes) : arena(arena_bytes) {
   a.shl(ax::rdx, 48);
   a.xor_(ax::rcx, ax::rdx);
   a.mov(ax::qword_ptr(kState, kRipOffset), ax::rcx);
+  // (Or the budget ran out: RunBlock then skips a lookup that might have hit.)
+  a.bind(jump_missed_label);
+  a.mov(ax::rax, reinterpret_cast<uint64_t>(&jit->jump_missed_));
+  a.mov(ax::byte_ptr(ax::rax), 1);
   a.jmp(exit_label);
   a.bind(link_exit_label);
   a.mov(ax::rax, ax::qword_ptr(ax::rcx, offsetof(Jit::Link, target_rip)));
@@ -2114,8 +2119,12 @@ uint64_t Jit::Interpret(Jit* jit, Block* block, uint64_t index, uint64_t branch)
       DeliverDebugTrap(cpu, kDr6Bs);
       jit->leave_block_ = true;
     }
+  } catch (const GuestFault& f) {
+    // No C++ exception may unwind through translated code: RunBlock's
+    // caller delivers this one (TakeFault), and RunBlock rethrows others.
+    jit->pending_fault_ = f;
+    return 1;
   } catch (...) {
-    // No C++ exception may unwind through translated code: RunBlock rethrows.
     jit->pending_exception_ = std::current_exception();
     return 1;
   }
@@ -2371,6 +2380,7 @@ std::unique_ptr<Jit::Block> Jit::Compile(uint64_t rip, uint64_t phys, bool user,
 
 uint64_t Jit::RunBlock(uint64_t budget) {
   if (!dead_.empty()) FreeDeadBlocks();
+  const bool jump_missed = std::exchange(jump_missed_, false);
   x86::CpuState& s = cpu_.s;
   const uint64_t rip = s.rip;
   const uint64_t key = ModeKey(s);
@@ -2384,9 +2394,14 @@ uint64_t Jit::RunBlock(uint64_t budget) {
   // The jump cache's block for this RIP and context is the one its
   // translation gives until that changes (FlushJumpCache, INVLPG, a dropped
   // block): no TLB lookup, whose slot the code page shares with data pages.
-  Block* b = jump_targets_[JumpSlot(rip)].block;
-  if (b && b->rip == rip && b->user == user && b->key == key && b->cs_base == cs_base) {
-    return Enter(b, rip, budget);
+  // Where the block left because the jump cache missed, it would miss here
+  // too, and reading its slot costs a host cache miss or two.
+  Block* b = nullptr;
+  if (!jump_missed) {
+    b = jump_targets_[JumpSlot(rip)].block;
+    if (b && b->rip == rip && b->user == user && b->key == key && b->cs_base == cs_base) {
+      return Enter(b, rip, budget);
+    }
   }
   const uint64_t phys = cpu_.Translate(linear, Access::kExecute, user);
   Block*& slot = lookup_[LookupSlot(rip)];
