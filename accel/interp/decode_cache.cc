@@ -478,7 +478,7 @@ decode:
 
   // Install. A slot for this offset decoded in another mode is reused.
   page = dc.GetPage(pa);  // Translate above may have moved the fast-path entry
-  uint16_t& idx = page->index[offset];
+  uint16_t& idx = page->IndexEntry(offset);
   if (!idx) idx = page->AddSlot();
   DecodeCache::Slot& slot = page->slot(idx);
   slot.insn = insn;

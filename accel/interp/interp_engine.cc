@@ -97,7 +97,8 @@ class InterpVcpu final : public Vcpu {
     return std::to_string(st.blocks_compiled) + " blocks translated (" + std::to_string(st.guest_insns_translated) +
            " instructions), " + std::to_string(st.blocks_invalidated) + " dropped by code writes, " +
            std::to_string(st.instructions_in_blocks) + " instructions run in blocks, " +
-           std::to_string(st.cache_flushes) + " code-cache flushes, " +
+           std::to_string(st.cache_flushes) + " code-cache flushes, " + std::to_string(st.arena_bytes >> 10) +
+           " KiB of code arena, " +
            std::to_string(st.jump_cache_flushes) + " jump-cache flushes, " + std::to_string(st.dispatches) +
            " block entries from the dispatcher, " + std::to_string(st.interpreted) + " instructions interpreted in blocks";
   }

@@ -343,6 +343,7 @@ struct Jit::Block {
   bool user = false;
   bool valid = true;
   void* fn = nullptr;  // the block's code (its allocation)
+  size_t code_room = 0;  // what the arena allocated there
   const void* chain_entry = nullptr;  // where it is entered: after the loop entry's flag load
   // Exits that may jump straight to another block: in the record, since
   // translated code holds their addresses (and one allocation fewer).
@@ -352,14 +353,24 @@ struct Jit::Block {
   std::vector<uint64_t> insn_rip;    // allocated once, at its final size
 };
 
+// The most host code one block may need (kMaxBlockInsns instructions with
+// their slow paths): the arena is flushed before it has less room left.
+constexpr size_t kMaxBlockCode = 64u << 10;
+
 // Where translated code lives: one mapping, filled from the start and
-// emptied whole (Jit::FlushCache), since nothing frees a block's code
-// before then (a dropped block may still be running). Pages are populated a
-// chunk at a time ahead of use: a first touch per page costs a fault each,
-// which on some hosts (a paravirtualized guest kernel) takes several
-// microseconds, while populating a chunk is one call.
+// emptied whole (Jit::FlushCache). A dropped block's room is given back once
+// no translated code runs (Jit::FreeDeadBlocks: it may have been running
+// when it was dropped) and taken again, smallest fit first, before the
+// untouched end: code the guest rewrites (the kernel patching itself, exec
+// after exec reusing pages) otherwise left a quarter of the Linux boot's
+// arena dead. Pages are populated a chunk at a time ahead of use: a first
+// touch per page costs a fault each, which on some hosts (a paravirtualized
+// guest kernel) takes several microseconds, while populating a chunk is one
+// call.
 class CodeArena {
  public:
+  static constexpr size_t kUnit = 64;  // allocations are aligned to a cache line
+
   explicit CodeArena(size_t size) : size_(size) {
     void* p = mmap(nullptr, size, PROT_READ | PROT_WRITE | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (p != MAP_FAILED) base_ = static_cast<uint8_t*>(p);
@@ -370,10 +381,13 @@ class CodeArena {
   CodeArena(const CodeArena&) = delete;
   CodeArena& operator=(const CodeArena&) = delete;
 
+  static size_t Room(size_t bytes) { return (bytes + kUnit - 1) & ~(kUnit - 1); }
+  // What the untouched end has left.
   size_t left() const { return base_ ? size_ - used_ : 0; }
-  // Room for `bytes` of code (64-byte aligned), or nullptr when full.
+  // Room for `bytes` of code (rounded up to Room(bytes)), or nullptr when full.
   uint8_t* Allocate(size_t bytes) {
-    bytes = (bytes + 63) & ~size_t{63};
+    bytes = Room(bytes);
+    if (uint8_t* p = TakeFreed(bytes / kUnit)) return p;
     if (bytes > left()) return nullptr;
     uint8_t* p = base_ + used_;
     used_ += bytes;
@@ -385,32 +399,64 @@ class CodeArena {
     }
     return p;
   }
+  // Gives back what Allocate(bytes) returned, when none of it can run any more.
+  void Free(uint8_t* p, size_t bytes) {
+    const size_t units = Room(bytes) / kUnit;
+    if (units == 0 || units >= kBins) return;  // (larger than any block: kept until the flush)
+    freed_[units].push_back(p);
+    nonempty_[units / 64] |= uint64_t{1} << (units % 64);
+  }
   // Forgets all but the first `keep` bytes (the shared code).
-  void Reset(size_t keep) { used_ = keep; }
+  void Reset(size_t keep) {
+    used_ = keep;
+    for (auto& list : freed_) list.clear();
+    nonempty_.fill(0);
+  }
   size_t used() const { return used_; }
 
-  // Relocates `code` to memory of its own here and copies it there; nullptr when full.
-  void* Add(asmjit::CodeHolder& code) {
+  // Relocates `code` to memory of its own here and copies it there; nullptr
+  // when full. `room` receives what to give back to Free.
+  void* Add(asmjit::CodeHolder& code, size_t* room) {
     const size_t estimate = code.codeSize();  // (relocation may only shrink it)
     uint8_t* p = Allocate(estimate);
     if (!p) return nullptr;
-    if (code.relocateToBase(reinterpret_cast<uint64_t>(p)) != asmjit::kErrorOk) return nullptr;
+    if (code.relocateToBase(reinterpret_cast<uint64_t>(p)) != asmjit::kErrorOk) {
+      Free(p, estimate);
+      return nullptr;
+    }
     code.copyFlattenedData(p, code.codeSize(), asmjit::CopySectionFlags::kPadTargetBuffer);
+    *room = Room(estimate);
     return p;
   }
 
  private:
+  // Freed room in the smallest list of at least `units`, split if larger.
+  uint8_t* TakeFreed(size_t units) {
+    for (size_t word = units / 64; word < nonempty_.size(); ++word) {
+      uint64_t bits = nonempty_[word];
+      if (word == units / 64) bits &= ~uint64_t{0} << (units % 64);
+      if (!bits) continue;
+      const size_t found = word * 64 + static_cast<size_t>(__builtin_ctzll(bits));
+      std::vector<uint8_t*>& list = freed_[found];
+      uint8_t* p = list.back();
+      list.pop_back();
+      if (list.empty()) nonempty_[found / 64] &= ~(uint64_t{1} << (found % 64));
+      if (found > units) Free(p + units * kUnit, (found - units) * kUnit);
+      return p;
+    }
+    return nullptr;
+  }
+
   static constexpr size_t kPopulateChunk = 1u << 20;
   static constexpr int kPopulateWrite = 23;  // MADV_POPULATE_WRITE (Linux 5.14)
+  static constexpr size_t kBins = kMaxBlockCode / kUnit + 1;
   uint8_t* base_ = nullptr;
   size_t size_;
   size_t used_ = 0;
   size_t populated_ = 0;
+  std::array<std::vector<uint8_t*>, kBins> freed_;  // by size in units
+  std::array<uint64_t, (kBins + 63) / 64> nonempty_{};
 };
-
-// The most host code one block may need (kMaxBlockInsns instructions with
-// their slow paths): the arena is flushed before it has less room left.
-constexpr size_t kMaxBlockCode = 64u << 10;
 
 struct Jit::Runtime {
   // (After the Jit's jump cache is made: the code holds its address.)
@@ -2034,7 +2080,8 @@ Jit::Runtime::Runtime(Jit* jit, size_t arena_bytes) : arena(arena_bytes) {
   a.add(ax::rsp, 8);
   for (const ax::Gp& r : {ax::r15, ax::r14, ax::r13, ax::r12, ax::rbp, ax::rbx}) a.pop(r);
   a.ret();
-  void* fn = arena.Add(code);
+  size_t room = 0;
+  void* fn = arena.Add(code, &room);
   if (!fn) return;  // (no mapping: nothing is translated)
   shared_bytes = arena.used();
   enter = reinterpret_cast<EnterFn>(fn);
@@ -2271,8 +2318,12 @@ void Jit::FlushCache() {
   runtime_->arena.Reset(runtime_->shared_bytes);
 }
 
-// (Their code stays in the arena until it is flushed.)
-void Jit::FreeDeadBlocks() { dead_.clear(); }
+void Jit::FreeDeadBlocks() {
+  for (const auto& b : dead_) {
+    if (b->fn) runtime_->arena.Free(static_cast<uint8_t*>(b->fn), b->code_room);
+  }
+  dead_.clear();
+}
 
 Jit::Block* Jit::Find(uint64_t rip, uint64_t phys, bool user, uint64_t key, uint64_t cs_base) {
   auto it = blocks_.find(phys);
@@ -2359,7 +2410,7 @@ std::unique_ptr<Jit::Block> Jit::Compile(uint64_t rip, uint64_t phys, bool user,
       loop_regs = t.valid_at_branches_back() & kLoopRegisters;
       continue;
     }
-    block->fn = runtime_->arena.Add(code);
+    block->fn = runtime_->arena.Add(code, &block->code_room);
     if (!block->fn) {
       block->link_count = 0;
       return block;
@@ -2373,6 +2424,7 @@ std::unique_ptr<Jit::Block> Jit::Compile(uint64_t rip, uint64_t phys, bool user,
     block->bytes += code.codeSize() + block->insn_rip.size() * sizeof(uint64_t);
     ++stats_.blocks_compiled;
     stats_.guest_insns_translated += n;
+    stats_.arena_bytes = runtime_->arena.used();
     return block;
   }
   return block;
@@ -2416,7 +2468,7 @@ uint64_t Jit::RunBlock(uint64_t budget) {
           return 0;  // the interpreter's decode cache copes with patched bytes more cheaply
         }
       }
-      // Dropped blocks' code stays in the arena, so it may fill first.
+      // (Freed room may not fit what comes, so the arena may fill first.)
       if (stats_.cache_bytes >= max_cache_bytes_ || runtime_->arena.left() < kMaxBlockCode) FlushCache();
       std::unique_ptr<Block> fresh = Compile(rip, phys, user, key);
       stats_.cache_bytes += fresh->bytes;

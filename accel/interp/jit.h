@@ -82,6 +82,7 @@ class Jit {
     uint64_t cache_flushes = 0;
     uint64_t jump_cache_flushes = 0;
     uint64_t cache_bytes = 0;  // live now
+    uint64_t arena_bytes = 0;  // the code arena's extent (dropped blocks' room is reused within it)
     uint64_t dispatches = 0;   // blocks entered from RunBlock (not through a link or the jump cache)
     uint64_t interpreted = 0;  // instructions a block handed to the interpreter (Interpret)
   };
