@@ -275,6 +275,17 @@ int Run(const RunOptions& opt) {
   auto DumpState = [&] {
     if (!opt.dump_state.empty()) std::ofstream(opt.dump_state) << FormatState(bsp.GetState());
   };
+  // The reset button, with the world paused: the chipset to its reset
+  // state, the boot prepared again (a direct-boot kernel reloaded), vCPU 0
+  // at its start and the others waiting for startup IPIs.
+  auto ResetMachine = [&]() -> Status {
+    b.Reset();
+    auto again = cli::PrepareBoot(opt, b, images);
+    if (!again.ok()) return again.status();
+    bsp.SetState(*again);
+    for (size_t i = 1; i < vcpus.size(); ++i) vcpus[i]->SetState(x86::WaitForSipiState());
+    return Status();
+  };
   // The monitors (--qmp, --gdb) of a threaded run; set below, once the vCPU
   // threads they act on exist.
   cli::Monitors* monitors = nullptr;
@@ -306,11 +317,7 @@ int Run(const RunOptions& opt) {
     }
     if (reset) {
       if (monitors) monitors->GuestReset();
-      b.Reset();
-      auto again = cli::PrepareBoot(opt, b, images);
-      if (!again.ok()) return Fail(again.message());
-      bsp.SetState(*again);
-      for (size_t i = 1; i < vcpus.size(); ++i) vcpus[i]->SetState(x86::WaitForSipiState());
+      if (Status s = ResetMachine(); !s.ok()) return Fail(s.message());
     }
     // Else a stop request some other exit already handled (a reset).
     return std::nullopt;
@@ -333,7 +340,7 @@ int Run(const RunOptions& opt) {
   }
   accel::VcpuThreads threads(std::move(running));
   // Declared after `threads`, so the monitors stop before the vCPU threads.
-  auto started_monitors = cli::Monitors::Start(opt, b, threads, vcpus, name);
+  auto started_monitors = cli::Monitors::Start(opt, b, threads, vcpus, name, ResetMachine);
   if (!started_monitors.ok()) return Fail(started_monitors.message());
   std::unique_ptr<cli::Monitors> monitors_owner = std::move(*started_monitors);
   monitors = monitors_owner.get();

@@ -8,8 +8,12 @@
 namespace tandem::cli {
 
 RunControl::RunControl(hw::Board& board, accel::VcpuThreads& threads, std::vector<accel::Vcpu*> vcpus,
-                       std::string engine)
-    : board_(board), threads_(threads), vcpus_(std::move(vcpus)), engine_(std::move(engine)) {}
+                       std::string engine, std::function<Status()> reset_machine)
+    : board_(board),
+      threads_(threads),
+      vcpus_(std::move(vcpus)),
+      engine_(std::move(engine)),
+      reset_machine_(std::move(reset_machine)) {}
 
 monitor::RunState RunControl::State() {
   std::lock_guard<std::mutex> lock(mutex_);
@@ -37,6 +41,23 @@ Result<bool> RunControl::Cont() {
 }
 
 void RunControl::Reset() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (stopped_) {
+    // Now, so that what a client reads before cont (info registers, a
+    // debugger) is the reset state; not when the machine is ending anyway.
+    Status reset;
+    threads_.WhilePaused([&] {
+      const hw::StopReason reason = board_.stop_reason();
+      if (reason == hw::StopReason::kNone || reason == hw::StopReason::kReset) reset = reset_machine_();
+    });
+    if (!reset.ok()) {  // (the boot it repeats worked once): the run ends as a failed boot does
+      std::fprintf(stderr, "tandem: system_reset: %s\n", reset.message().c_str());
+      threads_.WhilePaused([&] { board_.RequestExit(2); });
+      stopped_ = false;
+      threads_.Resume();
+    }
+    return;
+  }
   // A vCPU resumed after this sees the request at once and the run loop resets.
   threads_.WhilePaused([&] {
     host_reset_.store(true);
@@ -154,12 +175,13 @@ void RunControl::HoldForDebugger() {
 Result<std::unique_ptr<Monitors>> Monitors::Start(const RunOptions& opt, hw::Board& board,
                                                   accel::VcpuThreads& threads,
                                                   const std::vector<std::unique_ptr<accel::Vcpu>>& vcpus,
-                                                  const std::string& engine) {
+                                                  const std::string& engine,
+                                                  std::function<Status()> reset_machine) {
   std::string gdb = opt.gdb.empty() && opt.gdb_default ? "tcp::1234" : opt.gdb;
   if (opt.qmp.empty() && gdb.empty() && !opt.start_stopped) return std::unique_ptr<Monitors>();
   std::vector<accel::Vcpu*> raw;
   for (const auto& v : vcpus) raw.push_back(v.get());
-  std::unique_ptr<Monitors> m(new Monitors(board, threads, std::move(raw), engine));
+  std::unique_ptr<Monitors> m(new Monitors(board, threads, std::move(raw), engine, std::move(reset_machine)));
   if (opt.start_stopped) m->control_.HoldAtStart();
   if (!gdb.empty()) {
     auto endpoint = monitor::ParseEndpoint(gdb, "--gdb", /*gdb_style=*/true);

@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -22,16 +23,21 @@
 namespace tandem::cli {
 
 // Stop/cont pause and resume the world through VcpuThreads (nesting with the
-// run loop's own pauses); reset and quit are board requests the run loop
-// handles as it handles the guest's; reads pause the world for a moment.
+// run loop's own pauses); reset and quit of a running machine are board
+// requests the run loop handles as it handles the guest's, while a stopped
+// machine is reset at once (the run loop's ResetMachine, injected); reads
+// pause the world for a moment.
 // Lock order: mutex_ before VcpuThreads' lock (Stop() pauses with it held).
 class RunControl final : public monitor::MachineControl {
  public:
-  RunControl(hw::Board& board, accel::VcpuThreads& threads, std::vector<accel::Vcpu*> vcpus, std::string engine);
+  // `reset_machine` resets board and vCPUs with the world paused.
+  RunControl(hw::Board& board, accel::VcpuThreads& threads, std::vector<accel::Vcpu*> vcpus, std::string engine,
+             std::function<Status()> reset_machine);
   monitor::RunState State() override;
   bool Stop() override;
   Result<bool> Cont() override;
-  // While stopped, the reset happens at the next cont (the run loop does it).
+  // Running, the run loop resets at once; stopped, this does, and the
+  // machine stays stopped in its reset state (as QEMU's system_reset).
   void Reset() override;
   void Powerdown() override;
   void Quit() override;
@@ -59,6 +65,7 @@ class RunControl final : public monitor::MachineControl {
   accel::VcpuThreads& threads_;
   std::vector<accel::Vcpu*> vcpus_;
   std::string engine_;
+  std::function<Status()> reset_machine_;
   std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
   std::mutex mutex_;
   bool stopped_ = false;  // this control holds one VcpuThreads pause
@@ -75,7 +82,7 @@ class Monitors {
   static Result<std::unique_ptr<Monitors>> Start(const RunOptions& opt, hw::Board& board,
                                                  accel::VcpuThreads& threads,
                                                  const std::vector<std::unique_ptr<accel::Vcpu>>& vcpus,
-                                                 const std::string& engine);
+                                                 const std::string& engine, std::function<Status()> reset_machine);
   // Sends SHUTDOWN for an end the guest caused, then closes the servers.
   ~Monitors();
   // The run loop reset the machine for the guest (RESET event).
@@ -85,8 +92,9 @@ class Monitors {
   void DebugStopped(int vcpu);
 
  private:
-  Monitors(hw::Board& board, accel::VcpuThreads& threads, std::vector<accel::Vcpu*> vcpus, const std::string& engine)
-      : board_(board), control_(board, threads, std::move(vcpus), engine) {}
+  Monitors(hw::Board& board, accel::VcpuThreads& threads, std::vector<accel::Vcpu*> vcpus, const std::string& engine,
+           std::function<Status()> reset_machine)
+      : board_(board), control_(board, threads, std::move(vcpus), engine, std::move(reset_machine)) {}
   hw::Board& board_;
   RunControl control_;
   std::unique_ptr<monitor::GdbServer> gdb_;

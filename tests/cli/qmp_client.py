@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Drives a running `tandem run --qmp unix:SOCK,...` guest over QMP (standard
 library only): greeting, negotiation, stop / query-status / info registers /
-cont, system_powerdown and system_reset on a guest that counts in EAX, then
+system_reset while stopped / cont, system_powerdown and system_reset on a guest that counts in EAX, then
 quit. Exits non-zero with a message on the first wrong answer."""
 import json
 import monitor_lib
@@ -93,6 +93,18 @@ if len(cpus) != 1 or cpus[0]["cpu-index"] != 0 or cpus[0]["target"] != "x86_64" 
 info_cpus = expect_return("human-monitor-command", {"command-line": "info cpus"})
 if "* CPU #0: thread_id=%d" % cpus[0]["thread-id"] not in info_cpus:
     fail("info cpus: " + info_cpus)
+
+# Stopped, a reset happens at once and the machine stays stopped (as QEMU's):
+# what a client reads before cont is the reset state.
+expect_return("system_reset")
+ev = next_event()
+if ev["event"] != "RESET" or ev["data"] != {"guest": False, "reason": "host-qmp-system-reset"}:
+    fail("RESET event while stopped: " + json.dumps(ev))
+if expect_return("query-status")["status"] != "paused":
+    fail("not paused after system_reset while stopped")
+regs = expect_return("human-monitor-command", {"command-line": "info registers"})
+if "RIP=000000000000fff0" not in regs or eax() != 0:
+    fail("system_reset while stopped: not at the reset vector with EAX 0:\n" + regs)
 
 expect_return("cont")
 if next_event()["event"] != "RESUME":
