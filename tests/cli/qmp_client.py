@@ -60,6 +60,16 @@ def eax():
     fail("no RAX in info registers: " + regs)
 
 
+def system_reset(status):
+    """system_reset, its RESET event, and the run state it leaves."""
+    expect_return("system_reset")
+    ev = next_event()
+    if ev["event"] != "RESET" or ev["data"] != {"guest": False, "reason": "host-qmp-system-reset"}:
+        fail("RESET event: " + json.dumps(ev))
+    if expect_return("query-status")["status"] != status:
+        fail("not %s after system_reset" % status)
+
+
 greeting = read()
 if "QMP" not in greeting or "qemu" not in greeting["QMP"]["version"]:
     fail("greeting: " + json.dumps(greeting))
@@ -96,12 +106,7 @@ if "* CPU #0: thread_id=%d" % cpus[0]["thread-id"] not in info_cpus:
 
 # Stopped, a reset happens at once and the machine stays stopped (as QEMU's):
 # what a client reads before cont is the reset state.
-expect_return("system_reset")
-ev = next_event()
-if ev["event"] != "RESET" or ev["data"] != {"guest": False, "reason": "host-qmp-system-reset"}:
-    fail("RESET event while stopped: " + json.dumps(ev))
-if expect_return("query-status")["status"] != "paused":
-    fail("not paused after system_reset while stopped")
+system_reset("paused")
 regs = expect_return("human-monitor-command", {"command-line": "info registers"})
 if "RIP=000000000000fff0" not in regs or eax() != 0:
     fail("system_reset while stopped: not at the reset vector with EAX 0:\n" + regs)
@@ -129,12 +134,7 @@ if kvm["enabled"] != (engine["engine"] == "kvm"):
 expect_return("system_powerdown")
 if next_event()["event"] != "POWERDOWN":
     fail("no POWERDOWN event")
-expect_return("system_reset")
-ev = next_event()
-if ev["event"] != "RESET" or ev["data"] != {"guest": False, "reason": "host-qmp-system-reset"}:
-    fail("RESET event: " + json.dumps(ev))
-if expect_return("query-status")["status"] != "running":
-    fail("not running after system_reset")
+system_reset("running")
 
 expect_return("quit")
 ev = next_event()
