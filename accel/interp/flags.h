@@ -172,6 +172,9 @@ inline bool Is64BitCode(const x86::CpuState& s) {
   return (s.msr.efer & x86::kEferLma) && s.seg[x86::kCs].l();
 }
 
+// Whether bits 63:47 of a linear address are all equal (SDM vol. 1 3.3.7.1).
+inline bool IsCanonical(uint64_t a) { return static_cast<uint64_t>(static_cast<int64_t>(a << 16) >> 16) == a; }
+
 // Truncates a new instruction pointer as the operand size requires.
 inline uint64_t TruncateIp(uint64_t ip, unsigned operand_bits) {
   return operand_bits == 64 ? ip : operand_bits == 32 ? (ip & 0xFFFFFFFFull) : (ip & 0xFFFF);

@@ -1002,7 +1002,14 @@ class Translator {
     return TruncateIp(target, zi.operand_width);
   }
 
-  bool TargetWithinCs(uint64_t target) const { return code_bits_ == 64 || target <= (block_->key >> 32); }
+  // A target the branch may go to: in 64-bit code a canonical one (near the
+  // top of the lower half a relative branch can leave it), elsewhere one
+  // within the CS limit. Otherwise the interpreter runs the branch, whose
+  // #GP is at the branch, not at the target.
+  bool TargetWithinCs(uint64_t target) const {
+    if (code_bits_ == 64) return IsCanonical(target);
+    return target <= (block_->key >> 32);
+  }
 
   // host RFLAGS -> CpuState::rflags (clobbers rax and the host flags): the
   // arithmetic bits where the two differ are flipped in CpuState. LAHF and

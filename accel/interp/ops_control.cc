@@ -25,7 +25,7 @@ bool IsFarForm(const DecodedInsn& insn) {
 // the branch changes any state.
 inline uint64_t CheckedTarget(Cpu& cpu, uint64_t target) {
   if (Is64BitCode(cpu.s)) {
-    if (static_cast<uint64_t>(static_cast<int64_t>(target << 16) >> 16) != target) Raise(kGP, 0);
+    if (!IsCanonical(target)) Raise(kGP, 0);
   } else if (target > cpu.s.seg[kCs].limit) {
     Raise(kGP, 0);
   }
@@ -56,7 +56,7 @@ void JccSized(Cpu& cpu, const DecodedInsn& insn) {
   if (!Condition(cpu.s.rflags, kCc)) return;
   const uint64_t target = TruncateIp(cpu.next_rip + insn.op[0].imm, kBits);
   if constexpr (kBits == 64) {
-    if (static_cast<uint64_t>(static_cast<int64_t>(target << 16) >> 16) != target) Raise(kGP, 0);
+    if (!IsCanonical(target)) Raise(kGP, 0);
   } else {
     if (target > cpu.s.seg[kCs].limit && !Is64BitCode(cpu.s)) Raise(kGP, 0);
   }

@@ -10,12 +10,12 @@
 #include <string>
 
 #include "accel/interp/cpu.h"
+#include "accel/interp/flags.h"  // IsCanonical
 
 namespace tandem::accel::interp {
 
 using x86::Segment;
 
-inline bool IsCanonical(uint64_t a) { return static_cast<uint64_t>(static_cast<int64_t>(a << 16) >> 16) == a; }
 inline bool LongMode(const x86::CpuState& s) { return s.msr.efer & x86::kEferLma; }
 inline bool Mode64(const x86::CpuState& s) { return LongMode(s) && s.seg[x86::kCs].l(); }
 inline bool RealMode(const x86::CpuState& s) { return !(s.cr0 & x86::kCr0Pe); }

@@ -995,6 +995,26 @@ TEST_F(JitTest, DroppedBlocksGiveTheirCodeRoomToTheNextBlock) {
   EXPECT_EQ(m->reg(x86::kRax), static_cast<uint64_t>(kRuns));
 }
 
+// A relative branch at the top of the lower canonical half can reach past
+// it: the block hands the branch to the interpreter, so the #GP is at the
+// branch (SDM vol. 2 JMP), not at the fetch of the target.
+TEST_F(JitTest, ARelativeBranchToANonCanonicalTargetIsLeftToTheInterpreter) {
+  Start({});
+  // Linear 0x7FFFFFE00000 (the lower half's last 2 MiB) -> physical 0x200000.
+  m->Write(0x1000 + 8 * 255, 8, 0x5000 | 3);
+  m->Write(0x5000 + 8 * 511, 8, 0x6000 | 3);
+  m->Write(0x6000 + 8 * 511, 8, 0x200000 | 0x83);
+  const uint64_t start = 0x7FFFFFFFFFF0;
+  m->Load(0x3FFFF0, {0xB8, 0x01, 0x00, 0x00, 0x00,  // mov eax, 1
+                     0xEB, 0x20});                  // jmp rel8: to 0x800000000017
+  m->s.rip = start;
+  EXPECT_EQ(jit().RunBlock(100), 1u);
+  ASSERT_TRUE(jit().fault_pending());
+  EXPECT_EQ(jit().TakeFault()->vector, x86::kGP);
+  EXPECT_EQ(m->s.rip, start + 5);
+  EXPECT_EQ(m->reg(x86::kRax), 1u);
+}
+
 TEST_F(JitTest, ThirtyTwoBitStackOpsUseSsBaseAndLimit) {
   // push eax; call f; pop ebx; jmp $ -- f: push 7; pop ecx; ret
   Start({0x50, 0xE8, 0x03, 0, 0, 0, 0x5B, 0xEB, 0xFE, 0x6A, 0x07, 0x59, 0xC3}, Mode::kFlat32);
