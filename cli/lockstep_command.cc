@@ -22,6 +22,7 @@
 
 #include "accel/accelerator.h"
 #include "accel/interp/cpu.h"
+#include "accel/interp/flag_effects.h"
 #include "accel/interp/interp_engine.h"
 #include "cli/run_options.h"
 #include "hw/board.h"
@@ -81,25 +82,6 @@ std::string Disassemble(const TraceEntry& e) {
     return insn.text;
   }
   return "(code not readable)";
-}
-
-// RFLAGS bits the instruction leaves undefined (SDM vol. 2 per instruction,
-// as Zydis tabulates them) and the ones it defines.
-void FlagEffects(const TraceEntry& e, uint64_t* defined, uint64_t* undefined) {
-  *defined = *undefined = 0;
-  ZydisDecoder decoder;
-  ZydisStackWidth width = e.mode == ZYDIS_MACHINE_MODE_LONG_64 ? ZYDIS_STACK_WIDTH_64
-                          : (e.mode == ZYDIS_MACHINE_MODE_LEGACY_32 || e.mode == ZYDIS_MACHINE_MODE_LONG_COMPAT_32)
-                              ? ZYDIS_STACK_WIDTH_32
-                              : ZYDIS_STACK_WIDTH_16;
-  if (!ZYAN_SUCCESS(ZydisDecoderInit(&decoder, e.mode, width))) return;
-  ZydisDecodedInstruction insn;
-  if (!e.length || !ZYAN_SUCCESS(ZydisDecoderDecodeInstruction(&decoder, nullptr, e.bytes, e.length, &insn)) ||
-      !insn.cpu_flags) {
-    return;
-  }
-  *undefined = insn.cpu_flags->undefined;
-  *defined = (insn.cpu_flags->modified | insn.cpu_flags->set_0 | insn.cpu_flags->set_1) & ~*undefined;
 }
 
 std::string FormatEntry(const TraceEntry& e) {
@@ -415,9 +397,8 @@ uint64_t Driver::UndefinedFlags(Side& follower) {
   uint64_t undefined = 0;
   for (TraceEntry& e : slice_) {
     Fill(e);
-    uint64_t defined, left;
-    FlagEffects(e, &defined, &left);
-    undefined = (undefined & ~defined) | left;
+    const accel::interp::FlagEffects effects = accel::interp::DecodeFlagEffects(e.mode, e.bytes, e.length);
+    undefined = (undefined & ~effects.defined) | effects.undefined;
   }
   return undefined;
 }

@@ -18,6 +18,7 @@
 #include <memory>
 
 #include "accel/interp/cpu.h"
+#include "accel/interp/flag_effects.h"
 #include "accel/interp/interp_engine.h"
 #include "hw/board.h"
 #include "hw/loader/linux_boot.h"
@@ -95,20 +96,12 @@ struct Side {
   uint64_t retired() const { return vcpu->instructions_retired(); }
 };
 
-// The flags the instruction at the vCPU's RIP leaves undefined, and those it defines.
-void FlagEffects(SliceVcpu& v, uint64_t* defined, uint64_t* undefined) {
-  *defined = *undefined = 0;
+// The flags the instruction at the vCPU's RIP defines and leaves undefined.
+accel::interp::FlagEffects FlagEffectsAtRip(SliceVcpu& v) {
   uint8_t bytes[15];
   const x86::CpuState& s = v.state();
-  size_t n = v.ReadCode(s.seg[x86::kCs].base + s.rip, bytes, sizeof bytes);
-  ZydisDecoder decoder;
-  ZydisDecoderInit(&decoder, ZYDIS_MACHINE_MODE_LONG_64, ZYDIS_STACK_WIDTH_64);
-  ZydisDecodedInstruction insn;
-  if (!n || !ZYAN_SUCCESS(ZydisDecoderDecodeInstruction(&decoder, nullptr, bytes, n, &insn)) || !insn.cpu_flags) {
-    return;
-  }
-  *undefined = insn.cpu_flags->undefined;
-  *defined = (insn.cpu_flags->modified | insn.cpu_flags->set_0 | insn.cpu_flags->set_1) & ~*undefined;
+  const size_t n = v.ReadCode(s.seg[x86::kCs].base + s.rip, bytes, sizeof bytes);
+  return accel::interp::DecodeFlagEffects(ZYDIS_MACHINE_MODE_LONG_64, bytes, n);
 }
 
 // A fault's frame holds RFLAGS as they were, undefined flags included
@@ -193,13 +186,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   SliceEnd interp_end = SliceEnd::kBudget;
   uint64_t undefined = 0;
   while (interp.retired() - interp_start < target) {
-    uint64_t defined, left;
-    FlagEffects(*interp.vcpu, &defined, &left);
+    const accel::interp::FlagEffects effects = FlagEffectsAtRip(*interp.vcpu);
     // An instruction that faults leaves the flags alone: its effects count
     // only when the step delivered no fault.
     const uint64_t faults = interp.vcpu->faults_delivered();
     interp_end = interp.vcpu->RunSlice(1);
-    if (interp.vcpu->faults_delivered() == faults) undefined = (undefined & ~defined) | left;
+    if (interp.vcpu->faults_delivered() == faults) undefined = (undefined & ~effects.defined) | effects.undefined;
     if (interp_end != SliceEnd::kBudget) break;
   }
   if (interp_end == SliceEnd::kBudget &&
