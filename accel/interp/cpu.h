@@ -250,6 +250,9 @@ class Cpu final : public hw::MemoryMapObserver {
   // Supervisor (implicit) accesses such as descriptor-table and IDT reads.
   uint64_t ReadLinearSystem(uint64_t linear, unsigned size);
   void WriteLinearSystem(uint64_t linear, unsigned size, uint64_t value);
+  // ORs `bits` into a byte as a locked read-modify-write (the accessed bit
+  // of a descriptor): a change another vCPU makes to the byte meanwhile stays.
+  void SetBitsLinearSystem(uint64_t linear, uint8_t bits);
   uint64_t ReadPhys(uint64_t pa, unsigned size);
   void WritePhys(uint64_t pa, unsigned size, uint64_t value);
   void FlushTlb(bool include_global);

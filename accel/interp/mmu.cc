@@ -522,6 +522,19 @@ void Cpu::WriteLinearSystem(uint64_t linear, unsigned size, uint64_t value) {
   WriteLinearAs(*this, linear, size, value, false);
 }
 
+void Cpu::SetBitsLinearSystem(uint64_t linear, uint8_t bits) {
+  const TlbEntry e = Lookup(*this, linear, Access::kWrite, false);  // (a copy: invalidation may reuse the slot)
+  const unsigned off = linear & 0xFFF;
+  if (!e.host || !e.ram) {  // ROM or MMIO: no other writer to race
+    WriteTo(*this, e, off, 1, ReadFrom(*this, e, off, 1) | bits);
+    return;
+  }
+  const bool code = IsCodePage(e.phys);
+  if (code) [[unlikely]] InvalidateCodePage(e.phys, /*own_store=*/true, off, 1);
+  __atomic_fetch_or(e.host + off, bits, __ATOMIC_SEQ_CST);
+  if (code) [[unlikely]] NoteOwnCodeWrite(e.phys);
+}
+
 // ---- physical accesses ----
 
 uint64_t Cpu::ReadPhys(uint64_t pa, unsigned size) {

@@ -101,7 +101,7 @@ uint64_t ReadDescriptor(Cpu& cpu, uint16_t selector, uint32_t ext, uint8_t vecto
 
 void MarkAccessed(Cpu& cpu, uint16_t selector, uint64_t d) {
   if (!DescS(d) || (d & (1ull << 40))) return;
-  cpu.WriteLinearSystem(DescriptorAddress(cpu, selector) + 5, 1, ((d >> 40) & 0xFF) | 1);
+  cpu.SetBitsLinearSystem(DescriptorAddress(cpu, selector) + 5, 1);
 }
 
 void LoadRealSegment(Cpu& cpu, int seg, uint16_t selector) {
