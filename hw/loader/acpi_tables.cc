@@ -131,6 +131,26 @@ aml::Bytes GsiLink(int pirq) {
                       Method("_DIS", 0, false, {})}));
 }
 
+// The legacy devices behind the ISA bridge, as QEMU's DSDT for -M pc has
+// them: OSes find them by these IDs (Linux's PnP ACPI binds rtc_cmos, the
+// i8042 and 8250 drivers to them; Windows has no PS/2 keyboard without KBD).
+aml::Bytes IsaDevices() {
+  using namespace aml;
+  const auto io = [](uint16_t port, uint8_t length) { return IoPort(port, port, 1, length); };
+  const auto present = Name("_STA", Integer(0xF));
+  return Join({
+      Device("RTC", Join({Name("_HID", EisaId("PNP0B00")),
+                          Name("_CRS", ResourceTemplate({io(layout::kCmosPort, 2), IrqNoFlags(layout::kRtcIrq)}))})),
+      Device("KBD", Join({Name("_HID", EisaId("PNP0303")), present,
+                          Name("_CRS", ResourceTemplate({io(layout::kI8042DataPort, 1), io(layout::kI8042CommandPort, 1),
+                                                         IrqNoFlags(layout::kKeyboardIrq)}))})),
+      Device("MOU", Join({Name("_HID", EisaId("PNP0F13")), present,
+                          Name("_CRS", ResourceTemplate({IrqNoFlags(layout::kMouseIrq)}))})),
+      Device("COM1", Join({Name("_HID", EisaId("PNP0501")), Name("_UID", Integer(1)), present,
+                           Name("_CRS", ResourceTemplate({io(layout::kCom1Port, 8), IrqNoFlags(layout::kCom1Irq)}))})),
+  });
+}
+
 std::vector<uint8_t> Dsdt(const AcpiConfig& config) {
   using namespace aml;
   Table t("DSDT", 2);
@@ -146,7 +166,8 @@ std::vector<uint8_t> Dsdt(const AcpiConfig& config) {
       Name("PRTP", RoutingTable("LNK")),
       Name("PRTA", RoutingTable("GSI")),
       Device("ISA", Join({Name("_ADR", Integer(kIsaBridgeAdr)),
-                          OperationRegion("P40C", RegionSpace::kPciConfig, kPirqRouteOffset, kPirqCount)})),
+                          OperationRegion("P40C", RegionSpace::kPciConfig, kPirqRouteOffset, kPirqCount),
+                          IsaDevices()})),
   });
   Bytes sb = Join({Device("PCI0", pci0),
                    Field("PCI0.ISA.P40C", {{"PRQ0", 8}, {"PRQ1", 8}, {"PRQ2", 8}, {"PRQ3", 8}})});

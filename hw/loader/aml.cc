@@ -209,6 +209,12 @@ Bytes IoPort(uint16_t min, uint16_t max, uint8_t alignment, uint8_t length) {
   return out;
 }
 
+Bytes IrqNoFlags(uint8_t irq) {
+  Bytes out{0x22};  // small IRQ descriptor, 2 bytes: the mask of IRQs 0-15
+  PutLe(out, uint64_t{1} << irq, 2);
+  return out;
+}
+
 Bytes WordBusNumber(uint16_t min, uint16_t max) { return AddressSpace(0x88, 2, 2, 0x00, min, max); }
 // I/O type flags: _RNG = 3, the window covers ISA and non-ISA ports.
 Bytes WordIo(uint16_t min, uint16_t max) { return AddressSpace(0x88, 2, 1, 0x03, min, max); }

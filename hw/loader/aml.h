@@ -59,6 +59,8 @@ Bytes Field(const std::string& region, const std::vector<FieldUnit>& units);
 
 // Resource descriptors (ACPI 6.4 section 6.4), for a ResourceTemplate.
 Bytes IoPort(uint16_t min, uint16_t max, uint8_t alignment, uint8_t length);
+// IRQ descriptor without flags (edge, active-high, exclusive: an ISA IRQ).
+Bytes IrqNoFlags(uint8_t irq);
 // Word/DWord address space descriptors of a producer (a bridge's window),
 // MinFixed, MaxFixed, PosDecode.
 Bytes WordBusNumber(uint16_t min, uint16_t max);
