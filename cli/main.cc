@@ -13,6 +13,7 @@
 #include <iostream>
 #include <iterator>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 
@@ -277,8 +278,12 @@ int Run(const RunOptions& opt) {
   };
   // The reset button, with the world paused: the chipset to its reset
   // state, the boot prepared again (a direct-boot kernel reloaded), vCPU 0
-  // at its start and the others waiting for startup IPIs.
+  // at its start and the others waiting for startup IPIs. The run loop (the
+  // guest's reset) and a monitor (system_reset while stopped) each call it
+  // holding a pause of their own, which may overlap: one at a time.
+  std::mutex reset_mutex;
   auto ResetMachine = [&]() -> Status {
+    std::lock_guard<std::mutex> hold(reset_mutex);
     b.Reset();
     auto again = cli::PrepareBoot(opt, b, images);
     if (!again.ok()) return again.status();
