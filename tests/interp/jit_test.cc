@@ -995,6 +995,29 @@ TEST_F(JitTest, DroppedBlocksGiveTheirCodeRoomToTheNextBlock) {
   EXPECT_EQ(m->reg(x86::kRax), static_cast<uint64_t>(kRuns));
 }
 
+// Freed room larger than a new block is split: the block takes the front,
+// and the rest serves the next one.
+TEST_F(JitTest, ALargeBlocksFreedRoomIsSplitBetweenSmallerOnes) {
+  std::vector<uint8_t> big;
+  for (int i = 0; i < 60; ++i) big.insert(big.end(), {0x48, 0x01, 0xC8});  // add rax, rcx (60 times)
+  big.insert(big.end(), {0xEB, 0xFE});                                     // jmp $
+  Start(big);
+  const std::vector<uint8_t> small = {0xFF, 0xC0, 0xEB, 0xFC};  // loop: inc eax; jmp loop
+  m->Load(kCode + 0x1000, small);
+  m->Load(kCode + 0x2000, small);
+  auto run = [&](uint64_t rip) {
+    m->s.rip = rip;
+    ASSERT_NE(jit().RunBlock(1), 0u);
+  };
+  run(kCode);
+  const uint64_t extent = jit().stats().arena_bytes;
+  jit().InvalidatePage(kCode >> 12, /*own_store=*/false);
+  run(kCode + 0x1000);
+  run(kCode + 0x2000);
+  EXPECT_EQ(jit().stats().arena_bytes, extent);
+  EXPECT_EQ(jit().stats().blocks_compiled, 3u);
+}
+
 // A relative branch at the top of the lower canonical half can reach past
 // it: the block hands the branch to the interpreter, so the #GP is at the
 // branch (SDM vol. 2 JMP), not at the fetch of the target.
